@@ -1,0 +1,36 @@
+from django.contrib import admin
+
+from api.models import ApiKey, Message, MessageEvent
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "account", "created_at", "last_used_at", "revoked_at"]
+    search_fields = ["name", "prefix", "account__name"]
+    # Keys are created through the dashboard or `create_api_key`, which show the secret once.
+    readonly_fields = ["prefix", "digest", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+class MessageEventInline(admin.TabularInline):
+    model = MessageEvent
+    extra = 0
+    readonly_fields = ["event_type", "ip_address", "user_agent", "description", "created_at"]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["message_id", "account", "to_email", "subject", "status", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["message_id", "to_email", "subject"]
+    raw_id_fields = ["account", "api_key", "provider"]
+    inlines = [MessageEventInline]
+
+
+@admin.register(MessageEvent)
+class MessageEventAdmin(admin.ModelAdmin):
+    list_display = ["message", "event_type", "created_at"]
+    list_filter = ["event_type"]
+    raw_id_fields = ["account", "message"]

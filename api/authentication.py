@@ -1,0 +1,47 @@
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+
+from api import selectors, services
+from api.models import ApiKey, Permission
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """`Authorization: Bearer mp_live_…`. request.auth is the ApiKey, request.user its account owner."""
+
+    def authenticate(self, request: Any) -> tuple[Any, ApiKey] | None:
+        header = get_authorization_header(request).split()
+        if not header:
+            return None
+        if header[0].lower() != b"bearer" or len(header) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Malformed Authorization header. Use 'Authorization: Bearer <API key>'."
+            )
+        try:
+            key = header[1].decode("ascii")
+        except UnicodeDecodeError as err:
+            raise exceptions.AuthenticationFailed("Invalid API key.") from err
+        api_key = selectors.api_key_get_active(key=key)
+        if api_key is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        services.api_key_mark_used(api_key=api_key)
+        return api_key.account.owner, api_key
+
+    def authenticate_header(self, request: Any) -> str:
+        # Returning a challenge makes DRF answer 401 rather than 403 for a missing key.
+        return 'Bearer realm="api"'
+
+
+class HasMailPermission(BasePermission):
+    """The key must carry the view's `required_permission` (default: mail)."""
+
+    message = "This API key does not have the 'mail' permission."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        api_key = request.auth
+        if not isinstance(api_key, ApiKey):
+            return False
+        required = getattr(view, "required_permission", Permission.MAIL)
+        return api_key.has_permission(required)

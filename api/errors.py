@@ -1,0 +1,175 @@
+"""The one error envelope of the API, and the guarantee that /api/ only ever answers JSON.
+
+Failure body: {"success": false, "error": {"code", "message", "details"}}. It is built
+here and nowhere else: by the DRF exception handler for everything raised in API views,
+and by the fallback handlers for what happens outside them (unknown paths, crashes).
+
+Error codes (the contract, see DESIGN.md):
+  VALIDATION_ERROR     400  missing/invalid fields, bad JSON, header injection, size limits
+  UNAUTHORIZED         401  missing, malformed, unknown or revoked API key
+  FORBIDDEN            403  the key lacks the permission the endpoint needs
+  NOT_FOUND            404  unknown object or path, or an object of another account
+  PAYLOAD_TOO_LARGE    413  the request body is over MAILPASS_MAX_REQUEST_BYTES
+  NO_SMTP_PROVIDER     422  the account has no default provider
+  SEND_LIMIT_EXCEEDED  429  the provider's hourly/daily limit is reached (Retry-After)
+  RATE_LIMITED         429  too many API requests for this key (Retry-After)
+  SEND_FAILED          500  the provider refused or could not be reached
+  INTERNAL_ERROR       500  a bug on our side; logged with its traceback
+Other DRF errors keep their status and use their default code upper-cased
+(METHOD_NOT_ALLOWED, UNSUPPORTED_MEDIA_TYPE).
+"""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(exceptions.APIException):
+    """An error with one of our documented codes. Subclasses set code and status."""
+
+    code = "INTERNAL_ERROR"
+    status_code = 500
+    default_detail = "An unexpected error occurred."
+
+    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None):
+        super().__init__(message or self.default_detail)
+        self.details = details or {}
+
+
+class NoProviderError(ApiError):
+    code = "NO_SMTP_PROVIDER"
+    status_code = 422
+    default_detail = (
+        "No default provider is configured for this account. Add an SMTP provider and set "
+        "it as default in Dashboard > SMTP Settings."
+    )
+
+
+class SendLimitExceededError(ApiError):
+    code = "SEND_LIMIT_EXCEEDED"
+    status_code = 429
+    default_detail = "The provider's sending limit is reached."
+
+    def __init__(self, *, retry_after: int, limit_detail: str = ""):
+        message = f"{self.default_detail} {limit_detail}".strip()
+        super().__init__(message, details={"retry_after": retry_after})
+        self.wait = retry_after  # DRF's handler turns this into the Retry-After header
+
+
+class SendFailedError(ApiError):
+    code = "SEND_FAILED"
+    status_code = 500
+    default_detail = "The provider did not accept the message."
+
+    def __init__(self, *, message_id: str, provider_error: str):
+        super().__init__(
+            f"{self.default_detail} {provider_error}".strip(),
+            details={"message_id": message_id, "provider_error": provider_error},
+        )
+
+
+class PayloadTooLargeError(ApiError):
+    code = "PAYLOAD_TOO_LARGE"
+    status_code = 413
+    default_detail = "The request body is too large."
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "success": False,
+        "error": {"code": code, "message": message, "details": details or {}},
+    }
+
+
+def _validation_message(detail: Any) -> str:
+    if isinstance(detail, dict) and detail:
+        return "Invalid request: " + ", ".join(str(field) for field in detail) + "."
+    return "Invalid request."
+
+
+def validation_error(details: dict[str, Any]) -> dict[str, Any]:
+    """The `error` object of a VALIDATION_ERROR, for places that report without raising."""
+    return {"code": "VALIDATION_ERROR", "message": _validation_message(details), "details": details}
+
+
+def _describe(exc: exceptions.APIException) -> tuple[str, str, dict[str, Any]]:
+    """(code, message, details) for an exception DRF's own handler accepted."""
+    if isinstance(exc, ApiError):
+        return exc.code, str(exc.detail), exc.details
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        error = validation_error(detail)
+        return error["code"], error["message"], error["details"]
+    if isinstance(exc, exceptions.ParseError):
+        return "VALIDATION_ERROR", f"Malformed request body: {exc.detail}", {}
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        return "UNAUTHORIZED", str(exc.detail), {}
+    if isinstance(exc, exceptions.PermissionDenied):
+        return "FORBIDDEN", str(exc.detail), {}
+    if isinstance(exc, exceptions.NotFound):
+        return "NOT_FOUND", "Not found.", {}
+    if isinstance(exc, exceptions.Throttled):
+        return "RATE_LIMITED", str(exc.detail), {"retry_after": exc.wait}
+    return str(exc.default_code).upper(), str(exc.detail), {}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF EXCEPTION_HANDLER: every error raised in an API view becomes the envelope."""
+    # Imported here: rest_framework.views imports our parser and auth classes, which
+    # import this module.
+    from rest_framework import views as drf_views
+
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_views.exception_handler(exc, context)  # status, WWW-Authenticate, Retry-After
+    if response is None:
+        logger.exception("unhandled error in %s", context.get("view"), exc_info=exc)
+        drf_views.set_rollback()
+        return Response(error_body(ApiError.code, ApiError.default_detail), status=500)
+    response.data = error_body(*_describe(exc))
+    return response
+
+
+# --- Fallbacks for what happens outside API views -------------------------------------
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
+    """Catch-all route under /api/: an unknown path is a JSON 404, in DEBUG too."""
+    return JsonResponse(error_body("NOT_FOUND", "No such endpoint."), status=404)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(error_body("VALIDATION_ERROR", "Bad request."), status=400)
+    return defaults.bad_request(request, exception)
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(error_body("FORBIDDEN", "Forbidden."), status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return api_not_found(request)
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(error_body(ApiError.code, ApiError.default_detail), status=500)
+    return defaults.server_error(request)

@@ -1,0 +1,32 @@
+"""The shape of API keys: mp_live_ + 43 random URL-safe characters (256 bits).
+
+Only the first characters (the prefix, shown in the dashboard and used for lookup) and a
+keyed HMAC-SHA256 digest are stored; the full key exists only in the response that
+created it.
+"""
+
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings
+
+KEY_SCHEME = "mp_live_"
+PREFIX_LENGTH = len(KEY_SCHEME) + 8
+
+
+def generate_key() -> str:
+    return KEY_SCHEME + secrets.token_urlsafe(32)
+
+
+def key_prefix(key: str) -> str:
+    return key[:PREFIX_LENGTH]
+
+
+def key_digest(key: str) -> str:
+    secret = settings.MAILPASS_API_KEY_HMAC_KEY.encode()
+    return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()
+
+
+def looks_like_key(key: str) -> bool:
+    return key.startswith(KEY_SCHEME) and len(key) > PREFIX_LENGTH and key.isascii()

@@ -1,0 +1,133 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Account
+from providers.models import Provider
+
+
+class Permission(models.TextChoices):
+    MAIL = "mail"  # send mail through /api/v1/mail/* and read its status
+
+
+def default_permissions() -> list[str]:
+    return [Permission.MAIL.value]
+
+
+class ApiKey(models.Model):
+    """A Bearer credential of an account. Only its prefix and HMAC digest are stored."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="api_keys")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64)
+    permissions = models.JSONField(default=default_permissions)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def has_permission(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+class Message(models.Model):
+    """One email accepted through the API, and where it is in its life."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"  # waiting for the queue (new, or a retry after next_attempt_at)
+        SENDING = "sending"  # claimed by a worker or the /send request, until lease_expires_at
+        SENT = "sent"  # the provider accepted it
+        FAILED = "failed"  # permanently refused, or retries ran out; see error_message
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="messages")
+    api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True)
+    provider = models.ForeignKey(Provider, on_delete=models.SET_NULL, null=True, blank=True)
+
+    message_id = models.CharField(max_length=255, unique=True)
+    from_email = models.EmailField(max_length=254)
+    from_name = models.CharField(max_length=200, blank=True)
+    to_email = models.EmailField(max_length=254)
+    reply_to = models.EmailField(max_length=254, blank=True)
+    cc = models.JSONField(default=list, blank=True)
+    bcc = models.JSONField(default=list, blank=True)
+    subject = models.TextField()
+    html = models.TextField(blank=True)
+    text = models.TextField(blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    error_message = models.TextField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["account", "-created_at"], name="message_account_recent"),
+            models.Index(fields=["claim_token"], name="message_claim_token"),
+            # The queue's two "due" predicates, each served by a small partial index.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=models.Q(status="queued"),
+                name="message_queued_due",
+            ),
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=models.Q(status="sending"),
+                name="message_sending_lease",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "sending", "sent", "failed"]),
+                name="message_status_known",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.message_id
+
+
+class MessageEvent(models.Model):
+    """Something that happened to a message after it was accepted."""
+
+    class Type(models.TextChoices):
+        DEFERRED = "deferred"  # a temporary failure; another attempt is scheduled
+        OPEN = "open"  # the recipient's client loaded the tracking pixel
+        CLICK = "click"  # the recipient followed a tracked link
+        DELIVERED = "delivered"  # the receiving server accepted it (reported by an ESP)
+        BOUNCED = "bounced"  # the receiving server refused it (reported by an ESP)
+        COMPLAINED = "complained"  # the recipient marked it as spam
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    event_type = models.CharField(max_length=32, choices=Type.choices)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(blank=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["message", "created_at"], name="event_message_time")]

@@ -1,0 +1,222 @@
+"""The mail queue: claim due messages, deliver them, record each outcome. Nowhere else.
+
+A claim is a lease: messages are stamped `sending` with a claim token and an expiry, in a
+short transaction that commits before any network I/O. If the worker dies, the lease runs
+out and the messages are due again (at-least-once delivery). Every outcome write is
+guarded by the claim token, so a worker whose lease was taken over cannot overwrite the
+new owner's result.
+"""
+
+import datetime as dt
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from api.emails import build_email
+from api.models import Message, MessageEvent
+from providers import delivery, limits
+from providers.delivery import DeliveryResult, Outcome
+from providers.models import Provider
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class QueueStats:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    deferred: int = 0  # put back untouched because the provider is over its limit
+
+    def add(self, other: "QueueStats") -> None:
+        self.claimed += other.claimed
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        self.deferred += other.deferred
+
+
+def _due(now: dt.datetime) -> Q:
+    queued = Q(status=Message.Status.QUEUED, next_attempt_at__lte=now)
+    lease_expired = Q(status=Message.Status.SENDING, lease_expires_at__lt=now)
+    return queued | lease_expired
+
+
+def claim_due(*, batch_size: int, lease_seconds: int | None = None) -> list[Message]:
+    """Claim up to `batch_size` due messages for this worker and return them.
+
+    Due: queued with next_attempt_at in the past, or sending with an expired lease (its
+    worker died). On PostgreSQL, FOR UPDATE SKIP LOCKED lets any number of workers claim
+    side by side without waiting or overlapping. The UPDATE repeats the due condition, so
+    even where SKIP LOCKED is a no-op (SQLite) two workers never both claim a message.
+    Commits before returning; must not be called inside another transaction.
+    """
+    now = timezone.now()
+    lease = dt.timedelta(seconds=lease_seconds or settings.MAILPASS_QUEUE_LEASE_SECONDS)
+    token = uuid.uuid4()
+    with transaction.atomic(durable=True):
+        ids = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(_due(now))
+            .order_by("next_attempt_at", "id")
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return []
+        Message.objects.filter(_due(now), id__in=ids).update(
+            status=Message.Status.SENDING, claim_token=token, lease_expires_at=now + lease
+        )
+    return list(
+        Message.objects.filter(claim_token=token, status=Message.Status.SENDING).order_by(
+            "next_attempt_at", "id"
+        )
+    )
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """Exponential backoff: base, 2×base, 4×base … capped; `attempts` counts tries so far."""
+    seconds = settings.MAILPASS_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    return dt.timedelta(seconds=min(seconds, settings.MAILPASS_RETRY_CAP_SECONDS))
+
+
+def _guarded(message: Message) -> QuerySet[Message]:
+    # Only the holder of the current claim may write the outcome; another worker may have
+    # reclaimed the message after our lease ran out.
+    return Message.objects.filter(
+        pk=message.pk, claim_token=message.claim_token, status=Message.Status.SENDING
+    )
+
+
+def record_outcome(
+    message: Message, result: DeliveryResult, *, allow_retry: bool = True
+) -> Message.Status:
+    """Commit what happened to one claimed message and return its new status.
+
+    sent → sent; failed → failed with the provider's text; retry → queued again after
+    the backoff (a `deferred` event records the attempt) until MAILPASS_RETRY_MAX_ATTEMPTS,
+    then failed. With allow_retry=False (the synchronous /send) a retry is a failure.
+    If our claim was lost meanwhile, nothing is written and a warning is logged.
+    """
+    now = timezone.now()
+    attempts = message.attempts + 1
+    release = {"claim_token": None, "lease_expires_at": None, "attempts": F("attempts") + 1}
+    if result.outcome is Outcome.SENT:
+        status = Message.Status.SENT
+        changes = {
+            "status": status,
+            "sent_at": now,
+            "provider_message_id": result.provider_message_id[:255],
+            "error_message": None,
+        }
+    elif result.outcome is Outcome.RETRY and allow_retry and attempts < settings.MAILPASS_RETRY_MAX_ATTEMPTS:
+        status = Message.Status.QUEUED
+        changes = {
+            "status": status,
+            "next_attempt_at": now + retry_delay(attempts),
+            "error_message": result.error_text,
+        }
+    else:
+        status = Message.Status.FAILED
+        text = result.error_text
+        if result.outcome is Outcome.RETRY and allow_retry:
+            text = f"Gave up after {attempts} attempts. Last error: {text}"
+        changes = {"status": status, "error_message": text}
+    with transaction.atomic():
+        updated = _guarded(message).update(**changes, **release)
+        if updated and status == Message.Status.QUEUED:
+            MessageEvent.objects.create(
+                account_id=message.account_id,
+                message=message,
+                event_type=MessageEvent.Type.DEFERRED,
+                description=f"Attempt {attempts}: {result.error_text}",
+            )
+    if not updated:
+        logger.warning("message %s was reclaimed by another worker; outcome dropped", message.pk)
+    message.status = status
+    message.attempts = attempts
+    return status
+
+
+def _put_back(messages: list[Message], *, retry_after: int) -> int:
+    """Return claimed messages to the queue untouched (no attempt counted)."""
+    next_attempt = timezone.now() + dt.timedelta(seconds=retry_after)
+    returned = 0
+    for message in messages:
+        returned += _guarded(message).update(
+            status=Message.Status.QUEUED,
+            next_attempt_at=next_attempt,
+            claim_token=None,
+            lease_expires_at=None,
+        )
+    return returned
+
+
+def _providers_for(messages: list[Message]) -> dict[int, Provider | None]:
+    """Each message's provider; one whose provider was deleted falls back to the default."""
+    providers = Provider.objects.in_bulk({m.provider_id for m in messages if m.provider_id})
+    defaults = {
+        p.account_id: p
+        for p in Provider.objects.filter(
+            account_id__in={m.account_id for m in messages}, is_default=True
+        )
+    }
+    return {m.pk: providers.get(m.provider_id) or defaults.get(m.account_id) for m in messages}
+
+
+def deliver_claimed(messages: list[Message]) -> QueueStats:
+    """Deliver claimed messages: ONE connection per provider, each outcome committed at once.
+
+    A provider over its hourly/daily limit gets only what its limit allows; the rest go
+    back to the queue for when the window frees up, neither failed nor counted as an attempt.
+    """
+    stats = QueueStats(claimed=len(messages))
+    by_provider: dict[Provider | None, list[Message]] = defaultdict(list)
+    for message, provider in zip(messages, _providers_for(messages).values(), strict=True):
+        by_provider[provider].append(message)
+
+    for provider, group in by_provider.items():
+        if provider is None:
+            for message in group:
+                record_outcome(
+                    message,
+                    DeliveryResult(Outcome.FAILED, error_text="The account has no provider."),
+                )
+                stats.failed += 1
+            continue
+        grant = limits.acquire(provider=provider, wanted=len(group))
+        sendable, over_limit = group[: grant.granted], group[grant.granted :]
+        stats.deferred += _put_back(over_limit, retry_after=grant.retry_after)
+        emails = (build_email(message) for message in sendable)
+        not_accepted = 0
+        for message, result in zip(sendable, delivery.deliver_via(provider, emails), strict=True):
+            status = record_outcome(message, result)
+            if status == Message.Status.SENT:
+                stats.sent += 1
+                continue
+            not_accepted += 1
+            if status == Message.Status.QUEUED:
+                stats.retried += 1
+            else:
+                stats.failed += 1
+        limits.release(provider=provider, grant_window=grant.window_start, count=not_accepted)
+    return stats
+
+
+def process_due(*, batch_size: int | None = None, limit: int | None = None) -> QueueStats:
+    """Claim and deliver chunks until nothing is due (or `limit` messages were claimed)."""
+    batch_size = batch_size or settings.MAILPASS_QUEUE_BATCH_SIZE
+    total = QueueStats()
+    while limit is None or total.claimed < limit:
+        size = batch_size if limit is None else min(batch_size, limit - total.claimed)
+        claimed = claim_due(batch_size=size)
+        if not claimed:
+            break
+        total.add(deliver_claimed(claimed))
+    return total

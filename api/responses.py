@@ -1,0 +1,62 @@
+"""Output shapes of the mail API (the `data` of the success envelope)."""
+
+from rest_framework import serializers
+
+from api.serializers import MessageInputSerializer
+
+
+class SendResultSerializer(serializers.Serializer):
+    message_id = serializers.CharField(help_text="<random.unixtime@domain>")
+    status = serializers.CharField()
+    to = serializers.EmailField()
+
+
+# "from" is a Python keyword, so it cannot be a class attribute.
+SendResultSerializer._declared_fields["from"] = serializers.EmailField()
+
+
+class BatchItemResultSerializer(serializers.Serializer):
+    to = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["queued", "failed"])
+    queue_id = serializers.IntegerField(required=False, help_text="Present when queued.")
+    message_id = serializers.CharField(required=False, help_text="Present when queued.")
+    error = serializers.DictField(required=False, help_text="Present when failed: code, message, details.")
+
+
+class BatchResultSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    queued = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    messages = BatchItemResultSerializer(many=True)
+
+
+class BatchRequestDocSerializer(serializers.Serializer):
+    """What /send-batch accepts, for the schema (items are validated one by one at runtime)."""
+
+    messages = MessageInputSerializer(many=True, min_length=1, max_length=100)
+    from_email = serializers.EmailField(required=False)
+    from_name = serializers.CharField(required=False)
+
+
+class MessageStatusSerializer(serializers.Serializer):
+    message_id = serializers.CharField()
+    from_email = serializers.EmailField()
+    to_email = serializers.EmailField()
+    subject = serializers.CharField()
+    status = serializers.CharField()
+    error_message = serializers.CharField(allow_null=True)
+    sent_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class MessageEventSerializer(serializers.Serializer):
+    event_type = serializers.CharField()
+    ip_address = serializers.IPAddressField(allow_null=True)
+    user_agent = serializers.CharField(allow_blank=True)
+    description = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+
+
+class StatusResultSerializer(serializers.Serializer):
+    message = MessageStatusSerializer()
+    events = MessageEventSerializer(many=True)

@@ -1,0 +1,44 @@
+import hmac
+from urllib.parse import unquote
+
+from django.db.models import QuerySet
+
+from accounts.models import Account
+from api.keys import key_digest, key_prefix, looks_like_key
+from api.models import ApiKey, Message, MessageEvent
+
+
+def api_key_get_active(*, key: str) -> ApiKey | None:
+    """The unrevoked ApiKey matching the full secret `key`, or None.
+
+    Looked up by its visible prefix, then compared by digest in constant time.
+    """
+    if not looks_like_key(key):
+        return None
+    api_key = (
+        ApiKey.objects.select_related("account__owner")
+        .filter(prefix=key_prefix(key), revoked_at__isnull=True)
+        .first()
+    )
+    if api_key is None or not hmac.compare_digest(api_key.digest, key_digest(key)):
+        return None
+    return api_key
+
+
+def normalize_message_id(raw: str) -> str:
+    """Accept a Message-ID with or without angle brackets, URL-encoded or not."""
+    value = unquote(raw).strip()
+    return f"<{value.removeprefix('<').removesuffix('>')}>"
+
+
+def message_get_for_account(*, account: Account, message_id: str) -> Message:
+    """The account's message with that Message-ID. Raises Message.DoesNotExist otherwise,
+
+    also for a message of another account: callers answer both with the same 404.
+    """
+    return Message.objects.get(account=account, message_id=normalize_message_id(message_id))
+
+
+def message_events(*, message: Message) -> QuerySet[MessageEvent]:
+    """The message's events, oldest first."""
+    return message.events.order_by("created_at", "id")

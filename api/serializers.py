@@ -1,0 +1,160 @@
+"""Input serializers: the request shape and every rule that needs no database.
+
+One MessageInputSerializer serves /send and each /send-batch item. Fields that end up in
+a mail header refuse line breaks and control characters outright, before any trimming:
+that is what stops header injection.
+"""
+
+import json
+import re
+from typing import Any
+
+from rest_framework import serializers
+
+MAX_SUBJECT_CHARS = 998  # RFC 5322's line limit; longer subjects are folded badly by clients
+MAX_BODY_CHARS = 5 * 1024 * 1024
+MAX_RECIPIENTS = 50  # to + cc + bcc
+MAX_TAGS = 10
+MAX_TAG_CHARS = 100
+MAX_METADATA_KEYS = 50
+MAX_METADATA_KEY_CHARS = 100
+MAX_METADATA_VALUE_CHARS = 1000
+MAX_METADATA_BYTES = 16 * 1024
+MAX_BATCH = 100
+
+# CR, LF and the other characters that end or corrupt a header line, NUL included.
+_HEADER_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+_HEADER_UNSAFE_MESSAGE = "Must not contain line breaks or control characters."
+
+
+class _HeaderSafe:
+    """Mixin: refuse header-unsafe characters in the raw input, before DRF trims it."""
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if isinstance(data, str) and _HEADER_UNSAFE.search(data):
+            raise serializers.ValidationError(_HEADER_UNSAFE_MESSAGE)
+        return super().run_validation(data)
+
+
+class HeaderCharField(_HeaderSafe, serializers.CharField):
+    pass
+
+
+class HeaderEmailField(_HeaderSafe, serializers.EmailField):
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("max_length", 254)
+        super().__init__(**kwargs)
+
+
+class MetadataField(serializers.DictField):
+    """A flat object of scalar values, small enough to travel in every provider's API."""
+
+    default_error_messages = {
+        "too_many": f"At most {MAX_METADATA_KEYS} keys.",
+        "too_big": f"At most {MAX_METADATA_BYTES} bytes as JSON.",
+        "bad_key": f"Keys must be 1-{MAX_METADATA_KEY_CHARS} characters without line breaks.",
+        "bad_value": (
+            "Values must be strings (up to "
+            f"{MAX_METADATA_VALUE_CHARS} characters), numbers, booleans or null."
+        ),
+    }
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        value = super().to_internal_value(data)
+        if len(value) > MAX_METADATA_KEYS:
+            self.fail("too_many")
+        for key, item in value.items():
+            if not key or len(key) > MAX_METADATA_KEY_CHARS or _HEADER_UNSAFE.search(key):
+                self.fail("bad_key")
+            if isinstance(item, str):
+                if len(item) > MAX_METADATA_VALUE_CHARS:
+                    self.fail("bad_value")
+            elif item is not None and not isinstance(item, int | float | bool):
+                self.fail("bad_value")
+        if len(json.dumps(value)) > MAX_METADATA_BYTES:
+            self.fail("too_big")
+        return value
+
+
+class StrictSerializer(serializers.Serializer):
+    """Unknown fields are an error, so a typo like `form_email` is caught, not ignored."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+def _optional(field_class: type[serializers.Field], **kwargs: Any) -> serializers.Field:
+    return field_class(required=False, allow_null=True, **kwargs)
+
+
+class MessageInputSerializer(StrictSerializer):
+    to = HeaderEmailField(help_text="Recipient email address.")
+    subject = HeaderCharField(max_length=MAX_SUBJECT_CHARS, help_text="Email subject.")
+    html = _optional(
+        serializers.CharField,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=MAX_BODY_CHARS,
+        help_text="HTML body. Either html or text is required.",
+    )
+    text = _optional(
+        serializers.CharField,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=MAX_BODY_CHARS,
+        help_text="Plain-text body. Either html or text is required.",
+    )
+    from_email = _optional(
+        HeaderEmailField, help_text="Sender address (default: the provider's sender)."
+    )
+    from_name = _optional(
+        HeaderCharField, allow_blank=True, max_length=200, help_text="Sender display name."
+    )
+    reply_to = _optional(HeaderEmailField, allow_blank=True, help_text="Reply-To address.")
+    cc = _optional(
+        serializers.ListField, child=HeaderEmailField(), max_length=MAX_RECIPIENTS, help_text="Cc addresses."
+    )
+    bcc = _optional(
+        serializers.ListField,
+        child=HeaderEmailField(),
+        max_length=MAX_RECIPIENTS,
+        help_text="Bcc addresses (envelope only, never in a header).",
+    )
+    tags = _optional(
+        serializers.ListField,
+        child=HeaderCharField(max_length=MAX_TAG_CHARS),
+        max_length=MAX_TAGS,
+        help_text="Tags for categorisation.",
+    )
+    metadata = _optional(MetadataField, help_text="Custom key/value data kept with the message.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # null means "not given" for every optional field.
+        attrs = {name: value for name, value in attrs.items() if value is not None}
+        if not attrs.get("html") and not attrs.get("text"):
+            raise serializers.ValidationError({"html": ["Either html or text is required."]})
+        recipients = 1 + len(attrs.get("cc", [])) + len(attrs.get("bcc", []))
+        if recipients > MAX_RECIPIENTS:
+            raise serializers.ValidationError(
+                {"cc": [f"At most {MAX_RECIPIENTS} recipients in to, cc and bcc together."]}
+            )
+        return attrs
+
+
+class BatchInputSerializer(StrictSerializer):
+    """The batch envelope. Items stay raw here: each is validated on its own afterwards."""
+
+    messages = serializers.ListField(
+        child=serializers.JSONField(),
+        min_length=1,
+        max_length=MAX_BATCH,
+        help_text=f"1 to {MAX_BATCH} messages, each shaped like a /send request.",
+    )
+    from_email = _optional(HeaderEmailField, help_text="Default sender for every item.")
+    from_name = _optional(
+        HeaderCharField, allow_blank=True, max_length=200, help_text="Default sender name."
+    )

@@ -1,0 +1,183 @@
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from accounts.models import Account
+from api import queue
+from api.emails import build_email, new_message_id
+from api.errors import NoProviderError, SendFailedError, SendLimitExceededError
+from api.keys import generate_key, key_digest, key_prefix
+from api.models import ApiKey, Message, default_permissions
+from providers import delivery, limits
+from providers.delivery import Outcome
+from providers.models import Provider
+from providers.selectors import provider_get_default
+
+# last_used_at is a hint for people, not an audit log: one write a minute per key is plenty.
+_LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
+
+
+def api_key_create(
+    *,
+    account: Account,
+    name: str,
+    created_by: AbstractBaseUser | None = None,
+    permissions: list[str] | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its full secret, which is not stored anywhere.
+
+    Retries on the (astronomically unlikely) prefix collision.
+    """
+    for _ in range(5):
+        secret = generate_key()
+        try:
+            with transaction.atomic():
+                api_key = ApiKey.objects.create(
+                    account=account,
+                    name=name,
+                    created_by=created_by,
+                    prefix=key_prefix(secret),
+                    digest=key_digest(secret),
+                    permissions=permissions if permissions is not None else default_permissions(),
+                )
+        except IntegrityError:
+            continue
+        return api_key, secret
+    raise RuntimeError("could not generate a unique API key prefix")
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    """Revoke `api_key`; the very next request with it is a 401. Idempotent."""
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+            revoked_at=api_key.revoked_at
+        )
+    return api_key
+
+
+def api_key_mark_used(*, api_key: ApiKey) -> None:
+    """Record that `api_key` was just used (at most one write a minute per key)."""
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > _LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+
+
+def _default_provider(account: Account) -> Provider:
+    provider = provider_get_default(account=account)
+    if provider is None:
+        raise NoProviderError()
+    return provider
+
+
+def _new_message(
+    *, account: Account, api_key: ApiKey | None, provider: Provider, data: dict[str, Any]
+) -> Message:
+    """An unsaved Message from validated input, the provider's sender filling the gaps.
+
+    Raises ValidationError when neither the request nor the provider names a sender.
+    """
+    from_email = data.get("from_email") or provider.from_email
+    if not from_email:
+        raise ValidationError(
+            {"from_email": ["Required: the default provider has no sender address."]}
+        )
+    return Message(
+        account=account,
+        api_key=api_key,
+        provider=provider,
+        message_id=new_message_id(),
+        from_email=from_email,
+        from_name=data.get("from_name", provider.from_name),
+        to_email=data["to"],
+        reply_to=data.get("reply_to", ""),
+        cc=data.get("cc", []),
+        bcc=data.get("bcc", []),
+        subject=data["subject"],
+        html=data.get("html", ""),
+        text=data.get("text", ""),
+        tags=data.get("tags", []),
+        metadata=data.get("metadata", {}),
+    )
+
+
+def message_send(*, account: Account, api_key: ApiKey | None, data: dict[str, Any]) -> Message:
+    """Send one message now through the account's default provider and record the outcome.
+
+    Raises NoProviderError (no default provider), ValidationError (no sender),
+    SendLimitExceededError (provider limit reached; nothing is recorded) and
+    SendFailedError (the provider did not accept it; the message is recorded as failed).
+    The message is stored as `sending` with a lease before the provider is contacted, so
+    if this process dies mid-send the queue picks it up: nothing accepted is ever lost.
+    """
+    provider = _default_provider(account)
+    message = _new_message(account=account, api_key=api_key, provider=provider, data=data)
+    grant = limits.acquire(provider=provider, wanted=1)
+    if not grant.granted:
+        raise SendLimitExceededError(retry_after=grant.retry_after)
+    now = timezone.now()
+    message.status = Message.Status.SENDING
+    message.claim_token = uuid.uuid4()
+    message.lease_expires_at = now + dt.timedelta(seconds=settings.MAILPASS_QUEUE_LEASE_SECONDS)
+    try:
+        message.save()
+    except Exception:
+        limits.release(provider=provider, grant_window=grant.window_start, count=1)
+        raise
+    result = next(delivery.deliver_via(provider, [build_email(message)]))
+    queue.record_outcome(message, result, allow_retry=False)
+    if result.outcome is not Outcome.SENT:
+        limits.release(provider=provider, grant_window=grant.window_start, count=1)
+        raise SendFailedError(message_id=message.message_id, provider_error=result.error_text)
+    return message
+
+
+@dataclass(frozen=True)
+class InvalidItem:
+    """A batch item that failed input validation, kept in its place in the batch."""
+
+    to: Any
+    errors: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BatchItemResult:
+    to: Any
+    message: Message | None = None
+    errors: dict[str, Any] | None = None
+
+
+def batch_enqueue(
+    *, account: Account, api_key: ApiKey | None, items: list[dict[str, Any] | InvalidItem]
+) -> list[BatchItemResult]:
+    """Queue every valid item of a batch in one transaction; report the others as failed.
+
+    `items` holds, per batch position, validated message data or an InvalidItem. Raises NoProviderError
+    for an account without a default provider (nothing is queued). All valid items are
+    committed together or not at all; each gets its queue_id (pk) and message_id.
+    """
+    provider = _default_provider(account)
+    now = timezone.now()
+    results: list[BatchItemResult] = []
+    for item in items:
+        if isinstance(item, InvalidItem):
+            results.append(BatchItemResult(to=item.to, errors=item.errors))
+            continue
+        try:
+            message = _new_message(account=account, api_key=api_key, provider=provider, data=item)
+        except ValidationError as err:
+            results.append(BatchItemResult(to=item.get("to"), errors=err.detail))
+            continue
+        message.next_attempt_at = now
+        results.append(BatchItemResult(to=message.to_email, message=message))
+    with transaction.atomic():
+        Message.objects.bulk_create([r.message for r in results if r.message is not None])
+    return results

@@ -1,0 +1,23 @@
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from api.errors import api_not_found
+from api.views import MailViewSet
+
+app_name = "api"
+
+urlpatterns = [
+    path("v1/mail/send", MailViewSet.as_view({"post": "send"}), name="mail-send"),
+    path(
+        "v1/mail/send-batch", MailViewSet.as_view({"post": "send_batch"}), name="mail-send-batch"
+    ),
+    path(
+        "v1/mail/status/<str:message_id>",
+        MailViewSet.as_view({"get": "status"}),
+        name="mail-status",
+    ),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # Anything else under /api/ is a JSON 404, never Django's HTML page.
+    re_path(r"^.*$", api_not_found),
+]

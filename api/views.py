@@ -1,0 +1,136 @@
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api import selectors, services
+from api.envelope import success
+from api.errors import validation_error
+from api.models import Message, Permission
+from api.negotiation import JsonOnlyNegotiation
+from api.responses import (
+    BatchRequestDocSerializer,
+    BatchResultSerializer,
+    MessageEventSerializer,
+    MessageStatusSerializer,
+    SendResultSerializer,
+    StatusResultSerializer,
+)
+from api.schema import envelope, error_responses
+from api.serializers import BatchInputSerializer, MessageInputSerializer
+from api.services import BatchItemResult, InvalidItem
+
+
+def _validate_item(raw: Any, defaults: dict[str, Any]) -> dict[str, Any] | InvalidItem:
+    if not isinstance(raw, dict):
+        return InvalidItem(to=None, errors={"non_field_errors": ["Each message must be an object."]})
+    serializer = MessageInputSerializer(data={**defaults, **raw})
+    if serializer.is_valid():
+        return serializer.validated_data
+    to = raw.get("to") if isinstance(raw.get("to"), str) else None
+    return InvalidItem(to=to, errors=serializer.errors)
+
+
+def _batch_item(result: BatchItemResult) -> dict[str, Any]:
+    if result.message is None:
+        return {"to": result.to, "status": "failed", "error": validation_error(result.errors)}
+    return {
+        "to": result.to,
+        "status": Message.Status.QUEUED,
+        "queue_id": result.message.pk,
+        "message_id": result.message.message_id,
+    }
+
+
+@extend_schema(tags=["Mail"])
+class MailViewSet(viewsets.ViewSet):
+    """The documented mail API: /api/v1/mail/send, /send-batch and /status/{message_id}."""
+
+    required_permission = Permission.MAIL
+    content_negotiation_class = JsonOnlyNegotiation
+
+    @extend_schema(
+        summary="Send one email now",
+        request=MessageInputSerializer,
+        responses={
+            200: envelope("SendResponse", SendResultSerializer()),
+            **error_responses(400, 401, 403, 413, 422, 429, 500),
+        },
+    )
+    def send(self, request: Request) -> Response:
+        serializer = MessageInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        message = services.message_send(
+            account=request.auth.account, api_key=request.auth, data=serializer.validated_data
+        )
+        return success(
+            {
+                "message_id": message.message_id,
+                "status": message.status,
+                "to": message.to_email,
+                "from": message.from_email,
+            }
+        )
+
+    @extend_schema(
+        summary="Queue up to 100 emails",
+        request=BatchRequestDocSerializer,
+        responses={
+            200: envelope("BatchResponse", BatchResultSerializer()),
+            **error_responses(400, 401, 403, 413, 422, 429),
+        },
+    )
+    def send_batch(self, request: Request) -> Response:
+        serializer = BatchInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        defaults = {
+            name: serializer.validated_data[name]
+            for name in ("from_email", "from_name")
+            if serializer.validated_data.get(name) is not None
+        }
+        items = [_validate_item(raw, defaults) for raw in serializer.validated_data["messages"]]
+        results = services.batch_enqueue(
+            account=request.auth.account, api_key=request.auth, items=items
+        )
+        queued = sum(1 for result in results if result.message is not None)
+        return success(
+            {
+                "total": len(results),
+                "queued": queued,
+                "failed": len(results) - queued,
+                "messages": [_batch_item(result) for result in results],
+            }
+        )
+
+    @extend_schema(
+        summary="Status and events of a message",
+        parameters=[
+            OpenApiParameter(
+                "message_id",
+                str,
+                OpenApiParameter.PATH,
+                description="The message_id, with or without angle brackets, URL-encoded or not.",
+            )
+        ],
+        responses={
+            200: envelope("StatusResponse", StatusResultSerializer()),
+            **error_responses(401, 403, 404, 429),
+        },
+    )
+    def status(self, request: Request, message_id: str) -> Response:
+        try:
+            message = selectors.message_get_for_account(
+                account=request.auth.account, message_id=message_id
+            )
+        except Message.DoesNotExist as err:
+            raise NotFound() from err
+        events = selectors.message_events(message=message)
+        return success(
+            {
+                "message": MessageStatusSerializer(message).data,
+                "events": MessageEventSerializer(events, many=True).data,
+            }
+        )

@@ -1,0 +1,185 @@
+"""MailPass settings. Everything comes from the environment, with production-safe defaults.
+
+Development: DEBUG=1 (set by `make run`). Production: DEBUG unset, SECRET_KEY and
+ALLOWED_HOSTS required, DATABASE_URL pointing at PostgreSQL.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from mailpass.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off.")
+    SECRET_KEY = "django-insecure-mailpass-development-only"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_crontab",
+    "accounts",
+    "providers",
+    "api",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mailpass.urls"
+WSGI_APPLICATION = "mailpass.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite is the embedded default (var/ is git-ignored); production runs PostgreSQL
+# through DATABASE_URL.
+VAR_DIR = BASE_DIR / "var"
+VAR_DIR.mkdir(exist_ok=True)
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE transactions take the write lock up front, so two workers never
+    # deadlock upgrading a read lock; WAL lets readers run beside the writer.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard:home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Whole request bodies above this are refused with 413 before they are parsed.
+MAILPASS_MAX_REQUEST_BYTES = env_int("MAILPASS_MAX_REQUEST_BYTES", 10 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAILPASS_MAX_REQUEST_BYTES
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasMailPermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.LimitedJSONParser"],
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MailPass API",
+    "DESCRIPTION": "Send transactional email and follow what happened to it.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# django-crontab: drain the queue every minute (`manage.py crontab add`).
+CRONJOBS = [("* * * * *", "django.core.management.call_command", ["process_mail_queue"])]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# --- MailPass ---------------------------------------------------------------
+
+# Where the instance is reachable from the outside (tracking links, dashboard URLs).
+MAILPASS_PUBLIC_URL = env_str("MAILPASS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Right-hand side of generated Message-IDs: <random.unixtime@DOMAIN>.
+MAILPASS_MESSAGE_ID_DOMAIN = env_str("MAILPASS_MESSAGE_ID_DOMAIN", "mailpass.im")
+# Fernet keys for provider credentials, newest first; older keys still decrypt.
+# Empty: one key derived from SECRET_KEY.
+MAILPASS_ENCRYPTION_KEYS = env_list("MAILPASS_ENCRYPTION_KEYS")
+# Keyed hash for API key digests. Empty: SECRET_KEY (rotating it then invalidates keys).
+MAILPASS_API_KEY_HMAC_KEY = env_str("MAILPASS_API_KEY_HMAC_KEY") or SECRET_KEY
+# SMTP hosts resolving to loopback/private addresses are refused unless this is on.
+MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS = env_bool("MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS", False)
+# Per-key API request throttle, DRF rate syntax ("600/min").
+MAILPASS_API_RATE_LIMIT = env_str("MAILPASS_API_RATE_LIMIT", "1200/min")
+
+# Queue: chunk size, how long a claim lasts, and the retry schedule for temporary failures.
+MAILPASS_QUEUE_BATCH_SIZE = env_int("MAILPASS_QUEUE_BATCH_SIZE", 100, minimum=1)
+MAILPASS_QUEUE_LEASE_SECONDS = env_int("MAILPASS_QUEUE_LEASE_SECONDS", 600, minimum=1)
+MAILPASS_RETRY_BASE_SECONDS = env_int("MAILPASS_RETRY_BASE_SECONDS", 60, minimum=0)
+MAILPASS_RETRY_CAP_SECONDS = env_int("MAILPASS_RETRY_CAP_SECONDS", 3600, minimum=0)
+MAILPASS_RETRY_MAX_ATTEMPTS = env_int("MAILPASS_RETRY_MAX_ATTEMPTS", 10, minimum=1)
+# Idle pause between polls of `process_mail_queue --loop`.
+MAILPASS_QUEUE_POLL_SECONDS = env_int("MAILPASS_QUEUE_POLL_SECONDS", 2, minimum=0)
+# Default SMTP timeout, seconds, for providers that do not set one.
+MAILPASS_SMTP_TIMEOUT = env_int("MAILPASS_SMTP_TIMEOUT", 10, minimum=1)

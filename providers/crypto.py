@@ -1,0 +1,56 @@
+"""Encryption at rest for provider credentials (Fernet: AES-128-CBC + HMAC-SHA256).
+
+Keys come from settings.MAILPASS_ENCRYPTION_KEYS, newest first; older keys keep decrypting
+so a key can be rotated without re-entering every provider. With no keys configured, one
+key is derived from SECRET_KEY.
+"""
+
+import base64
+import hashlib
+import json
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+
+class CredentialsUnreadableError(Exception):
+    """Stored credentials cannot be decrypted with any configured key."""
+
+
+def _derived_key(secret: str) -> bytes:
+    digest = hashlib.sha256(b"mailpass.provider-credentials:" + secret.encode()).digest()
+    return base64.urlsafe_b64encode(digest)
+
+
+@lru_cache(maxsize=4)
+def _cipher(keys: tuple[str, ...], secret: str) -> MultiFernet:
+    try:
+        fernets = [Fernet(key.encode()) for key in keys] or [Fernet(_derived_key(secret))]
+    except ValueError as err:
+        raise ImproperlyConfigured(
+            "MAILPASS_ENCRYPTION_KEYS must be Fernet keys (32 url-safe base64 bytes)."
+        ) from err
+    return MultiFernet(fernets)
+
+
+def _current_cipher() -> MultiFernet:
+    return _cipher(tuple(settings.MAILPASS_ENCRYPTION_KEYS), settings.SECRET_KEY)
+
+
+def encrypt_json(data: dict[str, str]) -> str:
+    """Encrypt a small dict of secrets with the newest key; returns an ASCII token."""
+    return _current_cipher().encrypt(json.dumps(data).encode()).decode()
+
+
+def decrypt_json(token: str) -> dict[str, str]:
+    """Decrypt a token made by encrypt_json. Raises CredentialsUnreadableError."""
+    if not token:
+        return {}
+    try:
+        return json.loads(_current_cipher().decrypt(token.encode()))
+    except InvalidToken as err:
+        raise CredentialsUnreadableError(
+            "provider credentials cannot be decrypted with the configured keys"
+        ) from err

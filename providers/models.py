@@ -1,0 +1,95 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from accounts.models import Account
+from providers import crypto
+
+
+class Provider(models.Model):
+    """Where an account's mail leaves through: an SMTP server or an ESP API.
+
+    Kind-specific settings that are not secret live in columns (SMTP) or in `options`
+    (ESP settings such as region or sending domain); secrets (passwords, API keys) live
+    only encrypted in `credentials_encrypted`.
+    """
+
+    class Kind(models.TextChoices):
+        SMTP = "smtp", "SMTP server"  # any SMTP relay: host, port, login, TLS mode
+
+    class Security(models.TextChoices):
+        NONE = "none", "None (plain text)"  # no TLS; only sensible on a trusted network
+        STARTTLS = "starttls", "STARTTLS"  # plain connect, then upgrade; fails if not offered
+        SSL = "ssl", "SSL/TLS"  # TLS from the first byte (usually port 465)
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="providers")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.SMTP)
+    is_default = models.BooleanField(default=False)
+
+    host = models.CharField(max_length=253, blank=True)
+    port = models.PositiveIntegerField(
+        default=587, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    username = models.CharField(max_length=254, blank=True)
+    security = models.CharField(max_length=16, choices=Security.choices, default=Security.STARTTLS)
+    timeout = models.PositiveIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(300)]
+    )
+    options = models.JSONField(default=dict, blank=True)
+    credentials_encrypted = models.TextField(blank=True, editable=False)
+
+    from_email = models.EmailField(blank=True)
+    from_name = models.CharField(max_length=200, blank=True)
+    hourly_limit = models.PositiveIntegerField(null=True, blank=True)
+    daily_limit = models.PositiveIntegerField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-is_default", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=models.Q(is_default=True),
+                name="one_default_provider_per_account",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["smtp"]), name="provider_kind_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(security__in=["none", "starttls", "ssl"]),
+                name="provider_security_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """The decrypted secrets (for SMTP: {"password": …}). Never log or render them."""
+        return crypto.decrypt_json(self.credentials_encrypted)
+
+    @credentials.setter
+    def credentials(self, value: dict[str, str]) -> None:
+        self.credentials_encrypted = crypto.encrypt_json(value) if value else ""
+
+    @property
+    def has_limits(self) -> bool:
+        return self.hourly_limit is not None or self.daily_limit is not None
+
+
+class ProviderUsage(models.Model):
+    """How many messages a provider accepted in one clock hour (UTC), for its limits."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="usage")
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "window_start"], name="one_usage_row_per_provider_hour"
+            )
+        ]

@@ -1,0 +1,90 @@
+"""The fixture world: three users (owner, teammate in the owner's account, outsider with
+an account of their own), a default provider pointing at a real loopback SMTP sink, and an
+API client holding a valid key."""
+
+from collections.abc import Iterator
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests import factories
+from tests.smtp_sink import SmtpSink
+
+
+@pytest.fixture(scope="session")
+def _smtp_controller() -> Iterator[SmtpSink]:
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def sink(_smtp_controller: SmtpSink) -> Iterator[SmtpSink]:
+    _smtp_controller.handler.reset()
+    yield _smtp_controller
+    _smtp_controller.handler.reset()
+
+
+@pytest.fixture(autouse=True)
+def _mailpass_settings(settings):  # type: ignore[no-untyped-def]
+    settings.MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS = True
+    settings.MAILPASS_MESSAGE_ID_DOMAIN = "mailpass.test"
+    cache.clear()  # throttle counters
+    return settings
+
+
+@pytest.fixture
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def owner(db):  # type: ignore[no-untyped-def]
+    return factories.make_user("owner")
+
+
+@pytest.fixture
+def teammate(db):  # type: ignore[no-untyped-def]
+    return factories.make_user("teammate")
+
+
+@pytest.fixture
+def outsider(db):  # type: ignore[no-untyped-def]
+    return factories.make_user("outsider")
+
+
+@pytest.fixture
+def account(owner, teammate):  # type: ignore[no-untyped-def]
+    return factories.make_account(owner, members=(teammate,))
+
+
+@pytest.fixture
+def outsider_account(outsider):  # type: ignore[no-untyped-def]
+    return factories.make_account(outsider)
+
+
+@pytest.fixture
+def provider(account, sink):  # type: ignore[no-untyped-def]
+    return factories.make_provider(account, port=sink.port)
+
+
+@pytest.fixture
+def api_key(account):  # type: ignore[no-untyped-def]
+    return factories.make_api_key(account)
+
+
+@pytest.fixture
+def api(api_key) -> APIClient:  # type: ignore[no-untyped-def]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key[1]}")
+    return client
+
+
+@pytest.fixture
+def outsider_api(outsider_account) -> APIClient:  # type: ignore[no-untyped-def]
+    _, secret = factories.make_api_key(outsider_account)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client

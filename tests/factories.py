@@ -1,0 +1,57 @@
+"""Plain helpers that make test objects through the same services the app uses."""
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+
+from accounts.models import Account
+from accounts.services import account_create, account_member_add
+from api.emails import new_message_id
+from api.models import ApiKey, Message
+from api.services import api_key_create
+from providers.models import Provider
+from providers.services import provider_create
+
+
+def make_user(username: str) -> AbstractBaseUser:
+    return get_user_model().objects.create_user(username=username, password="pw-" + username)
+
+
+def make_account(owner: AbstractBaseUser, *, members: tuple[AbstractBaseUser, ...] = ()) -> Account:
+    account = account_create(owner=owner)
+    for member in members:
+        account_member_add(account=account, user=member)
+    return account
+
+
+def make_api_key(account: Account, *, permissions: list[str] | None = None) -> tuple[ApiKey, str]:
+    return api_key_create(account=account, name="test key", permissions=permissions)
+
+
+def make_provider(account: Account, *, port: int, **fields: Any) -> Provider:
+    values: dict[str, Any] = {
+        "name": "Test sink",
+        "host": "127.0.0.1",
+        "port": port,
+        "security": Provider.Security.NONE,
+        "timeout": 5,
+        "from_email": "sender@example.com",
+        "from_name": "Sender",
+        "is_default": True,
+    }
+    values.update(fields)
+    return provider_create(account=account, **values)
+
+
+def make_message(account: Account, **fields: Any) -> Message:
+    values: dict[str, Any] = {
+        "message_id": new_message_id(),
+        "from_email": "sender@example.com",
+        "to_email": "rcpt@example.com",
+        "subject": "Hello",
+        "text": "Hi there",
+        "status": Message.Status.QUEUED,
+    }
+    values.update(fields)
+    return Message.objects.create(account=account, **values)

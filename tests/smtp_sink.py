@@ -1,0 +1,95 @@
+"""A real SMTP server on a loopback port for tests: records what arrives, fails on demand."""
+
+import email
+import email.policy
+import socket
+import threading
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return email.message_from_bytes(self.data, policy=email.policy.default)
+
+
+@dataclass
+class SinkHandler:
+    """aiosmtpd handler. Replies can be forced per recipient, at RCPT or at DATA."""
+
+    received: list[Received] = field(default_factory=list)
+    rcpt_replies: dict[str, str] = field(default_factory=dict)
+    data_replies: dict[str, str] = field(default_factory=dict)
+    data_reply_for_all: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
+    ) -> str:
+        reply = self.rcpt_replies.get(address)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        for rcpt in envelope.rcpt_tos:
+            if rcpt in self.data_replies:
+                return self.data_replies[rcpt]
+        if self.data_reply_for_all:
+            return self.data_reply_for_all
+        with self.lock:
+            self.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
+            )
+        return "250 Message accepted for delivery"
+
+    def reset(self) -> None:
+        with self.lock:
+            self.received.clear()
+        self.rcpt_replies.clear()
+        self.data_replies.clear()
+        self.data_reply_for_all = None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class SmtpSink:
+    def __init__(self) -> None:
+        self.handler = SinkHandler()
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.controller = Controller(self.handler, hostname=self.host, port=self.port)
+
+    def start(self) -> "SmtpSink":
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    @property
+    def received(self) -> list[Received]:
+        return self.handler.received
+
+    def fail_rcpt(self, address: str, reply: str) -> None:
+        self.handler.rcpt_replies[address] = reply
+
+    def fail_data(self, address: str, reply: str) -> None:
+        self.handler.data_replies[address] = reply
+
+    def fail_all_data(self, reply: str | None) -> None:
+        self.handler.data_reply_for_all = reply
