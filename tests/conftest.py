@@ -31,6 +31,8 @@ def sink(_smtp_controller: SmtpSink) -> Iterator[SmtpSink]:
 def _mailpass_settings(settings):  # type: ignore[no-untyped-def]
     settings.MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS = True
     settings.MAILPASS_MESSAGE_ID_DOMAIN = "mailpass.test"
+    # Real password hashing costs ~0.3 s a user; tests need users, not slow hashes.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()  # throttle counters
     return settings
 

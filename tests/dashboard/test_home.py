@@ -1,0 +1,36 @@
+import pytest
+from django.test import Client
+
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_dashboard_requires_login():
+    response = Client().get("/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_the_dashboard_shows_only_the_users_own_account(owner, account, outsider_account, sink):
+    factories.make_provider(account, port=sink.port, name="Ours")
+    factories.make_provider(outsider_account, port=sink.port, name="Theirs")
+    client = Client()
+    client.force_login(owner)
+
+    html = client.get("/").content.decode()
+
+    assert "Ours" in html and "Theirs" not in html
+
+
+def test_a_teammate_sees_the_same_account(teammate, account, sink):
+    factories.make_provider(account, port=sink.port, name="Shared relay")
+    client = Client()
+    client.force_login(teammate)
+
+    assert "Shared relay" in client.get("/").content.decode()
+
+
+def test_the_login_page_renders(db):
+    assert Client().get("/accounts/login/").status_code == 200
