@@ -66,6 +66,9 @@ def classify_error(exc: BaseException) -> DeliveryResult:
         return DeliveryResult(Outcome.FAILED, error_text=f"SMTP server: {exc}")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return DeliveryResult(Outcome.RETRY, error_text=f"connection lost: {exc}")
+    if isinstance(exc, smtplib.SMTPException):
+        # Before OSError, its base class: e.g. "No suitable authentication method found."
+        return DeliveryResult(Outcome.FAILED, error_text=f"SMTP error: {exc}")
     if isinstance(exc, ssl.SSLError):
         # Bad certificate or protocol mismatch: retrying sends into the same wall.
         return DeliveryResult(Outcome.FAILED, error_text=f"TLS error: {exc}")
@@ -77,8 +80,6 @@ def classify_error(exc: BaseException) -> DeliveryResult:
         return DeliveryResult(Outcome.RETRY, error_text=f"connection error: {exc}")
     if isinstance(exc, HostNotAllowedError | CredentialsUnreadableError | ImproperlyConfigured):
         return DeliveryResult(Outcome.FAILED, error_text=f"provider misconfigured: {exc}")
-    if isinstance(exc, smtplib.SMTPException):
-        return DeliveryResult(Outcome.FAILED, error_text=f"SMTP error: {exc}")
     return DeliveryResult(Outcome.FAILED, error_text=f"{type(exc).__name__}: {exc}")
 
 

@@ -54,10 +54,11 @@ def acquire(*, provider: Provider, wanted: int, now: dt.datetime | None = None) 
     now = now or timezone.now()
     hour = _hour_start(now)
     with transaction.atomic():
+        # Also for unlimited providers: two first senders of an hour would both insert its row.
+        Provider.objects.select_for_update().filter(pk=provider.pk).exists()
         if not provider.has_limits:
             _add(provider, hour, wanted)
             return Grant(wanted, hour, 0)
-        Provider.objects.select_for_update().filter(pk=provider.pk).exists()
         hour_used, day_used = usage(provider=provider, now=hour)
         room = wanted
         retry_after = 0
@@ -65,7 +66,7 @@ def acquire(*, provider: Provider, wanted: int, now: dt.datetime | None = None) 
             room = min(room, provider.hourly_limit - hour_used)
             if room < wanted:
                 retry_after = int((hour + dt.timedelta(hours=1) - now).total_seconds())
-        if provider.daily_limit is not None and provider.daily_limit - day_used < room:
+        if provider.daily_limit is not None and provider.daily_limit - day_used <= room:
             room = provider.daily_limit - day_used
             next_day = hour.replace(hour=0) + dt.timedelta(days=1)
             retry_after = int((next_day - now).total_seconds())

@@ -90,3 +90,12 @@ def outsider_api(outsider_account) -> APIClient:  # type: ignore[no-untyped-def]
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     return client
+
+
+def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (runs in the PostgreSQL leg of make test)")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)
