@@ -50,3 +50,6 @@ def test_the_docs_page_loads_its_assets_from_our_own_static_files(settings):
     assert assets, html
     assert all(not a.startswith(("http:", "https:", "//")) for a in assets), assets
     assert any("swagger-ui" in a for a in assets)
+    for asset in assets:
+        if asset.startswith("/static/"):
+            assert Client().get(asset).status_code == 200, asset
