@@ -34,3 +34,6 @@ class Membership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "user"], name="one_membership_per_user")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.account} ({self.role})"

@@ -9,7 +9,10 @@ from api.models import ApiKey, Permission
 
 
 class ApiKeyAuthentication(BaseAuthentication):
-    """`Authorization: Bearer mp_live_…`. request.auth is the ApiKey, request.user its account owner."""
+    """`Authorization: Bearer mp_live_…`.
+
+    request.auth is the ApiKey; request.user the owner of its account.
+    """
 
     def authenticate(self, request: Any) -> tuple[Any, ApiKey] | None:
         header = get_authorization_header(request).split()

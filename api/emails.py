@@ -21,7 +21,11 @@ def build_email(message: Message) -> EmailMultiAlternatives:
     Tags and metadata ride along as attributes that django-anymail ESP backends map to
     their own fields; the SMTP backend ignores them (they are not recipient-visible).
     """
-    sender = formataddr((message.from_name, message.from_email)) if message.from_name else message.from_email
+    sender = (
+        formataddr((message.from_name, message.from_email))
+        if message.from_name
+        else message.from_email
+    )
     if message.text or not message.html:
         email = EmailMultiAlternatives(body=message.text)
         if message.html:

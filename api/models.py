@@ -70,7 +70,8 @@ class Message(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    error_message = models.TextField(null=True, blank=True)
+    # null, not "", while there is no error: the API shows it as JSON null.
+    error_message = models.TextField(null=True, blank=True)  # noqa: DJ001
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True)
@@ -131,3 +132,6 @@ class MessageEvent(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["message", "created_at"], name="event_message_time")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} of {self.message_id}"

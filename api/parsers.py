@@ -15,7 +15,10 @@ class LimitedJSONParser(JSONParser):
     """
 
     def parse(
-        self, stream: IO[bytes], media_type: str | None = None, parser_context: Mapping | None = None
+        self,
+        stream: IO[bytes],
+        media_type: str | None = None,
+        parser_context: Mapping | None = None,
     ) -> Any:
         request = (parser_context or {}).get("request")
         limit = settings.MAILPASS_MAX_REQUEST_BYTES

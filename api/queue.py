@@ -81,7 +81,7 @@ def claim_due(*, batch_size: int, lease_seconds: int | None = None) -> list[Mess
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
-    """Exponential backoff: base, 2×base, 4×base … capped; `attempts` counts tries so far."""
+    """Exponential backoff: base, 2 x base, 4 x base … capped; `attempts` counts tries so far."""
     seconds = settings.MAILPASS_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
     return dt.timedelta(seconds=min(seconds, settings.MAILPASS_RETRY_CAP_SECONDS))
 
@@ -115,7 +115,11 @@ def record_outcome(
             "provider_message_id": result.provider_message_id[:255],
             "error_message": None,
         }
-    elif result.outcome is Outcome.RETRY and allow_retry and attempts < settings.MAILPASS_RETRY_MAX_ATTEMPTS:
+    elif (
+        result.outcome is Outcome.RETRY
+        and allow_retry
+        and attempts < settings.MAILPASS_RETRY_MAX_ATTEMPTS
+    ):
         status = Message.Status.QUEUED
         changes = {
             "status": status,

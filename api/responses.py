@@ -20,7 +20,9 @@ class BatchItemResultSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["queued", "failed"])
     queue_id = serializers.IntegerField(required=False, help_text="Present when queued.")
     message_id = serializers.CharField(required=False, help_text="Present when queued.")
-    error = serializers.DictField(required=False, help_text="Present when failed: code, message, details.")
+    error = serializers.DictField(
+        required=False, help_text="Present when failed: code, message, details."
+    )
 
 
 class BatchResultSerializer(serializers.Serializer):

@@ -54,4 +54,6 @@ _ERRORS = {
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
-    return {status: OpenApiResponse(ErrorEnvelope, description=_ERRORS[status]) for status in statuses}
+    return {
+        status: OpenApiResponse(ErrorEnvelope, description=_ERRORS[status]) for status in statuses
+    }

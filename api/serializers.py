@@ -116,7 +116,10 @@ class MessageInputSerializer(StrictSerializer):
     )
     reply_to = _optional(HeaderEmailField, allow_blank=True, help_text="Reply-To address.")
     cc = _optional(
-        serializers.ListField, child=HeaderEmailField(), max_length=MAX_RECIPIENTS, help_text="Cc addresses."
+        serializers.ListField,
+        child=HeaderEmailField(),
+        max_length=MAX_RECIPIENTS,
+        help_text="Cc addresses.",
     )
     bcc = _optional(
         serializers.ListField,

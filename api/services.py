@@ -160,9 +160,9 @@ def batch_enqueue(
 ) -> list[BatchItemResult]:
     """Queue every valid item of a batch in one transaction; report the others as failed.
 
-    `items` holds, per batch position, validated message data or an InvalidItem. Raises NoProviderError
-    for an account without a default provider (nothing is queued). All valid items are
-    committed together or not at all; each gets its queue_id (pk) and message_id.
+    `items` holds, per batch position, validated message data or an InvalidItem. Raises
+    NoProviderError for an account without a default provider (nothing is queued). All valid
+    items are committed together or not at all; each gets its queue_id (pk) and message_id.
     """
     provider = _default_provider(account)
     now = timezone.now()

@@ -8,9 +8,7 @@ app_name = "api"
 
 urlpatterns = [
     path("v1/mail/send", MailViewSet.as_view({"post": "send"}), name="mail-send"),
-    path(
-        "v1/mail/send-batch", MailViewSet.as_view({"post": "send_batch"}), name="mail-send-batch"
-    ),
+    path("v1/mail/send-batch", MailViewSet.as_view({"post": "send_batch"}), name="mail-send-batch"),
     path(
         "v1/mail/status/<str:message_id>",
         MailViewSet.as_view({"get": "status"}),

@@ -26,7 +26,9 @@ from api.services import BatchItemResult, InvalidItem
 
 def _validate_item(raw: Any, defaults: dict[str, Any]) -> dict[str, Any] | InvalidItem:
     if not isinstance(raw, dict):
-        return InvalidItem(to=None, errors={"non_field_errors": ["Each message must be an object."]})
+        return InvalidItem(
+            to=None, errors={"non_field_errors": ["Each message must be an object."]}
+        )
     serializer = MessageInputSerializer(data={**defaults, **raw})
     if serializer.is_valid():
         return serializer.validated_data

@@ -53,8 +53,7 @@ def classify_error(exc: BaseException) -> DeliveryResult:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         replies = list(exc.recipients.values())
         text = "; ".join(
-            f"{addr}: {_smtp_reply_text(code, msg)}"
-            for addr, (code, msg) in exc.recipients.items()
+            f"{addr}: {_smtp_reply_text(code, msg)}" for addr, (code, msg) in exc.recipients.items()
         )
         temporary = bool(replies) and all(400 <= code < 500 for code, _ in replies)
         return DeliveryResult(Outcome.RETRY if temporary else Outcome.FAILED, error_text=text)

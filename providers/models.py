@@ -93,3 +93,6 @@ class ProviderUsage(models.Model):
                 fields=["provider", "window_start"], name="one_usage_row_per_provider_hour"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id} @ {self.window_start:%Y-%m-%d %H:00}: {self.count}"

@@ -30,7 +30,9 @@ class Command(BaseCommand):
             help="Where the demo key is kept between runs (git-ignored).",
         )
 
-    def handle(self, *args: Any, smtp_port: int, password: str, key_file: str, **options: Any) -> None:
+    def handle(
+        self, *args: Any, smtp_port: int, password: str, key_file: str, **options: Any
+    ) -> None:
         user, created = get_user_model().objects.get_or_create(username=DEMO_USERNAME)
         if created:
             user.set_password(password)
@@ -64,20 +66,25 @@ class Command(BaseCommand):
             path.chmod(0o600)
 
         base = settings.MAILPASS_PUBLIC_URL
+        login = f"{DEMO_USERNAME} / {password}" + ("" if created else ", unless you changed it")
+        send_example = (
+            '{"to": "user@example.com", "subject": "Hello", "html": "<p>Hello World</p>"}'
+        )
         self.stdout.write(
             "\n".join(
                 [
                     "",
                     "MailPass demo is ready.",
-                    f"  Dashboard:  {base}/   (log in as {DEMO_USERNAME} / {password if created else '<your password>'})",
+                    f"  Dashboard:  {base}/   (log in as {login})",
                     f"  API docs:   {base}/api/docs/",
                     f"  SMTP sink:  127.0.0.1:{smtp_port} -> var/mail/new/",
                     f"  API key:    {secret}",
                     "",
                     "Try it:",
                     f"  curl -X POST {base}/api/v1/mail/send \\",
-                    f'    -H "Authorization: Bearer {secret}" -H "Content-Type: application/json" \\',
-                    '    -d \'{"to": "user@example.com", "subject": "Hello", "html": "<p>Hello World</p>"}\'',
+                    f'    -H "Authorization: Bearer {secret}" \\',
+                    '    -H "Content-Type: application/json" \\',
+                    f"    -d '{send_example}'",
                     "",
                 ]
             )

@@ -8,7 +8,9 @@ from api.services import api_key_create
 
 
 class Command(BaseCommand):
-    help = "Create an API key for USERNAME's account. The key is printed once, alone on the last line."
+    help = (
+        "Create an API key for USERNAME's account. The key is printed once, alone on the last line."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")

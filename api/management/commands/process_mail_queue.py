@@ -17,7 +17,9 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=settings.MAILPASS_QUEUE_BATCH_SIZE)
         parser.add_argument("--loop", action="store_true", help="Keep polling until SIGTERM.")
 
-    def handle(self, *args: Any, limit: int | None, batch_size: int, loop: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, limit: int | None, batch_size: int, loop: bool, **options: Any
+    ) -> None:
         if not loop:
             started = time.monotonic()
             self._report(queue.process_due(batch_size=batch_size, limit=limit), started)

@@ -52,7 +52,9 @@ class Command(BaseCommand):
                 is_default=options["default"],
             )
         except ValidationError as err:
-            problems = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in err.message_dict.items())
+            problems = "; ".join(
+                f"{field}: {' '.join(msgs)}" for field, msgs in err.message_dict.items()
+            )
             raise CommandError(f"Provider not saved. {problems}") from err
         default = " (default)" if provider.is_default else ""
         self.stdout.write(f"Added provider #{provider.pk} {provider}{default}.")
