@@ -36,7 +36,11 @@ def message_get_for_account(*, account: Account, message_id: str) -> Message:
 
     also for a message of another account: callers answer both with the same 404.
     """
-    return Message.objects.get(account=account, message_id=normalize_message_id(message_id))
+    normalized = normalize_message_id(message_id)
+    # PostgreSQL refuses NUL in text, and no stored id has control characters or is longer.
+    if len(normalized) > 255 or not normalized.isprintable():
+        raise Message.DoesNotExist(normalized)
+    return Message.objects.get(account=account, message_id=normalized)
 
 
 def message_events(*, message: Message) -> QuerySet[MessageEvent]:
