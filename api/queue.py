@@ -148,6 +148,28 @@ def record_outcome(
     return status
 
 
+class _Lease:
+    """A chunk's claim, renewed while the chunk is worked through.
+
+    Every message of a chunk shares one claim token. A chunk can take longer than its lease
+    (a slow provider, many messages), so the lease is pushed forward whenever half of it is
+    used up; another worker then never reclaims a message this worker is still sending.
+    """
+
+    def __init__(self, messages: list[Message]) -> None:
+        self.token = messages[0].claim_token
+        self.expires_at = messages[0].lease_expires_at or timezone.now()
+        self.length = dt.timedelta(seconds=settings.MAILPASS_QUEUE_LEASE_SECONDS)
+
+    def keep_alive(self) -> None:
+        now = timezone.now()
+        if self.expires_at - now < self.length / 2:
+            self.expires_at = now + self.length
+            Message.objects.filter(claim_token=self.token, status=Message.Status.SENDING).update(
+                lease_expires_at=self.expires_at
+            )
+
+
 def _put_back(messages: list[Message], *, retry_after: int) -> int:
     """Return claimed messages to the queue untouched (no attempt counted)."""
     next_attempt = timezone.now() + dt.timedelta(seconds=retry_after)
@@ -179,8 +201,12 @@ def deliver_claimed(messages: list[Message]) -> QueueStats:
 
     A provider over its hourly/daily limit gets only what its limit allows; the rest go
     back to the queue for when the window frees up, neither failed nor counted as an attempt.
+    The chunk's lease is renewed as it goes, however slow the provider.
     """
     stats = QueueStats(claimed=len(messages))
+    if not messages:
+        return stats
+    lease = _Lease(messages)
     by_provider: dict[Provider | None, list[Message]] = defaultdict(list)
     for message, provider in zip(messages, _providers_for(messages).values(), strict=True):
         by_provider[provider].append(message)
@@ -201,6 +227,7 @@ def deliver_claimed(messages: list[Message]) -> QueueStats:
         not_accepted = 0
         for message, result in zip(sendable, delivery.deliver_via(provider, emails), strict=True):
             status = record_outcome(message, result)
+            lease.keep_alive()
             if status == Message.Status.SENT:
                 stats.sent += 1
                 continue

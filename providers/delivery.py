@@ -96,6 +96,19 @@ def _close_quietly(connection: BaseEmailBackend) -> None:
         connection.close()
 
 
+# A provider that fails this many connections in a row is treated as down for the rest of
+# the call: a server that accepts TCP and then hangs would otherwise cost one full timeout
+# per message, and a chunk could outlive its lease.
+MAX_CONNECTION_FAILURES = 2
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    # OSError covers refused/reset connections, timeouts and disconnects; an SMTP reply
+    # (e.g. 451 at DATA) comes from a server that is up and talking.
+    reply = smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
+    return isinstance(exc, OSError) and not isinstance(exc, reply)
+
+
 def deliver(
     connection: BaseEmailBackend, email_messages: Iterable[EmailMessage]
 ) -> Iterator[DeliveryResult]:
@@ -103,11 +116,18 @@ def deliver(
 
     Results are yielded as soon as each is known, so the caller can commit every outcome
     before the next message goes out. The connection is opened once and reused; after a
-    connection-level failure it is reopened for the next message. It is closed at the end.
+    temporary failure it is reopened for the next message. After MAX_CONNECTION_FAILURES
+    connection failures in a row, the remaining messages get the last retry result without
+    another attempt. The connection is closed at the end.
     """
     is_open = False
+    failures_in_a_row = 0
+    down: DeliveryResult | None = None
     try:
         for email in email_messages:
+            if down is not None:
+                yield down
+                continue
             try:
                 if not is_open:
                     connection.open()
@@ -119,8 +139,12 @@ def deliver(
                 if result.outcome is Outcome.RETRY:
                     _close_quietly(connection)
                     is_open = False
+                failures_in_a_row = failures_in_a_row + 1 if _is_connection_failure(exc) else 0
+                if failures_in_a_row >= MAX_CONNECTION_FAILURES:
+                    down = result
                 yield result
                 continue
+            failures_in_a_row = 0
             if sent:
                 yield DeliveryResult(Outcome.SENT, provider_message_id=_provider_message_id(email))
             else:

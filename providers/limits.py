@@ -6,6 +6,7 @@ per clock hour; the daily figure is the sum of the day's hours.
 """
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -65,11 +66,11 @@ def acquire(*, provider: Provider, wanted: int, now: dt.datetime | None = None) 
         if provider.hourly_limit is not None:
             room = min(room, provider.hourly_limit - hour_used)
             if room < wanted:
-                retry_after = int((hour + dt.timedelta(hours=1) - now).total_seconds())
+                retry_after = math.ceil((hour + dt.timedelta(hours=1) - now).total_seconds())
         if provider.daily_limit is not None and provider.daily_limit - day_used <= room:
             room = provider.daily_limit - day_used
             next_day = hour.replace(hour=0) + dt.timedelta(days=1)
-            retry_after = int((next_day - now).total_seconds())
+            retry_after = math.ceil((next_day - now).total_seconds())
         granted = max(0, room)
         if granted:
             _add(provider, hour, granted)

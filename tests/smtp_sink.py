@@ -1,5 +1,6 @@
 """A real SMTP server on a loopback port for tests: records what arrives, fails on demand."""
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -30,6 +31,7 @@ class SinkHandler:
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     data_replies: dict[str, str] = field(default_factory=dict)
     data_reply_for_all: str | None = None
+    data_delay_seconds: float = 0.0  # a slow relay: wait this long before answering DATA
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(
@@ -42,6 +44,8 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.data_delay_seconds:
+            await asyncio.sleep(self.data_delay_seconds)
         for rcpt in envelope.rcpt_tos:
             if rcpt in self.data_replies:
                 return self.data_replies[rcpt]
@@ -59,6 +63,7 @@ class SinkHandler:
         self.rcpt_replies.clear()
         self.data_replies.clear()
         self.data_reply_for_all = None
+        self.data_delay_seconds = 0.0
 
 
 def free_port() -> int:

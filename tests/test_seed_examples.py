@@ -36,7 +36,9 @@ def seed_curl_commands() -> dict[str, str]:
     """{comment: command} for each '# Single send' / '# Batch send' / '# Check status' block."""
     section = seed_section("cURL\n", "JavaScript (fetch)")
     blocks = re.split(r"^# (.+)$", section, flags=re.MULTILINE)[1:]
-    return {title.strip(): body.strip() for title, body in zip(blocks[::2], blocks[1::2], strict=True)}
+    return {
+        title.strip(): body.strip() for title, body in zip(blocks[::2], blocks[1::2], strict=True)
+    }
 
 
 @pytest.fixture
@@ -52,7 +54,10 @@ def run_curl(command: str, base_url: str, key: str, **placeholders: str) -> dict
         command = command.replace(name, value)
     result = subprocess.run(
         ["bash", "-c", command + " --silent --show-error --max-time 20"],
-        capture_output=True, text=True, timeout=30, check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     return json.loads(result.stdout)
 
@@ -69,7 +74,12 @@ def test_the_seeds_curl_examples_work_as_written(live, sink):
     assert [r.message["Message-ID"] for r in sink.received] == [message_id]
 
     batch = run_curl(commands["Batch send"], base_url, key)
-    assert batch["data"] | {"messages": None} == {"total": 2, "queued": 2, "failed": 0, "messages": None}
+    assert batch["data"] | {"messages": None} == {
+        "total": 2,
+        "queued": 2,
+        "failed": 0,
+        "messages": None,
+    }
     assert [m["to"] for m in batch["data"]["messages"]] == ["a@example.com", "b@example.com"]
 
     for form in (message_id.strip("<>"), quote(message_id, safe="")):
@@ -87,7 +97,9 @@ def test_the_seeds_javascript_example_works_as_written(live, sink, tmp_path):
     path = tmp_path / "send.mjs"  # an ES module, so the example's top-level await works
     path.write_text(script)
 
-    result = subprocess.run(["node", str(path)], capture_output=True, text=True, timeout=30, check=True)
+    result = subprocess.run(
+        ["node", str(path)], capture_output=True, text=True, timeout=30, check=True
+    )
 
     message_id = result.stdout.strip()
     assert re.fullmatch(r"<[0-9a-f]{32}\.\d+@mailpass\.test>", message_id)

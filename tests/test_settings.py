@@ -8,12 +8,17 @@ from django.conf import settings
 
 
 def settings_in_subprocess(env: dict[str, str], expression: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL"}}
+    clean = {
+        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL"}
+    }
     code = f"import django; django.setup(); from django.conf import settings; print({expression})"
     return subprocess.run(
         [sys.executable, "-c", code],
         env={**clean, "DJANGO_SETTINGS_MODULE": "mailpass.settings", **env},
-        capture_output=True, text=True, cwd=settings.BASE_DIR, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        timeout=60,
     )
 
 
@@ -48,8 +53,11 @@ def test_a_bad_boolean_fails_loudly():
 
 def test_message_id_domain_and_public_url_come_from_the_environment():
     result = settings_in_subprocess(
-        {"SECRET_KEY": "x", "MAILPASS_MESSAGE_ID_DOMAIN": "mail.example.org",
-         "MAILPASS_PUBLIC_URL": "https://mp.example.org/"},
+        {
+            "SECRET_KEY": "x",
+            "MAILPASS_MESSAGE_ID_DOMAIN": "mail.example.org",
+            "MAILPASS_PUBLIC_URL": "https://mp.example.org/",
+        },
         "settings.MAILPASS_MESSAGE_ID_DOMAIN, settings.MAILPASS_PUBLIC_URL",
     )
 

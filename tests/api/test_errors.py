@@ -46,7 +46,9 @@ def test_validation_error_for_an_invalid_recipient(api, provider):
 def test_validation_error_when_neither_html_nor_text_is_given(api, provider):
     payload = {"to": "user@example.com", "subject": "Hello", "html": "", "text": ""}
 
-    error = assert_error(api.post("/api/v1/mail/send", payload, format="json"), 400, "VALIDATION_ERROR")
+    error = assert_error(
+        api.post("/api/v1/mail/send", payload, format="json"), 400, "VALIDATION_ERROR"
+    )
 
     assert "html" in error["details"]
 
@@ -94,7 +96,9 @@ def test_not_found_for_an_unknown_message(api):
 def test_no_smtp_provider_when_the_account_has_no_default(api, account, sink):
     factories.make_provider(account, port=sink.port, is_default=False)
 
-    error = assert_error(api.post("/api/v1/mail/send", VALID, format="json"), 422, "NO_SMTP_PROVIDER")
+    error = assert_error(
+        api.post("/api/v1/mail/send", VALID, format="json"), 422, "NO_SMTP_PROVIDER"
+    )
 
     assert "default" in error["message"]
     assert Message.objects.count() == 0
@@ -186,13 +190,25 @@ HOSTILE = [
     ("DELETE", "/api/v1/mail/send", None, None, 405, "METHOD_NOT_ALLOWED"),
     ("GET", "/api/v1/mail/send", None, None, 405, "METHOD_NOT_ALLOWED"),
     ("PUT", "/api/v1/mail/send-batch", b"{}", "application/json", 405, "METHOD_NOT_ALLOWED"),
-    ("POST", "/api/v1/mail/send", b"to=a@b.c", "application/x-www-form-urlencoded", 415,
-     "UNSUPPORTED_MEDIA_TYPE"),
+    (
+        "POST",
+        "/api/v1/mail/send",
+        b"to=a@b.c",
+        "application/x-www-form-urlencoded",
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    ),
     ("POST", "/api/v1/mail/send", b"<xml/>", "text/xml", 415, "UNSUPPORTED_MEDIA_TYPE"),
     ("POST", "/api/v1/mail/send", b"{" * 10000, "application/json", 400, "VALIDATION_ERROR"),
     ("POST", "/api/v1/mail/send", b'{"to": {"a": 1}}', "application/json", 400, "VALIDATION_ERROR"),
-    ("POST", "/api/v1/mail/send-batch", b'{"messages": "x"}', "application/json", 400,
-     "VALIDATION_ERROR"),
+    (
+        "POST",
+        "/api/v1/mail/send-batch",
+        b'{"messages": "x"}',
+        "application/json",
+        400,
+        "VALIDATION_ERROR",
+    ),
     ("GET", "/api/v1/mail/status/%00", None, None, 404, "NOT_FOUND"),
     ("GET", "/api/v1/mail/status/" + "x" * 5000, None, None, 404, "NOT_FOUND"),
 ]
@@ -218,6 +234,8 @@ def test_an_unexpected_crash_is_a_json_500(api, provider, monkeypatch):
     client = api
     client.raise_request_exception = False
 
-    error = assert_error(client.post("/api/v1/mail/send", VALID, format="json"), 500, "INTERNAL_ERROR")
+    error = assert_error(
+        client.post("/api/v1/mail/send", VALID, format="json"), 500, "INTERNAL_ERROR"
+    )
 
     assert "boom" not in json.dumps(error)

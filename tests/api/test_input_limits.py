@@ -26,7 +26,9 @@ def header_field_cases():
 
 
 @pytest.mark.parametrize(("field", "value"), list(header_field_cases()))
-def test_line_breaks_in_header_fields_are_rejected_and_nothing_is_sent(api, provider, sink, field, value):
+def test_line_breaks_in_header_fields_are_rejected_and_nothing_is_sent(
+    api, provider, sink, field, value
+):
     response = api.post("/api/v1/mail/send", {**VALID, field: value}, format="json")
 
     assert response.status_code == 400
@@ -38,7 +40,9 @@ def test_line_breaks_in_header_fields_are_rejected_and_nothing_is_sent(api, prov
 
 def test_line_breaks_in_the_body_are_fine(api, provider, sink):
     response = api.post(
-        "/api/v1/mail/send", {**VALID, "text": "line 1\r\nline 2\n\nBcc: not-a-header"}, format="json"
+        "/api/v1/mail/send",
+        {**VALID, "text": "line 1\r\nline 2\n\nBcc: not-a-header"},
+        format="json",
     )
 
     assert response.status_code == 200
@@ -50,7 +54,7 @@ def too_big_cases():
     yield "subject", {"subject": "x" * (limits.MAX_SUBJECT_CHARS + 1)}
     yield "text", {"text": "x" * (limits.MAX_BODY_CHARS + 1)}
     yield "html", {"html": "x" * (limits.MAX_BODY_CHARS + 1)}
-    yield "cc", {"cc": many + ["one-more@example.com"]}
+    yield "cc", {"cc": [*many, "one-more@example.com"]}
     yield "cc", {"cc": many[:30], "bcc": many[30:]}  # 1 + 50 recipients
     yield "tags", {"tags": [f"t{i}" for i in range(limits.MAX_TAGS + 1)]}
     yield "tags", {"tags": ["x" * (limits.MAX_TAG_CHARS + 1)]}

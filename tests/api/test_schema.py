@@ -37,8 +37,17 @@ def test_every_operation_documents_bearer_auth_and_its_error_envelopes(schema):
 def test_the_send_request_schema_has_the_seeds_fields(schema):
     request = schema["components"]["schemas"]["MessageInputRequest"]
     assert set(request["properties"]) == {
-        "to", "subject", "html", "text", "from_email", "from_name", "reply_to", "cc", "bcc",
-        "tags", "metadata",
+        "to",
+        "subject",
+        "html",
+        "text",
+        "from_email",
+        "from_name",
+        "reply_to",
+        "cc",
+        "bcc",
+        "tags",
+        "metadata",
     }
     assert set(request["required"]) == {"to", "subject"}
 

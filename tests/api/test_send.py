@@ -125,8 +125,15 @@ def test_send_without_any_sender_is_a_validation_error(api, provider, sink):
 def test_send_accepts_null_for_optional_fields(api, provider, sink):
     response = send(
         api,
-        {"to": "user@example.com", "subject": "Hi", "text": "x", "html": None, "cc": None,
-         "reply_to": None, "metadata": None},
+        {
+            "to": "user@example.com",
+            "subject": "Hi",
+            "text": "x",
+            "html": None,
+            "cc": None,
+            "reply_to": None,
+            "metadata": None,
+        },
     )
 
     assert response.status_code == 200

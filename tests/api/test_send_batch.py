@@ -56,8 +56,13 @@ def test_batch_messages_are_delivered_by_the_queue(api, provider, sink):
 def test_an_items_own_sender_wins_over_the_batch_sender(api, provider):
     payload = {
         "messages": [
-            {"to": "a@example.com", "subject": "A", "text": "a", "from_email": "own@example.com",
-             "from_name": "Own"},
+            {
+                "to": "a@example.com",
+                "subject": "A",
+                "text": "a",
+                "from_email": "own@example.com",
+                "from_name": "Own",
+            },
             {"to": "b@example.com", "subject": "B", "text": "b"},
         ],
         "from_email": "batch@example.com",
@@ -75,7 +80,9 @@ def test_batch_without_a_sender_uses_the_providers(api, provider):
 
     data = batch(api, payload).json()["data"]
 
-    assert Message.objects.get(pk=data["messages"][0]["queue_id"]).from_email == "sender@example.com"
+    assert (
+        Message.objects.get(pk=data["messages"][0]["queue_id"]).from_email == "sender@example.com"
+    )
 
 
 def test_invalid_items_fail_alone_and_valid_ones_are_queued(api, provider):
@@ -120,7 +127,9 @@ def test_batch_size_outside_1_to_100_rejects_the_whole_request(api, provider, co
 
 
 def test_batch_of_exactly_100_is_queued(api, provider):
-    payload = {"messages": [{"to": f"r{i}@example.com", "subject": "A", "text": "a"} for i in range(100)]}
+    payload = {
+        "messages": [{"to": f"r{i}@example.com", "subject": "A", "text": "a"} for i in range(100)]
+    }
 
     data = batch(api, payload).json()["data"]
 

@@ -14,8 +14,12 @@ pytestmark = pytest.mark.django_db
 def sent(api, provider, sink):
     response = api.post(
         "/api/v1/mail/send",
-        {"to": "user@example.com", "subject": "Order Confirmation", "html": "<p>x</p>",
-         "from_email": "support@yourdomain.com"},
+        {
+            "to": "user@example.com",
+            "subject": "Order Confirmation",
+            "html": "<p>x</p>",
+            "from_email": "support@yourdomain.com",
+        },
         format="json",
     )
     return response.json()["data"]["message_id"]
@@ -66,7 +70,10 @@ def test_status_lists_events_oldest_first_in_the_seed_shape(api, sent, account):
     message = Message.objects.get(message_id=sent)
     for event_type, ip in [("open", "192.168.1.1"), ("click", "10.0.0.2")]:
         MessageEvent.objects.create(
-            account=account, message=message, event_type=event_type, ip_address=ip,
+            account=account,
+            message=message,
+            event_type=event_type,
+            ip_address=ip,
             user_agent="Mozilla/5.0...",
         )
 

@@ -87,7 +87,7 @@ def test_open_for_rechecks_the_host_at_connect_time(settings, account):
     provider = make_relay(account)
     settings.MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS = False
 
-    with pytest.raises(HostNotAllowedError, match="127.0.0.1"):
+    with pytest.raises(HostNotAllowedError, match=r"127\.0\.0\.1"):
         open_for(provider)
 
 

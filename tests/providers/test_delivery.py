@@ -3,6 +3,7 @@
 import smtplib
 import socket
 import ssl
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -331,6 +332,37 @@ def test_every_message_is_retried_when_the_provider_refuses_connections(account)
 
     assert [r.outcome for r in results] == [Outcome.RETRY] * 3
     assert all("connection error" in r.error_text for r in results)
+
+
+@pytest.fixture
+def silent_server() -> Iterator[tuple[int, list[socket.socket]]]:
+    """A TCP server that accepts connections and never says a word (a hung relay)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept_forever() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+
+    threading.Thread(target=accept_forever, daemon=True).start()
+    yield listener.getsockname()[1], accepted
+    listener.close()
+    for conn in accepted:
+        conn.close()
+
+
+def test_a_hung_provider_costs_two_timeouts_not_one_per_message(account, silent_server):
+    port, accepted = silent_server
+    provider = factories.make_provider(account, port=port, is_default=False, timeout=1)
+
+    results = list(deliver_via(provider, [make_email() for _ in range(6)]))
+
+    assert [r.outcome for r in results] == [Outcome.RETRY] * 6
+    assert len(accepted) == 2
 
 
 def test_deliver_via_refuses_a_private_host_before_connecting(settings, account, sink, smtp_peers):
