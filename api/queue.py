@@ -207,9 +207,10 @@ def deliver_claimed(messages: list[Message]) -> QueueStats:
     if not messages:
         return stats
     lease = _Lease(messages)
+    provider_of = _providers_for(messages)
     by_provider: dict[Provider | None, list[Message]] = defaultdict(list)
-    for message, provider in zip(messages, _providers_for(messages).values(), strict=True):
-        by_provider[provider].append(message)
+    for message in messages:
+        by_provider[provider_of[message.pk]].append(message)
 
     for provider, group in by_provider.items():
         if provider is None:

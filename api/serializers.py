@@ -91,23 +91,22 @@ def _optional(field_class: type[serializers.Field], **kwargs: Any) -> serializer
     return field_class(required=False, allow_null=True, **kwargs)
 
 
+def _body(help_text: str) -> serializers.Field:
+    # Bodies keep their whitespace and may hold line breaks: they never become a header.
+    return _optional(
+        serializers.CharField,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=MAX_BODY_CHARS,
+        help_text=help_text,
+    )
+
+
 class MessageInputSerializer(StrictSerializer):
     to = HeaderEmailField(help_text="Recipient email address.")
     subject = HeaderCharField(max_length=MAX_SUBJECT_CHARS, help_text="Email subject.")
-    html = _optional(
-        serializers.CharField,
-        allow_blank=True,
-        trim_whitespace=False,
-        max_length=MAX_BODY_CHARS,
-        help_text="HTML body. Either html or text is required.",
-    )
-    text = _optional(
-        serializers.CharField,
-        allow_blank=True,
-        trim_whitespace=False,
-        max_length=MAX_BODY_CHARS,
-        help_text="Plain-text body. Either html or text is required.",
-    )
+    html = _body("HTML body. Either html or text is required.")
+    text = _body("Plain-text body. Either html or text is required.")
     from_email = _optional(
         HeaderEmailField, help_text="Sender address (default: the provider's sender)."
     )

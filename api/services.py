@@ -132,7 +132,7 @@ def message_send(*, account: Account, api_key: ApiKey | None, data: dict[str, An
     except Exception:
         limits.release(provider=provider, grant_window=grant.window_start, count=1)
         raise
-    result = next(delivery.deliver_via(provider, [build_email(message)]))
+    [result] = delivery.deliver_via(provider, [build_email(message)])
     queue.record_outcome(message, result, allow_retry=False)
     if result.outcome is not Outcome.SENT:
         limits.release(provider=provider, grant_window=grant.window_start, count=1)
