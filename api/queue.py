@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -196,12 +197,20 @@ def _providers_for(messages: list[Message]) -> dict[int, Provider | None]:
     return {m.pk: providers.get(m.provider_id) or defaults.get(m.account_id) for m in messages}
 
 
-def deliver_claimed(messages: list[Message]) -> QueueStats:
+def _never() -> bool:
+    return False
+
+
+def deliver_claimed(
+    messages: list[Message], *, should_stop: Callable[[], bool] = _never
+) -> QueueStats:
     """Deliver claimed messages: ONE connection per provider, each outcome committed at once.
 
     A provider over its hourly/daily limit gets only what its limit allows; the rest go
     back to the queue for when the window frees up, neither failed nor counted as an attempt.
-    The chunk's lease is renewed as it goes, however slow the provider.
+    The chunk's lease is renewed as it goes, however slow the provider. `should_stop` is
+    asked after every message: once it says yes, the messages not yet sent go straight back
+    to the queue (no attempt counted) instead of waiting for the lease to run out.
     """
     stats = QueueStats(claimed=len(messages))
     if not messages:
@@ -212,43 +221,60 @@ def deliver_claimed(messages: list[Message]) -> QueueStats:
     for message in messages:
         by_provider[provider_of[message.pk]].append(message)
 
+    unsent = {message.pk: message for message in messages}
     for provider, group in by_provider.items():
+        if should_stop():
+            break
         if provider is None:
             for message in group:
                 record_outcome(
                     message,
                     DeliveryResult(Outcome.FAILED, error_text="The account has no provider."),
                 )
+                del unsent[message.pk]
                 stats.failed += 1
             continue
         grant = limits.acquire(provider=provider, wanted=len(group))
         sendable, over_limit = group[: grant.granted], group[grant.granted :]
         stats.deferred += _put_back(over_limit, retry_after=grant.retry_after)
+        for message in over_limit:
+            del unsent[message.pk]
         emails = (build_email(message) for message in sendable)
-        not_accepted = 0
+        accepted = 0
         for message, result in zip(sendable, delivery.deliver_via(provider, emails), strict=True):
             status = record_outcome(message, result)
+            del unsent[message.pk]
             lease.keep_alive()
             if status == Message.Status.SENT:
-                stats.sent += 1
-                continue
-            not_accepted += 1
-            if status == Message.Status.QUEUED:
+                accepted += 1
+            elif status == Message.Status.QUEUED:
                 stats.retried += 1
             else:
                 stats.failed += 1
-        limits.release(provider=provider, grant_window=grant.window_start, count=not_accepted)
+            if should_stop():
+                break
+        stats.sent += accepted
+        limits.release(
+            provider=provider, grant_window=grant.window_start, count=grant.granted - accepted
+        )
+    _put_back(list(unsent.values()), retry_after=0)
     return stats
 
 
-def process_due(*, batch_size: int | None = None, limit: int | None = None) -> QueueStats:
-    """Claim and deliver chunks until nothing is due (or `limit` messages were claimed)."""
+def process_due(
+    *,
+    batch_size: int | None = None,
+    limit: int | None = None,
+    should_stop: Callable[[], bool] = _never,
+) -> QueueStats:
+    """Claim and deliver chunks until nothing is due, `limit` messages were claimed, or
+    `should_stop` says so (checked after every message; see deliver_claimed)."""
     batch_size = batch_size or settings.MAILPASS_QUEUE_BATCH_SIZE
     total = QueueStats()
-    while limit is None or total.claimed < limit:
+    while (limit is None or total.claimed < limit) and not should_stop():
         size = batch_size if limit is None else min(batch_size, limit - total.claimed)
         claimed = claim_due(batch_size=size)
         if not claimed:
             break
-        total.add(deliver_claimed(claimed))
+        total.add(deliver_claimed(claimed, should_stop=should_stop))
     return total

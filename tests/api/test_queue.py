@@ -683,3 +683,31 @@ def test_a_message_stored_by_the_batch_api_is_delivered_by_the_queue(
     [got] = sink.received
     assert got.message["Message-ID"] == results[0].message.message_id
     assert got.mail_from == provider.from_email
+
+
+# --- stopping (SIGTERM) ------------------------------------------------------------------
+
+
+def test_a_stop_request_finishes_the_message_in_flight_and_puts_the_rest_back(
+    clock, account, provider, sink
+):
+    messages = queued(account, 5, provider=provider)
+    claimed = queue.claim_due(batch_size=10)
+    asked: list[int] = []
+
+    def stop_after_the_first_message() -> bool:
+        asked.append(len(sink.received))
+        return len(sink.received) >= 1
+
+    stats = queue.deliver_claimed(claimed, should_stop=stop_after_the_first_message)
+
+    assert (stats.claimed, stats.sent) == (5, 1)
+    assert received_ids(sink) == [messages[0].message_id]
+    rest = [refreshed(m) for m in messages[1:]]
+    assert {m.status for m in rest} == {Message.Status.QUEUED}
+    assert {m.attempts for m in rest} == {0}
+    assert {m.claim_token for m in rest} == {None}
+    assert all(m.next_attempt_at <= timezone.now() for m in rest)  # due again at once
+
+    assert queue.process_due().sent == 4
+    assert len(sink.received) == 5

@@ -1,3 +1,4 @@
+import logging
 import signal
 import time
 from types import FrameType
@@ -5,8 +6,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import DatabaseError, connection
 
 from api import queue
+
+logger = logging.getLogger(__name__)
+
+# How long --loop waits before trying again while the database is unreachable.
+DATABASE_RETRY_SECONDS = (1, 2, 5, 10, 30)
 
 
 class Command(BaseCommand):
@@ -20,24 +27,55 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, limit: int | None, batch_size: int, loop: bool, **options: Any
     ) -> None:
+        self.stopping = False
+        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self._run(limit=limit, batch_size=batch_size, loop=loop)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _run(self, *, limit: int | None, batch_size: int, loop: bool) -> None:
         if not loop:
             started = time.monotonic()
-            self._report(queue.process_due(batch_size=batch_size, limit=limit), started)
+            stats = queue.process_due(
+                batch_size=batch_size, limit=limit, should_stop=self._should_stop
+            )
+            self._report(stats, started)
             return
-        self.stopping = False
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
+        outage = 0
         while not self.stopping:
             started = time.monotonic()
-            stats = queue.process_due(batch_size=batch_size, limit=batch_size)
+            try:
+                stats = queue.process_due(
+                    batch_size=batch_size, limit=batch_size, should_stop=self._should_stop
+                )
+            except DatabaseError as err:
+                # The database went away (restart, failover). Whatever this worker had
+                # claimed comes back after its lease; keep trying until it is back.
+                pause = DATABASE_RETRY_SECONDS[min(outage, len(DATABASE_RETRY_SECONDS) - 1)]
+                outage += 1
+                logger.warning("database unavailable (%s); retrying in %ss", err, pause)
+                connection.close()
+                self._sleep(pause)
+                continue
+            outage = 0
             if stats.claimed:
                 self._report(stats, started)
             else:
-                time.sleep(settings.MAILPASS_QUEUE_POLL_SECONDS)
+                self._sleep(settings.MAILPASS_QUEUE_POLL_SECONDS)
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
-        # Finish the chunk in hand, then leave: its outcomes are committed one by one.
+        # Finish the message in flight, put the rest of the chunk back, then leave.
         self.stopping = True
+
+    def _should_stop(self) -> bool:
+        return self.stopping
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(min(0.2, seconds))
 
     def _report(self, stats: queue.QueueStats, started: float) -> None:
         elapsed = time.monotonic() - started
