@@ -9,6 +9,7 @@ Error codes (the contract, see DESIGN.md):
   UNAUTHORIZED         401  missing, malformed, unknown or revoked API key
   FORBIDDEN            403  the key lacks the permission the endpoint needs
   NOT_FOUND            404  unknown object or path, or an object of another account
+  IDEMPOTENCY_CONFLICT 409  the Idempotency-Key was used for a different request
   PAYLOAD_TOO_LARGE    413  the request body is over MAILPASS_MAX_REQUEST_BYTES
   NO_SMTP_PROVIDER     422  the account has no default provider
   SEND_LIMIT_EXCEEDED  429  the provider's hourly/daily limit is reached (Retry-After)

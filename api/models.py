@@ -110,6 +110,31 @@ class Message(models.Model):
         return self.message_id
 
 
+class IdempotencyRecord(models.Model):
+    """The first answer to a request sent with an Idempotency-Key, replayed to its repeats.
+
+    `status_code` is null while that first request is still being handled. Keys are per
+    account and remembered for api.idempotency.KEY_LIFETIME.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=256)
+    fingerprint = models.CharField(max_length=64)  # sha256 of the endpoint and the JSON body
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "key"], name="one_record_per_idempotency_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status_code or 'in progress'})"
+
+
 class MessageEvent(models.Model):
     """Something that happened to a message after it was accepted."""
 

@@ -45,6 +45,8 @@ _ERRORS = {
     401: "UNAUTHORIZED: missing, malformed, unknown or revoked API key.",
     403: "FORBIDDEN: the API key lacks the `mail` permission.",
     404: "NOT_FOUND: no such message in this account.",
+    409: "IDEMPOTENCY_CONFLICT: the Idempotency-Key was used with another request, or its "
+    "first request is still in progress.",
     413: "PAYLOAD_TOO_LARGE: the request body is over the maximum size.",
     422: "NO_SMTP_PROVIDER: the account has no default provider.",
     429: "SEND_LIMIT_EXCEEDED (provider limit) or RATE_LIMITED (API requests); see Retry-After.",

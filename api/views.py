@@ -1,14 +1,23 @@
+from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import selectors, services
 from api.envelope import success
-from api.errors import validation_error
+from api.errors import SendFailedError, error_body, validation_error
+from api.idempotency import (
+    MAX_KEY_LENGTH,
+    Replay,
+    fingerprint,
+    idempotency_abandon,
+    idempotency_begin,
+    idempotency_finish,
+)
 from api.models import Message, Permission
 from api.negotiation import JsonOnlyNegotiation
 from api.responses import (
@@ -47,6 +56,50 @@ def _batch_item(result: BatchItemResult) -> dict[str, Any]:
     }
 
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description=(
+        f"Up to {MAX_KEY_LENGTH} characters, remembered 24 h per account. A repeat with the "
+        "same body gets the first answer and sends nothing; another body is a 409 "
+        "IDEMPOTENCY_CONFLICT."
+    ),
+)
+
+
+def _idempotent(request: Request, endpoint: str, handle: Callable[[], Response]) -> Response:
+    """Run `handle` once per Idempotency-Key; repeats get the first answer back."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return handle()
+    if not 0 < len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+        raise ValidationError(
+            {"Idempotency-Key": [f"Must be 1 to {MAX_KEY_LENGTH} printable characters."]}
+        )
+    outcome = idempotency_begin(
+        account=request.auth.account,
+        key=key,
+        request_fingerprint=fingerprint(endpoint, request.data),
+    )
+    if isinstance(outcome, Replay):
+        return Response(
+            outcome.body, status=outcome.status_code, headers={"Idempotent-Replayed": "true"}
+        )
+    try:
+        response = handle()
+    except SendFailedError as err:
+        # The message was recorded as failed: a repeat must answer the same, not resend.
+        body = error_body(err.code, str(err.detail), err.details)
+        idempotency_finish(record=outcome, status_code=err.status_code, body=body)
+        raise
+    except BaseException:
+        idempotency_abandon(record=outcome)
+        raise
+    idempotency_finish(record=outcome, status_code=response.status_code, body=response.data)
+    return response
+
+
 @extend_schema(tags=["Mail"])
 class MailViewSet(viewsets.ViewSet):
     """The documented mail API: /api/v1/mail/send, /send-batch and /status/{message_id}."""
@@ -57,12 +110,16 @@ class MailViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Send one email now",
         request=MessageInputSerializer,
+        parameters=[IDEMPOTENCY_KEY],
         responses={
             200: envelope("SendResponse", SendResultSerializer()),
-            **error_responses(400, 401, 403, 413, 422, 429, 500),
+            **error_responses(400, 401, 403, 409, 413, 422, 429, 500),
         },
     )
     def send(self, request: Request) -> Response:
+        return _idempotent(request, "send", lambda: self._send(request))
+
+    def _send(self, request: Request) -> Response:
         serializer = MessageInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         message = services.message_send(
@@ -80,12 +137,16 @@ class MailViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Queue up to 100 emails",
         request=BatchRequestDocSerializer,
+        parameters=[IDEMPOTENCY_KEY],
         responses={
             200: envelope("BatchResponse", BatchResultSerializer()),
-            **error_responses(400, 401, 403, 413, 422, 429),
+            **error_responses(400, 401, 403, 409, 413, 422, 429),
         },
     )
     def send_batch(self, request: Request) -> Response:
+        return _idempotent(request, "send-batch", lambda: self._send_batch(request))
+
+    def _send_batch(self, request: Request) -> Response:
         serializer = BatchInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         defaults = {
