@@ -50,7 +50,12 @@ class Message(models.Model):
         QUEUED = "queued"  # waiting for the queue (new, or a retry after next_attempt_at)
         SENDING = "sending"  # claimed by a worker or the /send request, until lease_expires_at
         SENT = "sent"  # the provider accepted it
-        FAILED = "failed"  # permanently refused, or retries ran out; see error_message
+        FAILED = "failed"  # permanently refused, or retries ran out; see failure_reason
+
+    class FailureReason(models.TextChoices):
+        REJECTED = "rejected"  # the provider refused it for good (5xx, bad address, config)
+        TEMPORARY = "temporary"  # a temporary failure on /send, which does not retry
+        EXPIRED = "expired"  # temporary failures until MAILPASS_RETRY_MAX_AGE_SECONDS passed
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="messages")
     api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True)
@@ -72,8 +77,16 @@ class Message(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     # null, not "", while there is no error: the API shows it as JSON null.
     error_message = models.TextField(null=True, blank=True)  # noqa: DJ001
+    failure_reason = models.CharField(  # noqa: DJ001 - null while not failed, as in the API
+        max_length=16, choices=FailureReason.choices, null=True, blank=True
+    )
     attempts = models.PositiveIntegerField(default=0)
+    # Entered the queue (or was requeued): retries give up MAILPASS_RETRY_MAX_AGE_SECONDS later.
+    queued_at = models.DateTimeField(default=timezone.now)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The message's turn in the claim order: a per-account virtual clock that spaces each
+    # account's backlog out, so one account's 10,000 messages do not hold up another's one.
+    turn_at = models.DateTimeField(default=timezone.now)
     claim_token = models.UUIDField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True)
@@ -87,8 +100,18 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["account", "-created_at"], name="message_account_recent"),
             models.Index(fields=["claim_token"], name="message_claim_token"),
-            # The queue's two "due" predicates, each served by a small partial index.
+            # The queue's claim order and "due" predicates, served by small partial indexes.
             models.Index(
+                fields=["turn_at", "id"],
+                condition=models.Q(status="queued"),
+                name="message_queued_turn",
+            ),
+            models.Index(
+                fields=["account", "turn_at"],
+                condition=models.Q(status="queued"),
+                name="message_account_queued_turn",
+            ),
+            models.Index(  # how late the queue runs (health)
                 fields=["next_attempt_at", "id"],
                 condition=models.Q(status="queued"),
                 name="message_queued_due",

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Max, Q, QuerySet, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from api.emails import build_email
@@ -54,8 +55,9 @@ def claim_due(*, batch_size: int, lease_seconds: int | None = None) -> list[Mess
     """Claim up to `batch_size` due messages for this worker and return them.
 
     Due: queued with next_attempt_at in the past, or sending with an expired lease (its
-    worker died). On PostgreSQL, FOR UPDATE SKIP LOCKED lets any number of workers claim
-    side by side without waiting or overlapping. The UPDATE repeats the due condition, so
+    worker died); taken in turn_at order, which interleaves accounts (see next_turns).
+    On PostgreSQL, FOR UPDATE SKIP LOCKED lets any number of workers claim side by side
+    without waiting or overlapping. The UPDATE repeats the due condition, so
     even where SKIP LOCKED is a no-op (SQLite) two workers never both claim a message.
     Commits before returning; must not be called inside another transaction.
     """
@@ -66,7 +68,7 @@ def claim_due(*, batch_size: int, lease_seconds: int | None = None) -> list[Mess
         ids = list(
             Message.objects.select_for_update(skip_locked=True)
             .filter(_due(now))
-            .order_by("next_attempt_at", "id")
+            .order_by("turn_at", "id")
             .values_list("id", flat=True)[:batch_size]
         )
         if not ids:
@@ -76,9 +78,31 @@ def claim_due(*, batch_size: int, lease_seconds: int | None = None) -> list[Mess
         )
     return list(
         Message.objects.filter(claim_token=token, status=Message.Status.SENDING).order_by(
-            "next_attempt_at", "id"
+            "turn_at", "id"
         )
     )
+
+
+# How far apart one account's batch messages are placed on its virtual clock. Accounts
+# interleave as long as the queue drains faster than one message per FAIR_SPACING.
+FAIR_SPACING = dt.timedelta(milliseconds=100)
+
+
+def next_turns(*, account_id: int, count: int) -> list[dt.datetime]:
+    """Claim-order turns for `count` new messages of an account: after its own backlog,
+    FAIR_SPACING apart, and never before now.
+
+    An account with 10,000 queued messages has turns far into the future, so a message of
+    another account queued now is claimed within a chunk or two, not after the backlog.
+    Two concurrent batches of one account may overlap turns: fairness between accounts
+    is what matters, not the exact order within one.
+    """
+    now = timezone.now()
+    last = Message.objects.filter(account_id=account_id, status=Message.Status.QUEUED).aggregate(
+        last=Max("turn_at")
+    )["last"]
+    start = max(now, last + FAIR_SPACING) if last else now
+    return [start + FAIR_SPACING * i for i in range(count)]
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -100,13 +124,17 @@ def record_outcome(
 ) -> Message.Status:
     """Commit what happened to one claimed message and return its new status.
 
-    sent → sent; failed → failed with the provider's text; retry → queued again after
-    the backoff (a `deferred` event records the attempt) until MAILPASS_RETRY_MAX_ATTEMPTS,
-    then failed. With allow_retry=False (the synchronous /send) a retry is a failure.
-    If our claim was lost meanwhile, nothing is written and a warning is logged.
+    sent → sent; failed → failed (reason `rejected`) with the provider's text; retry →
+    queued again after the backoff (a `deferred` event records the attempt), until
+    MAILPASS_RETRY_MAX_AGE_SECONDS after it was queued or MAILPASS_RETRY_MAX_ATTEMPTS,
+    then failed with reason `expired`. With allow_retry=False (the synchronous /send) a
+    retry is a failure with reason `temporary`. If our claim was lost meanwhile, nothing is
+    written and a warning is logged.
     """
     now = timezone.now()
     attempts = message.attempts + 1
+    max_age = dt.timedelta(seconds=settings.MAILPASS_RETRY_MAX_AGE_SECONDS)
+    retry = result.outcome is Outcome.RETRY
     release = {"claim_token": None, "lease_expires_at": None, "attempts": F("attempts") + 1}
     if result.outcome is Outcome.SENT:
         status = Message.Status.SENT
@@ -115,24 +143,33 @@ def record_outcome(
             "sent_at": now,
             "provider_message_id": result.provider_message_id[:255],
             "error_message": None,
+            "failure_reason": None,
         }
-    elif (
-        result.outcome is Outcome.RETRY
-        and allow_retry
-        and attempts < settings.MAILPASS_RETRY_MAX_ATTEMPTS
-    ):
-        status = Message.Status.QUEUED
+    elif not retry:
+        status = Message.Status.FAILED
+        reason = Message.FailureReason.REJECTED
+        changes = {"status": status, "error_message": result.error_text, "failure_reason": reason}
+    elif not allow_retry:
+        status = Message.Status.FAILED
+        reason = Message.FailureReason.TEMPORARY
+        changes = {"status": status, "error_message": result.error_text, "failure_reason": reason}
+    elif attempts >= settings.MAILPASS_RETRY_MAX_ATTEMPTS or now - message.queued_at > max_age:
+        status = Message.Status.FAILED
         changes = {
             "status": status,
-            "next_attempt_at": now + retry_delay(attempts),
-            "error_message": result.error_text,
+            "error_message": f"Gave up after {attempts} attempts over "
+            f"{_hours(now - message.queued_at)}. Last error: {result.error_text}",
+            "failure_reason": Message.FailureReason.EXPIRED,
         }
     else:
-        status = Message.Status.FAILED
-        text = result.error_text
-        if result.outcome is Outcome.RETRY and allow_retry:
-            text = f"Gave up after {attempts} attempts. Last error: {text}"
-        changes = {"status": status, "error_message": text}
+        status = Message.Status.QUEUED
+        next_attempt = now + retry_delay(attempts)
+        changes = {
+            "status": status,
+            "next_attempt_at": next_attempt,
+            "turn_at": Greatest(F("turn_at"), Value(next_attempt)),
+            "error_message": result.error_text,
+        }
     with transaction.atomic():
         updated = _guarded(message).update(**changes, **release)
         if updated and status == Message.Status.QUEUED:
@@ -171,6 +208,11 @@ class _Lease:
             )
 
 
+def _hours(span: dt.timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours:.1f} h" if hours >= 1 else f"{span.total_seconds():.0f} s"
+
+
 def _put_back(messages: list[Message], *, retry_after: int) -> int:
     """Return claimed messages to the queue untouched (no attempt counted)."""
     next_attempt = timezone.now() + dt.timedelta(seconds=retry_after)
@@ -179,6 +221,8 @@ def _put_back(messages: list[Message], *, retry_after: int) -> int:
         returned += _guarded(message).update(
             status=Message.Status.QUEUED,
             next_attempt_at=next_attempt,
+            # Not due before next_attempt: keep it out of the way of the claim scan.
+            turn_at=Greatest(F("turn_at"), Value(next_attempt)),
             claim_token=None,
             lease_expires_at=None,
         )

@@ -47,6 +47,9 @@ class MessageStatusSerializer(serializers.Serializer):
     subject = serializers.CharField()
     status = serializers.CharField()
     error_message = serializers.CharField(allow_null=True)
+    failure_reason = serializers.CharField(
+        allow_null=True, help_text="When failed: rejected, temporary or expired."
+    )
     sent_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
 

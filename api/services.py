@@ -140,6 +140,32 @@ def message_send(*, account: Account, api_key: ApiKey | None, data: dict[str, An
     return message
 
 
+def messages_requeue_failed(
+    *, account: Account | None = None, since: dt.datetime | None = None
+) -> int:
+    """Put failed messages back in the queue, due now, with fresh attempts and age.
+
+    Scoped to `account` when given (None: every account, for operators), and to messages
+    created at or after `since`. Returns how many were requeued. Their Message-IDs stay
+    the same, so a recipient's client can still tell a repeat from a new message.
+    """
+    failed = Message.objects.filter(status=Message.Status.FAILED)
+    if account is not None:
+        failed = failed.filter(account=account)
+    if since is not None:
+        failed = failed.filter(created_at__gte=since)
+    now = timezone.now()
+    return failed.update(
+        status=Message.Status.QUEUED,
+        attempts=0,
+        queued_at=now,
+        next_attempt_at=now,
+        turn_at=now,
+        error_message=None,
+        failure_reason=None,
+    )
+
+
 @dataclass(frozen=True)
 class InvalidItem:
     """A batch item that failed input validation, kept in its place in the batch."""
@@ -166,6 +192,7 @@ def batch_enqueue(
     """
     provider = _default_provider(account)
     now = timezone.now()
+    turns = iter(queue.next_turns(account_id=account.pk, count=len(items)))
     results: list[BatchItemResult] = []
     for item in items:
         if isinstance(item, InvalidItem):
@@ -177,6 +204,8 @@ def batch_enqueue(
             results.append(BatchItemResult(to=item.get("to"), errors=err.detail))
             continue
         message.next_attempt_at = now
+        message.queued_at = now
+        message.turn_at = next(turns)
         results.append(BatchItemResult(to=message.to_email, message=message))
     with transaction.atomic():
         Message.objects.bulk_create([r.message for r in results if r.message is not None])

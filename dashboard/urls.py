@@ -6,4 +6,5 @@ app_name = "dashboard"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("messages/requeue-failed", views.requeue_failed, name="requeue-failed"),
 ]

@@ -1,9 +1,12 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from accounts.services import account_for_user
 from api.models import ApiKey, Message
+from api.services import messages_requeue_failed
 from providers.selectors import provider_list_for_account
 
 
@@ -15,5 +18,16 @@ def home(request: HttpRequest) -> HttpResponse:
         "api_keys": ApiKey.objects.filter(account=account),
         "providers": provider_list_for_account(account=account),
         "recent_messages": Message.objects.filter(account=account)[:20],
+        "failed_count": Message.objects.filter(
+            account=account, status=Message.Status.FAILED
+        ).count(),
     }
     return render(request, "dashboard/home.html", context)
+
+
+@login_required
+@require_POST
+def requeue_failed(request: HttpRequest) -> HttpResponse:
+    count = messages_requeue_failed(account=account_for_user(user=request.user))
+    messages.success(request, f"{count} failed message(s) are back in the queue.")
+    return redirect("dashboard:home")

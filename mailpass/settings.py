@@ -186,7 +186,9 @@ MAILPASS_QUEUE_BATCH_SIZE = env_int("MAILPASS_QUEUE_BATCH_SIZE", 100, minimum=1)
 MAILPASS_QUEUE_LEASE_SECONDS = env_int("MAILPASS_QUEUE_LEASE_SECONDS", 600, minimum=1)
 MAILPASS_RETRY_BASE_SECONDS = env_int("MAILPASS_RETRY_BASE_SECONDS", 60, minimum=0)
 MAILPASS_RETRY_CAP_SECONDS = env_int("MAILPASS_RETRY_CAP_SECONDS", 3600, minimum=0)
-MAILPASS_RETRY_MAX_ATTEMPTS = env_int("MAILPASS_RETRY_MAX_ATTEMPTS", 10, minimum=1)
+# A message still failing temporarily this long after it was queued expires.
+MAILPASS_RETRY_MAX_AGE_SECONDS = env_int("MAILPASS_RETRY_MAX_AGE_SECONDS", 48 * 3600, minimum=0)
+MAILPASS_RETRY_MAX_ATTEMPTS = env_int("MAILPASS_RETRY_MAX_ATTEMPTS", 100, minimum=1)
 # Idle pause between polls of `process_mail_queue --loop`.
 MAILPASS_QUEUE_POLL_SECONDS = env_int("MAILPASS_QUEUE_POLL_SECONDS", 2, minimum=0)
 # Default SMTP timeout, seconds, for providers that do not set one.

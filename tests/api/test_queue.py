@@ -168,10 +168,14 @@ def test_claim_due_uses_an_explicit_lease_over_the_setting(clock, account, provi
     assert refreshed(claimed).lease_expires_at == T0 + dt.timedelta(seconds=42)
 
 
-def test_claim_due_takes_at_most_batch_size_messages_oldest_due_first(clock, account, provider):
-    # Created newest-due first, so creation order (id) and due order disagree.
+def test_claim_due_takes_at_most_batch_size_messages_in_turn_order(clock, account, provider):
+    # Created latest-turn first, so creation order (id) and turn order disagree.
     by_age = [
-        factories.make_message(account, next_attempt_at=T0 - dt.timedelta(minutes=minutes))
+        factories.make_message(
+            account,
+            next_attempt_at=T0 - dt.timedelta(minutes=minutes),
+            turn_at=T0 - dt.timedelta(minutes=minutes),
+        )
         for minutes in (1, 2, 3, 4, 5)
     ]
     oldest_first = list(reversed(by_age))
@@ -711,3 +715,59 @@ def test_a_stop_request_finishes_the_message_in_flight_and_puts_the_rest_back(
 
     assert queue.process_due().sent == 4
     assert len(sink.received) == 5
+
+
+# --- expiry and fairness -----------------------------------------------------------------
+
+
+def test_a_message_failing_temporarily_past_the_maximum_age_expires(
+    clock, settings, account, provider, sink
+):
+    settings.MAILPASS_RETRY_BASE_SECONDS = 3600
+    settings.MAILPASS_RETRY_CAP_SECONDS = 3600
+    settings.MAILPASS_RETRY_MAX_AGE_SECONDS = 3 * 3600
+    [message] = queued(account, provider=provider, queued_at=T0)
+    sink.fail_data(RCPT, "451 4.3.0 Try again later")
+
+    for _ in range(3):
+        queue.process_due()
+        assert refreshed(message).status == Message.Status.QUEUED
+        clock.shift(dt.timedelta(hours=1, seconds=1))
+    queue.process_due()
+
+    message = refreshed(message)
+    assert message.status == Message.Status.FAILED
+    assert message.failure_reason == Message.FailureReason.EXPIRED
+    assert message.error_message.startswith("Gave up after 4 attempts over 3.0 h")
+    assert "451 4.3.0 Try again later" in message.error_message
+
+
+def test_a_permanent_refusal_is_rejected_not_expired(clock, account, provider, sink):
+    [message] = queued(account, provider=provider)
+    sink.fail_rcpt(RCPT, "550 5.1.1 No such user")
+
+    queue.process_due()
+
+    assert refreshed(message).failure_reason == Message.FailureReason.REJECTED
+
+
+def test_one_accounts_backlog_does_not_hold_up_another_accounts_message(
+    clock, account, provider, outsider_account, sink
+):
+    from api.services import batch_enqueue
+
+    other_provider = factories.make_provider(outsider_account, port=sink.port)
+    backlog = [{"to": f"r{i}@example.com", "subject": "Bulk", "text": "x"} for i in range(100)]
+    for _ in range(20):  # 2,000 messages from one account
+        batch_enqueue(account=account, api_key=None, items=backlog)
+    clock.shift(dt.timedelta(seconds=1))
+    [single] = batch_enqueue(
+        account=outsider_account,
+        api_key=None,
+        items=[{"to": "vip@example.com", "subject": "Now", "text": "x"}],
+    )
+
+    first_chunk = queue.claim_due(batch_size=100)
+
+    assert single.message.pk in {m.pk for m in first_chunk}
+    assert single.message.provider == other_provider

@@ -39,6 +39,7 @@ def test_status_answers_the_seed_shape(api, sent):
         "subject": "Order Confirmation",
         "status": "sent",
         "error_message": None,
+        "failure_reason": None,
         "sent_at": message["sent_at"],
         "created_at": message["created_at"],
     }
@@ -116,5 +117,6 @@ def test_a_failed_message_shows_the_providers_error(api, provider, sink):
     message = api.get(f"/api/v1/mail/status/{failed}").json()["data"]["message"]
 
     assert message["status"] == "failed"
+    assert message["failure_reason"] == "rejected"
     assert "550 5.1.1 Unknown user" in message["error_message"]
     assert message["sent_at"] is None
