@@ -15,6 +15,7 @@ Error codes (the contract, see DESIGN.md):
   SEND_LIMIT_EXCEEDED  429  the provider's hourly/daily limit is reached (Retry-After)
   RATE_LIMITED         429  too many API requests for this key (Retry-After)
   SEND_FAILED          500  the provider refused or could not be reached
+  UNAVAILABLE          503  /api/v1/health: the database is unreachable
   INTERNAL_ERROR       500  a bug on our side; logged with its traceback
 Other DRF errors keep their status and use their default code upper-cased
 (METHOD_NOT_ALLOWED, UNSUPPORTED_MEDIA_TYPE).
@@ -74,6 +75,12 @@ class SendFailedError(ApiError):
             f"{self.default_detail} {provider_error}".strip(),
             details={"message_id": message_id, "provider_error": provider_error},
         )
+
+
+class ServiceUnavailableError(ApiError):
+    code = "UNAVAILABLE"
+    status_code = 503
+    default_detail = "The database is unreachable."
 
 
 class PayloadTooLargeError(ApiError):

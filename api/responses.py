@@ -65,3 +65,17 @@ class MessageEventSerializer(serializers.Serializer):
 class StatusResultSerializer(serializers.Serializer):
     message = MessageStatusSerializer()
     events = MessageEventSerializer(many=True)
+
+
+class QueueHealthSerializer(serializers.Serializer):
+    queued = serializers.IntegerField(help_text="Messages waiting, due or not.")
+    due = serializers.IntegerField(help_text="Queued messages whose time has come.")
+    sending = serializers.IntegerField(help_text="Claimed by a worker right now.")
+    oldest_due_age_seconds = serializers.FloatField(
+        allow_null=True, help_text="How long the most overdue message has been waiting."
+    )
+
+
+class HealthSerializer(serializers.Serializer):
+    database = serializers.CharField()
+    queue = QueueHealthSerializer()

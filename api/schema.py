@@ -52,6 +52,7 @@ _ERRORS = {
     429: "SEND_LIMIT_EXCEEDED (provider limit) or RATE_LIMITED (API requests); see Retry-After.",
     500: "SEND_FAILED: the provider refused the message or could not be reached; "
     "details.message_id names the recorded message.",
+    503: "UNAVAILABLE: the database is unreachable.",
 }
 
 

@@ -1,7 +1,8 @@
 import hmac
 from urllib.parse import unquote
 
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
+from django.utils import timezone
 
 from accounts.models import Account
 from api.keys import key_digest, key_prefix, looks_like_key
@@ -41,6 +42,21 @@ def message_get_for_account(*, account: Account, message_id: str) -> Message:
     if len(normalized) > 255 or not normalized.isprintable():
         raise Message.DoesNotExist(normalized)
     return Message.objects.get(account=account, message_id=normalized)
+
+
+def queue_health() -> dict[str, int | float | None]:
+    """Queue depth for monitoring: queued (of which due now), sending, and how late the
+    most overdue message is. Raises DatabaseError when the database is unreachable."""
+    now = timezone.now()
+    queued = Message.objects.filter(status=Message.Status.QUEUED)
+    due = queued.filter(next_attempt_at__lte=now)
+    oldest = due.aggregate(oldest=Min("next_attempt_at"))["oldest"]
+    return {
+        "queued": queued.count(),
+        "due": due.count(),
+        "sending": Message.objects.filter(status=Message.Status.SENDING).count(),
+        "oldest_due_age_seconds": round((now - oldest).total_seconds(), 1) if oldest else None,
+    }
 
 
 def message_events(*, message: Message) -> QuerySet[MessageEvent]:

@@ -2,7 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from api.errors import api_not_found
-from api.views import MailViewSet
+from api.views import HealthView, MailViewSet
 
 app_name = "api"
 
@@ -14,6 +14,7 @@ urlpatterns = [
         MailViewSet.as_view({"get": "status"}),
         name="mail-status",
     ),
+    path("v1/health", HealthView.as_view(), name="health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     # Anything else under /api/ is a JSON 404, never Django's HTML page.

@@ -1,15 +1,18 @@
 from collections.abc import Callable
 from typing import Any
 
+from django.db import DatabaseError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from api import selectors, services
 from api.envelope import success
-from api.errors import SendFailedError, error_body, validation_error
+from api.errors import SendFailedError, ServiceUnavailableError, error_body, validation_error
 from api.idempotency import (
     MAX_KEY_LENGTH,
     Replay,
@@ -23,6 +26,7 @@ from api.negotiation import JsonOnlyNegotiation
 from api.responses import (
     BatchRequestDocSerializer,
     BatchResultSerializer,
+    HealthSerializer,
     MessageEventSerializer,
     MessageStatusSerializer,
     SendResultSerializer,
@@ -197,3 +201,27 @@ class MailViewSet(viewsets.ViewSet):
                 "events": MessageEventSerializer(events, many=True).data,
             }
         )
+
+
+@extend_schema(tags=["Operations"])
+class HealthView(APIView):
+    """For load balancers and monitoring: no key needed, no throttling."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+    content_negotiation_class = JsonOnlyNegotiation
+
+    @extend_schema(
+        summary="Database reachability and queue depth",
+        responses={
+            200: envelope("HealthResponse", HealthSerializer()),
+            503: error_responses(503)[503],
+        },
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            queue_state = selectors.queue_health()
+        except DatabaseError as err:
+            raise ServiceUnavailableError() from err
+        return success({"database": "ok", "queue": queue_state})
