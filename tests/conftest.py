@@ -3,6 +3,7 @@ an account of their own), a default provider pointing at a real loopback SMTP si
 API client holding a valid key."""
 
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 from django.core.cache import cache
@@ -40,6 +41,23 @@ def _mailpass_settings(settings):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def test_database_url(db) -> str:  # type: ignore[no-untyped-def]
+    """A DATABASE_URL that lets another process (a worker) reach this test's database.
+
+    Both databases qualify: the SQLite test database is a file (see settings).
+    """
+    settings_dict = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings_dict['NAME']}"
+    auth = quote(settings_dict["USER"] or "", safe="")
+    if settings_dict["PASSWORD"]:
+        auth += ":" + quote(settings_dict["PASSWORD"], safe="")
+    host = settings_dict["HOST"] or "localhost"
+    port = f":{settings_dict['PORT']}" if settings_dict["PORT"] else ""
+    return f"postgres://{auth}@{host}{port}/{quote(settings_dict['NAME'], safe='')}"
 
 
 @pytest.fixture

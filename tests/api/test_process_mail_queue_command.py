@@ -9,12 +9,10 @@ import sys
 import time
 from io import StringIO
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings as django_settings
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 from django_crontab.crontab import Crontab
 
@@ -27,7 +25,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 BASE_DIR = Path(django_settings.BASE_DIR)
 T0 = dt.datetime(2030, 1, 15, 10, 15, tzinfo=dt.UTC)
 SUMMARY = re.compile(
-    r"^claimed (\d+), sent (\d+), retried (\d+), failed (\d+), deferred (\d+) in \d+\.\d\ds$"
+    r"^claimed (\d+), sent (\d+), retried (\d+), failed (\d+), deferred (\d+)"
+    r" in \d+\.\d\ds \(\d+\.\d msg/s\)$"
 )
 
 
@@ -151,15 +150,6 @@ def test_the_cron_job_delivers_the_queue_when_django_crontab_runs_it(
 # --- --loop and SIGTERM --------------------------------------------------------------
 
 
-def _postgres_url() -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{auth}@{db['HOST'] or 'localhost'}{port}/{quote(db['NAME'], safe='')}"
-
-
 def _start_loop(database_url: str) -> subprocess.Popen[str]:
     env = dict(os.environ)
     env.update(
@@ -202,9 +192,10 @@ def _wait_for(predicate, timeout: float = 20) -> bool:
     return False
 
 
-@pytest.mark.postgres_only  # the worker process must reach the test database
-def test_loop_delivers_new_messages_and_exits_cleanly_on_sigterm(account, provider, sink):
-    proc = _start_loop(_postgres_url())
+def test_loop_delivers_new_messages_and_exits_cleanly_on_sigterm(
+    account, provider, sink, test_database_url
+):
+    proc = _start_loop(test_database_url)
     try:
         [message] = queued(account)
         sent = _wait_for(lambda: Message.objects.filter(pk=message.pk, status="sent").exists())
@@ -217,11 +208,12 @@ def test_loop_delivers_new_messages_and_exits_cleanly_on_sigterm(account, provid
     assert [r.message["Message-ID"] for r in sink.received] == [message.message_id]
 
 
-@pytest.mark.postgres_only  # the worker process must reach the test database
-def test_sigterm_during_a_busy_loop_lets_the_chunk_in_hand_finish(account, provider, sink):
+def test_sigterm_during_a_busy_loop_finishes_the_message_in_flight_and_exits(
+    account, provider, sink, test_database_url
+):
     items = [{"to": f"r{i}@example.com", "subject": f"m{i}", "text": "x"} for i in range(300)]
     batch_enqueue(account=account, api_key=None, items=items)
-    proc = _start_loop(_postgres_url())
+    proc = _start_loop(test_database_url)
     try:
         started = _wait_for(lambda: Message.objects.filter(status="sent").exists())
     finally:
@@ -229,12 +221,11 @@ def test_sigterm_during_a_busy_loop_lets_the_chunk_in_hand_finish(account, provi
 
     assert started, err
     assert returncode == 0, err
-    # Every chunk it claimed was finished and reported; nothing is left claimed.
+    # Every message it sent was reported; what it had claimed but not sent went back.
     reported = [SUMMARY.match(line) for line in out.splitlines()]
     assert reported and all(reported), out
-    claimed = sum(int(m.group(1)) for m in reported)
     sent = sum(int(m.group(2)) for m in reported)
-    assert claimed == sent == len(sink.received)
+    assert sent == len(sink.received)
     assert Message.objects.filter(status="sent").count() == sent
     assert not Message.objects.filter(status="sending").exists()
     assert 0 < sent < 300  # it stopped early instead of draining the queue
@@ -277,3 +268,27 @@ def test_an_idle_loop_exits_with_code_0_on_sigterm(is_postgres, tmp_path: Path) 
     assert polling and still_running, err
     assert returncode == 0, err
     assert out == ""  # nothing was claimed, so nothing to report
+
+
+def test_workers_runs_that_many_processes_sharing_the_queue(
+    account, provider, sink, test_database_url
+):
+    items = [{"to": f"r{i}@example.com", "subject": f"m{i}", "text": "x"} for i in range(200)]
+    batch_enqueue(account=account, api_key=None, items=items)
+    env = dict(os.environ, DATABASE_URL=test_database_url, MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS="1")
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "process_mail_queue", "--workers", "2", "--batch-size", "10"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    summaries = [SUMMARY.match(line) for line in result.stdout.splitlines()]
+    assert len(summaries) == 2 and all(summaries), result.stdout
+    assert sum(int(m.group(2)) for m in summaries) == 200
+    ids = [r.message["Message-ID"] for r in sink.received]
+    assert len(ids) == len(set(ids)) == 200

@@ -34,7 +34,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only
 
 BASE_DIR = Path(django_settings.BASE_DIR)
 SUMMARY = re.compile(
-    r"^claimed (\d+), sent (\d+), retried (\d+), failed (\d+), deferred (\d+) in \d+\.\d\ds$"
+    r"^claimed (\d+), sent (\d+), retried (\d+), failed (\d+), deferred (\d+)"
+    r" in \d+\.\d\ds \(\d+\.\d msg/s\)$"
 )
 
 

@@ -1,11 +1,14 @@
 import logging
+import os
 import signal
+import subprocess
+import sys
 import time
 from types import FrameType
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
 
 from api import queue
@@ -23,17 +26,51 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=None, help="Claim at most N messages.")
         parser.add_argument("--batch-size", type=int, default=settings.MAILPASS_QUEUE_BATCH_SIZE)
         parser.add_argument("--loop", action="store_true", help="Keep polling until SIGTERM.")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="Run N worker processes side by side (they share the queue like workers on "
+            "separate machines do).",
+        )
 
     def handle(
-        self, *args: Any, limit: int | None, batch_size: int, loop: bool, **options: Any
+        self,
+        *args: Any,
+        limit: int | None,
+        batch_size: int,
+        loop: bool,
+        workers: int,
+        **options: Any,
     ) -> None:
         self.stopping = False
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            self._run(limit=limit, batch_size=batch_size, loop=loop)
+            if workers > 1:
+                self._supervise(workers, limit=limit, batch_size=batch_size, loop=loop)
+            else:
+                self._run(limit=limit, batch_size=batch_size, loop=loop)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def _supervise(self, workers: int, *, limit: int | None, batch_size: int, loop: bool) -> None:
+        """Start `workers` copies of this command and wait for them; pass SIGTERM on."""
+        manage_py = str(settings.BASE_DIR / "manage.py")
+        argv = [sys.executable, manage_py, "process_mail_queue", "--batch-size", str(batch_size)]
+        argv += ["--loop"] if loop else []
+        argv += ["--limit", str(limit)] if limit is not None else []
+        children = [subprocess.Popen(argv, env=os.environ.copy()) for _ in range(workers)]
+        while any(child.poll() is None for child in children):
+            if self.stopping:
+                for child in children:
+                    if child.poll() is None:
+                        child.send_signal(signal.SIGTERM)
+                self.stopping = False  # signalled once; now just wait for them
+            time.sleep(0.1)
+        failed = [child.returncode for child in children if child.returncode != 0]
+        if failed:
+            raise CommandError(f"{len(failed)} of {workers} workers failed: {failed}")
 
     def _run(self, *, limit: int | None, batch_size: int, loop: bool) -> None:
         if not loop:
@@ -79,7 +116,9 @@ class Command(BaseCommand):
 
     def _report(self, stats: queue.QueueStats, started: float) -> None:
         elapsed = time.monotonic() - started
+        rate = stats.sent / elapsed if elapsed > 0 else 0.0
         self.stdout.write(
             f"claimed {stats.claimed}, sent {stats.sent}, retried {stats.retried}, "
-            f"failed {stats.failed}, deferred {stats.deferred} in {elapsed:.2f}s"
+            f"failed {stats.failed}, deferred {stats.deferred} in {elapsed:.2f}s "
+            f"({rate:.1f} msg/s)"
         )
