@@ -4,6 +4,7 @@ Development: DEBUG=1 (set by `make run`). Production: DEBUG unset, SECRET_KEY an
 ALLOWED_HOSTS required, DATABASE_URL pointing at PostgreSQL.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -90,8 +91,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # A file, not Django's in-memory default: concurrency tests need connections that wait
-    # for each other's locks, which an in-memory shared-cache database does not do.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # for each other's locks, which an in-memory shared-cache database does not do. One
+    # per test run, so two runs in one checkout do not trample each other.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -30,7 +30,7 @@ def _smtp_options(provider: Provider) -> dict[str, Any]:
 
 
 BACKENDS: dict[str, tuple[str, Callable[[Provider], dict[str, Any]]]] = {
-    Provider.Kind.SMTP: ("django.core.mail.backends.smtp.EmailBackend", _smtp_options),
+    Provider.Kind.SMTP: ("providers.backends.SMTPBackend", _smtp_options),
 }
 
 
