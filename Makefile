@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 REQS   := requirements.txt requirements-dev.txt
 
-.PHONY: setup test run clean
+.PHONY: setup test run clean bench
 
 ## setup: create .venv and install requirements-dev.txt (no-op when up to date)
 setup: $(STAMP)
@@ -29,6 +29,17 @@ test: setup
 ## run: migrate, demo account, SMTP sink, queue worker and runserver on 127.0.0.1
 run: setup
 	bin/run-dev
+
+## bench: the benchmark suite on a throwaway PostgreSQL; one table, also in
+##        bench/results/latest.txt (BENCH_ARGS=--quick for a smoke run, --help for all)
+BENCH_STAMP := $(VENV)/.bench-installed
+
+bench: setup $(BENCH_STAMP)
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+$(BENCH_STAMP): bench/requirements.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q -r bench/requirements.txt
+	touch $@
 
 ## clean: remove local state and the virtualenv
 clean:
