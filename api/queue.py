@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -20,7 +20,7 @@ from django.db.models import F, Max, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from api.emails import build_email
+from api.emails import PreparedEmail, build_email
 from api.models import Message, MessageEvent
 from providers import delivery, limits
 from providers.delivery import DeliveryResult, Outcome
@@ -283,6 +283,79 @@ def _never() -> bool:
     return False
 
 
+class _Feed:
+    """One provider's share of a chunk, handed to delivery.deliver() one email at a time.
+
+    deliver() sends each email before it pulls the next, so `current` is always the message
+    the latest result belongs to. A provider with limits has its capacity taken per message,
+    right before the message goes out: a worker that dies mid-chunk holds at most one
+    message's worth. When the limit is reached, or a stop is asked for, the feed ends.
+    """
+
+    def __init__(
+        self, provider: Provider, messages: list[Message], should_stop: Callable[[], bool]
+    ) -> None:
+        self.provider = provider
+        self.messages = messages
+        self.should_stop = should_stop
+        self.current: Message | None = None
+        self.counted_in: dt.datetime | None = None  # usage window the current one was counted in
+        self.limit_wait = 0  # seconds until the provider's limit frees up, once reached
+
+    def __iter__(self) -> Iterator[PreparedEmail]:
+        for message in self.messages:
+            if self.should_stop():
+                return
+            if self.provider.has_limits:
+                grant = limits.acquire(provider=self.provider, wanted=1)
+                if not grant.granted:
+                    self.limit_wait = grant.retry_after
+                    return
+                self.counted_in = grant.window_start
+            self.current = message
+            yield build_email(message)
+
+    def give_back(self) -> None:
+        """The current message was not accepted: return the capacity it took."""
+        if self.counted_in is not None:
+            limits.release(provider=self.provider, grant_window=self.counted_in, count=1)
+
+
+def _deliver_group(
+    provider: Provider,
+    group: list[Message],
+    *,
+    lease: _Lease,
+    should_stop: Callable[[], bool],
+    stats: QueueStats,
+) -> list[Message]:
+    """Send one provider's share of a chunk over one connection; return what was not tried."""
+    feed = _Feed(provider, group, should_stop)
+    done: set[int] = set()
+    accepted = 0
+    for result in delivery.deliver_via(provider, feed):
+        message = feed.current
+        status = record_outcome(message, result)
+        done.add(message.pk)
+        lease.keep_alive()
+        if status == Message.Status.SENT:
+            accepted += 1
+            continue
+        feed.give_back()
+        if status == Message.Status.QUEUED:
+            stats.retried += 1
+        else:
+            stats.failed += 1
+    stats.sent += accepted
+    if accepted and not provider.has_limits:
+        limits.record_usage(provider=provider, count=accepted)
+    untried = [message for message in group if message.pk not in done]
+    if feed.limit_wait:
+        stats.deferred += _put_back(untried, retry_after=feed.limit_wait)
+        return []
+    return untried
+
+
 def deliver_claimed(
     messages: list[Message], *, should_stop: Callable[[], bool] = _never
 ) -> QueueStats:
@@ -291,8 +364,8 @@ def deliver_claimed(
     A provider over its hourly/daily limit gets only what its limit allows; the rest go
     back to the queue for when the window frees up, neither failed nor counted as an attempt.
     The chunk's lease is renewed as it goes, however slow the provider. `should_stop` is
-    asked after every message: once it says yes, the messages not yet sent go straight back
-    to the queue (no attempt counted) instead of waiting for the lease to run out.
+    asked before every message: once it says yes, the messages not yet sent go straight
+    back to the queue (no attempt counted) instead of waiting for the lease to run out.
     """
     stats = QueueStats(claimed=len(messages))
     if not messages:
@@ -303,43 +376,22 @@ def deliver_claimed(
     for message in messages:
         by_provider[provider_of[message.pk]].append(message)
 
-    unsent = {message.pk: message for message in messages}
+    untried: list[Message] = []
     for provider, group in by_provider.items():
         if should_stop():
-            break
-        if provider is None:
+            untried += group
+        elif provider is None:
             for message in group:
-                record_outcome(
-                    message,
-                    DeliveryResult(Outcome.FAILED, error_text="The account has no provider."),
+                no_provider = DeliveryResult(
+                    Outcome.FAILED, error_text="The account has no provider."
                 )
-                del unsent[message.pk]
+                record_outcome(message, no_provider)
                 stats.failed += 1
-            continue
-        grant = limits.acquire(provider=provider, wanted=len(group))
-        sendable, over_limit = group[: grant.granted], group[grant.granted :]
-        stats.deferred += _put_back(over_limit, retry_after=grant.retry_after)
-        for message in over_limit:
-            del unsent[message.pk]
-        emails = (build_email(message) for message in sendable)
-        accepted = 0
-        for message, result in zip(sendable, delivery.deliver_via(provider, emails), strict=True):
-            status = record_outcome(message, result)
-            del unsent[message.pk]
-            lease.keep_alive()
-            if status == Message.Status.SENT:
-                accepted += 1
-            elif status == Message.Status.QUEUED:
-                stats.retried += 1
-            else:
-                stats.failed += 1
-            if should_stop():
-                break
-        stats.sent += accepted
-        limits.release(
-            provider=provider, grant_window=grant.window_start, count=grant.granted - accepted
-        )
-    _put_back(list(unsent.values()), retry_after=0)
+        else:
+            untried += _deliver_group(
+                provider, group, lease=lease, should_stop=should_stop, stats=stats
+            )
+    _put_back(untried, retry_after=0)
     return stats
 
 

@@ -45,6 +45,14 @@ def _add(provider: Provider, window_start: dt.datetime, count: int) -> None:
         ProviderUsage.objects.create(provider=provider, window_start=window_start, count=count)
 
 
+def record_usage(*, provider: Provider, count: int, now: dt.datetime | None = None) -> None:
+    """Count `count` accepted messages of a provider without limits, for its usage figures.
+
+    Providers with limits are counted by acquire() instead, before each send.
+    """
+    acquire(provider=provider, wanted=count, now=now)
+
+
 def acquire(*, provider: Provider, wanted: int, now: dt.datetime | None = None) -> Grant:
     """Take capacity for up to `wanted` messages and count them as used now.
 

@@ -72,18 +72,19 @@ def test_the_summary_counts_retried_failed_and_deferred_messages(clock, settings
     limited = factories.make_provider(account, port=sink.port, hourly_limit=3)
     sink.fail_data("later@example.com", "451 4.3.0 try later")
     sink.fail_rcpt("nobody@example.com", "550 5.1.1 No such user")
-    for to in ("ok", "later", "nobody", "x", "y"):
+    for to in ("ok", "later", "nobody", "x", "y", "z"):
         queued(account, provider=limited, to_email=f"{to}@example.com")
 
-    # The limit lets 3 through: one is accepted, one retried, one refused; 2 wait an hour.
-    assert run_command() == (5, 1, 1, 1, 2)
+    # The limit counts accepted messages: 3 go out, one is retried, one refused, one waits.
+    assert run_command() == (6, 3, 1, 1, 1)
     statuses = dict(Message.objects.values_list("to_email", "status"))
     assert statuses == {
         "ok@example.com": "sent",
         "later@example.com": "queued",
         "nobody@example.com": "failed",
-        "x@example.com": "queued",
-        "y@example.com": "queued",
+        "x@example.com": "sent",
+        "y@example.com": "sent",
+        "z@example.com": "queued",
     }
 
 
