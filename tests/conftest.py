@@ -7,11 +7,17 @@ from urllib.parse import quote
 
 import pytest
 from django.core.cache import cache
+from django.core.servers.basehttp import WSGIServer
 from django.db import connection
 from rest_framework.test import APIClient
 
 from tests import factories
 from tests.smtp_sink import SmtpSink
+
+
+# The live server's listen backlog is 10: the concurrency tests open 50 connections at once,
+# and the kernel resets what does not fit while the server is busy.
+WSGIServer.request_queue_size = 128
 
 
 @pytest.fixture(scope="session")
