@@ -141,13 +141,14 @@ def _mark_sent(message: Message, provider_message_id: str, now: dt.datetime) -> 
     token = Message._meta.get_field("claim_token").get_db_prep_value(
         message.claim_token, connection
     )
+    timestamp = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         cursor.execute(
             _MARK_SENT_SQL.format(table=connection.ops.quote_name(Message._meta.db_table)),
             [
                 Message.Status.SENT,
-                now,
-                now,
+                timestamp,
+                timestamp,
                 provider_message_id[:255],
                 message.pk,
                 token,

@@ -120,9 +120,11 @@ def message_send(*, account: Account, api_key: ApiKey | None, data: dict[str, An
     """
     provider = _default_provider(account)
     message = _new_message(account=account, api_key=api_key, provider=provider, data=data)
-    grant = limits.acquire(provider=provider, wanted=1)
-    if not grant.granted:
-        raise SendLimitExceededError(retry_after=grant.retry_after)
+    grant = None
+    if provider.has_limits:
+        grant = limits.acquire(provider=provider, wanted=1)
+        if not grant.granted:
+            raise SendLimitExceededError(retry_after=grant.retry_after)
     now = timezone.now()
     message.status = Message.Status.SENDING
     message.claim_token = uuid.uuid4()
@@ -130,13 +132,17 @@ def message_send(*, account: Account, api_key: ApiKey | None, data: dict[str, An
     try:
         message.save()
     except Exception:
-        limits.release(provider=provider, grant_window=grant.window_start, count=1)
+        if grant is not None:
+            limits.release(provider=provider, grant_window=grant.window_start, count=1)
         raise
     [result] = delivery.deliver_via(provider, [build_email(message)])
     queue.record_outcome(message, result, allow_retry=False)
     if result.outcome is not Outcome.SENT:
-        limits.release(provider=provider, grant_window=grant.window_start, count=1)
+        if grant is not None:
+            limits.release(provider=provider, grant_window=grant.window_start, count=1)
         raise SendFailedError(message_id=message.message_id, provider_error=result.error_text)
+    if grant is None:
+        limits.record_usage(provider=provider, count=1)
     return message
 
 
