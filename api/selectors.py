@@ -16,12 +16,13 @@ def api_key_get_active(*, key: str) -> ApiKey | None:
     """
     if not looks_like_key(key):
         return None
-    api_key = (
-        ApiKey.objects.select_related("account__owner")
-        .filter(prefix=key_prefix(key), revoked_at__isnull=True)
-        .first()
-    )
-    if api_key is None or not hmac.compare_digest(api_key.digest, key_digest(key)):
+    try:
+        api_key = ApiKey.objects.select_related("account__owner").get(
+            prefix=key_prefix(key), revoked_at__isnull=True
+        )
+    except ApiKey.DoesNotExist:
+        return None
+    if not hmac.compare_digest(api_key.digest, key_digest(key)):
         return None
     return api_key
 
