@@ -165,6 +165,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Every 4xx is a normal answer to a client's mistake, not something to log per request;
+    # 5xx are still logged with their traceback.
+    "loggers": {"django.request": {"level": "ERROR"}},
 }
 
 # --- MailPass ---------------------------------------------------------------
