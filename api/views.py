@@ -37,16 +37,28 @@ from api.serializers import BatchInputSerializer, MessageInputSerializer
 from api.services import BatchItemResult, InvalidItem
 
 
-def _validate_item(raw: Any, defaults: dict[str, Any]) -> dict[str, Any] | InvalidItem:
-    if not isinstance(raw, dict):
-        return InvalidItem(
-            to=None, errors={"non_field_errors": ["Each message must be an object."]}
-        )
-    serializer = MessageInputSerializer(data={**defaults, **raw})
-    if serializer.is_valid():
-        return serializer.validated_data
-    to = raw.get("to") if isinstance(raw.get("to"), str) else None
-    return InvalidItem(to=to, errors=serializer.errors)
+def _validate_items(
+    raws: list[Any], defaults: dict[str, Any]
+) -> list[dict[str, Any] | InvalidItem]:
+    """Each batch item on its own, so one bad item does not sink the rest.
+
+    One serializer instance validates them all, as DRF's ListSerializer does with its
+    child: building a serializer deep-copies its fields, which was most of the cost of a
+    100-item batch.
+    """
+    validator = MessageInputSerializer()
+    items: list[dict[str, Any] | InvalidItem] = []
+    for raw in raws:
+        if not isinstance(raw, dict):
+            errors = {"non_field_errors": ["Each message must be an object."]}
+            items.append(InvalidItem(to=None, errors=errors))
+            continue
+        try:
+            items.append(validator.run_validation({**defaults, **raw}))
+        except ValidationError as err:
+            to = raw.get("to") if isinstance(raw.get("to"), str) else None
+            items.append(InvalidItem(to=to, errors=err.detail))
+    return items
 
 
 def _batch_item(result: BatchItemResult) -> dict[str, Any]:
@@ -158,7 +170,7 @@ class MailViewSet(viewsets.ViewSet):
             for name in ("from_email", "from_name")
             if serializer.validated_data.get(name) is not None
         }
-        items = [_validate_item(raw, defaults) for raw in serializer.validated_data["messages"]]
+        items = _validate_items(serializer.validated_data["messages"], defaults)
         results = services.batch_enqueue(
             account=request.auth.account, api_key=request.auth, items=items
         )
