@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.utils.functional import SimpleLazyObject
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
@@ -11,7 +12,7 @@ from api.models import ApiKey, Permission
 class ApiKeyAuthentication(BaseAuthentication):
     """`Authorization: Bearer mp_live_…`.
 
-    request.auth is the ApiKey; request.user the owner of its account.
+    request.auth is the ApiKey; request.user the owner of its account (loaded lazily).
     """
 
     def authenticate(self, request: Any) -> tuple[Any, ApiKey] | None:
@@ -30,7 +31,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         services.api_key_mark_used(api_key=api_key)
-        return api_key.account.owner, api_key
+        # The API works on request.auth; the owner is loaded only if something asks for it.
+        return SimpleLazyObject(lambda: api_key.account.owner), api_key
 
     def authenticate_header(self, request: Any) -> str:
         # Returning a challenge makes DRF answer 401 rather than 403 for a missing key.

@@ -17,7 +17,7 @@ def api_key_get_active(*, key: str) -> ApiKey | None:
     if not looks_like_key(key):
         return None
     try:
-        api_key = ApiKey.objects.select_related("account__owner").get(
+        api_key = ApiKey.objects.select_related("account").get(
             prefix=key_prefix(key), revoked_at__isnull=True
         )
     except ApiKey.DoesNotExist:
