@@ -135,6 +135,10 @@ _MARK_SENT_SQL = (
 )
 
 
+# Every outcome ends the claim and counts the attempt.
+_RELEASE_CLAIM = {"claim_token": None, "lease_expires_at": None, "attempts": F("attempts") + 1}
+
+
 def _mark_sent(message: Message, provider_message_id: str, now: dt.datetime) -> int:
     # The drain's hot path: one hand-written statement costs a third of the ORM's
     # compiled update (0.3 vs 0.8 ms here), and it runs once per message sent.
@@ -172,42 +176,20 @@ def record_outcome(
     """
     now = timezone.now()
     attempts = message.attempts + 1
-    max_age = dt.timedelta(seconds=settings.MAILPASS_RETRY_MAX_AGE_SECONDS)
-    retry = result.outcome is Outcome.RETRY
-    release = {"claim_token": None, "lease_expires_at": None, "attempts": F("attempts") + 1}
     if result.outcome is Outcome.SENT:
         status = Message.Status.SENT
-        changes = {}
-    elif not retry:
-        status = Message.Status.FAILED
-        reason = Message.FailureReason.REJECTED
-        changes = {"status": status, "error_message": result.error_text, "failure_reason": reason}
-    elif not allow_retry:
-        status = Message.Status.FAILED
-        reason = Message.FailureReason.TEMPORARY
-        changes = {"status": status, "error_message": result.error_text, "failure_reason": reason}
-    elif attempts >= settings.MAILPASS_RETRY_MAX_ATTEMPTS or now - message.queued_at > max_age:
-        status = Message.Status.FAILED
-        changes = {
-            "status": status,
-            "error_message": f"Gave up after {attempts} attempts over "
-            f"{_hours(now - message.queued_at)}. Last error: {result.error_text}",
-            "failure_reason": Message.FailureReason.EXPIRED,
-        }
-    else:
+        updated = _mark_sent(message, result.provider_message_id, now)
+    elif result.outcome is Outcome.RETRY and allow_retry and not _expired(message, attempts, now):
         status = Message.Status.QUEUED
         next_attempt = now + retry_delay(attempts)
-        changes = {
-            "status": status,
-            "next_attempt_at": next_attempt,
-            "turn_at": Greatest(F("turn_at"), Value(next_attempt)),
-            "error_message": result.error_text,
-        }
-    if status == Message.Status.SENT:
-        updated = _mark_sent(message, result.provider_message_id, now)
-    elif status == Message.Status.QUEUED:
         with transaction.atomic():
-            updated = _guarded(message).update(**changes, **release)
+            updated = _guarded(message).update(
+                status=status,
+                next_attempt_at=next_attempt,
+                turn_at=Greatest(F("turn_at"), Value(next_attempt)),
+                error_message=result.error_text,
+                **_RELEASE_CLAIM,
+            )
             if updated:
                 MessageEvent.objects.create(
                     account_id=message.account_id,
@@ -216,13 +198,29 @@ def record_outcome(
                     description=f"Attempt {attempts}: {result.error_text}",
                 )
     else:
-        # One statement in autocommit: the hot path costs a single round trip.
-        updated = _guarded(message).update(**changes, **release)
+        status = Message.Status.FAILED
+        reason, text = Message.FailureReason.REJECTED, result.error_text
+        if result.outcome is Outcome.RETRY and not allow_retry:
+            reason = Message.FailureReason.TEMPORARY
+        elif result.outcome is Outcome.RETRY:
+            reason = Message.FailureReason.EXPIRED
+            text = (
+                f"Gave up after {attempts} attempts over {_hours(now - message.queued_at)}. "
+                f"Last error: {text}"
+            )
+        updated = _guarded(message).update(
+            status=status, error_message=text, failure_reason=reason, **_RELEASE_CLAIM
+        )
     if not updated:
         logger.warning("message %s was reclaimed by another worker; outcome dropped", message.pk)
     message.status = status
     message.attempts = attempts
     return status
+
+
+def _expired(message: Message, attempts: int, now: dt.datetime) -> bool:
+    max_age = dt.timedelta(seconds=settings.MAILPASS_RETRY_MAX_AGE_SECONDS)
+    return attempts >= settings.MAILPASS_RETRY_MAX_ATTEMPTS or now - message.queued_at > max_age
 
 
 class _Lease:

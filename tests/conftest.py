@@ -3,7 +3,6 @@ an account of their own), a default provider pointing at a real loopback SMTP si
 API client holding a valid key."""
 
 from collections.abc import Iterator
-from urllib.parse import quote
 
 import pytest
 from django.core.cache import cache
@@ -11,9 +10,8 @@ from django.core.servers.basehttp import WSGIServer
 from django.db import connection
 from rest_framework.test import APIClient
 
-from tests import factories
+from tests import factories, processes
 from tests.smtp_sink import SmtpSink
-
 
 # The live server's listen backlog is 10: the concurrency tests open 50 connections at once,
 # and the kernel resets what does not fit while the server is busy.
@@ -51,19 +49,8 @@ def is_postgres() -> bool:
 
 @pytest.fixture
 def test_database_url(db) -> str:  # type: ignore[no-untyped-def]
-    """A DATABASE_URL that lets another process (a worker) reach this test's database.
-
-    Both databases qualify: the SQLite test database is a file (see settings).
-    """
-    settings_dict = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings_dict['NAME']}"
-    auth = quote(settings_dict["USER"] or "", safe="")
-    if settings_dict["PASSWORD"]:
-        auth += ":" + quote(settings_dict["PASSWORD"], safe="")
-    host = settings_dict["HOST"] or "localhost"
-    port = f":{settings_dict['PORT']}" if settings_dict["PORT"] else ""
-    return f"postgres://{auth}@{host}{port}/{quote(settings_dict['NAME'], safe='')}"
+    """A DATABASE_URL that lets another process (a worker) reach this test's database."""
+    return processes.database_url()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from django_crontab.crontab import Crontab
 from api.models import Message
 from api.services import batch_enqueue
 from tests import factories
+from tests.processes import worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -152,14 +153,7 @@ def test_the_cron_job_delivers_the_queue_when_django_crontab_runs_it(
 
 
 def _start_loop(database_url: str) -> subprocess.Popen[str]:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url,
-        MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS="1",
-        MAILPASS_QUEUE_POLL_SECONDS="1",
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
+    env = worker_env(database_url, MAILPASS_QUEUE_POLL_SECONDS="1")
     return subprocess.Popen(
         [sys.executable, "manage.py", "process_mail_queue", "--loop", "--batch-size", "10"],
         cwd=BASE_DIR,
@@ -276,7 +270,7 @@ def test_workers_runs_that_many_processes_sharing_the_queue(
 ):
     items = [{"to": f"r{i}@example.com", "subject": f"m{i}", "text": "x"} for i in range(200)]
     batch_enqueue(account=account, api_key=None, items=items)
-    env = dict(os.environ, DATABASE_URL=test_database_url, MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS="1")
+    env = worker_env(test_database_url)
 
     result = subprocess.run(
         [sys.executable, "manage.py", "process_mail_queue", "--workers", "2", "--batch-size", "10"],

@@ -8,7 +8,6 @@ committed to be seen by the other workers, hence django_db(transaction=True).
 """
 
 import datetime as dt
-import os
 import re
 import subprocess
 import sys
@@ -16,17 +15,17 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection, connections
+from django.db import connections
 
 from api import queue
 from api.models import Message
 from api.services import batch_enqueue
 from providers.models import Provider, ProviderUsage
+from tests.processes import database_url, worker_env
 
 # PostgreSQL only (tests/conftest.py skips these on SQLite): worker processes cannot reach
 # the in-memory SQLite test database, and there SKIP LOCKED is a no-op anyway.
@@ -37,31 +36,6 @@ SUMMARY = re.compile(
     r"^claimed (\d+), sent (\d+), retried (\d+), failed (\d+), deferred (\d+)"
     r" in \d+\.\d\ds \(\d+\.\d msg/s\)$"
 )
-
-
-def database_url() -> str:
-    """A DATABASE_URL for the test database this process is using right now."""
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host = db["HOST"] or "localhost"
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{auth}@{host}{port}/{quote(db['NAME'], safe='')}"
-
-
-def worker_env(**extra: str) -> dict[str, str]:
-    """The environment of this test run (SECRET_KEY decrypts provider credentials), aimed
-    at the test database."""
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url(),
-        MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS="1",
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
 
 
 def enqueue(account, n: int) -> list[Message]:
@@ -97,7 +71,7 @@ def test_concurrent_worker_processes_send_every_message_exactly_once(
         subprocess.Popen(
             [sys.executable, "manage.py", "process_mail_queue", "--batch-size", "10"],
             cwd=BASE_DIR,
-            env=worker_env(),
+            env=worker_env(database_url()),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -13,7 +13,8 @@ import pytest
 from django.db import connection
 
 from tests.faults.fault_sink import FaultSink, FaultSinkProcess
-from tests.faults.harness import QueueDb, Worker, postgres_url
+from tests.faults.harness import QueueDb, Worker
+from tests.processes import database_url
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def queue_db(request: pytest.FixtureRequest, tmp_path: Path) -> QueueDb:
     if connection.vendor == "postgresql":
         marker = request.node.get_closest_marker("django_db")
         assert marker and marker.kwargs.get("transaction"), "mark django_db(transaction=True)"
-        return QueueDb(url=postgres_url(connection.settings_dict))
+        return QueueDb(url=database_url(connection.settings_dict))
     template = request.getfixturevalue("_sqlite_template")
     path = tmp_path / "queue.sqlite3"
     shutil.copyfile(template, path)

@@ -21,11 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
-from urllib.parse import quote
 
 import psycopg
 
 from tests.faults.fault_sink import ROOT, FaultRecord
+from tests.processes import worker_env
 
 # The worker's summary line (one per chunk with --loop); anything after "in 0.12s" is free.
 SUMMARY = re.compile(
@@ -34,31 +34,6 @@ SUMMARY = re.compile(
 MESSAGE_TABLE = "api_message"
 EVENT_TABLE = "api_messageevent"
 USAGE_TABLE = "providers_providerusage"
-
-
-def postgres_url(settings_dict: dict) -> str:
-    """A DATABASE_URL for a Django connection's settings (the test database, once set up)."""
-    auth = quote(settings_dict["USER"] or "", safe="")
-    if settings_dict["PASSWORD"]:
-        auth += ":" + quote(settings_dict["PASSWORD"], safe="")
-    host = settings_dict["HOST"] or "localhost"
-    port = f":{settings_dict['PORT']}" if settings_dict["PORT"] else ""
-    return f"postgres://{auth}@{host}{port}/{quote(settings_dict['NAME'], safe='')}"
-
-
-def base_env(database_url: str, **extra: str) -> dict[str, str]:
-    """This test run's environment (its SECRET_KEY decrypts provider credentials), aimed
-    at `database_url`, quiet, unbuffered."""
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url,
-        MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS="1",
-        MAILPASS_MESSAGE_ID_DOMAIN="mailpass.test",
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
 
 
 def wait_until(
@@ -129,7 +104,7 @@ class QueueDb:
         return self.query(f"SELECT count(*) FROM {EVENT_TABLE} WHERE event_type = 'deferred'")[0][0]
 
     def env(self, **extra: str) -> dict[str, str]:
-        return base_env(self.url, **extra)
+        return worker_env(self.url, **extra)
 
     def manage(self, *args: str, timeout: float = 120, **env: str) -> str:
         """Run a manage.py command against this database; its stdout, or an AssertionError."""
