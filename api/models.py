@@ -99,7 +99,6 @@ class Message(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["account", "-created_at"], name="message_account_recent"),
-            models.Index(fields=["claim_token"], name="message_claim_token"),
             # The queue's claim order and "due" predicates, served by small partial indexes.
             models.Index(
                 fields=["turn_at", "id"],

@@ -9,18 +9,23 @@ new owner's result.
 
 import datetime as dt
 import logging
+import threading
+import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
+from queue import SimpleQueue
 
+from django import db
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Max, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from api.emails import PreparedEmail, build_email
+from api.emails import build_email
 from api.models import Message, MessageEvent
 from providers import delivery, limits
 from providers.delivery import DeliveryResult, Outcome
@@ -85,9 +90,9 @@ def claim_due(*, batch_size: int, lease_seconds: int | None = None) -> list[Mess
             status=Message.Status.SENDING, claim_token=token, lease_expires_at=now + lease
         )
     return list(
-        Message.objects.filter(claim_token=token, status=Message.Status.SENDING).order_by(
-            "turn_at", "id"
-        )
+        Message.objects.filter(
+            id__in=ids, claim_token=token, status=Message.Status.SENDING
+        ).order_by("turn_at", "id")
     )
 
 
@@ -229,20 +234,26 @@ class _Lease:
     Every message of a chunk shares one claim token. A chunk can take longer than its lease
     (a slow provider, many messages), so the lease is pushed forward whenever half of it is
     used up; another worker then never reclaims a message this worker is still sending.
+    Called from every sending thread.
     """
 
     def __init__(self, messages: list[Message]) -> None:
         self.token = messages[0].claim_token
+        self.ids = [message.pk for message in messages]
         self.expires_at = messages[0].lease_expires_at or timezone.now()
         self.length = dt.timedelta(seconds=settings.MAILPASS_QUEUE_LEASE_SECONDS)
+        self._lock = threading.Lock()
 
     def keep_alive(self) -> None:
         now = timezone.now()
-        if self.expires_at - now < self.length / 2:
-            self.expires_at = now + self.length
-            Message.objects.filter(claim_token=self.token, status=Message.Status.SENDING).update(
-                lease_expires_at=self.expires_at
-            )
+        if self.expires_at - now >= self.length / 2:
+            return
+        with self._lock:
+            if self.expires_at - now < self.length / 2:
+                self.expires_at = now + self.length
+                Message.objects.filter(
+                    id__in=self.ids, claim_token=self.token, status=Message.Status.SENDING
+                ).update(lease_expires_at=self.expires_at)
 
 
 def _hours(span: dt.timedelta) -> str:
@@ -283,12 +294,12 @@ def _never() -> bool:
 
 
 class _Feed:
-    """One provider's share of a chunk, handed to delivery.deliver() one email at a time.
+    """One provider's share of a chunk, handed out one message at a time to the connections
+    sending it (each in its own thread).
 
-    deliver() sends each email before it pulls the next, so `current` is always the message
-    the latest result belongs to. A provider with limits has its capacity taken per message,
-    right before the message goes out: a worker that dies mid-chunk holds at most one
-    message's worth. When the limit is reached, or a stop is asked for, the feed ends.
+    A provider with limits has its capacity taken per message, right before the message
+    goes out: a worker that dies mid-chunk holds at most one message's worth per connection.
+    Once the limit is reached, or a stop is asked for, the feed hands out nothing more.
     """
 
     def __init__(
@@ -297,68 +308,204 @@ class _Feed:
         self.provider = provider
         self.messages = messages
         self.should_stop = should_stop
-        self.current: Message | None = None
-        self.counted_in: dt.datetime | None = None  # usage window the current one was counted in
         self.limit_wait = 0  # seconds until the provider's limit frees up, once reached
+        self.taken: set[int] = set()
+        self.in_flight = 0
+        self._next = iter(messages)
+        self._changed = threading.Condition()
 
-    def __iter__(self) -> Iterator[PreparedEmail]:
-        for message in self.messages:
-            if self.should_stop():
-                return
-            if self.provider.has_limits:
-                grant = limits.acquire(provider=self.provider, wanted=1)
-                if not grant.granted:
-                    self.limit_wait = grant.retry_after
-                    return
-                self.counted_in = grant.window_start
-            self.current = message
-            yield build_email(message)
+    def take(self) -> tuple[Message, dt.datetime | None] | None:
+        """The next message, with the usage window its capacity was taken from (if any).
 
-    def give_back(self) -> None:
-        """The current message was not accepted: return the capacity it took."""
-        if self.counted_in is not None:
-            limits.release(provider=self.provider, grant_window=self.counted_in, count=1)
+        When the limit says no while other messages are in flight, it waits for them: one
+        that is not accepted gives its capacity back.
+        """
+        with self._changed:
+            message = None
+            while not self.limit_wait and not self.should_stop():
+                message = message or next(self._next, None)
+                if message is None:
+                    return None
+                counted_in = None
+                if self.provider.has_limits:
+                    grant = limits.acquire(provider=self.provider, wanted=1)
+                    if not grant.granted:
+                        if self.in_flight:
+                            self._changed.wait()
+                            continue
+                        self.limit_wait = grant.retry_after
+                        return None
+                    counted_in = grant.window_start
+                self.taken.add(message.pk)
+                self.in_flight += 1
+                return message, counted_in
+            return None
+
+    def done(self) -> None:
+        """A taken message's outcome is recorded (and its capacity given back if unused)."""
+        with self._changed:
+            self.in_flight -= 1
+            self._changed.notify_all()
+
+    def untaken(self) -> list[Message]:
+        return [message for message in self.messages if message.pk not in self.taken]
 
 
-def _deliver_group(
-    provider: Provider,
-    group: list[Message],
-    *,
-    lease: _Lease,
-    should_stop: Callable[[], bool],
-    stats: QueueStats,
-) -> list[Message]:
-    """Send one provider's share of a chunk over one connection; return what was not tried."""
-    feed = _Feed(provider, group, should_stop)
-    done: set[int] = set()
+class _Tally:
+    """QueueStats that several sending threads add to."""
+
+    def __init__(self) -> None:
+        self.stats = QueueStats()
+        self._lock = threading.Lock()
+
+    def count(self, status: Message.Status) -> None:
+        with self._lock:
+            if status == Message.Status.SENT:
+                self.stats.sent += 1
+            elif status == Message.Status.QUEUED:
+                self.stats.retried += 1
+            else:
+                self.stats.failed += 1
+
+
+def _send_feed(feed: _Feed, channel: delivery.Channel, lease: _Lease, tally: _Tally) -> int:
+    """Send messages from `feed` over `channel` until it runs dry; return how many went out.
+
+    Each outcome is committed before the next message is taken, so a worker that dies
+    leaves at most the one message in flight on this connection to be sent again.
+    """
     accepted = 0
-    for result in delivery.deliver_via(provider, feed):
-        message = feed.current
-        status = record_outcome(message, result)
-        done.add(message.pk)
-        lease.keep_alive()
-        if status == Message.Status.SENT:
-            accepted += 1
-            continue
-        feed.give_back()
-        if status == Message.Status.QUEUED:
-            stats.retried += 1
-        else:
-            stats.failed += 1
-    stats.sent += accepted
-    if accepted and not provider.has_limits:
-        limits.record_usage(provider=provider, count=accepted)
-    untried = [message for message in group if message.pk not in done]
-    if feed.limit_wait:
-        stats.deferred += _put_back(untried, retry_after=feed.limit_wait)
-        return []
-    return untried
+    while (taken := feed.take()) is not None:
+        message, counted_in = taken
+        try:
+            result = channel.send(build_email(message))
+            status = record_outcome(message, result)
+            lease.keep_alive()
+            tally.count(status)
+            if status == Message.Status.SENT:
+                accepted += 1
+            elif counted_in is not None:
+                limits.release(provider=feed.provider, grant_window=counted_in, count=1)
+        finally:
+            feed.done()
+    return accepted
+
+
+class _SenderThread(threading.Thread):
+    """A thread that owns some of the worker's connections and runs jobs on them."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(name=f"mailpass-sender-{index}", daemon=True)
+        self.channels: dict[int, delivery.Channel] = {}
+        self.inbox: SimpleQueue[tuple[Callable[[], int], Future] | None] = SimpleQueue()
+
+    def run(self) -> None:
+        try:
+            while (job := self.inbox.get()) is not None:
+                work, future = job
+                try:
+                    future.set_result(work())
+                except BaseException as exc:  # noqa: BLE001 - handed to the waiting worker
+                    future.set_exception(exc)
+        finally:
+            _close_channels(self.channels)
+            db.connections.close_all()  # this thread's own database connection
+
+
+def _close_channels(channels: dict[int, delivery.Channel]) -> None:
+    for channel in channels.values():
+        channel.close()
+    channels.clear()
+
+
+class Senders:
+    """A worker's outgoing connections: up to `per_provider` to each provider, open from one
+    chunk to the next for as long as the worker has work.
+
+    With one connection per provider everything runs in the calling thread. With more, each
+    connection belongs to one thread that sends over it and commits each outcome on its own
+    database connection, so one relay's round trips overlap with the others'. A worker that
+    dies can leave one message per connection sent but not recorded (sent again later).
+    """
+
+    def __init__(self, per_provider: int | None = None) -> None:
+        self.per_provider = per_provider or settings.MAILPASS_QUEUE_CONNECTIONS
+        self._channels: dict[int, delivery.Channel] = {}  # used when per_provider == 1
+        self._threads: list[_SenderThread] = []
+        self._versions: dict[int, dt.datetime] = {}
+
+    def __enter__(self) -> "Senders":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def send(self, feed: _Feed, lease: _Lease, tally: _Tally) -> int:
+        """Send `feed` over this worker's connections to its provider; return how many went out."""
+        provider = feed.provider
+        self._forget_if_changed(provider)
+        # Shared by this feed's channels; every chunk gives a provider that was down a
+        # fresh chance.
+        trouble = delivery.Trouble()
+        if self.per_provider == 1 or len(feed.messages) == 1:
+            channel = self._channel(self._channels, provider, trouble)
+            return _send_feed(feed, channel, lease, tally)
+        while len(self._threads) < self.per_provider:
+            thread = _SenderThread(len(self._threads))
+            thread.start()
+            self._threads.append(thread)
+        futures = []
+        for thread in self._threads[: min(self.per_provider, len(feed.messages))]:
+            future: Future = Future()
+
+            def work(channels: dict[int, delivery.Channel] = thread.channels) -> int:
+                channel = self._channel(channels, provider, trouble)
+                return _send_feed(feed, channel, lease, tally)
+
+            thread.inbox.put((work, future))
+            futures.append(future)
+        # Wait for every thread before raising: none may still be sending afterwards.
+        wait(futures)
+        return sum(future.result() for future in futures)
+
+    def _channel(
+        self,
+        channels: dict[int, delivery.Channel],
+        provider: Provider,
+        trouble: delivery.Trouble,
+    ) -> delivery.Channel:
+        channel = channels.get(provider.pk)
+        if channel is None or channel.unusable is not None:
+            # An unusable provider (e.g. its host did not resolve) is looked at again.
+            channel = channels[provider.pk] = delivery.channel_to(provider)
+        channel.trouble = trouble
+        return channel
+
+    def _forget_if_changed(self, provider: Provider) -> None:
+        # An edited provider (new host, password…) gets new connections.
+        if self._versions.setdefault(provider.pk, provider.updated_at) == provider.updated_at:
+            return
+        self._versions[provider.pk] = provider.updated_at
+        for channels in [self._channels, *(t.channels for t in self._threads)]:
+            if (stale := channels.pop(provider.pk, None)) is not None:
+                stale.close()
+
+    def close(self) -> None:
+        _close_channels(self._channels)
+        for thread in self._threads:
+            thread.inbox.put(None)
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
 
 
 def deliver_claimed(
-    messages: list[Message], *, should_stop: Callable[[], bool] = _never
+    messages: list[Message],
+    *,
+    should_stop: Callable[[], bool] = _never,
+    senders: Senders | None = None,
 ) -> QueueStats:
-    """Deliver claimed messages: ONE connection per provider, each outcome committed at once.
+    """Deliver claimed messages over the worker's connections, each outcome committed at once.
 
     A provider over its hourly/daily limit gets only what its limit allows; the rest go
     back to the queue for when the window frees up, neither failed nor counted as an attempt.
@@ -366,9 +513,13 @@ def deliver_claimed(
     asked before every message: once it says yes, the messages not yet sent go straight
     back to the queue (no attempt counted) instead of waiting for the lease to run out.
     """
-    stats = QueueStats(claimed=len(messages))
+    if senders is None:
+        with Senders() as own:
+            return deliver_claimed(messages, should_stop=should_stop, senders=own)
+    tally = _Tally()
+    tally.stats.claimed = len(messages)
     if not messages:
-        return stats
+        return tally.stats
     lease = _Lease(messages)
     provider_of = _providers_for(messages)
     by_provider: dict[Provider | None, list[Message]] = defaultdict(list)
@@ -384,14 +535,18 @@ def deliver_claimed(
                 no_provider = DeliveryResult(
                     Outcome.FAILED, error_text="The account has no provider."
                 )
-                record_outcome(message, no_provider)
-                stats.failed += 1
+                tally.count(record_outcome(message, no_provider))
         else:
-            untried += _deliver_group(
-                provider, group, lease=lease, should_stop=should_stop, stats=stats
-            )
+            feed = _Feed(provider, group, should_stop)
+            accepted = senders.send(feed, lease, tally)
+            if accepted and not provider.has_limits:
+                limits.record_usage(provider=provider, count=accepted)
+            if feed.limit_wait:
+                tally.stats.deferred += _put_back(feed.untaken(), retry_after=feed.limit_wait)
+            else:
+                untried += feed.untaken()
     _put_back(untried, retry_after=0)
-    return stats
+    return tally.stats
 
 
 def process_due(
@@ -399,15 +554,25 @@ def process_due(
     batch_size: int | None = None,
     limit: int | None = None,
     should_stop: Callable[[], bool] = _never,
+    on_chunk: Callable[[QueueStats, float], None] | None = None,
 ) -> QueueStats:
     """Claim and deliver chunks until nothing is due, `limit` messages were claimed, or
-    `should_stop` says so (checked after every message; see deliver_claimed)."""
+    `should_stop` says so (checked before every message; see deliver_claimed).
+
+    The worker's connections stay open from chunk to chunk and are closed on return.
+    `on_chunk(stats, seconds)` is called after each chunk (the health line).
+    """
     batch_size = batch_size or settings.MAILPASS_QUEUE_BATCH_SIZE
     total = QueueStats()
-    while (limit is None or total.claimed < limit) and not should_stop():
-        size = batch_size if limit is None else min(batch_size, limit - total.claimed)
-        claimed = claim_due(batch_size=size)
-        if not claimed:
-            break
-        total.add(deliver_claimed(claimed, should_stop=should_stop))
+    with Senders() as senders:
+        while (limit is None or total.claimed < limit) and not should_stop():
+            started = time.monotonic()
+            size = batch_size if limit is None else min(batch_size, limit - total.claimed)
+            claimed = claim_due(batch_size=size)
+            if not claimed:
+                break
+            stats = deliver_claimed(claimed, should_stop=should_stop, senders=senders)
+            total.add(stats)
+            if on_chunk is not None:
+                on_chunk(stats, time.monotonic() - started)
     return total

@@ -188,6 +188,8 @@ MAILPASS_API_RATE_LIMIT = env_str("MAILPASS_API_RATE_LIMIT", "1200/min")
 
 # Queue: chunk size, how long a claim lasts, and the retry schedule for temporary failures.
 MAILPASS_QUEUE_BATCH_SIZE = env_int("MAILPASS_QUEUE_BATCH_SIZE", 100, minimum=1)
+# Connections a worker keeps open to each provider, each sending from its own thread.
+MAILPASS_QUEUE_CONNECTIONS = env_int("MAILPASS_QUEUE_CONNECTIONS", 4, minimum=1)
 MAILPASS_QUEUE_LEASE_SECONDS = env_int("MAILPASS_QUEUE_LEASE_SECONDS", 600, minimum=1)
 MAILPASS_RETRY_BASE_SECONDS = env_int("MAILPASS_RETRY_BASE_SECONDS", 60, minimum=0)
 MAILPASS_RETRY_CAP_SECONDS = env_int("MAILPASS_RETRY_CAP_SECONDS", 3600, minimum=0)

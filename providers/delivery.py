@@ -90,15 +90,9 @@ def _provider_message_id(email: EmailMessage) -> str:
     return str(email.extra_headers.get("Message-ID", ""))
 
 
-def _close_quietly(connection: BaseEmailBackend) -> None:
-    # The connection is already broken; a failing QUIT changes nothing about the outcome.
-    with contextlib.suppress(smtplib.SMTPException, OSError):
-        connection.close()
-
-
-# A provider that fails this many connections in a row is treated as down for the rest of
-# the call: a server that accepts TCP and then hangs would otherwise cost one full timeout
-# per message, and a chunk could outlive its lease.
+# A provider that fails this many connections in a row is treated as down: a server that
+# accepts TCP and then hangs would otherwise cost one full timeout per message, and a chunk
+# could outlive its lease.
 MAX_CONNECTION_FAILURES = 2
 
 
@@ -109,65 +103,108 @@ def _is_connection_failure(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and not isinstance(exc, reply)
 
 
+class Trouble:
+    """Connection failures in a row to one provider, shared by the channels sending to it.
+
+    After MAX_CONNECTION_FAILURES (on any of them, no success in between) the provider is
+    `down`: every channel answers further messages with that retry result, untried.
+    Updated from several threads without a lock: a lost increment only delays `down`.
+    """
+
+    def __init__(self) -> None:
+        self.in_a_row = 0
+        self.down: DeliveryResult | None = None
+
+    def failed(self, result: DeliveryResult, *, connection_failure: bool) -> None:
+        self.in_a_row = self.in_a_row + 1 if connection_failure else 0
+        if self.in_a_row >= MAX_CONNECTION_FAILURES:
+            self.down = result
+
+    def succeeded(self) -> None:
+        self.in_a_row = 0
+
+
+class Channel:
+    """One connection to a provider: opened on first use, reopened after a temporary
+    failure, kept open between messages until close().
+
+    send() never raises: every message gets a DeliveryResult.
+    """
+
+    def __init__(
+        self,
+        connection: BaseEmailBackend | None,
+        *,
+        unusable: DeliveryResult | None = None,
+    ) -> None:
+        self.connection = connection
+        self.is_open = False
+        self.trouble = Trouble()  # replaced by one shared with the provider's other channels
+        self.unusable = unusable  # for a provider that cannot be used at all
+
+    def send(self, email: EmailMessage) -> DeliveryResult:
+        if (refusal := self.unusable or self.trouble.down) is not None:
+            return refusal
+        try:
+            if not self.is_open:
+                self.connection.open()
+                self.is_open = True
+            sent = self.connection.send_messages([email])
+        except Exception as exc:  # noqa: BLE001 - boundary: every message gets an outcome
+            result = classify_error(exc)
+            logger.warning("delivery %s: %s", result.outcome, result.error_text)
+            if result.outcome is Outcome.RETRY:
+                self.close()
+            self.trouble.failed(result, connection_failure=_is_connection_failure(exc))
+            return result
+        self.trouble.succeeded()
+        if not sent:
+            return DeliveryResult(Outcome.FAILED, error_text="the message has no recipients")
+        return DeliveryResult(Outcome.SENT, provider_message_id=_provider_message_id(email))
+
+    def close(self) -> None:
+        if self.is_open:
+            self.is_open = False
+            # Closing is tidying up: a failing QUIT changes nothing about any outcome.
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self.connection.close()
+
+
+def channel_to(provider: Provider) -> Channel:
+    """A Channel to `provider`, not yet connected.
+
+    A provider that cannot even be turned into a connection (private host, unreadable
+    credentials, DNS failure) gets a channel that gives every message that classified result.
+    """
+    try:
+        return Channel(open_for(provider))
+    except (HostNotAllowedError, CredentialsUnreadableError, ImproperlyConfigured, OSError) as exc:
+        result = classify_error(exc)
+        logger.warning("provider %s unusable: %s", provider.pk, result.error_text)
+        return Channel(None, unusable=result)
+
+
 def deliver(
     connection: BaseEmailBackend, email_messages: Iterable[EmailMessage]
 ) -> Iterator[DeliveryResult]:
     """Send each message over `connection`, yielding one DeliveryResult per message, in order.
 
     Results are yielded as soon as each is known, so the caller can commit every outcome
-    before the next message goes out. The connection is opened once and reused; after a
-    temporary failure it is reopened for the next message. After MAX_CONNECTION_FAILURES
-    connection failures in a row, the remaining messages get the last retry result without
-    another attempt. The connection is closed at the end.
+    before the next message goes out. The connection is closed at the end.
     """
-    is_open = False
-    failures_in_a_row = 0
-    down: DeliveryResult | None = None
-    try:
-        for email in email_messages:
-            if down is not None:
-                yield down
-                continue
-            try:
-                if not is_open:
-                    connection.open()
-                    is_open = True
-                sent = connection.send_messages([email])
-            except Exception as exc:  # noqa: BLE001 - loop boundary: every message gets an outcome
-                result = classify_error(exc)
-                logger.warning("delivery %s: %s", result.outcome, result.error_text)
-                if result.outcome is Outcome.RETRY:
-                    _close_quietly(connection)
-                    is_open = False
-                failures_in_a_row = failures_in_a_row + 1 if _is_connection_failure(exc) else 0
-                if failures_in_a_row >= MAX_CONNECTION_FAILURES:
-                    down = result
-                yield result
-                continue
-            failures_in_a_row = 0
-            if sent:
-                yield DeliveryResult(Outcome.SENT, provider_message_id=_provider_message_id(email))
-            else:
-                yield DeliveryResult(Outcome.FAILED, error_text="the message has no recipients")
-    finally:
-        if is_open:
-            _close_quietly(connection)
+    yield from _deliver(Channel(connection), email_messages)
 
 
 def deliver_via(
     provider: Provider, email_messages: Iterable[EmailMessage]
 ) -> Iterator[DeliveryResult]:
-    """deliver() over a new connection to `provider`: ONE connection for all the messages.
+    """deliver() over a new connection to `provider`: ONE connection for all the messages."""
+    yield from _deliver(channel_to(provider), email_messages)
 
-    A provider that cannot even be turned into a connection (private host, unreadable
-    credentials, DNS failure) gives every message the same classified result.
-    """
+
+def _deliver(channel: Channel, email_messages: Iterable[EmailMessage]) -> Iterator[DeliveryResult]:
     try:
-        connection = open_for(provider)
-    except (HostNotAllowedError, CredentialsUnreadableError, ImproperlyConfigured, OSError) as exc:
-        result = classify_error(exc)
-        logger.warning("provider %s unusable: %s", provider.pk, result.error_text)
-        for _ in email_messages:
-            yield result
-        return
-    yield from deliver(connection, email_messages)
+        for email in email_messages:
+            yield channel.send(email)
+    finally:
+        channel.close()

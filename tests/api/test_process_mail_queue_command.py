@@ -79,14 +79,12 @@ def test_the_summary_counts_retried_failed_and_deferred_messages(clock, settings
     # The limit counts accepted messages: 3 go out, one is retried, one refused, one waits.
     assert run_command() == (6, 3, 1, 1, 1)
     statuses = dict(Message.objects.values_list("to_email", "status"))
-    assert statuses == {
-        "ok@example.com": "sent",
-        "later@example.com": "queued",
-        "nobody@example.com": "failed",
-        "x@example.com": "sent",
-        "y@example.com": "sent",
-        "z@example.com": "queued",
-    }
+    assert (statuses.pop("later@example.com"), statuses.pop("nobody@example.com")) == (
+        "queued",
+        "failed",
+    )
+    # Which of the other four waits depends on which sending thread got there first.
+    assert sorted(statuses.values()) == ["queued", "sent", "sent", "sent"]
 
 
 def test_limit_claims_at_most_that_many_messages(clock, account, provider, sink):

@@ -328,9 +328,11 @@ def test_process_due_works_through_the_queue_in_chunks_of_the_batch_size_setting
     assert sink.sessions == 3  # chunks of 2, 2 and 1: one connection each
 
 
-def test_one_chunk_uses_one_connection_per_provider_and_each_message_leaves_through_its_own(
-    clock, account, outsider_account, counting_sinks
+@pytest.mark.parametrize("connections", [1, 2])
+def test_a_chunk_uses_the_set_connections_per_provider_and_each_message_leaves_through_its_own(
+    clock, settings, account, outsider_account, counting_sinks, connections
 ):
+    settings.MAILPASS_QUEUE_CONNECTIONS = connections
     sink_a, sink_b = counting_sinks
     provider_a = factories.make_provider(account, port=sink_a.port)
     provider_b = factories.make_provider(outsider_account, port=sink_b.port)
@@ -348,7 +350,7 @@ def test_one_chunk_uses_one_connection_per_provider_and_each_message_leaves_thro
     assert sorted(received_ids(sink_b)) == sorted(m.message_id for m in of_b)
     assert {r.mail_from for r in sink_a.received} == {"a@example.com"}
     assert {r.mail_from for r in sink_b.received} == {"b@example.com"}
-    assert (sink_a.sessions, sink_b.sessions) == (1, 1)
+    assert (sink_a.sessions, sink_b.sessions) == (connections, connections)
 
 
 # --- temporary failures: retry with backoff -------------------------------------------
@@ -692,29 +694,33 @@ def test_a_message_stored_by_the_batch_api_is_delivered_by_the_queue(
 # --- stopping (SIGTERM) ------------------------------------------------------------------
 
 
-def test_a_stop_request_finishes_the_message_in_flight_and_puts_the_rest_back(
-    clock, account, provider, sink
+@pytest.mark.parametrize("connections", [1, 3])
+def test_a_stop_request_finishes_the_messages_in_flight_and_puts_the_rest_back(
+    clock, settings, account, provider, sink, connections
 ):
-    messages = queued(account, 5, provider=provider)
+    settings.MAILPASS_QUEUE_CONNECTIONS = connections
+    messages = queued(account, 6, provider=provider)
     claimed = queue.claim_due(batch_size=10)
-    asked: list[int] = []
 
     def stop_after_the_first_message() -> bool:
-        asked.append(len(sink.received))
         return len(sink.received) >= 1
 
     stats = queue.deliver_claimed(claimed, should_stop=stop_after_the_first_message)
 
-    assert (stats.claimed, stats.sent) == (5, 1)
-    assert received_ids(sink) == [messages[0].message_id]
-    rest = [refreshed(m) for m in messages[1:]]
+    # At most one message per connection was already on its way when the stop came.
+    assert stats.claimed == 6
+    assert 1 <= stats.sent <= connections
+    sent = [refreshed(m) for m in messages if m.message_id in received_ids(sink)]
+    assert len(sent) == len(sink.received) == stats.sent
+    assert {m.status for m in sent} == {Message.Status.SENT}
+    rest = [refreshed(m) for m in messages if m.message_id not in received_ids(sink)]
     assert {m.status for m in rest} == {Message.Status.QUEUED}
     assert {m.attempts for m in rest} == {0}
     assert {m.claim_token for m in rest} == {None}
     assert all(m.next_attempt_at <= timezone.now() for m in rest)  # due again at once
 
-    assert queue.process_due().sent == 4
-    assert len(sink.received) == 5
+    assert queue.process_due().sent == len(rest)
+    assert len(sink.received) == 6
 
 
 # --- expiry and fairness -----------------------------------------------------------------

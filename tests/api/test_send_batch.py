@@ -41,6 +41,7 @@ def test_batch_answers_the_seed_shape_with_queue_and_message_ids(api, provider, 
     assert sink.received == []  # queued, not sent: cron delivers
 
 
+@pytest.mark.django_db(transaction=True)  # the queue's sending threads must see the rows
 def test_batch_messages_are_delivered_by_the_queue(api, provider, sink):
     data = batch(api, SEED_BATCH).json()["data"]
 

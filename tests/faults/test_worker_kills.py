@@ -6,8 +6,9 @@ the SMTP exchange or the commit of an outcome), it is signalled; then one last w
 the rest, after the dead workers' leases (2 s here) have run out.
 
 SIGKILL: at-least-once. Nothing is lost, nothing stays `sending`, and the only possible
-duplicate is the one message in flight when a worker died: duplicates <= kills.
-SIGTERM: the worker finishes the message in flight, hands the rest of its chunk back and
+duplicate is the message in flight on each of the worker's connections when it died:
+duplicates <= kills x connections.
+SIGTERM: the worker finishes the messages in flight, hands the rest of its chunk back and
 exits 0 (no message left `sending` behind it), so nothing is sent twice.
 
 A worker killed mid-chunk must not leave the unsent part of its chunk counted against the
@@ -35,9 +36,11 @@ MESSAGES = 1000
 SIGNALS = 20
 BATCH = 20
 LEASE_SECONDS = 2
+CONNECTIONS = 4  # per worker: the default of MAILPASS_QUEUE_CONNECTIONS
 WORKER_ENV = {
     "MAILPASS_QUEUE_LEASE_SECONDS": str(LEASE_SECONDS),
     "MAILPASS_QUEUE_POLL_SECONDS": "1",
+    "MAILPASS_QUEUE_CONNECTIONS": str(CONNECTIONS),
 }
 
 
@@ -122,7 +125,7 @@ def drain_under_signals(
     return run
 
 
-def test_killing_the_worker_20_times_loses_nothing_and_duplicates_at_most_one_per_kill(
+def test_killing_the_worker_20_times_loses_nothing_and_duplicates_at_most_one_per_connection(
     queue_db, sink_process, workers, fault_seed
 ):
     run = drain_under_signals(signal.SIGKILL, queue_db, sink_process, workers, fault_seed)
@@ -142,7 +145,7 @@ def test_killing_the_worker_20_times_loses_nothing_and_duplicates_at_most_one_pe
     )
     assert run.exits == [-signal.SIGKILL] * SIGNALS
     assert lost(queue_db, record) == set()
-    assert dups <= run.signalled
+    assert dups <= run.signalled * CONNECTIONS
     assert queue_db.statuses() == {"sent": MESSAGES}
     assert queue_db.still_claimed() == 0
 
@@ -177,9 +180,10 @@ def test_a_killed_worker_leaves_no_unused_capacity_counted_against_the_hourly_li
     queue_db, sink_process, workers, fault_seed
 ):
     # ProviderUsage is "how many messages a provider accepted in one clock hour". With a limit
-    # of exactly the messages plus one possible duplicate per kill, all of them must go out
-    # within the hour, whatever the kills did.
+    # of exactly the messages plus one possible duplicate per connection per kill, all of them
+    # must go out within the hour, whatever the kills did.
     messages, kills = 300, 5
+    in_flight = kills * CONNECTIONS
     now = dt.datetime.now(dt.UTC)
     hour_left = 3600 - now.minute * 60 - now.second
     if hour_left < 120:
@@ -192,7 +196,7 @@ def test_a_killed_worker_leaves_no_unused_capacity_counted_against_the_hourly_li
         fault_seed,
         messages=messages,
         signals=kills,
-        hourly_limit=messages + kills,
+        hourly_limit=messages + in_flight,
     )
 
     record = sink_process.record
@@ -201,13 +205,13 @@ def test_a_killed_worker_leaves_no_unused_capacity_counted_against_the_hourly_li
         f"SIGKILL x{kills} under an hourly limit ({queue_db.vendor})",
         seed=fault_seed,
         messages=messages,
-        hourly_limit=messages + kills,
+        hourly_limit=messages + in_flight,
         accepted_by_sink=accepted,
         usage_counted=queue_db.provider_usage(),
         still_queued=queue_db.statuses()["queued"],
         seconds=run.seconds,
     )
     # Capacity is taken right before each send, so a kill can leave at most the one message
-    # in flight counted without having been accepted.
-    assert accepted <= queue_db.provider_usage() <= accepted + kills
+    # in flight on each connection counted without having been accepted.
+    assert accepted <= queue_db.provider_usage() <= accepted + in_flight
     assert queue_db.statuses() == {"sent": messages}  # none held back until the next hour

@@ -78,14 +78,14 @@ class Command(BaseCommand):
             stats = queue.process_due(
                 batch_size=batch_size, limit=limit, should_stop=self._should_stop
             )
-            self._report(stats, started)
+            self._report(stats, time.monotonic() - started)
             return
         outage = 0
         while not self.stopping:
-            started = time.monotonic()
             try:
+                # Drains until nothing is due; connections stay open while there is work.
                 stats = queue.process_due(
-                    batch_size=batch_size, limit=batch_size, should_stop=self._should_stop
+                    batch_size=batch_size, should_stop=self._should_stop, on_chunk=self._report
                 )
             except DatabaseError as err:
                 # The database went away (restart, failover). Whatever this worker had
@@ -97,9 +97,7 @@ class Command(BaseCommand):
                 self._sleep(pause)
                 continue
             outage = 0
-            if stats.claimed:
-                self._report(stats, started)
-            else:
+            if not stats.claimed:
                 self._sleep(settings.MAILPASS_QUEUE_POLL_SECONDS)
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
@@ -114,8 +112,8 @@ class Command(BaseCommand):
         while not self.stopping and time.monotonic() < deadline:
             time.sleep(min(0.2, seconds))
 
-    def _report(self, stats: queue.QueueStats, started: float) -> None:
-        elapsed = time.monotonic() - started
+    def _report(self, stats: queue.QueueStats, elapsed: float) -> None:
+        """The health line: one per chunk with --loop, else one for the whole run."""
         rate = stats.sent / elapsed if elapsed > 0 else 0.0
         self.stdout.write(
             f"claimed {stats.claimed}, sent {stats.sent}, retried {stats.retried}, "
