@@ -56,7 +56,7 @@ def _address(address: str) -> str:
 
 def _body_part(content: str, subtype: str) -> bytes:
     data = content.replace("\r\n", "\n").replace("\r", "\n").encode()
-    plain = content.isascii() and all(len(line) <= _MAX_LINE for line in data.split(b"\n"))
+    plain = content.isascii() and max(map(len, data.split(b"\n"))) <= _MAX_LINE
     if plain:
         encoding, payload = "7bit", data
     else:

@@ -57,7 +57,11 @@ class Message(models.Model):
         TEMPORARY = "temporary"  # a temporary failure on /send, which does not retry
         EXPIRED = "expired"  # temporary failures until MAILPASS_RETRY_MAX_AGE_SECONDS passed
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="messages")
+    # No index of its own: message_account_recent starts with the account, and every index
+    # costs each status change of every message an insertion.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True)
     provider = models.ForeignKey(Provider, on_delete=models.SET_NULL, null=True, blank=True)
 

@@ -8,6 +8,7 @@ new owner's result.
 """
 
 import datetime as dt
+import itertools
 import logging
 import threading
 import time
@@ -17,7 +18,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from queue import SimpleQueue
+from typing import TypeVar
 
+import psycopg
 from django import db
 from django.conf import settings
 from django.db import connection, transaction
@@ -32,6 +35,8 @@ from providers.delivery import DeliveryResult, Outcome
 from providers.models import Provider
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -90,10 +95,19 @@ def claim_due(*, batch_size: int, lease_seconds: int | None = None) -> list[Mess
             status=Message.Status.SENDING, claim_token=token, lease_expires_at=now + lease
         )
     return list(
-        Message.objects.filter(
-            id__in=ids, claim_token=token, status=Message.Status.SENDING
-        ).order_by("turn_at", "id")
+        Message.objects.filter(id__in=ids, claim_token=token, status=Message.Status.SENDING)
+        .only(*_SENDING_FIELDS)
+        .order_by("turn_at", "id")
     )
+
+
+# What sending a claimed message reads: loading only these makes a claim cheaper (fewer
+# timestamps to parse per row). Anything else still loads on first use.
+_SENDING_FIELDS = [
+    *("account_id", "provider_id", "message_id", "from_email", "from_name", "to_email"),
+    *("reply_to", "cc", "bcc", "subject", "html", "text", "tags", "metadata"),
+    *("attempts", "queued_at", "claim_token", "lease_expires_at"),
+]
 
 
 # How far apart one account's batch messages are placed on its virtual clock. Accounts
@@ -132,39 +146,50 @@ def _guarded(message: Message) -> QuerySet[Message]:
     )
 
 
-_MARK_SENT_SQL = (
-    "UPDATE {table} SET status = %s, sent_at = %s, updated_at = %s, provider_message_id = %s,"
-    " error_message = NULL, failure_reason = NULL, claim_token = NULL,"
-    " lease_expires_at = NULL, attempts = attempts + 1"
-    " WHERE id = %s AND claim_token = %s AND status = %s"
-)
-
-
 # Every outcome ends the claim and counts the attempt.
 _RELEASE_CLAIM = {"claim_token": None, "lease_expires_at": None, "attempts": F("attempts") + 1}
 
+_MARK_SENT_SQL = (
+    "WITH v(sent_id, sent_token, sent_provider_message_id) AS (VALUES {rows})"
+    " UPDATE {table} SET status = 'sent', sent_at = %s, updated_at = %s,"
+    " error_message = NULL, failure_reason = NULL, claim_token = NULL,"
+    " lease_expires_at = NULL, attempts = attempts + 1,"
+    " provider_message_id = v.sent_provider_message_id"
+    " FROM v WHERE id = v.sent_id AND claim_token = v.sent_token AND status = 'sending'"
+    " RETURNING id"
+)
+_MARK_SENT_ROW = {"postgresql": "(%s::bigint, %s::uuid, %s)", "sqlite": "(%s, %s, %s)"}
 
-def _mark_sent(message: Message, provider_message_id: str, now: dt.datetime) -> int:
-    # The drain's hot path: one hand-written statement costs a third of the ORM's
-    # compiled update (0.3 vs 0.8 ms here), and it runs once per message sent.
-    token = Message._meta.get_field("claim_token").get_db_prep_value(
-        message.claim_token, connection
+
+def _mark_sent(sent: list[tuple[Message, str]]) -> set[int]:
+    """Record messages as sent (each with its provider message id) in one statement;
+    return the ids whose claim was still ours and so were updated.
+
+    The drain's hot path, hence hand-written SQL. On this machine a statement costs
+    PostgreSQL about 0.2 ms of CPU however small it is, a single-row UPDATE 0.4 ms, and
+    ten rows in one statement 0.07 ms each. On PostgreSQL the statement is also prepared
+    once per connection and group size (psycopg's Cursor binds on the server; Django's
+    ClientCursor would send and plan it anew every time).
+    """
+    now = timezone.now()
+    sql = _MARK_SENT_SQL.format(
+        table=connection.ops.quote_name(Message._meta.db_table),
+        rows=", ".join([_MARK_SENT_ROW[connection.vendor]] * len(sent)),
     )
+    rows = [(message.pk, message.claim_token, pmid[:255]) for message, pmid in sent]
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, [*itertools.chain(*rows), now, now], prepare=True)
+            return {row[0] for row in cursor.fetchall()}
     timestamp = connection.ops.adapt_datetimefield_value(now)
+    params = []
+    for pk, token, pmid in rows:
+        params += [pk, token.hex, pmid]  # SQLite keeps UUIDs as 32 hex digits
+    params += [timestamp, timestamp]
     with connection.cursor() as cursor:
-        cursor.execute(
-            _MARK_SENT_SQL.format(table=connection.ops.quote_name(Message._meta.db_table)),
-            [
-                Message.Status.SENT,
-                timestamp,
-                timestamp,
-                provider_message_id[:255],
-                message.pk,
-                token,
-                Message.Status.SENDING,
-            ],
-        )
-        return cursor.rowcount
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def record_outcome(
@@ -183,7 +208,7 @@ def record_outcome(
     attempts = message.attempts + 1
     if result.outcome is Outcome.SENT:
         status = Message.Status.SENT
-        updated = _mark_sent(message, result.provider_message_id, now)
+        updated = message.pk in _mark_sent([(message, result.provider_message_id)])
     elif result.outcome is Outcome.RETRY and allow_retry and not _expired(message, attempts, now):
         status = Message.Status.QUEUED
         next_attempt = now + retry_delay(attempts)
@@ -368,7 +393,80 @@ class _Tally:
                 self.stats.failed += 1
 
 
-def _send_feed(feed: _Feed, channel: delivery.Channel, lease: _Lease, tally: _Tally) -> int:
+class _SentRecorder:
+    """Commits `sent` outcomes for a worker's sending threads, several in one statement.
+
+    A thread whose message was accepted calls record() and gets back only once that outcome
+    is committed, before its connection takes the next message: the at-least-once rule
+    holds per connection. Whichever thread finds no write under way writes everything
+    waiting (group commit); the others wait for it and take the next turn. No thread waits
+    longer than one write for its turn, and one alone writes at once.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._waiting: list[_Pending] = []
+        self._writing = False
+
+    def record(self, message: Message, provider_message_id: str) -> bool:
+        """Commit `message` as sent; False if its claim was lost meanwhile."""
+        mine = _Pending(message, provider_message_id)
+        with self._changed:
+            self._waiting.append(mine)
+            while not mine.done and self._writing:
+                self._changed.wait()
+            if mine.done:
+                return mine.outcome()
+            group, self._waiting, self._writing = self._waiting, [], True
+        try:
+            updated = _mark_sent([(p.message, p.provider_message_id) for p in group])
+            error = None
+        except BaseException as exc:  # noqa: BLE001 - handed to every thread of the group
+            updated, error = set(), exc
+        with self._changed:
+            for pending in group:
+                pending.settle(pending.message.pk in updated, error)
+            self._writing = False
+            self._changed.notify_all()
+        return mine.outcome()
+
+
+@dataclass
+class _Pending:
+    message: Message
+    provider_message_id: str
+    done: bool = False
+    updated: bool = False
+    error: BaseException | None = None
+
+    def settle(self, updated: bool, error: BaseException | None) -> None:
+        self.done, self.updated, self.error = True, updated, error
+
+    def outcome(self) -> bool:
+        if self.error is not None:
+            raise self.error
+        return self.updated
+
+
+def _record(message: Message, result: DeliveryResult, recorder: _SentRecorder) -> Message.Status:
+    """record_outcome(), with `sent` outcomes committed in groups."""
+    if result.outcome is not Outcome.SENT:
+        return record_outcome(message, result)
+    if not recorder.record(message, result.provider_message_id):
+        logger.warning("message %s was reclaimed by another worker; outcome dropped", message.pk)
+    message.status = Message.Status.SENT
+    message.attempts += 1
+    return message.status
+
+
+def _send_feed(
+    feed: _Feed,
+    channel: delivery.Channel,
+    *,
+    lease: _Lease,
+    tally: _Tally,
+    recorder: _SentRecorder,
+) -> int:
     """Send messages from `feed` over `channel` until it runs dry; return how many went out.
 
     Each outcome is committed before the next message is taken, so a worker that dies
@@ -379,7 +477,7 @@ def _send_feed(feed: _Feed, channel: delivery.Channel, lease: _Lease, tally: _Ta
         message, counted_in = taken
         try:
             result = channel.send(build_email(message))
-            status = record_outcome(message, result)
+            status = _record(message, result, recorder)
             lease.keep_alive()
             tally.count(status)
             if status == Message.Status.SENT:
@@ -394,10 +492,10 @@ def _send_feed(feed: _Feed, channel: delivery.Channel, lease: _Lease, tally: _Ta
 class _SenderThread(threading.Thread):
     """A thread that owns some of the worker's connections and runs jobs on them."""
 
-    def __init__(self, index: int) -> None:
-        super().__init__(name=f"mailpass-sender-{index}", daemon=True)
+    def __init__(self, name: str) -> None:
+        super().__init__(name=f"mailpass-{name}", daemon=True)
         self.channels: dict[int, delivery.Channel] = {}
-        self.inbox: SimpleQueue[tuple[Callable[[], int], Future] | None] = SimpleQueue()
+        self.inbox: SimpleQueue[tuple[Callable[[], object], Future] | None] = SimpleQueue()
 
     def run(self) -> None:
         try:
@@ -432,6 +530,8 @@ class Senders:
         self.per_provider = per_provider or settings.MAILPASS_QUEUE_CONNECTIONS
         self._channels: dict[int, delivery.Channel] = {}  # used when per_provider == 1
         self._threads: list[_SenderThread] = []
+        self._aside: _SenderThread | None = None
+        self._recorder = _SentRecorder()
         self._versions: dict[int, dt.datetime] = {}
 
     def __enter__(self) -> "Senders":
@@ -447,11 +547,12 @@ class Senders:
         # Shared by this feed's channels; every chunk gives a provider that was down a
         # fresh chance.
         trouble = delivery.Trouble()
+        shared = {"lease": lease, "tally": tally, "recorder": self._recorder}
         if self.per_provider == 1 or len(feed.messages) == 1:
             channel = self._channel(self._channels, provider, trouble)
-            return _send_feed(feed, channel, lease, tally)
+            return _send_feed(feed, channel, **shared)
         while len(self._threads) < self.per_provider:
-            thread = _SenderThread(len(self._threads))
+            thread = _SenderThread(f"sender-{len(self._threads)}")
             thread.start()
             self._threads.append(thread)
         futures = []
@@ -460,7 +561,7 @@ class Senders:
 
             def work(channels: dict[int, delivery.Channel] = thread.channels) -> int:
                 channel = self._channel(channels, provider, trouble)
-                return _send_feed(feed, channel, lease, tally)
+                return _send_feed(feed, channel, **shared)
 
             thread.inbox.put((work, future))
             futures.append(future)
@@ -490,13 +591,28 @@ class Senders:
             if (stale := channels.pop(provider.pk, None)) is not None:
                 stale.close()
 
+    def aside(self, work: Callable[[], T]) -> "Future[T]":
+        """Run `work` on a thread of its own (the worker's next claim, while this chunk is
+        sent); with one connection per provider, right here."""
+        future: Future[T] = Future()
+        if self.per_provider == 1:
+            future.set_result(work())
+            return future
+        if self._aside is None:
+            self._aside = _SenderThread("claims")
+            self._aside.start()
+        self._aside.inbox.put((work, future))
+        return future
+
     def close(self) -> None:
         _close_channels(self._channels)
-        for thread in self._threads:
+        threads = [*self._threads, *([self._aside] if self._aside else [])]
+        for thread in threads:
             thread.inbox.put(None)
-        for thread in self._threads:
+        for thread in threads:
             thread.join()
         self._threads.clear()
+        self._aside = None
 
 
 def deliver_claimed(
@@ -559,20 +675,34 @@ def process_due(
     """Claim and deliver chunks until nothing is due, `limit` messages were claimed, or
     `should_stop` says so (checked before every message; see deliver_claimed).
 
-    The worker's connections stay open from chunk to chunk and are closed on return.
+    The worker's connections stay open from chunk to chunk and are closed on return. With
+    several connections, the next chunk is claimed while this one is sent.
     `on_chunk(stats, seconds)` is called after each chunk (the health line).
     """
     batch_size = batch_size or settings.MAILPASS_QUEUE_BATCH_SIZE
     total = QueueStats()
+    claimed_so_far = 0
+
+    def claim_next() -> Future | None:
+        if (limit is not None and claimed_so_far >= limit) or should_stop():
+            return None
+        size = batch_size if limit is None else min(batch_size, limit - claimed_so_far)
+        return senders.aside(lambda: claim_due(batch_size=size))
+
     with Senders() as senders:
-        while (limit is None or total.claimed < limit) and not should_stop():
+        upcoming = claim_next()
+        while upcoming is not None:
             started = time.monotonic()
-            size = batch_size if limit is None else min(batch_size, limit - total.claimed)
-            claimed = claim_due(batch_size=size)
+            claimed = upcoming.result()
             if not claimed:
                 break
+            claimed_so_far += len(claimed)
+            upcoming = claim_next()
             stats = deliver_claimed(claimed, should_stop=should_stop, senders=senders)
             total.add(stats)
             if on_chunk is not None:
                 on_chunk(stats, time.monotonic() - started)
+        if upcoming is not None and (unsent := upcoming.result()):
+            # Claimed ahead, and then a stop was asked for: due again at once.
+            _put_back(unsent, retry_after=0)
     return total

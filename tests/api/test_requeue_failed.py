@@ -26,6 +26,7 @@ def failed(account, **fields):
     )
 
 
+@pytest.mark.django_db(transaction=True)  # the queue claims from a thread of its own
 def test_requeued_messages_are_due_now_with_fresh_attempts_and_are_sent(account, provider, sink):
     message = failed(account, provider=provider)
 
