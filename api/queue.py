@@ -179,7 +179,8 @@ def _mark_sent(sent: list[tuple[Message, str]]) -> set[int]:
     rows = [(message.pk, message.claim_token, pmid[:255]) for message, pmid in sent]
     if connection.vendor == "postgresql":
         connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
+        # wrap_database_errors: psycopg's errors become Django's, as through the ORM.
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(sql, [*itertools.chain(*rows), now, now], prepare=True)
             return {row[0] for row in cursor.fetchall()}
     timestamp = connection.ops.adapt_datetimefield_value(now)
