@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from api.models import ApiKey, Message, MessageEvent
+from api.models import ApiKey, Message, MessageEvent, Suppression
 
 
 @admin.register(ApiKey)
@@ -33,4 +33,12 @@ class MessageAdmin(admin.ModelAdmin):
 class MessageEventAdmin(admin.ModelAdmin):
     list_display = ["message", "event_type", "created_at"]
     list_filter = ["event_type"]
+    raw_id_fields = ["account", "message"]
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    list_display = ["email", "account", "reason", "created_at"]
+    list_filter = ["reason"]
+    search_fields = ["email"]
     raw_id_fields = ["account", "message"]

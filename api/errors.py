@@ -77,6 +77,18 @@ class SendFailedError(ApiError):
         )
 
 
+class RecipientSuppressedError(ApiError):
+    code = "RECIPIENT_SUPPRESSED"
+    status_code = 422
+    default_detail = "A recipient is on this account's suppression list; nothing was sent."
+
+    def __init__(self, *, message_id: str, addresses: list[str]):
+        super().__init__(
+            f"{self.default_detail} Suppressed: {', '.join(addresses)}.",
+            details={"message_id": message_id, "suppressed": addresses},
+        )
+
+
 class ServiceUnavailableError(ApiError):
     code = "UNAVAILABLE"
     status_code = 503

@@ -51,6 +51,7 @@ class Message(models.Model):
         SENDING = "sending"  # claimed by a worker or the /send request, until lease_expires_at
         SENT = "sent"  # the provider accepted it
         FAILED = "failed"  # permanently refused, or retries ran out; see failure_reason
+        SUPPRESSED = "suppressed"  # not sent: a recipient is on the suppression list
 
     class FailureReason(models.TextChoices):
         REJECTED = "rejected"  # the provider refused it for good (5xx, bad address, config)
@@ -127,7 +128,9 @@ class Message(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(status__in=["queued", "sending", "sent", "failed"]),
+                condition=models.Q(
+                    status__in=["queued", "sending", "sent", "failed", "suppressed"]
+                ),
                 name="message_status_known",
             )
         ]
@@ -186,3 +189,36 @@ class MessageEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} of {self.message_id}"
+
+
+class Suppression(models.Model):
+    """An address the account no longer sends to: it bounced for good, its owner
+    complained or unsubscribed, or someone put it here by hand.
+
+    Messages to it are recorded as `suppressed` and never reach a provider.
+    """
+
+    class Reason(models.TextChoices):
+        BOUNCED = "bounced"  # a hard bounce reported by the provider
+        COMPLAINED = "complained"  # the recipient marked a message as spam
+        UNSUBSCRIBED = "unsubscribed"  # the recipient unsubscribed (reported by an ESP)
+        MANUAL = "manual"  # added through the API or the dashboard
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="suppressions")
+    email = models.EmailField(max_length=254)  # lower-cased: addresses match case-insensitively
+    reason = models.CharField(max_length=16, choices=Reason.choices, default=Reason.MANUAL)
+    description = models.TextField(blank=True)
+    # The message whose bounce or complaint put the address here, if any.
+    message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "email"], name="one_suppression_per_address")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.reason})"

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from api.emails import build_email
 from api.models import Message, MessageEvent
+from api.selectors import suppressed_recipients, suppression_text
 from providers import delivery, limits
 from providers.delivery import DeliveryResult, Outcome
 from providers.models import Provider
@@ -313,6 +314,23 @@ def _providers_for(messages: list[Message]) -> dict[int, Provider | None]:
         )
     }
     return {m.pk: providers.get(m.provider_id) or defaults.get(m.account_id) for m in messages}
+
+
+def _without_suppressed(messages: list[Message], tally: "_Tally") -> list[Message]:
+    """Record claimed messages to a suppressed address as `suppressed` (a recipient may have
+    bounced since they were queued); return the others. No attempt is counted."""
+    held_back = {}
+    for message, hits in suppressed_recipients(messages=messages):
+        held_back[message.pk] = message
+        _guarded(message).update(
+            status=Message.Status.SUPPRESSED,
+            error_message=suppression_text(hits),
+            next_attempt_at=None,
+            claim_token=None,
+            lease_expires_at=None,
+        )
+        tally.count(Message.Status.SUPPRESSED)
+    return [message for message in messages if message.pk not in held_back]
 
 
 def _never() -> bool:
@@ -638,6 +656,7 @@ def deliver_claimed(
     if not messages:
         return tally.stats
     lease = _Lease(messages)
+    messages = _without_suppressed(messages, tally)
     provider_of = _providers_for(messages)
     by_provider: dict[Provider | None, list[Message]] = defaultdict(list)
     for message in messages:

@@ -79,3 +79,28 @@ class QueueHealthSerializer(serializers.Serializer):
 class HealthSerializer(serializers.Serializer):
     database = serializers.CharField()
     queue = QueueHealthSerializer()
+
+
+class SuppressionSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    reason = serializers.CharField(help_text="bounced, complained, unsubscribed or manual")
+    description = serializers.CharField(allow_blank=True)
+    message_id = serializers.CharField(
+        source="message.message_id",
+        allow_null=True,
+        default=None,
+        help_text="The message whose bounce or complaint put the address on the list.",
+    )
+    created_at = serializers.DateTimeField()
+
+
+class SuppressionListSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    page = serializers.IntegerField()
+    pages = serializers.IntegerField()
+    suppressions = SuppressionSerializer(many=True)
+
+
+class SuppressionAddedSerializer(serializers.Serializer):
+    created = serializers.BooleanField(help_text="False when the address was already listed.")
+    suppression = SuppressionSerializer()

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from api.keys import key_digest, key_prefix, looks_like_key
-from api.models import ApiKey, Message, MessageEvent
+from api.models import ApiKey, Message, MessageEvent, Suppression
 
 
 def api_key_get_active(*, key: str) -> ApiKey | None:
@@ -63,3 +63,42 @@ def queue_health() -> dict[str, int | float | None]:
 def message_events(*, message: Message) -> QuerySet[MessageEvent]:
     """The message's events, oldest first."""
     return message.events.order_by("created_at", "id")
+
+
+def recipients_of(message: Message) -> list[str]:
+    """Every address the message goes to (To, Cc and Bcc), lower-cased."""
+    return [address.lower() for address in [message.to_email, *message.cc, *message.bcc]]
+
+
+def suppressed_recipients(*, messages: list[Message]) -> list[tuple[Message, list[Suppression]]]:
+    """The messages with a recipient on their account's suppression list, each with those
+    entries. One query however many messages (of however many accounts); the messages may
+    be unsaved."""
+    if not messages:
+        return []
+    entries = Suppression.objects.filter(
+        account_id__in={m.account_id for m in messages},
+        email__in={address for m in messages for address in recipients_of(m)},
+    )
+    by_address = {(entry.account_id, entry.email): entry for entry in entries}
+    found = []
+    for message in messages:
+        hits = [
+            by_address[(message.account_id, address)]
+            for address in dict.fromkeys(recipients_of(message))
+            if (message.account_id, address) in by_address
+        ]
+        if hits:
+            found.append((message, hits))
+    return found
+
+
+def suppression_text(hits: list[Suppression]) -> str:
+    """The error_message of a message kept back by `hits`."""
+    listed = ", ".join(f"{entry.email} ({entry.reason})" for entry in hits)
+    return f"Not sent: on the suppression list: {listed}."
+
+
+def suppression_list(*, account: Account, email: str | None = None) -> QuerySet[Suppression]:
+    entries = Suppression.objects.filter(account=account)
+    return entries.filter(email=email.strip().lower()) if email else entries

@@ -11,6 +11,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from api.models import Suppression
+
 MAX_SUBJECT_CHARS = 998  # RFC 5322's line limit; longer subjects are folded badly by clients
 MAX_BODY_CHARS = 5 * 1024 * 1024
 MAX_RECIPIENTS = 50  # to + cc + bcc
@@ -160,3 +162,14 @@ class BatchInputSerializer(StrictSerializer):
     from_name = _optional(
         HeaderCharField, allow_blank=True, max_length=200, help_text="Default sender name."
     )
+
+
+class SuppressionInputSerializer(serializers.Serializer):
+    """POST /api/v1/suppressions: put an address on the account's list by hand."""
+
+    email = HeaderEmailField()
+    reason = serializers.ChoiceField(
+        choices=[Suppression.Reason.MANUAL, Suppression.Reason.UNSUBSCRIBED],
+        default=Suppression.Reason.MANUAL,
+    )
+    description = HeaderCharField(max_length=500, required=False, allow_blank=True, default="")

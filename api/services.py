@@ -1,3 +1,4 @@
+import dataclasses
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -12,9 +13,15 @@ from rest_framework.exceptions import ValidationError
 from accounts.models import Account
 from api import queue
 from api.emails import build_email, new_message_id
-from api.errors import NoProviderError, SendFailedError, SendLimitExceededError
+from api.errors import (
+    NoProviderError,
+    RecipientSuppressedError,
+    SendFailedError,
+    SendLimitExceededError,
+)
 from api.keys import generate_key, key_digest, key_prefix
-from api.models import ApiKey, Message, default_permissions
+from api.models import ApiKey, Message, Suppression, default_permissions
+from api.selectors import suppressed_recipients, suppression_text
 from providers import delivery, limits
 from providers.delivery import Outcome
 from providers.models import Provider
@@ -113,13 +120,21 @@ def message_send(*, account: Account, api_key: ApiKey | None, data: dict[str, An
     """Send one message now through the account's default provider and record the outcome.
 
     Raises NoProviderError (no default provider), ValidationError (no sender),
-    SendLimitExceededError (provider limit reached; nothing is recorded) and
+    RecipientSuppressedError (a recipient is suppressed; recorded as suppressed, no provider
+    is contacted), SendLimitExceededError (provider limit reached; nothing is recorded) and
     SendFailedError (the provider did not accept it; the message is recorded as failed).
     The message is stored as `sending` with a lease before the provider is contacted, so
     if this process dies mid-send the queue picks it up: nothing accepted is ever lost.
     """
     provider = _default_provider(account)
     message = _new_message(account=account, api_key=api_key, provider=provider, data=data)
+    if suppressed := suppressed_recipients(messages=[message]):
+        [(_, hits)] = suppressed
+        _record_suppressed(message, hits)
+        message.save()
+        raise RecipientSuppressedError(
+            message_id=message.message_id, addresses=[entry.email for entry in hits]
+        )
     grant = None
     if provider.has_limits:
         grant = limits.acquire(provider=provider, wanted=1)
@@ -172,6 +187,40 @@ def messages_requeue_failed(
     )
 
 
+def _record_suppressed(message: Message, hits: list[Suppression]) -> None:
+    """Mark an (unsaved or claimed) message as not sent because of `hits`."""
+    message.status = Message.Status.SUPPRESSED
+    message.error_message = suppression_text(hits)
+    message.next_attempt_at = None
+
+
+def suppression_add(
+    *,
+    account: Account,
+    email: str,
+    reason: Suppression.Reason = Suppression.Reason.MANUAL,
+    description: str = "",
+    message: Message | None = None,
+) -> tuple[Suppression, bool]:
+    """Put `email` on the account's suppression list; (entry, created). An address already
+    listed keeps its first entry (and reason): repeats, e.g. resent webhooks, change nothing."""
+    try:
+        with transaction.atomic():
+            return Suppression.objects.get_or_create(
+                account=account,
+                email=email.strip().lower(),
+                defaults={"reason": reason, "description": description, "message": message},
+            )
+    except IntegrityError:  # added concurrently
+        return Suppression.objects.get(account=account, email=email.strip().lower()), False
+
+
+def suppression_remove(*, account: Account, email: str) -> bool:
+    """Take `email` off the account's list; False if it was not on it."""
+    deleted, _ = Suppression.objects.filter(account=account, email=email.strip().lower()).delete()
+    return deleted > 0
+
+
 @dataclass(frozen=True)
 class InvalidItem:
     """A batch item that failed input validation, kept in its place in the batch."""
@@ -183,8 +232,13 @@ class InvalidItem:
 @dataclass(frozen=True)
 class BatchItemResult:
     to: Any
-    message: Message | None = None
-    errors: dict[str, Any] | None = None
+    message: Message | None = None  # recorded: queued, or suppressed
+    errors: dict[str, Any] | None = None  # not recorded: invalid input
+    suppressed: tuple[str, ...] = ()  # the recipients that kept a recorded message back
+
+    @property
+    def queued(self) -> bool:
+        return self.message is not None and not self.suppressed
 
 
 def batch_enqueue(
@@ -195,6 +249,7 @@ def batch_enqueue(
     `items` holds, per batch position, validated message data or an InvalidItem. Raises
     NoProviderError for an account without a default provider (nothing is queued). All valid
     items are committed together or not at all; each gets its queue_id (pk) and message_id.
+    An item with a suppressed recipient is recorded as `suppressed`, not queued.
     """
     provider = _default_provider(account)
     now = timezone.now()
@@ -213,6 +268,17 @@ def batch_enqueue(
         message.queued_at = now
         message.turn_at = next(turns)
         results.append(BatchItemResult(to=message.to_email, message=message))
+    messages = [r.message for r in results if r.message is not None]
+    held_back = {}
+    for message, hits in suppressed_recipients(messages=messages):
+        _record_suppressed(message, hits)
+        held_back[id(message)] = tuple(entry.email for entry in hits)
+    results = [
+        dataclasses.replace(r, suppressed=held_back[id(r.message)])
+        if id(r.message) in held_back
+        else r
+        for r in results
+    ]
     with transaction.atomic():
         Message.objects.bulk_create([r.message for r in results if r.message is not None])
     return results

@@ -2,7 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from api.errors import api_not_found
-from api.views import HealthView, MailViewSet
+from api.views import HealthView, MailViewSet, SuppressionViewSet
 
 app_name = "api"
 
@@ -13,6 +13,16 @@ urlpatterns = [
         "v1/mail/status/<str:message_id>",
         MailViewSet.as_view({"get": "status"}),
         name="mail-status",
+    ),
+    path(
+        "v1/suppressions",
+        SuppressionViewSet.as_view({"get": "list", "post": "create"}),
+        name="suppressions",
+    ),
+    path(
+        "v1/suppressions/<str:email>",
+        SuppressionViewSet.as_view({"delete": "destroy"}),
+        name="suppression",
     ),
     path("v1/health", HealthView.as_view(), name="health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

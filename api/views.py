@@ -1,9 +1,10 @@
 from collections.abc import Callable
 from typing import Any
 
+from django.core.paginator import Paginator
 from django.db import DatabaseError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -12,7 +13,13 @@ from rest_framework.views import APIView
 
 from api import selectors, services
 from api.envelope import success
-from api.errors import SendFailedError, ServiceUnavailableError, error_body, validation_error
+from api.errors import (
+    RecipientSuppressedError,
+    SendFailedError,
+    ServiceUnavailableError,
+    error_body,
+    validation_error,
+)
 from api.idempotency import (
     MAX_KEY_LENGTH,
     Replay,
@@ -31,9 +38,16 @@ from api.responses import (
     MessageStatusSerializer,
     SendResultSerializer,
     StatusResultSerializer,
+    SuppressionAddedSerializer,
+    SuppressionListSerializer,
+    SuppressionSerializer,
 )
 from api.schema import envelope, error_responses
-from api.serializers import BatchInputSerializer, MessageInputSerializer
+from api.serializers import (
+    BatchInputSerializer,
+    MessageInputSerializer,
+    SuppressionInputSerializer,
+)
 from api.services import BatchItemResult, InvalidItem
 
 
@@ -64,6 +78,17 @@ def _validate_items(
 def _batch_item(result: BatchItemResult) -> dict[str, Any]:
     if result.message is None:
         return {"to": result.to, "status": "failed", "error": validation_error(result.errors)}
+    if not result.queued:  # recorded, but a recipient is suppressed
+        error = RecipientSuppressedError(
+            message_id=result.message.message_id, addresses=list(result.suppressed)
+        )
+        return {
+            "to": result.to,
+            "status": "failed",
+            "queue_id": result.message.pk,
+            "message_id": result.message.message_id,
+            "error": {"code": error.code, "message": str(error.detail), "details": error.details},
+        }
     return {
         "to": result.to,
         "status": Message.Status.QUEUED,
@@ -104,8 +129,8 @@ def _idempotent(request: Request, endpoint: str, handle: Callable[[], Response])
         )
     try:
         response = handle()
-    except SendFailedError as err:
-        # The message was recorded as failed: a repeat must answer the same, not resend.
+    except (SendFailedError, RecipientSuppressedError) as err:
+        # The message was recorded (failed, suppressed): a repeat must answer the same.
         body = error_body(err.code, str(err.detail), err.details)
         idempotency_finish(record=outcome, status_code=err.status_code, body=body)
         raise
@@ -174,7 +199,7 @@ class MailViewSet(viewsets.ViewSet):
         results = services.batch_enqueue(
             account=request.auth.account, api_key=request.auth, items=items
         )
-        queued = sum(1 for result in results if result.message is not None)
+        queued = sum(1 for result in results if result.queued)
         return success(
             {
                 "total": len(results),
@@ -213,6 +238,82 @@ class MailViewSet(viewsets.ViewSet):
                 "events": MessageEventSerializer(events, many=True).data,
             }
         )
+
+
+SUPPRESSIONS_PAGE_SIZE = 100
+
+
+@extend_schema(tags=["Suppressions"])
+class SuppressionViewSet(viewsets.ViewSet):
+    """The account's suppression list: addresses that hard-bounced, complained,
+    unsubscribed or were added by hand. Mail to them is never handed to a provider."""
+
+    required_permission = Permission.MAIL
+    content_negotiation_class = JsonOnlyNegotiation
+
+    @extend_schema(
+        summary="List suppressed addresses, newest first",
+        parameters=[
+            OpenApiParameter("email", str, description="Only this address."),
+            OpenApiParameter("page", int, description=f"{SUPPRESSIONS_PAGE_SIZE} per page."),
+        ],
+        responses={
+            200: envelope("SuppressionListResponse", SuppressionListSerializer()),
+            **error_responses(400, 401, 403, 429),
+        },
+    )
+    def list(self, request: Request) -> Response:
+        entries = selectors.suppression_list(
+            account=request.auth.account, email=request.query_params.get("email")
+        ).select_related("message")
+        paginator = Paginator(entries, SUPPRESSIONS_PAGE_SIZE)
+        number = request.query_params.get("page", "1")
+        if not number.isdigit() or not 1 <= int(number) <= max(paginator.num_pages, 1):
+            raise ValidationError({"page": [f"Must be 1 to {max(paginator.num_pages, 1)}."]})
+        page = paginator.page(int(number))
+        return success(
+            {
+                "total": paginator.count,
+                "page": page.number,
+                "pages": paginator.num_pages,
+                "suppressions": SuppressionSerializer(page.object_list, many=True).data,
+            }
+        )
+
+    @extend_schema(
+        summary="Add an address to the suppression list",
+        request=SuppressionInputSerializer,
+        responses={
+            201: envelope("SuppressionAddedResponse", SuppressionAddedSerializer()),
+            200: envelope("SuppressionExistsResponse", SuppressionAddedSerializer()),
+            **error_responses(400, 401, 403, 429),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        serializer = SuppressionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        entry, created = services.suppression_add(
+            account=request.auth.account, **serializer.validated_data
+        )
+        return success(
+            {"created": created, "suppression": SuppressionSerializer(entry).data},
+            status=201 if created else 200,
+        )
+
+    @extend_schema(
+        summary="Remove an address from the suppression list",
+        responses={
+            200: envelope(
+                "SuppressionRemovedResponse",
+                inline_serializer("SuppressionRemoved", {"email": serializers.EmailField()}),
+            ),
+            **error_responses(401, 403, 404, 429),
+        },
+    )
+    def destroy(self, request: Request, email: str) -> Response:
+        if not services.suppression_remove(account=request.auth.account, email=email):
+            raise NotFound("This address is not on the suppression list.")
+        return success({"email": email.strip().lower()})
 
 
 @extend_schema(tags=["Operations"])

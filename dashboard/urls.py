@@ -7,4 +7,5 @@ app_name = "dashboard"
 urlpatterns = [
     path("", views.home, name="home"),
     path("messages/requeue-failed", views.requeue_failed, name="requeue-failed"),
+    path("suppressions/delete", views.suppression_delete, name="suppression-delete"),
 ]

@@ -6,8 +6,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.services import account_for_user
 from api.models import ApiKey, Message
-from api.services import messages_requeue_failed
+from api.selectors import suppression_list
+from api.services import messages_requeue_failed, suppression_remove
 from providers.selectors import provider_list_for_account
+
+SUPPRESSIONS_SHOWN = 50
 
 
 @login_required
@@ -21,6 +24,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "failed_count": Message.objects.filter(
             account=account, status=Message.Status.FAILED
         ).count(),
+        "suppressions": suppression_list(account=account)[:SUPPRESSIONS_SHOWN],
+        "suppression_count": suppression_list(account=account).count(),
     }
     return render(request, "dashboard/home.html", context)
 
@@ -30,4 +35,17 @@ def home(request: HttpRequest) -> HttpResponse:
 def requeue_failed(request: HttpRequest) -> HttpResponse:
     count = messages_requeue_failed(account=account_for_user(user=request.user))
     messages.success(request, f"{count} failed message(s) are back in the queue.")
+    return redirect("dashboard:home")
+
+
+@login_required
+@require_POST
+def suppression_delete(request: HttpRequest) -> HttpResponse:
+    email = request.POST.get("email", "")
+    if suppression_remove(account=account_for_user(user=request.user), email=email):
+        messages.success(
+            request, f"{email} is off the suppression list: mail to it goes out again."
+        )
+    else:
+        messages.error(request, f"{email} was not on the suppression list.")
     return redirect("dashboard:home")

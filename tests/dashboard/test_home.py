@@ -1,6 +1,8 @@
 import pytest
 from django.test import Client
 
+from api import services
+from api.models import Suppression
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -34,3 +36,28 @@ def test_a_teammate_sees_the_same_account(teammate, account, sink):
 
 def test_the_login_page_renders(db):
     assert Client().get("/accounts/login/").status_code == 200
+
+
+def test_the_dashboard_lists_suppressions_and_removes_one(owner, account, outsider_account):
+    services.suppression_add(account=account, email="bounced@example.com", reason="bounced")
+    services.suppression_add(account=outsider_account, email="theirs@example.com")
+    client = Client()
+    client.force_login(owner)
+
+    html = client.get("/").content.decode()
+    assert "bounced@example.com" in html and "theirs@example.com" not in html
+
+    response = client.post("/suppressions/delete", {"email": "bounced@example.com"}, follow=True)
+    assert "is off the suppression list" in response.content.decode()
+    assert not Suppression.objects.filter(account=account).exists()
+
+
+def test_the_dashboard_cannot_remove_another_accounts_suppression(owner, outsider_account):
+    services.suppression_add(account=outsider_account, email="theirs@example.com")
+    client = Client()
+    client.force_login(owner)
+
+    response = client.post("/suppressions/delete", {"email": "theirs@example.com"}, follow=True)
+
+    assert "was not on the suppression list" in response.content.decode()
+    assert Suppression.objects.filter(email="theirs@example.com").exists()
