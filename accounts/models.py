@@ -12,6 +12,9 @@ class Account(models.Model):
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="accounts"
     )
+    # Defaults for messages that do not say: a pixel before </body>, links via redirects.
+    track_opens = models.BooleanField(default=False)
+    track_clicks = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

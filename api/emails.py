@@ -16,6 +16,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import sanitize_address
 
 from api.models import Message
+from api.tracking import tracked_html
 
 _CRLF = b"\r\n"
 _MAX_LINE = 998  # RFC 5322 hard limit, without the CRLF
@@ -72,14 +73,15 @@ class PreparedEmail(EmailMultiAlternatives):
     """An EmailMultiAlternatives that can also hand the SMTP backend its finished bytes."""
 
     message_record: Message
+    html_as_sent: str  # the HTML body with tracking applied
 
     def smtp_envelope(self) -> tuple[str, list[str], bytes]:
         message = self.message_record
         recipients = [_address(a) for a in [message.to_email, *message.cc, *message.bcc]]
-        return _address(message.from_email), recipients, render(message)
+        return _address(message.from_email), recipients, render(message, html=self.html_as_sent)
 
 
-def render(message: Message) -> bytes:
+def render(message: Message, *, html: str | None = None) -> bytes:
     """The message as it goes on the wire: headers, then one text/html part or both as
     multipart/alternative. Bcc never appears; line ends are CRLF."""
     sender = formataddr((message.from_name, message.from_email), charset="utf-8")
@@ -97,19 +99,18 @@ def render(message: Message) -> bytes:
         f"Message-ID: {message.message_id}".encode(),
         b"MIME-Version: 1.0",
     ]
-    if message.text and message.html:
+    html = tracked_html(message) if html is None else html
+    if message.text and html:
         # "=_" cannot occur in quoted-printable text, and 7bit parts are ours to check.
         boundary = f"=_mp_{secrets.token_hex(12)}"
-        parts = [_body_part(message.text, "plain"), _body_part(message.html, "html")]
+        parts = [_body_part(message.text, "plain"), _body_part(html, "html")]
         if any(boundary.encode() in part for part in parts):
             boundary = f"=_mp_{secrets.token_hex(24)}"
         lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"'.encode())
         body = b"".join(b"--" + boundary.encode() + _CRLF + part + _CRLF for part in parts)
         body += b"--" + boundary.encode() + b"--" + _CRLF
     else:
-        part = (
-            _body_part(message.html, "html") if message.html else _body_part(message.text, "plain")
-        )
+        part = _body_part(html, "html") if html else _body_part(message.text, "plain")
         head, body = part.split(_CRLF * 2, 1)
         lines += head.split(_CRLF)
     return _CRLF.join(lines) + _CRLF * 2 + body
@@ -126,14 +127,16 @@ def build_email(message: Message) -> PreparedEmail:
         if message.from_name
         else message.from_email
     )
-    if message.text or not message.html:
+    html = tracked_html(message)
+    if message.text or not html:
         email = PreparedEmail(body=message.text)
-        if message.html:
-            email.attach_alternative(message.html, "text/html")
+        if html:
+            email.attach_alternative(html, "text/html")
     else:
-        email = PreparedEmail(body=message.html)
+        email = PreparedEmail(body=html)
         email.content_subtype = "html"
     email.message_record = message
+    email.html_as_sent = html
     email.subject = message.subject
     email.from_email = sender
     email.to = [message.to_email]

@@ -78,6 +78,9 @@ class Message(models.Model):
     text = models.TextField(blank=True)
     tags = models.JSONField(default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # Resolved when the message is accepted: the request's choice, else the account's.
+    track_opens = models.BooleanField(default=False)
+    track_clicks = models.BooleanField(default=False)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     # null, not "", while there is no error: the API shows it as JSON null.
@@ -180,6 +183,7 @@ class MessageEvent(models.Model):
     event_type = models.CharField(max_length=32, choices=Type.choices)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.TextField(blank=True)
+    url = models.URLField(max_length=2048, blank=True)  # the link followed, for clicks
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

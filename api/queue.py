@@ -107,7 +107,7 @@ def claim_due(*, batch_size: int, lease_seconds: int | None = None) -> list[Mess
 _SENDING_FIELDS = [
     *("account_id", "provider_id", "message_id", "from_email", "from_name", "to_email"),
     *("reply_to", "cc", "bcc", "subject", "html", "text", "tags", "metadata"),
-    *("attempts", "queued_at", "claim_token", "lease_expires_at"),
+    *("track_opens", "track_clicks", "attempts", "queued_at", "claim_token", "lease_expires_at"),
 ]
 
 

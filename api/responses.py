@@ -1,5 +1,7 @@
 """Output shapes of the mail API (the `data` of the success envelope)."""
 
+from typing import Any
+
 from rest_framework import serializers
 
 from api.serializers import MessageInputSerializer
@@ -55,11 +57,25 @@ class MessageStatusSerializer(serializers.Serializer):
 
 
 class MessageEventSerializer(serializers.Serializer):
+    """One event in the seed's shape; `url` only for clicks, `description` only when there
+    is one (bounces, rejections, deferrals)."""
+
     event_type = serializers.CharField()
     ip_address = serializers.IPAddressField(allow_null=True)
     user_agent = serializers.CharField(allow_blank=True)
-    description = serializers.CharField(allow_blank=True)
+    url = serializers.URLField(required=False, help_text="Clicks: the link followed.")
+    description = serializers.CharField(
+        required=False, help_text="Bounces, rejections and deferrals: what the provider said."
+    )
     created_at = serializers.DateTimeField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if instance.event_type != "click":
+            data.pop("url", None)
+        if not data.get("description"):
+            data.pop("description", None)
+        return data
 
 
 class StatusResultSerializer(serializers.Serializer):

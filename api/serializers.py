@@ -135,6 +135,15 @@ class MessageInputSerializer(StrictSerializer):
         help_text="Tags for categorisation.",
     )
     metadata = _optional(MetadataField, help_text="Custom key/value data kept with the message.")
+    track_opens = _optional(
+        serializers.BooleanField,
+        help_text="Record opens through a 1x1 image (HTML only). Default: the account's setting.",
+    )
+    track_clicks = _optional(
+        serializers.BooleanField,
+        help_text="Record clicks by sending http(s) links through a redirect (HTML only). "
+        "Default: the account's setting.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # null means "not given" for every optional field.

@@ -20,8 +20,9 @@ from api.errors import (
     SendLimitExceededError,
 )
 from api.keys import generate_key, key_digest, key_prefix
-from api.models import ApiKey, Message, Suppression, default_permissions
+from api.models import ApiKey, Message, MessageEvent, Suppression, default_permissions
 from api.selectors import suppressed_recipients, suppression_text
+from api.tracking import trackable_links
 from providers import delivery, limits
 from providers.delivery import Outcome
 from providers.models import Provider
@@ -113,6 +114,8 @@ def _new_message(
         text=data.get("text", ""),
         tags=data.get("tags", []),
         metadata=data.get("metadata", {}),
+        track_opens=data.get("track_opens", account.track_opens),
+        track_clicks=data.get("track_clicks", account.track_clicks),
     )
 
 
@@ -282,3 +285,40 @@ def batch_enqueue(
     with transaction.atomic():
         Message.objects.bulk_create([r.message for r in results if r.message is not None])
     return results
+
+
+def event_record_open(*, message_pk: int, ip_address: str | None, user_agent: str) -> bool:
+    """Record that the message's tracking pixel was loaded; False for an unknown message."""
+    message = Message.objects.filter(pk=message_pk).only("pk", "account_id").first()
+    if message is None:
+        return False
+    MessageEvent.objects.create(
+        account_id=message.account_id,
+        message=message,
+        event_type=MessageEvent.Type.OPEN,
+        ip_address=ip_address,
+        user_agent=user_agent[:1000],
+    )
+    return True
+
+
+def event_record_click(
+    *, message_pk: int, link_index: int, ip_address: str | None, user_agent: str
+) -> str | None:
+    """Record a click on the message's `link_index`-th tracked link and return its target;
+    None (nothing recorded) when the message or the link does not exist."""
+    message = Message.objects.filter(pk=message_pk).only("pk", "account_id", "html").first()
+    if message is None:
+        return None
+    links = trackable_links(message.html)
+    if not 0 <= link_index < len(links):
+        return None
+    MessageEvent.objects.create(
+        account_id=message.account_id,
+        message=message,
+        event_type=MessageEvent.Type.CLICK,
+        url=links[link_index][:2048],
+        ip_address=ip_address,
+        user_agent=user_agent[:1000],
+    )
+    return links[link_index]

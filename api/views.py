@@ -1,8 +1,11 @@
+import base64
 from collections.abc import Callable
 from typing import Any
 
 from django.core.paginator import Paginator
 from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.views.decorators.http import require_safe
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
@@ -11,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api import selectors, services
+from api import selectors, services, tracking
 from api.envelope import success
 from api.errors import (
     RecipientSuppressedError,
@@ -338,3 +341,44 @@ class HealthView(APIView):
         except DatabaseError as err:
             raise ServiceUnavailableError() from err
         return success({"database": "ok", "queue": queue_state})
+
+
+# A transparent 1x1 GIF: what a tracking pixel answers.
+_PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+def _not_found() -> HttpResponse:
+    return HttpResponse("Not found.", status=404, content_type="text/plain")
+
+
+@require_safe
+def tracking_open(request: HttpRequest, token: str) -> HttpResponse:
+    """The open pixel: records an `open` event, answers a GIF that is never cached."""
+    message_pk = tracking.read_open_token(token)
+    if message_pk is None or not services.event_record_open(
+        message_pk=message_pk,
+        ip_address=tracking.client_ip(request.META),
+        user_agent=request.headers.get("User-Agent", ""),
+    ):
+        return _not_found()
+    response = HttpResponse(_PIXEL, content_type="image/gif")
+    response["Cache-Control"] = "no-store, max-age=0"
+    return response
+
+
+@require_safe
+def tracking_click(request: HttpRequest, token: str) -> HttpResponse:
+    """A tracked link: records a `click` event and redirects (302) to the link as it was in
+    the message. A token we did not sign redirects nowhere."""
+    click = tracking.read_click_token(token)
+    target = click and services.event_record_click(
+        message_pk=click.message_pk,
+        link_index=click.link_index,
+        ip_address=tracking.client_ip(request.META),
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+    if not target:
+        return _not_found()
+    response = HttpResponseRedirect(target)
+    response["Cache-Control"] = "no-store, max-age=0"
+    return response

@@ -174,6 +174,9 @@ LOGGING = {
 
 # Where the instance is reachable from the outside (tracking links, dashboard URLs).
 MAILPASS_PUBLIC_URL = env_str("MAILPASS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Open/click tracking behind a reverse proxy: the header that carries the client's address
+# (e.g. X-Forwarded-For); its last entry is used. Empty: REMOTE_ADDR.
+MAILPASS_TRUSTED_PROXY_HEADER = env_str("MAILPASS_TRUSTED_PROXY_HEADER", "")
 # Right-hand side of generated Message-IDs: <random.unixtime@DOMAIN>.
 MAILPASS_MESSAGE_ID_DOMAIN = env_str("MAILPASS_MESSAGE_ID_DOMAIN", "mailpass.im")
 # Fernet keys for provider credentials, newest first; older keys still decrypt.

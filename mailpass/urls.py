@@ -1,10 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from api.views import tracking_click, tracking_open
+
 urlpatterns = [
     path("api/", include("api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("t/o/<str:token>", tracking_open, name="tracking-open"),
+    path("t/c/<str:token>", tracking_click, name="tracking-click"),
     path("", include("dashboard.urls")),
 ]
 

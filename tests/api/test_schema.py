@@ -52,6 +52,8 @@ def test_the_send_request_schema_has_the_seeds_fields(schema):
         "bcc",
         "tags",
         "metadata",
+        "track_opens",  # ours, beyond the seed: per-message tracking
+        "track_clicks",
     }
     assert set(request["required"]) == {"to", "subject"}
 

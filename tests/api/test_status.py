@@ -81,13 +81,14 @@ def test_status_lists_events_oldest_first_in_the_seed_shape(api, sent, account):
     events = api.get(f"/api/v1/mail/status/{sent}").json()["data"]["events"]
 
     assert [e["event_type"] for e in events] == ["open", "click"]
+    # Exactly the seed's keys; a click adds the url it followed.
     assert events[0] == {
         "event_type": "open",
         "ip_address": "192.168.1.1",
         "user_agent": "Mozilla/5.0...",
-        "description": "",
         "created_at": events[0]["created_at"],
     }
+    assert set(events[1]) == {"event_type", "ip_address", "user_agent", "url", "created_at"}
 
 
 def test_another_accounts_message_is_a_404_identical_to_a_missing_one(outsider_api, sent):
