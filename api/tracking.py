@@ -4,12 +4,10 @@ An open is a 1x1 GIF at /t/o/<token>, placed just before </body>. A click goes t
 /t/c/<token>, which names the message and the position of the link in its stored HTML, not
 the target: the redirect goes to the link found at that position in the message we sent, so
 no URL, signed or not, can make us redirect anywhere else. Tokens carry a truncated
-HMAC-SHA256 over what they name; a forged or altered token is a 404 and records nothing.
+HMAC over what they name (api.signing); a forged or altered token is a 404 and records
+nothing.
 """
 
-import base64
-import hashlib
-import hmac
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -19,33 +17,15 @@ from html.parser import HTMLParser
 from django.conf import settings
 
 from api.models import Message
-
-_SIGNATURE_BYTES = 12  # 96 bits: 16 characters in the URL
-
-
-def _signature(*parts: object) -> str:
-    key = hashlib.sha256(b"mailpass-tracking:" + settings.SECRET_KEY.encode()).digest()
-    data = ":".join(str(part) for part in parts).encode()
-    digest = hmac.new(key, data, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def _base36(number: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    text = ""
-    while True:
-        number, digit = divmod(number, 36)
-        text = digits[digit] + text
-        if not number:
-            return text
+from api.signing import base36, matches, read_base36, signature
 
 
 def open_token(message_pk: int) -> str:
-    return f"{_base36(message_pk)}.{_signature('open', message_pk)}"
+    return f"{base36(message_pk)}.{signature('open', message_pk)}"
 
 
 def click_token(message_pk: int, link_index: int) -> str:
-    return f"{_base36(message_pk)}.{link_index}.{_signature('click', message_pk, link_index)}"
+    return f"{base36(message_pk)}.{link_index}.{signature('click', message_pk, link_index)}"
 
 
 @dataclass(frozen=True)
@@ -57,24 +37,17 @@ class Click:
 def read_open_token(token: str) -> int | None:
     """The message pk an open token names, or None if it is not one we signed."""
     parts = token.split(".")
-    if len(parts) != 2 or not _is_base36(parts[0]):
+    if len(parts) != 2 or (pk := read_base36(parts[0])) is None:
         return None
-    pk = int(parts[0], 36)
-    return pk if hmac.compare_digest(parts[1], _signature("open", pk)) else None
+    return pk if matches(parts[1], "open", pk) else None
 
 
 def read_click_token(token: str) -> Click | None:
     parts = token.split(".")
-    if len(parts) != 3 or not _is_base36(parts[0]) or not parts[1].isdigit():
+    if len(parts) != 3 or (pk := read_base36(parts[0])) is None or not parts[1].isdigit():
         return None
-    pk, index = int(parts[0], 36), int(parts[1])
-    if not hmac.compare_digest(parts[2], _signature("click", pk, index)):
-        return None
-    return Click(pk, index)
-
-
-def _is_base36(text: str) -> bool:
-    return 0 < len(text) <= 13 and text.isascii() and text.isalnum()
+    index = int(parts[1])
+    return Click(pk, index) if matches(parts[2], "click", pk, index) else None
 
 
 def _url(kind: str, token: str) -> str:

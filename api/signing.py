@@ -1,0 +1,41 @@
+"""Short signed tokens for public URLs (tracking links, provider webhooks).
+
+A token is the object's pk in base 36 plus a truncated HMAC-SHA256 of what it names, keyed
+from SECRET_KEY: short enough for a URL, impossible to forge or to point at another object.
+"""
+
+import base64
+import hashlib
+import hmac
+
+from django.conf import settings
+
+_SIGNATURE_BYTES = 12  # 96 bits: 16 characters
+
+
+def signature(*parts: object) -> str:
+    key = hashlib.sha256(b"mailpass-url-signing:" + settings.SECRET_KEY.encode()).digest()
+    data = ":".join(str(part) for part in parts).encode()
+    digest = hmac.new(key, data, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def matches(text: str, *parts: object) -> bool:
+    return hmac.compare_digest(text, signature(*parts))
+
+
+def base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        number, digit = divmod(number, 36)
+        text = digits[digit] + text
+        if not number:
+            return text
+
+
+def read_base36(text: str) -> int | None:
+    """The number `text` spells in base 36, or None if it is not a plausible pk."""
+    if not 0 < len(text) <= 13 or not text.isascii() or not text.isalnum():
+        return None
+    return int(text, 36)
