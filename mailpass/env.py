@@ -46,3 +46,14 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_map(name: str) -> dict[str, str]:
+    """A comma-separated list of KEY=VALUE pairs ("sendgrid=https://proxy/v3/,…")."""
+    mapping: dict[str, str] = {}
+    for item in env_list(name):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ImproperlyConfigured(f"{name} must be KEY=VALUE pairs, got {item!r}")
+        mapping[key.strip()] = value.strip()
+    return mapping

@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from mailpass.env import env_bool, env_int, env_list, env_str
+from mailpass.env import env_bool, env_int, env_list, env_map, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -203,3 +203,20 @@ MAILPASS_RETRY_MAX_ATTEMPTS = env_int("MAILPASS_RETRY_MAX_ATTEMPTS", 100, minimu
 MAILPASS_QUEUE_POLL_SECONDS = env_int("MAILPASS_QUEUE_POLL_SECONDS", 2, minimum=0)
 # Default SMTP timeout, seconds, for providers that do not set one.
 MAILPASS_SMTP_TIMEOUT = env_int("MAILPASS_SMTP_TIMEOUT", 10, minimum=1)
+# ESP API base URLs by provider kind ("sendgrid=https://proxy.internal/v3/,…"), replacing
+# each ESP's public URL for every provider of that kind (an SES URL is boto3's
+# endpoint_url). For a proxy, or a loopback fake in tests. Never per provider: a user
+# must not be able to point MailPass at an internal host.
+MAILPASS_ESP_API_URLS = env_map("MAILPASS_ESP_API_URLS")
+
+# The instance's own relay, offered to every account as the "mailpass" provider kind.
+# Unset EMAIL_HOST: no relay, and providers of that kind cannot be added.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", not env_bool("EMAIL_USE_SSL", False))
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be on")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)

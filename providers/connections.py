@@ -2,17 +2,45 @@
 
 The only module that knows backend dotted paths and their option names. Each kind is one
 row of BACKENDS: the backend and a function from the provider to that backend's kwargs.
-Every credential is passed explicitly, so a backend never falls back to global settings.
+Every credential is passed explicitly, so a backend never falls back to global settings:
+django-anymail backends are built per provider with that provider's own keys.
 """
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
+from anymail.exceptions import AnymailNotSupportedWarning
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 
 from providers.models import Provider
 from providers.network import assert_host_allowed
+
+# Each ESP's public API base, as its anymail backend expects it (SES: None = boto3's own
+# endpoint for the region). MAILPASS_ESP_API_URLS replaces them, never a provider row.
+PUBLIC_API_URLS: dict[str, str | None] = {
+    Provider.Kind.AMAZON_SES: None,
+    Provider.Kind.SENDGRID: "https://api.sendgrid.com/v3/",
+    Provider.Kind.MAILGUN: "https://api.mailgun.net/v3/",
+    Provider.Kind.POSTMARK: "https://api.postmarkapp.com/",
+    Provider.Kind.RESEND: "https://api.resend.com/",
+    Provider.Kind.BREVO: "https://api.brevo.com/v3/",
+}
+MAILGUN_EU_API_URL = "https://api.eu.mailgun.net/v3/"
+
+
+def api_url_for(provider: Provider) -> str | None:
+    """The API base URL requests for `provider` go to: the operator's override for its kind,
+    else the ESP's public URL (Mailgun: the one of the provider's region)."""
+    override = settings.MAILPASS_ESP_API_URLS.get(provider.kind)
+    if override:
+        return override if override.endswith("/") else override + "/"
+    if provider.kind == Provider.Kind.MAILGUN and provider.options.get("region") == "eu":
+        return MAILGUN_EU_API_URL
+    return PUBLIC_API_URLS[provider.kind]
 
 
 def _smtp_options(provider: Provider) -> dict[str, Any]:
@@ -29,17 +57,102 @@ def _smtp_options(provider: Provider) -> dict[str, Any]:
     }
 
 
+def _mailpass_options(provider: Provider) -> dict[str, Any]:
+    # The operator's relay: trusted, so no private-address check (it may well sit on the
+    # same private network). Nothing comes from the provider row.
+    if not settings.EMAIL_HOST:
+        raise ImproperlyConfigured("this MailPass instance has no relay (EMAIL_HOST is unset)")
+    return {
+        "host": settings.EMAIL_HOST,
+        "port": settings.EMAIL_PORT,
+        "username": settings.EMAIL_HOST_USER,
+        "password": settings.EMAIL_HOST_PASSWORD,
+        "use_tls": settings.EMAIL_USE_TLS,
+        "use_ssl": settings.EMAIL_USE_SSL,
+        "timeout": settings.EMAIL_TIMEOUT,
+    }
+
+
+def _ses_options(provider: Provider) -> dict[str, Any]:
+    secrets = provider.credentials
+    client_params: dict[str, Any] = {
+        # One attempt: the queue retries with its own backoff, and boto3's retries would
+        # hold a worker's connection for several timeouts on one message.
+        "config": {
+            "connect_timeout": provider.timeout,
+            "read_timeout": provider.timeout,
+            "retries": {"mode": "standard", "total_max_attempts": 1},
+        },
+    }
+    endpoint_url = api_url_for(provider)
+    if endpoint_url:
+        client_params["endpoint_url"] = endpoint_url
+    return {
+        "session_params": {
+            "aws_access_key_id": secrets.get("access_key_id", ""),
+            "aws_secret_access_key": secrets.get("secret_access_key", ""),
+            "region_name": provider.options.get("region", ""),
+        },
+        "client_params": client_params,
+        "configuration_set_name": provider.options.get("configuration_set") or None,
+        "message_tag_name": None,
+    }
+
+
+def _api_key_options(provider: Provider) -> dict[str, Any]:
+    return {
+        "api_key": provider.credentials.get("api_key", ""),
+        "api_url": api_url_for(provider),
+        "timeout": provider.timeout,
+    }
+
+
+def _sendgrid_options(provider: Provider) -> dict[str, Any]:
+    # anymail warns on every SendGrid backend that it no longer supports SendGrid
+    # officially. We keep SendGrid and test it ourselves, so that one warning is noise.
+    # Added here rather than once at start-up because warnings.catch_warnings() blocks
+    # (test runners) reset the filter list; re-adding an identical filter replaces it.
+    warnings.filterwarnings(
+        "ignore",
+        message="django-anymail has dropped official support for SendGrid",
+        category=AnymailNotSupportedWarning,
+        module="anymail.backends.sendgrid",
+    )
+    return _api_key_options(provider)
+
+
+def _mailgun_options(provider: Provider) -> dict[str, Any]:
+    return {**_api_key_options(provider), "sender_domain": provider.options.get("domain")}
+
+
+def _postmark_options(provider: Provider) -> dict[str, Any]:
+    return {
+        "server_token": provider.credentials.get("server_token", ""),
+        "api_url": api_url_for(provider),
+        "timeout": provider.timeout,
+    }
+
+
 BACKENDS: dict[str, tuple[str, Callable[[Provider], dict[str, Any]]]] = {
     Provider.Kind.SMTP: ("providers.backends.SMTPBackend", _smtp_options),
+    Provider.Kind.MAILPASS: ("providers.backends.SMTPBackend", _mailpass_options),
+    Provider.Kind.AMAZON_SES: ("anymail.backends.amazon_ses.EmailBackend", _ses_options),
+    Provider.Kind.SENDGRID: ("anymail.backends.sendgrid.EmailBackend", _sendgrid_options),
+    Provider.Kind.MAILGUN: ("anymail.backends.mailgun.EmailBackend", _mailgun_options),
+    Provider.Kind.POSTMARK: ("anymail.backends.postmark.EmailBackend", _postmark_options),
+    Provider.Kind.RESEND: ("anymail.backends.resend.EmailBackend", _api_key_options),
+    Provider.Kind.BREVO: ("anymail.backends.brevo.EmailBackend", _api_key_options),
 }
 
 
 def open_for(provider: Provider) -> BaseEmailBackend:
     """Build the (not yet connected) email backend for `provider`.
 
-    Raises HostNotAllowedError for a host that resolves to a private address,
-    CredentialsUnreadableError when the stored secrets cannot be decrypted, and KeyError
-    for a kind without a backend row. delivery.deliver opens and closes the connection.
+    Raises HostNotAllowedError for an smtp host that resolves to a private address,
+    CredentialsUnreadableError when the stored secrets cannot be decrypted,
+    ImproperlyConfigured (anymail's configuration errors among them) for a provider that
+    cannot work as configured, and KeyError for a kind without a backend row.
+    delivery.deliver opens and closes the connection.
     """
     path, options_for = BACKENDS[provider.kind]
     return get_connection(path, fail_silently=False, **options_for(provider))

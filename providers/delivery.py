@@ -12,7 +12,15 @@ import socket
 import ssl
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import botocore.exceptions
+import requests
+from anymail.exceptions import (
+    AnymailError,
+    AnymailInvalidAddress,
+    AnymailRecipientsRefused,
+)
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
@@ -43,13 +51,88 @@ def _smtp_reply_text(code: int, message: bytes | str) -> str:
     return f"{code} {text}".strip()
 
 
+def esp_error_message(body: Any) -> str:
+    """The ESP's own words in a parsed error body, or "" when it has none we know.
+
+    SendGrid: {"errors": [{"message"}]}; Postmark and AWS: {"Message"}; Mailgun, Resend,
+    Brevo and AWS REST-JSON: {"message"}.
+    """
+    if not isinstance(body, dict):
+        return ""
+    errors = body.get("errors")
+    if isinstance(errors, list):
+        texts = [str(e["message"]) for e in errors if isinstance(e, dict) and e.get("message")]
+        if texts:
+            return "; ".join(texts)
+    for key in ("message", "Message", "error"):
+        if isinstance(body.get(key), str) and body[key]:
+            return body[key]
+    return ""
+
+
+def http_error_text(response: requests.Response) -> str:
+    """An ESP's error message from an HTTP response: its JSON message, else the raw text."""
+    try:
+        text = esp_error_message(response.json())
+    except ValueError:
+        text = ""
+    return text or response.text.strip()[:500] or response.reason or ""
+
+
+def _anymail_status_and_text(exc: AnymailError) -> tuple[int | None, str]:
+    # requests-based backends keep the requests.Response; the SES backend keeps boto3's
+    # parsed error dict (ClientError.response) and no status_code.
+    response = exc.response
+    if isinstance(response, requests.Response):
+        return response.status_code, http_error_text(response)
+    if isinstance(response, dict):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        error = response.get("Error", {})
+        return status, str(error.get("Message") or error.get("Code") or "")
+    return None, ""
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    # anymail re-raises a requests failure as a class deriving from both its own error and
+    # the requests exception; the SES backend chains botocore's error as the cause.
+    network = (
+        requests.ConnectionError,
+        requests.Timeout,
+        botocore.exceptions.ConnectionError,
+        botocore.exceptions.HTTPClientError,
+    )
+    return isinstance(exc, network) or isinstance(exc.__cause__, network)
+
+
+def _classify_anymail(exc: AnymailError) -> DeliveryResult:
+    esp = exc.esp_name or "ESP"
+    if _is_network_error(exc):
+        cause = exc.__cause__ or exc
+        return DeliveryResult(Outcome.RETRY, error_text=f"cannot reach {esp}: {cause}")
+    status, text = _anymail_status_and_text(exc)
+    text = text or (str(exc.args[0]) if exc.args else type(exc).__name__)
+    # Refused recipients (some ESPs answer 200 or 422 for them) and errors raised before
+    # any request (bad address, unsupported feature) fail whatever the status.
+    if status is None or isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
+        return DeliveryResult(Outcome.FAILED, error_text=f"{esp}: {text}")
+    temporary = status == 429 or status >= 500
+    return DeliveryResult(
+        Outcome.RETRY if temporary else Outcome.FAILED, error_text=f"{esp} {status}: {text}"
+    )
+
+
 def classify_error(exc: BaseException) -> DeliveryResult:
     """Map an exception raised while connecting or sending to a retry or failed result.
 
     The single place that decides what is temporary: SMTP 4xx replies, disconnects,
-    timeouts and network errors retry; SMTP 5xx replies, refused recipients,
-    authentication and TLS failures and configuration errors fail at once.
+    timeouts and network errors, ESP 429 and 5xx answers retry; SMTP 5xx replies, refused
+    recipients, ESP 4xx answers, invalid addresses, authentication and TLS failures and
+    configuration errors fail at once. error_text carries the provider's own words.
     """
+    if isinstance(exc, AnymailError):
+        # Before the SMTP and OSError rules: anymail's HTTP errors are requests
+        # exceptions, which are OSErrors, yet most of them are permanent.
+        return _classify_anymail(exc)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         replies = list(exc.recipients.values())
         text = "; ".join(
@@ -98,7 +181,9 @@ MAX_CONNECTION_FAILURES = 2
 
 def _is_connection_failure(exc: BaseException) -> bool:
     # OSError covers refused/reset connections, timeouts and disconnects; an SMTP reply
-    # (e.g. 451 at DATA) comes from a server that is up and talking.
+    # (e.g. 451 at DATA) or any ESP HTTP answer comes from a server that is up and talking.
+    if isinstance(exc, AnymailError):
+        return _is_network_error(exc)
     reply = smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
     return isinstance(exc, OSError) and not isinstance(exc, reply)
 

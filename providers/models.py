@@ -15,6 +15,13 @@ class Provider(models.Model):
 
     class Kind(models.TextChoices):
         SMTP = "smtp", "SMTP server"  # any SMTP relay: host, port, login, TLS mode
+        MAILPASS = "mailpass", "MailPass relay"  # this instance's own relay (EMAIL_* settings)
+        AMAZON_SES = "amazon_ses", "Amazon SES"  # SES v2 API: access key pair, region
+        SENDGRID = "sendgrid", "SendGrid"  # v3 API key
+        MAILGUN = "mailgun", "Mailgun"  # API key, sending domain, US or EU region
+        POSTMARK = "postmark", "Postmark"  # server token
+        RESEND = "resend", "Resend"  # API key
+        BREVO = "brevo", "Brevo"  # v3 API key
 
     class Security(models.TextChoices):
         NONE = "none", "None (plain text)"  # no TLS; only sensible on a trusted network
@@ -55,7 +62,19 @@ class Provider(models.Model):
                 name="one_default_provider_per_account",
             ),
             models.CheckConstraint(
-                condition=models.Q(kind__in=["smtp"]), name="provider_kind_known"
+                condition=models.Q(
+                    kind__in=[
+                        "smtp",
+                        "mailpass",
+                        "amazon_ses",
+                        "sendgrid",
+                        "mailgun",
+                        "postmark",
+                        "resend",
+                        "brevo",
+                    ]
+                ),
+                name="provider_kind_known",
             ),
             models.CheckConstraint(
                 condition=models.Q(security__in=["none", "starttls", "ssl"]),
@@ -68,7 +87,10 @@ class Provider(models.Model):
 
     @property
     def credentials(self) -> dict[str, str]:
-        """The decrypted secrets (for SMTP: {"password": …}). Never log or render them."""
+        """The decrypted secrets (SMTP: {"password": …}, ESPs: see providers.kinds).
+
+        Never log or render them.
+        """
         return crypto.decrypt_json(self.credentials_encrypted)
 
     @credentials.setter

@@ -1,7 +1,11 @@
+"""Writes and checks on providers: create, make default, test the connection."""
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import Account
+from providers import checks, kinds
+from providers.delivery import classify_error
 from providers.models import Provider
 from providers.network import HostNotAllowedError, assert_host_allowed
 
@@ -32,18 +36,31 @@ def provider_create(
 
     `fields` are the model's plain columns (host, port, username, security, timeout,
     from_email, from_name, hourly_limit, daily_limit, options); `credentials` the secrets,
-    stored encrypted. Raises ValidationError (field → messages) on bad input, including a
-    host that resolves to a private address.
+    stored encrypted. What each kind needs in credentials and options is providers.kinds'
+    table. Raises ValidationError (field → messages) on bad input, including a missing
+    credential or option of the kind and an smtp host that resolves to a private address.
     """
     provider = Provider(account=account, name=name, kind=kind, **fields)
     provider.credentials = {k: v for k, v in (credentials or {}).items() if v}
     provider.full_clean(exclude=["is_default"])
-    _validate_host(provider)
+    provider_check_kind(provider=provider)
     with transaction.atomic():
         provider.save()
         if is_default:
             provider_set_default(provider=provider)
     return provider
+
+
+def provider_check_kind(*, provider: Provider) -> None:
+    """The kind-specific rules of provider_create, run after the model's own full_clean.
+
+    Shared with ProviderForm (whose ModelForm runs full_clean itself), so both paths
+    apply one set of rules. Raises ValidationError keyed by the kind's field names
+    (api_key, region, domain …), "kind" for an unusable kind, or "host" for an smtp host
+    that must not be contacted (this resolves the host name).
+    """
+    kinds.validate(provider.kind, provider.credentials, provider.options)
+    _validate_host(provider)
 
 
 def provider_set_default(*, provider: Provider) -> Provider:
@@ -59,3 +76,18 @@ def provider_set_default(*, provider: Provider) -> Provider:
         Provider.objects.filter(pk=provider.pk).update(is_default=True)
     provider.is_default = True
     return provider
+
+
+def provider_test_connection(provider: Provider) -> tuple[bool, str]:
+    """Check that `provider` can be reached and accepts its credentials; sends nothing.
+
+    smtp/mailpass: connect, EHLO (STARTTLS and login when configured), QUIT. ESPs: one
+    authenticated read call against their API. Never raises: returns (True, what worked)
+    or (False, a message saying what failed, in the provider's words where it gave any).
+    """
+    try:
+        return True, checks.run(provider)
+    except checks.CheckFailedError as err:
+        return False, str(err)
+    except Exception as exc:  # noqa: BLE001 - boundary: a failed check is an answer, not an error
+        return False, f"{provider.get_kind_display()}: {classify_error(exc).error_text}"

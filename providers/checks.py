@@ -1,0 +1,131 @@
+"""Connection tests: can MailPass reach a provider and log in, without sending anything?
+
+SMTP kinds connect, say EHLO, log in when they have a login, and QUIT. Each ESP gets one
+cheap authenticated read against its API, at the same base URL sending uses, so a bad key
+or an unreachable API shows up before the first message does.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import requests
+from botocore.config import Config
+
+from providers.connections import api_url_for, open_for
+from providers.delivery import http_error_text
+from providers.models import Provider
+
+
+class CheckFailedError(Exception):
+    """The provider answered, but not with a yes; the message is the provider's words."""
+
+
+def _smtp(provider: Provider) -> str:
+    backend = open_for(provider)
+    backend.open()
+    try:
+        code, reply = backend.connection.ehlo()
+        if code != 250:
+            raise CheckFailedError(f"EHLO refused: {code} {reply.decode(errors='replace')}")
+    finally:
+        backend.close()  # QUIT
+    login = f" and logged in as {backend.username}" if backend.username else ""
+    return f"Connected to {backend.host}:{backend.port}{login}."
+
+
+def _get(provider: Provider, path: str, **auth: Any) -> requests.Response:
+    url = f"{api_url_for(provider)}{path}"
+    response = requests.get(
+        url,
+        headers={"Accept": "application/json", **auth.pop("headers", {})},
+        timeout=provider.timeout,
+        allow_redirects=False,
+        **auth,
+    )
+    if response.status_code != 200:
+        raise CheckFailedError(
+            f"{provider.get_kind_display()} {response.status_code}: {http_error_text(response)}"
+        )
+    return response
+
+
+def _bearer(provider: Provider) -> dict[str, str]:
+    return {"Authorization": f"Bearer {provider.credentials.get('api_key', '')}"}
+
+
+def _sendgrid(provider: Provider) -> str:
+    scopes = _get(provider, "scopes", headers=_bearer(provider)).json().get("scopes", [])
+    if "mail.send" not in scopes:
+        raise CheckFailedError("The SendGrid API key works but may not send mail (mail.send).")
+    return "SendGrid accepted the API key."
+
+
+def _mailgun(provider: Provider) -> str:
+    domain = provider.options.get("domain", "")
+    auth = ("api", provider.credentials.get("api_key", ""))
+    _get(provider, f"domains/{domain}", auth=auth)
+    return f"Mailgun accepted the API key for {domain}."
+
+
+def _postmark(provider: Provider) -> str:
+    token = provider.credentials.get("server_token", "")
+    name = _get(provider, "server", headers={"X-Postmark-Server-Token": token}).json().get("Name")
+    return f"Postmark accepted the server token (server {name!r})."
+
+
+def _resend(provider: Provider) -> str:
+    try:
+        _get(provider, "domains", headers=_bearer(provider))
+    except CheckFailedError as err:
+        # A sending-only key may not list domains, and Resend says so: the key is good.
+        if "restricted" not in str(err):
+            raise
+    return "Resend accepted the API key."
+
+
+def _brevo(provider: Provider) -> str:
+    _get(provider, "account", headers={"api-key": provider.credentials.get("api_key", "")})
+    return "Brevo accepted the API key."
+
+
+def _amazon_ses(provider: Provider) -> str:
+    secrets = provider.credentials
+    session = boto3.session.Session(
+        aws_access_key_id=secrets.get("access_key_id", ""),
+        aws_secret_access_key=secrets.get("secret_access_key", ""),
+        region_name=provider.options.get("region", ""),
+    )
+    client = session.client(
+        "sesv2",
+        endpoint_url=api_url_for(provider),
+        config=Config(
+            connect_timeout=provider.timeout,
+            read_timeout=provider.timeout,
+            retries={"mode": "standard", "total_max_attempts": 1},
+        ),
+    )
+    try:
+        account = client.get_account()
+    finally:
+        client.close()
+    if not account.get("SendingEnabled", True):
+        raise CheckFailedError("Amazon SES accepted the keys, but sending is paused for them.")
+    return "Amazon SES accepted the access keys."
+
+
+CHECKS: dict[str, Callable[[Provider], str]] = {
+    Provider.Kind.SMTP: _smtp,
+    Provider.Kind.MAILPASS: _smtp,
+    Provider.Kind.AMAZON_SES: _amazon_ses,
+    Provider.Kind.SENDGRID: _sendgrid,
+    Provider.Kind.MAILGUN: _mailgun,
+    Provider.Kind.POSTMARK: _postmark,
+    Provider.Kind.RESEND: _resend,
+    Provider.Kind.BREVO: _brevo,
+}
+
+
+def run(provider: Provider) -> str:
+    """Run the kind's check; returns a success sentence, raises on any failure."""
+    return CHECKS[provider.kind](provider)

@@ -1,0 +1,100 @@
+"""What each provider kind asks of the user, and the rules its answers must follow.
+
+One table read by provider_create, the ProviderForm and the add_provider command, so a
+kind's required fields are spelled out once. Secrets are stored encrypted in
+Provider.credentials; everything else goes into Provider.options. (How these values become
+backend kwargs is providers.connections' business.)
+"""
+
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import DomainNameValidator
+
+from providers.models import Provider
+
+MAILGUN_REGIONS = ("us", "eu")
+# AWS region names: "us-east-1", "eu-central-2", "us-gov-west-1", "ap-southeast-4" …
+# The region becomes part of the API host name, so nothing else may get through.
+_AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
+@dataclass(frozen=True)
+class KindField:
+    name: str  # key in credentials (secret) or options (not secret); also the form field
+    label: str  # lower case, for sentences; forms capitalise it
+    secret: bool
+    required: bool = True
+
+
+_API_KEY = KindField("api_key", "API key", secret=True)
+
+FIELDS: dict[str, tuple[KindField, ...]] = {
+    Provider.Kind.SMTP: (KindField("password", "password", secret=True, required=False),),
+    Provider.Kind.MAILPASS: (),
+    Provider.Kind.AMAZON_SES: (
+        KindField("access_key_id", "access key ID", secret=True),
+        KindField("secret_access_key", "secret access key", secret=True),
+        KindField("region", "region", secret=False),
+        KindField("configuration_set", "configuration set", secret=False, required=False),
+    ),
+    Provider.Kind.SENDGRID: (_API_KEY,),
+    Provider.Kind.MAILGUN: (
+        _API_KEY,
+        KindField("domain", "sending domain", secret=False),
+        KindField("region", "region", secret=False, required=False),
+    ),
+    Provider.Kind.POSTMARK: (KindField("server_token", "server token", secret=True),),
+    Provider.Kind.RESEND: (_API_KEY,),
+    Provider.Kind.BREVO: (_API_KEY,),
+}
+
+ALL_FIELDS: tuple[KindField, ...] = tuple(
+    {field.name: field for fields in FIELDS.values() for field in fields}.values()
+)
+
+
+def fields_for(kind: str) -> tuple[KindField, ...]:
+    """The fields `kind` asks for; none for an unknown kind (full_clean reports that)."""
+    return FIELDS.get(kind, ())
+
+
+def split_values(kind: str, values: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Split user input into (credentials, options) by the kind's field table.
+
+    Empty values and names the kind does not use are dropped, so switching kinds in a form
+    never leaves another kind's secret behind.
+    """
+    credentials: dict[str, str] = {}
+    options: dict[str, str] = {}
+    for field in fields_for(kind):
+        value = (values.get(field.name) or "").strip()
+        if value:
+            (credentials if field.secret else options)[field.name] = value
+    return credentials, options
+
+
+def validate(kind: str, credentials: dict[str, str], options: dict[str, object]) -> None:
+    """Raise ValidationError (field name → messages) unless the kind's fields are usable."""
+    errors: dict[str, list[str]] = {}
+    for field in fields_for(kind):
+        value = (credentials if field.secret else options).get(field.name)
+        if field.required and not value:
+            errors[field.name] = [f"{Provider.Kind(kind).label} needs its {field.label}."]
+    region = options.get("region")
+    if kind == Provider.Kind.AMAZON_SES and region and not _AWS_REGION.fullmatch(str(region)):
+        errors["region"] = [f"{region!r} is not an AWS region name (like eu-west-1)."]
+    if kind == Provider.Kind.MAILGUN and region and region not in MAILGUN_REGIONS:
+        errors["region"] = ["Mailgun's region is us or eu."]
+    domain = options.get("domain")
+    if kind == Provider.Kind.MAILGUN and domain:
+        try:
+            DomainNameValidator(accept_idna=False)(str(domain))
+        except ValidationError:
+            errors["domain"] = [f"{domain!r} is not a domain name."]
+    if kind == Provider.Kind.MAILPASS and not settings.EMAIL_HOST:
+        errors["kind"] = ["This MailPass instance has no relay of its own (EMAIL_HOST is unset)."]
+    if errors:
+        raise ValidationError(errors)

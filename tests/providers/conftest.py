@@ -1,0 +1,37 @@
+"""Fixtures for provider kinds: a loopback fake of each ESP's API, wired in by settings."""
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.providers.esp_servers import EspServer
+
+
+@pytest.fixture
+def esp_server(settings) -> Iterator[Callable[[str], EspServer]]:  # type: ignore[no-untyped-def]
+    """start(kind) → a running fake of that ESP; MAILPASS_ESP_API_URLS points the kind at it."""
+    servers: list[EspServer] = []
+
+    def start(kind: str) -> EspServer:
+        server = EspServer(kind).start()
+        servers.append(server)
+        settings.MAILPASS_ESP_API_URLS = {**settings.MAILPASS_ESP_API_URLS, kind: server.url}
+        return server
+
+    settings.MAILPASS_ESP_API_URLS = {}
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def relay_settings(settings, sink):  # type: ignore[no-untyped-def]
+    """The instance relay (kind mailpass) configured to be the loopback SMTP sink."""
+    settings.EMAIL_HOST = sink.host
+    settings.EMAIL_PORT = sink.port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    return settings
