@@ -52,6 +52,10 @@ class Message(models.Model):
         SENT = "sent"  # the provider accepted it
         FAILED = "failed"  # permanently refused, or retries ran out; see failure_reason
         SUPPRESSED = "suppressed"  # not sent: a recipient is on the suppression list
+        # Reported afterwards by an ESP's webhook:
+        DELIVERED = "delivered"  # the receiving server accepted it
+        BOUNCED = "bounced"  # the receiving server refused it for good
+        COMPLAINED = "complained"  # the recipient marked it as spam
 
     class FailureReason(models.TextChoices):
         REJECTED = "rejected"  # the provider refused it for good (5xx, bad address, config)
@@ -128,11 +132,21 @@ class Message(models.Model):
                 condition=models.Q(status="sending"),
                 name="message_sending_lease",
             ),
+            # Webhooks find a message by the ESP's id. SMTP deliveries leave it empty, so
+            # the index costs the queue's hot path nothing.
+            models.Index(
+                fields=["provider_message_id"],
+                condition=~models.Q(provider_message_id=""),
+                name="message_provider_message_id",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(
-                    status__in=["queued", "sending", "sent", "failed", "suppressed"]
+                    status__in=[
+                        *("queued", "sending", "sent", "failed", "suppressed"),
+                        *("delivered", "bounced", "complained"),
+                    ]
                 ),
                 name="message_status_known",
             )
@@ -177,6 +191,9 @@ class MessageEvent(models.Model):
         DELIVERED = "delivered"  # the receiving server accepted it (reported by an ESP)
         BOUNCED = "bounced"  # the receiving server refused it (reported by an ESP)
         COMPLAINED = "complained"  # the recipient marked it as spam
+        REJECTED = "rejected"  # the ESP refused to send it (e.g. on its own blocklist)
+        FAILED = "failed"  # the ESP could not send it
+        UNSUBSCRIBED = "unsubscribed"  # the recipient unsubscribed (through the ESP)
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
@@ -185,11 +202,20 @@ class MessageEvent(models.Model):
     user_agent = models.TextField(blank=True)
     url = models.URLField(max_length=2048, blank=True)  # the link followed, for clicks
     description = models.TextField(blank=True)
+    # The ESP's id of the event it reported: ESPs resend webhooks, each is recorded once.
+    provider_event_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["message", "created_at"], name="event_message_time")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "provider_event_id"],
+                condition=~models.Q(provider_event_id=""),
+                name="one_event_per_provider_report",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} of {self.message_id}"

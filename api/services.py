@@ -1,5 +1,6 @@
 import dataclasses
 import datetime as dt
+import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -322,3 +323,93 @@ def event_record_click(
         user_agent=user_agent[:1000],
     )
     return links[link_index]
+
+
+# anymail's normalized event types → ours. Others (queued, sent, autoresponded…) say
+# nothing the message's record does not already say, and are not kept.
+_PROVIDER_EVENTS = {
+    "delivered": MessageEvent.Type.DELIVERED,
+    "bounced": MessageEvent.Type.BOUNCED,
+    "deferred": MessageEvent.Type.DEFERRED,
+    "rejected": MessageEvent.Type.REJECTED,
+    "failed": MessageEvent.Type.FAILED,
+    "complained": MessageEvent.Type.COMPLAINED,
+    "unsubscribed": MessageEvent.Type.UNSUBSCRIBED,
+    "opened": MessageEvent.Type.OPEN,
+    "clicked": MessageEvent.Type.CLICK,
+}
+# What an event makes of the message's status, from the statuses it may follow.
+_STATUS_AFTER = {
+    MessageEvent.Type.DELIVERED: (Message.Status.DELIVERED, {Message.Status.SENT}),
+    MessageEvent.Type.BOUNCED: (
+        Message.Status.BOUNCED,
+        {Message.Status.SENT, Message.Status.DELIVERED},
+    ),
+    MessageEvent.Type.COMPLAINED: (
+        Message.Status.COMPLAINED,
+        {Message.Status.SENT, Message.Status.DELIVERED, Message.Status.BOUNCED},
+    ),
+}
+_SUPPRESS_AFTER = {
+    MessageEvent.Type.BOUNCED: Suppression.Reason.BOUNCED,
+    MessageEvent.Type.COMPLAINED: Suppression.Reason.COMPLAINED,
+    MessageEvent.Type.UNSUBSCRIBED: Suppression.Reason.UNSUBSCRIBED,
+}
+
+
+def provider_event_record(*, provider: Provider, event: Any) -> MessageEvent | None:
+    """Record an event an ESP reported for one of `provider`'s messages (an anymail
+    AnymailTrackingEvent), move the message's status and suppress the address after a hard
+    bounce, a complaint or an unsubscribe. A repeat of an event already recorded (ESPs
+    resend webhooks) changes nothing; so does an event for a message we do not know.
+    Returns the new MessageEvent, or None.
+    """
+    event_type = _PROVIDER_EVENTS.get(str(event.event_type))
+    if event_type is None or not event.message_id:
+        return None
+    message = (
+        Message.objects.filter(
+            account_id=provider.account_id, provider_message_id=str(event.message_id)[:255]
+        )
+        .only("pk", "account_id", "status", "to_email")
+        .first()
+    )
+    if message is None:
+        return None
+    description = event.description or event.mta_response or event.reject_reason or ""
+    try:
+        with transaction.atomic():
+            recorded = MessageEvent.objects.create(
+                account_id=message.account_id,
+                message=message,
+                event_type=event_type,
+                provider_event_id=_provider_event_id(event),
+                url=(event.click_url or "")[:2048],
+                user_agent=(event.user_agent or "")[:1000],
+                description=str(description)[:2000],
+                created_at=event.timestamp or timezone.now(),
+            )
+    except IntegrityError:  # this very report was recorded before
+        return None
+    if event_type in _STATUS_AFTER:
+        status, after = _STATUS_AFTER[event_type]
+        Message.objects.filter(pk=message.pk, status__in=after).update(
+            status=status, updated_at=timezone.now()
+        )
+    if event_type in _SUPPRESS_AFTER:
+        suppression_add(
+            account=provider.account,
+            email=event.recipient or message.to_email,
+            reason=_SUPPRESS_AFTER[event_type],
+            description=str(description)[:500],
+            message=message,
+        )
+    return recorded
+
+
+def _provider_event_id(event: Any) -> str:
+    if event.event_id:
+        return str(event.event_id)[:255]
+    # No id from the ESP: the same report resent has the same content.
+    seen = f"{event.event_type}|{event.message_id}|{event.recipient}|{event.timestamp}"
+    return "sha256:" + hashlib.sha256(seen.encode()).hexdigest()

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.paginator import Paginator
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
@@ -14,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api import selectors, services, tracking
+from api import selectors, services, tracking, webhooks
 from api.envelope import success
 from api.errors import (
     RecipientSuppressedError,
@@ -382,3 +383,12 @@ def tracking_click(request: HttpRequest, token: str) -> HttpResponse:
     response = HttpResponseRedirect(target)
     response["Cache-Control"] = "no-store, max-age=0"
     return response
+
+
+@csrf_exempt
+def provider_webhook(request: HttpRequest, token: str) -> HttpResponse:
+    """An ESP's events for one provider (see api.webhooks); an unknown token is a 404."""
+    provider = webhooks.provider_for_token(token)
+    if provider is None:
+        return _not_found()
+    return webhooks.receive(request, provider)

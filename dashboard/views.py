@@ -8,6 +8,7 @@ from accounts.services import account_for_user
 from api.models import ApiKey, Message
 from api.selectors import suppression_list
 from api.services import messages_requeue_failed, suppression_remove
+from api.webhooks import webhook_url
 from providers.selectors import provider_list_for_account
 
 SUPPRESSIONS_SHOWN = 50
@@ -19,7 +20,10 @@ def home(request: HttpRequest) -> HttpResponse:
     context = {
         "account": account,
         "api_keys": ApiKey.objects.filter(account=account),
-        "providers": provider_list_for_account(account=account),
+        "providers": [
+            (provider, webhook_url(provider))
+            for provider in provider_list_for_account(account=account)
+        ],
         "recent_messages": Message.objects.filter(account=account)[:20],
         "failed_count": Message.objects.filter(
             account=account, status=Message.Status.FAILED

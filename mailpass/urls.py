@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from api.views import tracking_click, tracking_open
+from api.views import provider_webhook, tracking_click, tracking_open
 
 urlpatterns = [
     path("api/", include("api.urls")),
@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("t/o/<str:token>", tracking_open, name="tracking-open"),
     path("t/c/<str:token>", tracking_click, name="tracking-click"),
+    path("webhooks/<str:token>", provider_webhook, name="provider-webhook"),
     path("", include("dashboard.urls")),
 ]
 

@@ -166,11 +166,13 @@ def classify_error(exc: BaseException) -> DeliveryResult:
 
 
 def _provider_message_id(email: EmailMessage) -> str:
-    # ESP backends (django-anymail) report the ESP's id; over SMTP our Message-ID is the id.
+    # ESP backends (django-anymail) report the ESP's own id, which its webhooks quote. SMTP
+    # relays have none of their own beyond our Message-ID (stored anyway), so "" is kept:
+    # the index webhooks look ids up in then costs an SMTP delivery nothing.
     status = getattr(email, "anymail_status", None)
     if status is not None and status.message_id:
         return str(status.message_id)
-    return str(email.extra_headers.get("Message-ID", ""))
+    return ""
 
 
 # A provider that fails this many connections in a row is treated as down: a server that

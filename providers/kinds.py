@@ -30,6 +30,12 @@ class KindField:
 
 
 _API_KEY = KindField("api_key", "API key", secret=True)
+# The ESP's events come in through the provider's webhook URL (api.webhooks), accepted only
+# with HTTP basic auth ("user:password", put into the URL given to the ESP) and/or the
+# ESP's own signature; a provider with neither accepts no events at all.
+_WEBHOOK_SECRET = KindField(
+    "webhook_secret", "webhook basic auth (user:password)", secret=True, required=False
+)
 
 FIELDS: dict[str, tuple[KindField, ...]] = {
     Provider.Kind.SMTP: (KindField("password", "password", secret=True, required=False),),
@@ -39,16 +45,40 @@ FIELDS: dict[str, tuple[KindField, ...]] = {
         KindField("secret_access_key", "secret access key", secret=True),
         KindField("region", "region", secret=False),
         KindField("configuration_set", "configuration set", secret=False, required=False),
+        _WEBHOOK_SECRET,
     ),
-    Provider.Kind.SENDGRID: (_API_KEY,),
+    Provider.Kind.SENDGRID: (
+        _API_KEY,
+        _WEBHOOK_SECRET,
+        KindField(
+            "webhook_verification_key",
+            "signed event webhook verification key",
+            secret=True,
+            required=False,
+        ),
+    ),
     Provider.Kind.MAILGUN: (
         _API_KEY,
         KindField("domain", "sending domain", secret=False),
         KindField("region", "region", secret=False, required=False),
+        _WEBHOOK_SECRET,
+        KindField("webhook_signing_key", "webhook signing key", secret=True, required=False),
     ),
-    Provider.Kind.POSTMARK: (KindField("server_token", "server token", secret=True),),
-    Provider.Kind.RESEND: (_API_KEY,),
-    Provider.Kind.BREVO: (_API_KEY,),
+    Provider.Kind.POSTMARK: (
+        KindField("server_token", "server token", secret=True),
+        _WEBHOOK_SECRET,
+    ),
+    Provider.Kind.RESEND: (
+        _API_KEY,
+        _WEBHOOK_SECRET,
+        KindField(
+            "webhook_signing_secret",
+            "webhook signing secret (whsec_…)",
+            secret=True,
+            required=False,
+        ),
+    ),
+    Provider.Kind.BREVO: (_API_KEY, _WEBHOOK_SECRET),
 }
 
 ALL_FIELDS: tuple[KindField, ...] = tuple(
@@ -94,6 +124,9 @@ def validate(kind: str, credentials: dict[str, str], options: dict[str, object])
             DomainNameValidator(accept_idna=False)(str(domain))
         except ValidationError:
             errors["domain"] = [f"{domain!r} is not a domain name."]
+    webhook_secret = credentials.get("webhook_secret")
+    if webhook_secret and not re.fullmatch(r"[^:\s]+:\S+", webhook_secret):
+        errors["webhook_secret"] = ["Write it as user:password."]
     if kind == Provider.Kind.MAILPASS and not settings.EMAIL_HOST:
         errors["kind"] = ["This MailPass instance has no relay of its own (EMAIL_HOST is unset)."]
     if errors:

@@ -85,9 +85,10 @@ def test_300_queued_messages_against_an_hourly_limit_of_100_send_100_and_keep_20
     again = queue.process_due(batch_size=40)
 
     counts = {s: Message.objects.filter(status=s).count() for s in Message.Status.values}
+    counts = {status: n for status, n in counts.items() if n}
     print(f"limits: 300 queued, hourly limit 100, 3 workers -> {counts}")
     assert sum(r.sent for r in results) == 100
     assert again.sent == 0
-    assert counts == {"queued": 200, "sending": 0, "sent": 100, "failed": 0, "suppressed": 0}
+    assert counts == {"queued": 200, "sent": 100}
     assert len(sink.received) == 100
     assert set(Message.objects.filter(status="queued").values_list("attempts", flat=True)) == {0}

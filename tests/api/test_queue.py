@@ -299,7 +299,7 @@ def test_process_due_delivers_with_the_stored_message_id_and_bcc_only_in_the_env
     assert row.status == Message.Status.SENT
     assert row.sent_at == T0
     assert row.claim_token is None and row.lease_expires_at is None
-    assert row.provider_message_id == message.message_id
+    assert row.provider_message_id == ""  # SMTP: our Message-ID is the only id
     assert row.error_message is None
     assert row.attempts == 1
 

@@ -61,3 +61,19 @@ def test_the_dashboard_cannot_remove_another_accounts_suppression(owner, outside
 
     assert "was not on the suppression list" in response.content.decode()
     assert Suppression.objects.filter(email="theirs@example.com").exists()
+
+
+def test_the_dashboard_shows_each_esp_providers_webhook_url(settings, owner, account):
+    from api.webhooks import webhook_token
+    from providers.models import Provider
+
+    settings.MAILPASS_PUBLIC_URL = "https://mail.example.com"
+    provider = Provider(account=account, name="Mailgun EU", kind="mailgun", options={})
+    provider.credentials = {"api_key": "k"}
+    provider.save()
+    client = Client()
+    client.force_login(owner)
+
+    html = client.get("/").content.decode()
+
+    assert f"https://mail.example.com/webhooks/{webhook_token(provider)}" in html

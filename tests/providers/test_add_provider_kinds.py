@@ -160,3 +160,24 @@ def test_add_provider_explains_what_a_kind_is_missing_or_does_not_take(account, 
 
     assert message in str(excinfo.value)
     assert not Provider.objects.exists()
+
+
+def test_add_provider_stores_the_webhook_secrets_encrypted(account):
+    add_provider(
+        "--kind", "mailgun", "--api-key", "key-1", "--domain", "mg.example.com",
+        "--webhook-secret", "hook:s3cret", "--webhook-signing-key", "signing-1",
+    )  # fmt: skip
+
+    provider = Provider.objects.get()
+    assert provider.credentials == {
+        "api_key": "key-1",
+        "webhook_secret": "hook:s3cret",
+        "webhook_signing_key": "signing-1",
+    }
+    assert "s3cret" not in provider.credentials_encrypted
+
+
+def test_add_provider_refuses_a_webhook_secret_that_is_not_user_and_password(account):
+    with pytest.raises(CommandError, match="user:password"):
+        add_provider("--kind", "brevo", "--api-key", "x", "--webhook-secret", "just-a-password")
+    assert not Provider.objects.exists()

@@ -18,6 +18,10 @@ HELP = {
     "region": "amazon_ses: AWS region (eu-west-1); mailgun: us (default) or eu.",
     "configuration_set": "amazon_ses: configuration set name (optional).",
     "domain": "mailgun: sending domain.",
+    "webhook_secret": "ESPs: user:password the ESP sends to the provider's webhook URL.",
+    "webhook_signing_key": "mailgun: webhook signing key, checks each event's signature.",
+    "webhook_signing_secret": "resend: webhook signing secret (whsec_...).",
+    "webhook_verification_key": "sendgrid: signed event webhook verification key.",
 }
 
 
@@ -27,7 +31,9 @@ class Command(BaseCommand):
         "smtp --host --port [--username --password], mailpass none (the instance relay), "
         "amazon_ses --access-key-id --secret-access-key --region [--configuration-set], "
         "sendgrid/resend/brevo --api-key, mailgun --api-key --domain [--region], "
-        "postmark --server-token."
+        "postmark --server-token. ESP kinds also take --webhook-secret (and "
+        "--webhook-signing-key, --webhook-signing-secret or --webhook-verification-key) "
+        "for their events webhook."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
