@@ -10,6 +10,8 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner", "created_at"]
+    list_display = ["name", "owner", "track_opens", "track_clicks", "created_at"]
+    # Open/click tracking defaults for the account's messages (each message may override).
+    list_editable = ["track_opens", "track_clicks"]
     search_fields = ["name", "owner__username"]
     inlines = [MembershipInline]

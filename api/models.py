@@ -194,6 +194,7 @@ class MessageEvent(models.Model):
         REJECTED = "rejected"  # the ESP refused to send it (e.g. on its own blocklist)
         FAILED = "failed"  # the ESP could not send it
         UNSUBSCRIBED = "unsubscribed"  # the recipient unsubscribed (through the ESP)
+        FAILOVER = "failover"  # a provider certainly did not take it; the next one was tried
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")

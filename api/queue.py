@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
@@ -34,6 +34,7 @@ from api.selectors import suppressed_recipients, suppression_text
 from providers import delivery, limits
 from providers.delivery import DeliveryResult, Outcome
 from providers.models import Provider
+from providers.selectors import provider_chain
 
 logger = logging.getLogger(__name__)
 
@@ -151,19 +152,24 @@ def _guarded(message: Message) -> QuerySet[Message]:
 _RELEASE_CLAIM = {"claim_token": None, "lease_expires_at": None, "attempts": F("attempts") + 1}
 
 _MARK_SENT_SQL = (
-    "WITH v(sent_id, sent_token, sent_provider_message_id) AS (VALUES {rows})"
+    "WITH v(sent_id, sent_token, sent_provider_message_id, sent_provider_id)"
+    " AS (VALUES {rows})"
     " UPDATE {table} SET status = 'sent', sent_at = %s, updated_at = %s,"
     " error_message = NULL, failure_reason = NULL, claim_token = NULL,"
     " lease_expires_at = NULL, attempts = attempts + 1,"
-    " provider_message_id = v.sent_provider_message_id"
+    " provider_message_id = v.sent_provider_message_id, provider_id = v.sent_provider_id"
     " FROM v WHERE id = v.sent_id AND claim_token = v.sent_token AND status = 'sending'"
     " RETURNING id"
 )
-_MARK_SENT_ROW = {"postgresql": "(%s::bigint, %s::uuid, %s)", "sqlite": "(%s, %s, %s)"}
+_MARK_SENT_ROW = {
+    "postgresql": "(%s::bigint, %s::uuid, %s, %s::bigint)",
+    "sqlite": "(%s, %s, %s, %s)",
+}
 
 
-def _mark_sent(sent: list[tuple[Message, str]]) -> set[int]:
-    """Record messages as sent (each with its provider message id) in one statement;
+def _mark_sent(sent: list[tuple[Message, str, int]]) -> set[int]:
+    """Record messages as sent (each with the provider that took it and that provider's
+    message id) in one statement;
     return the ids whose claim was still ours and so were updated.
 
     The drain's hot path, hence hand-written SQL. On this machine a statement costs
@@ -177,7 +183,10 @@ def _mark_sent(sent: list[tuple[Message, str]]) -> set[int]:
         table=connection.ops.quote_name(Message._meta.db_table),
         rows=", ".join([_MARK_SENT_ROW[connection.vendor]] * len(sent)),
     )
-    rows = [(message.pk, message.claim_token, pmid[:255]) for message, pmid in sent]
+    rows = [
+        (message.pk, message.claim_token, pmid[:255], provider_id)
+        for message, pmid, provider_id in sent
+    ]
     if connection.vendor == "postgresql":
         connection.ensure_connection()
         # wrap_database_errors: psycopg's errors become Django's, as through the ORM.
@@ -186,8 +195,8 @@ def _mark_sent(sent: list[tuple[Message, str]]) -> set[int]:
             return {row[0] for row in cursor.fetchall()}
     timestamp = connection.ops.adapt_datetimefield_value(now)
     params = []
-    for pk, token, pmid in rows:
-        params += [pk, token.hex, pmid]  # SQLite keeps UUIDs as 32 hex digits
+    for pk, token, pmid, provider_id in rows:
+        params += [pk, token.hex, pmid, provider_id]  # SQLite keeps UUIDs as 32 hex digits
     params += [timestamp, timestamp]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -210,7 +219,8 @@ def record_outcome(
     attempts = message.attempts + 1
     if result.outcome is Outcome.SENT:
         status = Message.Status.SENT
-        updated = message.pk in _mark_sent([(message, result.provider_message_id)])
+        sent = [(message, result.provider_message_id, message.provider_id)]
+        updated = message.pk in _mark_sent(sent)
     elif result.outcome is Outcome.RETRY and allow_retry and not _expired(message, attempts, now):
         status = Message.Status.QUEUED
         next_attempt = now + retry_delay(attempts)
@@ -347,9 +357,15 @@ class _Feed:
     """
 
     def __init__(
-        self, provider: Provider, messages: list[Message], should_stop: Callable[[], bool]
+        self,
+        provider: Provider,
+        messages: list[Message],
+        should_stop: Callable[[], bool],
+        *,
+        chain: list[Provider] | None = None,
     ) -> None:
         self.provider = provider
+        self.chain = chain or [provider]  # the provider, then its fallbacks
         self.messages = messages
         self.should_stop = should_stop
         self.limit_wait = 0  # seconds until the provider's limit frees up, once reached
@@ -427,9 +443,9 @@ class _SentRecorder:
         self._waiting: list[_Pending] = []
         self._writing = False
 
-    def record(self, message: Message, provider_message_id: str) -> bool:
-        """Commit `message` as sent; False if its claim was lost meanwhile."""
-        mine = _Pending(message, provider_message_id)
+    def record(self, message: Message, provider_message_id: str, provider_id: int) -> bool:
+        """Commit `message` as sent by that provider; False if its claim was lost meanwhile."""
+        mine = _Pending(message, provider_message_id, provider_id)
         with self._changed:
             self._waiting.append(mine)
             while not mine.done and self._writing:
@@ -438,7 +454,7 @@ class _SentRecorder:
                 return mine.outcome()
             group, self._waiting, self._writing = self._waiting, [], True
         try:
-            updated = _mark_sent([(p.message, p.provider_message_id) for p in group])
+            updated = _mark_sent([(p.message, p.provider_message_id, p.provider_id) for p in group])
             error = None
         except BaseException as exc:  # noqa: BLE001 - handed to every thread of the group
             updated, error = set(), exc
@@ -454,6 +470,7 @@ class _SentRecorder:
 class _Pending:
     message: Message
     provider_message_id: str
+    provider_id: int
     done: bool = False
     updated: bool = False
     error: BaseException | None = None
@@ -467,45 +484,91 @@ class _Pending:
         return self.updated
 
 
-def _record(message: Message, result: DeliveryResult, recorder: _SentRecorder) -> Message.Status:
-    """record_outcome(), with `sent` outcomes committed in groups."""
+def _record(
+    message: Message, result: DeliveryResult, recorder: _SentRecorder, *, provider: Provider
+) -> Message.Status:
+    """record_outcome(), with `sent` outcomes committed in groups and the provider that sent
+    the message (a fallback, perhaps) recorded on it."""
     if result.outcome is not Outcome.SENT:
         return record_outcome(message, result)
-    if not recorder.record(message, result.provider_message_id):
+    if not recorder.record(message, result.provider_message_id, provider.pk):
         logger.warning("message %s was reclaimed by another worker; outcome dropped", message.pk)
     message.status = Message.Status.SENT
+    message.provider_id = provider.pk
     message.attempts += 1
     return message.status
 
 
 def _send_feed(
     feed: _Feed,
-    channel: delivery.Channel,
+    channel_for: Callable[[Provider], delivery.Channel],
     *,
     lease: _Lease,
     tally: _Tally,
     recorder: _SentRecorder,
-) -> int:
-    """Send messages from `feed` over `channel` until it runs dry; return how many went out.
+) -> Counter[int]:
+    """Send messages from `feed` until it runs dry, each through the feed's provider or, if
+    that one certainly did not take it, its fallbacks; return how many each provider took.
 
     Each outcome is committed before the next message is taken, so a worker that dies
     leaves at most the one message in flight on this connection to be sent again.
     """
-    accepted = 0
+    accepted: Counter[int] = Counter()
     while (taken := feed.take()) is not None:
         message, counted_in = taken
+        grants: dict[int, dt.datetime] = {}
         try:
-            result = channel.send(build_email(message))
-            status = _record(message, result, recorder)
+            attempts = delivery.send_with_failover(
+                build_email(message),
+                feed.chain,
+                channel_for,
+                may_use=lambda fallback, grants=grants: take_fallback_capacity(fallback, grants),
+            )
+            final = attempts[-1]
+            record_failovers(message, attempts)
+            status = _record(message, final.result, recorder, provider=final.provider)
             lease.keep_alive()
             tally.count(status)
             if status == Message.Status.SENT:
-                accepted += 1
-            elif counted_in is not None:
+                accepted[final.provider.pk] += 1
+            # Capacity taken from a provider that did not send the message goes back.
+            sent_by = final.provider.pk if status == Message.Status.SENT else None
+            if counted_in is not None and sent_by != feed.provider.pk:
                 limits.release(provider=feed.provider, grant_window=counted_in, count=1)
+            for attempt in attempts[1:]:
+                if attempt.provider.pk in grants and attempt.provider.pk != sent_by:
+                    limits.release(
+                        provider=attempt.provider,
+                        grant_window=grants[attempt.provider.pk],
+                        count=1,
+                    )
         finally:
             feed.done()
     return accepted
+
+
+def take_fallback_capacity(fallback: Provider, grants: dict[int, dt.datetime]) -> bool:
+    """A fallback with limits is used only with room left in them (taken per message)."""
+    if not fallback.has_limits:
+        return True
+    grant = limits.acquire(provider=fallback, wanted=1)
+    if grant.granted:
+        grants[fallback.pk] = grant.window_start
+    return grant.granted
+
+
+def record_failovers(message: Message, attempts: list[delivery.Attempt]) -> None:
+    """A `failover` event for each provider that did not take the message before the last."""
+    for attempt, following in itertools.pairwise(attempts):
+        MessageEvent.objects.create(
+            account_id=message.account_id,
+            message=message,
+            event_type=MessageEvent.Type.FAILOVER,
+            description=(
+                f"{attempt.provider.name} did not take it ({attempt.result.error_text}); "
+                f"trying {following.provider.name}"
+            ),
+        )
 
 
 class _SenderThread(threading.Thread):
@@ -559,17 +622,21 @@ class Senders:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def send(self, feed: _Feed, lease: _Lease, tally: _Tally) -> int:
-        """Send `feed` over this worker's connections to its provider; return how many went out."""
-        provider = feed.provider
-        self._forget_if_changed(provider)
-        # Shared by this feed's channels; every chunk gives a provider that was down a
-        # fresh chance.
-        trouble = delivery.Trouble()
+    def send(self, feed: _Feed, lease: _Lease, tally: _Tally) -> Counter[int]:
+        """Send `feed` over this worker's connections to its provider (and fallbacks);
+        return how many messages each provider took."""
+        for provider in feed.chain:
+            self._forget_if_changed(provider)
+        # Shared by this feed's channels to each provider; every chunk gives a provider
+        # that was down a fresh chance.
+        troubles = {provider.pk: delivery.Trouble() for provider in feed.chain}
         shared = {"lease": lease, "tally": tally, "recorder": self._recorder}
+
+        def channels_in(channels: dict[int, delivery.Channel]) -> Callable:
+            return lambda provider: self._channel(channels, provider, troubles[provider.pk])
+
         if self.per_provider == 1 or len(feed.messages) == 1:
-            channel = self._channel(self._channels, provider, trouble)
-            return _send_feed(feed, channel, **shared)
+            return _send_feed(feed, channels_in(self._channels), **shared)
         while len(self._threads) < self.per_provider:
             thread = _SenderThread(f"sender-{len(self._threads)}")
             thread.start()
@@ -578,15 +645,14 @@ class Senders:
         for thread in self._threads[: min(self.per_provider, len(feed.messages))]:
             future: Future = Future()
 
-            def work(channels: dict[int, delivery.Channel] = thread.channels) -> int:
-                channel = self._channel(channels, provider, trouble)
-                return _send_feed(feed, channel, **shared)
+            def work(channels: dict[int, delivery.Channel] = thread.channels) -> Counter[int]:
+                return _send_feed(feed, channels_in(channels), **shared)
 
             thread.inbox.put((work, future))
             futures.append(future)
         # Wait for every thread before raising: none may still be sending afterwards.
         wait(futures)
-        return sum(future.result() for future in futures)
+        return sum((future.result() for future in futures), Counter())
 
     def _channel(
         self,
@@ -673,10 +739,11 @@ def deliver_claimed(
                 )
                 tally.count(record_outcome(message, no_provider))
         else:
-            feed = _Feed(provider, group, should_stop)
+            feed = _Feed(provider, group, should_stop, chain=provider_chain(provider=provider))
             accepted = senders.send(feed, lease, tally)
-            if accepted and not provider.has_limits:
-                limits.record_usage(provider=provider, count=accepted)
+            for sender in feed.chain:
+                if accepted[sender.pk] and not sender.has_limits:
+                    limits.record_usage(provider=sender, count=accepted[sender.pk])
             if feed.limit_wait:
                 tally.stats.deferred += _put_back(feed.untaken(), retry_after=feed.limit_wait)
             else:

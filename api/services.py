@@ -27,7 +27,7 @@ from api.tracking import trackable_links
 from providers import delivery, limits
 from providers.delivery import Outcome
 from providers.models import Provider
-from providers.selectors import provider_get_default
+from providers.selectors import provider_chain, provider_get_default
 
 # last_used_at is a hint for people, not an audit log: one write a minute per key is plenty.
 _LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
@@ -154,15 +154,51 @@ def message_send(*, account: Account, api_key: ApiKey | None, data: dict[str, An
         if grant is not None:
             limits.release(provider=provider, grant_window=grant.window_start, count=1)
         raise
-    [result] = delivery.deliver_via(provider, [build_email(message)])
-    queue.record_outcome(message, result, allow_retry=False)
-    if result.outcome is not Outcome.SENT:
-        if grant is not None:
-            limits.release(provider=provider, grant_window=grant.window_start, count=1)
-        raise SendFailedError(message_id=message.message_id, provider_error=result.error_text)
-    if grant is None:
-        limits.record_usage(provider=provider, count=1)
+    attempts, fallback_grants = _send_now(message, provider)
+    final = attempts[-1]
+    queue.record_failovers(message, attempts)
+    sent = final.result.outcome is Outcome.SENT
+    if sent:
+        message.provider_id = final.provider.pk
+    queue.record_outcome(message, final.result, allow_retry=False)
+    # Capacity taken from providers that did not send it goes back.
+    if grant is not None and not (sent and final.provider.pk == provider.pk):
+        limits.release(provider=provider, grant_window=grant.window_start, count=1)
+    for fallback_pk, window in fallback_grants.items():
+        if not (sent and final.provider.pk == fallback_pk):
+            fallback = next(a.provider for a in attempts if a.provider.pk == fallback_pk)
+            limits.release(provider=fallback, grant_window=window, count=1)
+    if not sent:
+        raise SendFailedError(message_id=message.message_id, provider_error=final.result.error_text)
+    if not final.provider.has_limits:
+        limits.record_usage(provider=final.provider, count=1)
     return message
+
+
+def _send_now(
+    message: Message, provider: Provider
+) -> tuple[list[delivery.Attempt], dict[int, dt.datetime]]:
+    """Send through `provider`, then its fallbacks while one certainly did not take it;
+    each over a connection of its own, closed afterwards."""
+    channels: dict[int, delivery.Channel] = {}
+    grants: dict[int, dt.datetime] = {}
+
+    def channel_for(target: Provider) -> delivery.Channel:
+        if target.pk not in channels:
+            channels[target.pk] = delivery.channel_to(target)
+        return channels[target.pk]
+
+    try:
+        attempts = delivery.send_with_failover(
+            build_email(message),
+            provider_chain(provider=provider),
+            channel_for,
+            may_use=lambda fallback: queue.take_fallback_capacity(fallback, grants),
+        )
+    finally:
+        for channel in channels.values():
+            channel.close()
+    return attempts, grants
 
 
 def messages_requeue_failed(

@@ -12,7 +12,8 @@ _BARE_ADDRESS = re.compile(r"[^\s<>()\[\]\",;:\\@]+@[^\s<>()\[\]\",;:\\@]+")
 
 
 class _QuickAddresses:
-    """MAIL FROM / RCPT TO without smtplib's quoteaddr() for plain addresses.
+    """MAIL FROM / RCPT TO without smtplib's quoteaddr() for plain addresses, and a note of
+    whether the DATA phase had begun (for failover: see providers.delivery).
 
     quoteaddr() runs the full RFC 2822 address parser on every address, which took a
     quarter of a queue worker's CPU per message (bench/, `--profile`). The API has already
@@ -20,7 +21,16 @@ class _QuickAddresses:
     through smtplib's own code.
     """
 
+    # Set once the DATA command is under way: a failure from then on may come after the
+    # server took the message, so it is no proof that the message was not accepted.
+    in_data = False
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        self.in_data = True
+        return super().data(msg)
+
     def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        self.in_data = False
         if not _is_plain(sender) or any(o.lower() == "smtputf8" for o in options):
             return super().mail(sender, options)
         self.putcmd("mail", f"FROM:<{sender}>{_option_list(self, options)}")

@@ -5,12 +5,13 @@ decides what a failure means for the API or the queue.
 """
 
 import contextlib
+import dataclasses
 import enum
 import logging
 import smtplib
 import socket
 import ssl
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from anymail.exceptions import (
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
+from urllib3.exceptions import NewConnectionError
 
 from providers.connections import open_for
 from providers.crypto import CredentialsUnreadableError
@@ -44,6 +46,11 @@ class DeliveryResult:
     outcome: Outcome
     provider_message_id: str = ""
     error_text: str = ""
+    # The provider certainly did not take the message (refused connection, a refusal of
+    # the envelope, an ESP's 429/5xx…), so another provider may be tried without risking
+    # a second copy. False whenever it might have been accepted (e.g. a timeout after the
+    # message content went out).
+    not_accepted: bool = False
 
 
 def _smtp_reply_text(code: int, message: bytes | str) -> str:
@@ -239,6 +246,8 @@ class Channel:
             sent = self.connection.send_messages([email])
         except Exception as exc:  # noqa: BLE001 - boundary: every message gets an outcome
             result = classify_error(exc)
+            if result.outcome is not Outcome.SENT and _not_accepted(exc, self.connection):
+                result = dataclasses.replace(result, not_accepted=True)
             logger.warning("delivery %s: %s", result.outcome, result.error_text)
             if result.outcome is Outcome.RETRY:
                 self.close()
@@ -257,6 +266,47 @@ class Channel:
                 self.connection.close()
 
 
+def _not_accepted(exc: BaseException, connection: BaseEmailBackend | None) -> bool:
+    """Whether `exc` proves the provider did not take the message (see DeliveryResult)."""
+    if isinstance(exc, AnymailError):
+        status, _ = _anymail_status_and_text(exc)
+        if status is not None:
+            return status == 429 or status >= 500  # an answer: nothing was queued there
+        if not _is_network_error(exc):
+            return True  # refused before any request went out (bad address…)
+        return _never_connected(exc.__cause__ or exc)
+    if isinstance(
+        exc,
+        smtplib.SMTPSenderRefused
+        | smtplib.SMTPRecipientsRefused
+        | smtplib.SMTPDataError
+        | smtplib.SMTPConnectError
+        | smtplib.SMTPHeloError
+        | smtplib.SMTPAuthenticationError,
+    ):
+        return True  # refused in so many words: at connect, EHLO, login, MAIL, RCPT or DATA
+    if isinstance(exc, OSError):
+        # Refused, reset or timed out: certain only if the content had not gone out yet.
+        client = getattr(connection, "connection", None)
+        return not getattr(client, "in_data", False)
+    return isinstance(exc, HostNotAllowedError | CredentialsUnreadableError | ImproperlyConfigured)
+
+
+def _never_connected(error: BaseException) -> bool:
+    # A request that never reached the ESP carried nothing; a read timeout or a connection
+    # dropped mid-answer might have come after the ESP took the message.
+    if isinstance(
+        error,
+        requests.ConnectTimeout
+        | botocore.exceptions.EndpointConnectionError
+        | botocore.exceptions.ConnectTimeoutError,
+    ):
+        return True
+    if isinstance(error, requests.ConnectionError) and error.args:
+        return isinstance(getattr(error.args[0], "reason", None), NewConnectionError)
+    return False
+
+
 def channel_to(provider: Provider) -> Channel:
     """A Channel to `provider`, not yet connected.
 
@@ -266,7 +316,7 @@ def channel_to(provider: Provider) -> Channel:
     try:
         return Channel(open_for(provider))
     except (HostNotAllowedError, CredentialsUnreadableError, ImproperlyConfigured, OSError) as exc:
-        result = classify_error(exc)
+        result = dataclasses.replace(classify_error(exc), not_accepted=True)
         logger.warning("provider %s unusable: %s", provider.pk, result.error_text)
         return Channel(None, unusable=result)
 
@@ -295,3 +345,32 @@ def _deliver(channel: Channel, email_messages: Iterable[EmailMessage]) -> Iterat
             yield channel.send(email)
     finally:
         channel.close()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    provider: Provider
+    result: DeliveryResult
+
+
+def send_with_failover(
+    email: EmailMessage,
+    providers: list[Provider],
+    channel_for: Callable[[Provider], Channel],
+    *,
+    may_use: Callable[[Provider], bool] = lambda provider: True,
+) -> list[Attempt]:
+    """Send `email` through providers[0]; while a provider certainly did not take it
+    (DeliveryResult.not_accepted), try the next one that `may_use` allows. Return every
+    attempt, the last one being the outcome. A message that may have been accepted is
+    never offered to another provider, so it cannot go out twice through two of them.
+    """
+    attempts: list[Attempt] = []
+    for index, provider in enumerate(providers):
+        if index and not may_use(provider):
+            continue
+        result = channel_for(provider).send(email)
+        attempts.append(Attempt(provider, result))
+        if result.outcome is Outcome.SENT or not result.not_accepted:
+            break
+    return attempts

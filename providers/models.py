@@ -43,6 +43,9 @@ class Provider(models.Model):
         default=10, validators=[MinValueValidator(1), MaxValueValidator(300)]
     )
     options = models.JSONField(default=dict, blank=True)
+    # Other providers of the account, by id, tried in this order when this one certainly
+    # did not take a message (see providers.delivery.send_with_failover).
+    fallbacks = models.JSONField(default=list, blank=True)
     credentials_encrypted = models.TextField(blank=True, editable=False)
 
     from_email = models.EmailField(blank=True)

@@ -16,3 +16,15 @@ def provider_get_default(*, account: Account) -> Provider | None:
 def provider_list_for_account(*, account: Account) -> QuerySet[Provider]:
     """All of the account's providers, the default first."""
     return Provider.objects.filter(account=account)
+
+
+def provider_chain(*, provider: Provider) -> list[Provider]:
+    """`provider` followed by its fallbacks in their order: those that still exist, belong
+    to the same account and are not the provider itself."""
+    wanted = [pk for pk in provider.fallbacks if isinstance(pk, int) and pk != provider.pk]
+    found = Provider.objects.in_bulk(wanted)
+    return [provider] + [
+        found[pk]
+        for pk in dict.fromkeys(wanted)
+        if pk in found and found[pk].account_id == provider.account_id
+    ]

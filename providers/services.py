@@ -60,7 +60,37 @@ def provider_check_kind(*, provider: Provider) -> None:
     that must not be contacted (this resolves the host name).
     """
     kinds.validate(provider.kind, provider.credentials, provider.options)
+    _validate_fallbacks(provider)
     _validate_host(provider)
+
+
+def _validate_fallbacks(provider: Provider) -> None:
+    fallbacks = provider.fallbacks
+    if not isinstance(fallbacks, list) or not all(isinstance(pk, int) for pk in fallbacks):
+        raise ValidationError({"fallbacks": ["A list of provider ids."]})
+    if provider.pk is not None and provider.pk in fallbacks:
+        raise ValidationError({"fallbacks": ["A provider cannot be its own fallback."]})
+    if len(set(fallbacks)) != len(fallbacks):
+        raise ValidationError({"fallbacks": ["Each fallback once."]})
+    found = set(
+        Provider.objects.filter(pk__in=fallbacks, account_id=provider.account_id).values_list(
+            "pk", flat=True
+        )
+    )
+    if missing := [pk for pk in fallbacks if pk not in found]:
+        raise ValidationError(
+            {"fallbacks": [f"No provider {missing[0]} in this account to fall back on."]}
+        )
+
+
+def provider_set_fallbacks(*, provider: Provider, fallbacks: list[Provider]) -> Provider:
+    """Name the providers (of the same account) tried in order when `provider` certainly
+    did not take a message. Raises ValidationError for another account's provider, the
+    provider itself or a repeat."""
+    provider.fallbacks = [fallback.pk for fallback in fallbacks]
+    _validate_fallbacks(provider)
+    Provider.objects.filter(pk=provider.pk).update(fallbacks=provider.fallbacks)
+    return provider
 
 
 def provider_set_default(*, provider: Provider) -> Provider:

@@ -308,7 +308,9 @@ def test_a_451_at_data_is_retried_and_the_next_message_goes_out_on_a_new_connect
 
     retried, sent = deliver_via(relay, emails)
 
-    assert retried == DeliveryResult(Outcome.RETRY, error_text="451 4.3.0 Try again later")
+    assert retried == DeliveryResult(
+        Outcome.RETRY, error_text="451 4.3.0 Try again later", not_accepted=True
+    )
     assert sent.outcome is Outcome.SENT
     assert [r.rcpt_tos for r in sink.received] == [["fine@example.com"]]
     assert len(set(smtp_peers)) == 2
@@ -319,7 +321,9 @@ def test_a_554_at_data_fails_the_message_with_the_provider_text(relay, sink):
 
     [result] = deliver_via(relay, [make_email()])
 
-    assert result == DeliveryResult(Outcome.FAILED, error_text="554 5.7.1 Message rejected as spam")
+    assert result == DeliveryResult(
+        Outcome.FAILED, error_text="554 5.7.1 Message rejected as spam", not_accepted=True
+    )
     assert sink.received == []
 
 
@@ -443,3 +447,27 @@ def test_a_message_without_recipients_fails(relay, sink):
 
     assert result == DeliveryResult(Outcome.FAILED, error_text="the message has no recipients")
     assert sink.received == []
+
+
+def test_a_refused_connection_and_a_refused_recipient_prove_the_message_was_not_taken(
+    account, relay, sink
+):
+    sink.fail_rcpt("nobody@example.com", "550 5.1.1 No such user")
+    closed = factories.make_provider(account, port=closed_port(), is_default=False, timeout=2)
+
+    [refused_connection] = deliver_via(closed, [make_email()])
+    [refused_recipient] = deliver_via(relay, [make_email("nobody@example.com")])
+
+    assert refused_connection.not_accepted and refused_recipient.not_accepted
+
+
+def test_a_timeout_after_the_content_went_out_is_no_proof_either_way(account, sink):
+    # The sink takes the message and then never answers the final ".": it may well have
+    # kept it, so no other provider may be tried (that could send it twice).
+    hung = factories.make_provider(account, port=sink.port, is_default=False, timeout=1)
+    sink.handler.data_delay_seconds = 3  # the fixture resets it
+
+    [result] = deliver_via(hung, [make_email()])
+
+    assert result.outcome is Outcome.RETRY
+    assert result.not_accepted is False

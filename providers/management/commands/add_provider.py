@@ -56,6 +56,15 @@ class Command(BaseCommand):
         parser.add_argument("--hourly-limit", type=int, default=None)
         parser.add_argument("--daily-limit", type=int, default=None)
         parser.add_argument("--default", action="store_true", help="Make it the account's default.")
+        parser.add_argument(
+            "--fallback",
+            type=int,
+            action="append",
+            default=[],
+            metavar="PROVIDER_ID",
+            help="A provider of the same account to try when this one certainly did not take "
+            "a message; repeat for more, in order.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         user = get_user_model().objects.filter(username=options["username"]).first()
@@ -85,6 +94,7 @@ class Command(BaseCommand):
                 options=kind_options,
                 credentials=credentials,
                 is_default=options["default"],
+                fallbacks=options["fallback"],
                 **columns,
             )
         except ValidationError as err:
