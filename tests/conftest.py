@@ -11,7 +11,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from tests import factories, processes
-from tests.smtp_sink import SmtpSink
+from tests.smtp_sink import CountingSink, SmtpSink
 
 # The live server's listen backlog is 10: the concurrency tests open 50 connections at once,
 # and the kernel resets what does not fit while the server is busy.
@@ -110,3 +110,21 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
     for item in items:
         if "postgres_only" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def _counting_sinks() -> Iterator[tuple[CountingSink, CountingSink]]:
+    sinks = (CountingSink().start(), CountingSink().start())
+    yield sinks
+    for sink in sinks:
+        sink.stop()
+
+
+@pytest.fixture
+def counting_sinks(_counting_sinks):  # type: ignore[no-untyped-def]
+    """Two more loopback SMTP sinks (e.g. two providers), emptied around each test."""
+    for sink in _counting_sinks:
+        sink.handler.reset()
+    yield _counting_sinks
+    for sink in _counting_sinks:
+        sink.handler.reset()

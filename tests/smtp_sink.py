@@ -7,6 +7,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -72,6 +73,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def closed_port() -> int:
+    """A loopback port nobody listens on: connecting to it is refused at once."""
+    return free_port()
+
+
 class SmtpSink:
     def __init__(self) -> None:
         self.handler = SinkHandler()
@@ -98,3 +104,34 @@ class SmtpSink:
 
     def fail_all_data(self, reply: str | None) -> None:
         self.handler.data_reply_for_all = reply
+
+
+@dataclass
+class CountingHandler(SinkHandler):
+    """The sink's handler, also counting SMTP sessions (one EHLO per connection)."""
+
+    sessions: int = 0
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        self.sessions += 1
+        return responses
+
+    def reset(self) -> None:
+        super().reset()
+        self.sessions = 0
+
+
+class CountingSink(SmtpSink):
+    """A sink of its own (besides the shared `sink` fixture) that counts its sessions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handler = CountingHandler()
+        self.controller = Controller(self.handler, hostname=self.host, port=self.port)
+
+    @property
+    def sessions(self) -> int:
+        return self.handler.sessions

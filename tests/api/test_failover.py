@@ -1,8 +1,6 @@
 """Failover: when the default provider certainly did not take a message, its fallbacks are
 tried in order, and a message is never sent through two providers."""
 
-import socket
-
 import pytest
 from django.utils import timezone
 
@@ -10,34 +8,11 @@ from api import queue
 from api.models import Message, MessageEvent
 from providers.models import Provider
 from tests import factories
-from tests.smtp_sink import SmtpSink
+from tests.smtp_sink import closed_port
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the queue sends from threads
 
 PAYLOAD = {"to": "user@example.com", "subject": "Hi", "text": "Hello"}
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def _two_more_sinks():
-    sinks = [SmtpSink().start(), SmtpSink().start()]
-    yield sinks
-    for sink in sinks:
-        sink.stop()
-
-
-@pytest.fixture
-def counting_sinks(_two_more_sinks):
-    for sink in _two_more_sinks:
-        sink.handler.reset()
-    yield _two_more_sinks
-    for sink in _two_more_sinks:
-        sink.handler.reset()
 
 
 @pytest.fixture

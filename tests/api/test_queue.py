@@ -7,14 +7,10 @@ transaction would hide missing-commit and locking bugs.
 """
 
 import datetime as dt
-import socket
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.utils import timezone
 
 from api import queue
@@ -22,7 +18,7 @@ from api.models import Message, MessageEvent
 from api.services import batch_enqueue
 from providers.delivery import DeliveryResult, Outcome
 from tests import factories
-from tests.smtp_sink import SinkHandler, SmtpSink
+from tests.smtp_sink import SmtpSink, closed_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,59 +44,6 @@ def retry_settings(settings):
     settings.MAILPASS_RETRY_MAX_ATTEMPTS = 10
     settings.MAILPASS_QUEUE_LEASE_SECONDS = 300
     return settings
-
-
-@dataclass
-class CountingHandler(SinkHandler):
-    """The sink's handler, also counting SMTP sessions (one EHLO per connection)."""
-
-    sessions: int = 0
-
-    async def handle_EHLO(
-        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
-    ) -> list[str]:
-        session.host_name = hostname
-        self.sessions += 1
-        return responses
-
-    def reset(self) -> None:
-        super().reset()
-        self.sessions = 0
-
-
-class CountingSink(SmtpSink):
-    def __init__(self) -> None:
-        super().__init__()
-        self.handler = CountingHandler()
-        self.controller = Controller(self.handler, hostname=self.host, port=self.port)
-
-    @property
-    def sessions(self) -> int:
-        return self.handler.sessions
-
-
-@pytest.fixture(scope="module")
-def _counting_sinks() -> Iterator[tuple[CountingSink, CountingSink]]:
-    sinks = (CountingSink().start(), CountingSink().start())
-    yield sinks
-    for sink in sinks:
-        sink.stop()
-
-
-@pytest.fixture
-def counting_sinks(_counting_sinks):
-    for sink in _counting_sinks:
-        sink.handler.reset()
-    yield _counting_sinks
-    for sink in _counting_sinks:
-        sink.handler.reset()
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on: connecting to it is refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def queued(account, n: int = 1, *, at: dt.datetime | None = None, **fields: Any) -> list[Message]:

@@ -1,7 +1,6 @@
 """providers.services.provider_test_connection: one cheap authenticated call, never a raise."""
 
 import dataclasses
-import socket
 
 import pytest
 
@@ -15,6 +14,7 @@ from tests.providers.esp_servers import (
     Answer,
     esp_values,
 )
+from tests.smtp_sink import closed_port
 
 pytestmark = pytest.mark.django_db
 
@@ -30,12 +30,6 @@ CHECK_PATHS = {
 
 def make_esp_provider(account, kind: str, key: str = "key-one") -> Provider:
     return provider_create(account=account, name="ESP", kind=kind, **esp_values(kind, key))
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize("kind", ESP_KINDS)

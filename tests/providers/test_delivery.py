@@ -17,6 +17,7 @@ from providers.delivery import DeliveryResult, Outcome, classify_error, deliver,
 from providers.models import Provider
 from providers.network import HostNotAllowedError
 from tests import factories
+from tests.smtp_sink import closed_port
 
 pytestmark = pytest.mark.django_db
 
@@ -208,12 +209,6 @@ def make_email(
     )
     email.attach_alternative("<p>HTML body</p>", "text/html")
     return email
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 import base64
 import json
-import socket
 import warnings
 
 import pytest
@@ -19,6 +18,7 @@ from providers.delivery import DeliveryResult, Outcome, classify_error, deliver_
 from providers.models import Provider
 from providers.services import provider_create
 from tests.providers.esp_servers import AUTH_ERROR_MESSAGES, ESP_KINDS, ESPS, Answer, esp_values
+from tests.smtp_sink import closed_port
 
 pytestmark = pytest.mark.django_db
 
@@ -49,12 +49,6 @@ def make_email(tags: list[str] | None = None) -> EmailMultiAlternatives:
 def send(provider: Provider, email: EmailMultiAlternatives | None = None) -> DeliveryResult:
     [result] = deliver_via(provider, [email or make_email()])
     return result
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- what each ESP receives ------------------------------------------------------------------
