@@ -10,40 +10,30 @@ services.provider_event_record with the provider the request came in for.
 """
 
 import contextvars
+import functools
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 from anymail.exceptions import AnymailNotSupportedWarning
 from anymail.signals import AnymailTrackingEvent, tracking
-from anymail.webhooks.amazon_ses import AmazonSESTrackingWebhookView
-from anymail.webhooks.brevo import BrevoTrackingWebhookView
-from anymail.webhooks.mailgun import MailgunTrackingWebhookView
-from anymail.webhooks.postmark import PostmarkTrackingWebhookView
-from anymail.webhooks.resend import ResendTrackingWebhookView
-from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
 from django.conf import settings
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
 
 from api.services import provider_event_record
 from api.signing import base36, matches, read_base36, signature
 from providers.models import Provider
 
-
-def _per_provider(view_class: type, *settings_names: str) -> type:
-    """anymail's view, subclassed so that as_view() takes these settings as keyword
-    arguments: Django's View only accepts names that are class attributes, and anymail's
-    views read some settings (webhook_secret…) without declaring them."""
-    return type(view_class.__name__, (view_class,), dict.fromkeys(settings_names))
-
-
-# Per kind: the anymail view, and which of the provider's credentials become which of the
-# view's keyword arguments. Every kind takes HTTP basic auth ("user:password" in the URL
-# the ESP is given) as `webhook_secret`; some also check the ESP's own signature.
-WEBHOOK_VIEWS: dict[str, tuple[type, dict[str, str], dict[str, Any]]] = {
+# Per kind: anymail's tracking view (imported on first use: Resend's pulls in svix, a
+# large import a queue worker never needs), which of the provider's credentials become which
+# of the view's keyword arguments, and fixed ones. Every kind takes HTTP basic auth
+# ("user:password" in the URL given to the ESP) as `webhook_secret`; some also check the
+# ESP's own signature.
+WEBHOOK_VIEWS: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
     Provider.Kind.SENDGRID: (
-        _per_provider(SendGridTrackingWebhookView, "webhook_secret"),
+        "anymail.webhooks.sendgrid.SendGridTrackingWebhookView",
         {
             "webhook_secret": "webhook_secret",
             "webhook_verification_key": "tracking_webhook_verification_key",
@@ -51,35 +41,44 @@ WEBHOOK_VIEWS: dict[str, tuple[type, dict[str, str], dict[str, Any]]] = {
         {},
     ),
     Provider.Kind.MAILGUN: (
-        _per_provider(MailgunTrackingWebhookView, "webhook_secret"),
+        "anymail.webhooks.mailgun.MailgunTrackingWebhookView",
         {"webhook_secret": "webhook_secret", "webhook_signing_key": "webhook_signing_key"},
         {},
     ),
     Provider.Kind.POSTMARK: (
-        _per_provider(PostmarkTrackingWebhookView, "webhook_secret"),
+        "anymail.webhooks.postmark.PostmarkTrackingWebhookView",
         {"webhook_secret": "webhook_secret"},
         {},
     ),
     Provider.Kind.RESEND: (
-        _per_provider(ResendTrackingWebhookView, "webhook_secret"),
+        "anymail.webhooks.resend.ResendTrackingWebhookView",
         {"webhook_secret": "webhook_secret", "webhook_signing_secret": "signing_secret"},
         {},
     ),
     Provider.Kind.BREVO: (
-        _per_provider(BrevoTrackingWebhookView, "webhook_secret"),
+        "anymail.webhooks.brevo.BrevoTrackingWebhookView",
         {"webhook_secret": "webhook_secret"},
         {},
     ),
     # Never confirm SNS subscriptions by fetching the URL SNS sends: an operator confirms
     # them in the AWS console, and MailPass makes no outgoing request on a webhook's word.
     Provider.Kind.AMAZON_SES: (
-        _per_provider(
-            AmazonSESTrackingWebhookView, "webhook_secret", "auto_confirm_sns_subscriptions"
-        ),
+        "anymail.webhooks.amazon_ses.AmazonSESTrackingWebhookView",
         {"webhook_secret": "webhook_secret"},
         {"auto_confirm_sns_subscriptions": False},
     ),
 }
+
+
+@functools.cache
+def _view_class(kind: str) -> type:
+    """anymail's view for `kind`, subclassed so that as_view() takes its settings as keyword
+    arguments: Django's View only accepts names that are class attributes, and anymail's
+    views read some settings (webhook_secret…) without declaring them."""
+    path, _, fixed = WEBHOOK_VIEWS[kind]
+    view_class = import_string(path)
+    settings_names = ["webhook_secret", *fixed]
+    return type(view_class.__name__, (view_class,), dict.fromkeys(settings_names))
 
 
 def webhook_token(provider: Provider) -> str:
@@ -106,7 +105,8 @@ def provider_for_token(token: str) -> Provider | None:
 def view_for(provider: Provider) -> Callable[[HttpRequest], HttpResponse] | None:
     """anymail's tracking view for `provider`, keyed with its own secrets; None when the
     provider has no webhook secret at all (an unauthenticated webhook accepts nothing)."""
-    view_class, secret_kwargs, fixed_kwargs = WEBHOOK_VIEWS[provider.kind]
+    _, secret_kwargs, fixed_kwargs = WEBHOOK_VIEWS[provider.kind]
+    view_class = _view_class(provider.kind)
     credentials = provider.credentials
     kwargs = {
         kwarg: credentials[name] for name, kwarg in secret_kwargs.items() if credentials.get(name)

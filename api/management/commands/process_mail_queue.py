@@ -21,6 +21,9 @@ DATABASE_RETRY_SECONDS = (1, 2, 5, 10, 30)
 
 class Command(BaseCommand):
     help = "Deliver due queued messages. Cron runs it every minute; --loop keeps it running."
+    # Cron starts it every minute: the system checks (which import every view) belong to
+    # deploy time (`manage.py check`, migrate, runserver), not to each start of a worker.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--limit", type=int, default=None, help="Claim at most N messages.")
