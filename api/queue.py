@@ -516,7 +516,8 @@ def _send_feed(
     accepted: Counter[int] = Counter()
     while (taken := feed.take()) is not None:
         message, counted_in = taken
-        grants: dict[int, dt.datetime] = {}
+        # The usage window each provider's limit granted this message from.
+        grants = {feed.provider.pk: counted_in} if counted_in is not None else {}
         try:
             attempts = delivery.send_with_failover(
                 build_email(message),
@@ -531,20 +532,22 @@ def _send_feed(
             tally.count(status)
             if status == Message.Status.SENT:
                 accepted[final.provider.pk] += 1
-            # Capacity taken from a provider that did not send the message goes back.
-            sent_by = final.provider.pk if status == Message.Status.SENT else None
-            if counted_in is not None and sent_by != feed.provider.pk:
-                limits.release(provider=feed.provider, grant_window=counted_in, count=1)
-            for attempt in attempts[1:]:
-                if attempt.provider.pk in grants and attempt.provider.pk != sent_by:
-                    limits.release(
-                        provider=attempt.provider,
-                        grant_window=grants[attempt.provider.pk],
-                        count=1,
-                    )
+            release_unused_capacity(attempts, grants, sent=status == Message.Status.SENT)
         finally:
             feed.done()
     return accepted
+
+
+def release_unused_capacity(
+    attempts: list[delivery.Attempt], grants: dict[int, dt.datetime], *, sent: bool
+) -> None:
+    """Give back what providers' limits granted for a message, except to the one that sent
+    it (the last attempt, if it was sent). `grants`: provider pk → usage window."""
+    sent_by = attempts[-1].provider.pk if sent else None
+    for attempt in attempts:
+        window = grants.get(attempt.provider.pk)
+        if window is not None and attempt.provider.pk != sent_by:
+            limits.release(provider=attempt.provider, grant_window=window, count=1)
 
 
 def take_fallback_capacity(fallback: Provider, grants: dict[int, dt.datetime]) -> bool:

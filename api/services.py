@@ -154,20 +154,16 @@ def message_send(*, account: Account, api_key: ApiKey | None, data: dict[str, An
         if grant is not None:
             limits.release(provider=provider, grant_window=grant.window_start, count=1)
         raise
-    attempts, fallback_grants = _send_now(message, provider)
+    attempts, grants = _send_now(message, provider)
     final = attempts[-1]
     queue.record_failovers(message, attempts)
     sent = final.result.outcome is Outcome.SENT
     if sent:
         message.provider_id = final.provider.pk
     queue.record_outcome(message, final.result, allow_retry=False)
-    # Capacity taken from providers that did not send it goes back.
-    if grant is not None and not (sent and final.provider.pk == provider.pk):
-        limits.release(provider=provider, grant_window=grant.window_start, count=1)
-    for fallback_pk, window in fallback_grants.items():
-        if not (sent and final.provider.pk == fallback_pk):
-            fallback = next(a.provider for a in attempts if a.provider.pk == fallback_pk)
-            limits.release(provider=fallback, grant_window=window, count=1)
+    if grant is not None:
+        grants[provider.pk] = grant.window_start
+    queue.release_unused_capacity(attempts, grants, sent=sent)
     if not sent:
         raise SendFailedError(message_id=message.message_id, provider_error=final.result.error_text)
     if not final.provider.has_limits:
