@@ -329,9 +329,9 @@ def _providers_for(messages: list[Message]) -> dict[int, Provider | None]:
 def _without_suppressed(messages: list[Message], tally: "_Tally") -> list[Message]:
     """Record claimed messages to a suppressed address as `suppressed` (a recipient may have
     bounced since they were queued); return the others. No attempt is counted."""
-    held_back = {}
+    held_back: set[int] = set()
     for message, hits in suppressed_recipients(messages=messages):
-        held_back[message.pk] = message
+        held_back.add(message.pk)
         _guarded(message).update(
             status=Message.Status.SUPPRESSED,
             error_message=suppression_text(hits),
@@ -357,15 +357,10 @@ class _Feed:
     """
 
     def __init__(
-        self,
-        provider: Provider,
-        messages: list[Message],
-        should_stop: Callable[[], bool],
-        *,
-        chain: list[Provider] | None = None,
+        self, chain: list[Provider], messages: list[Message], should_stop: Callable[[], bool]
     ) -> None:
-        self.provider = provider
-        self.chain = chain or [provider]  # the provider, then its fallbacks
+        self.chain = chain  # the messages' provider, then its fallbacks (providers.selectors)
+        self.provider = chain[0]
         self.messages = messages
         self.should_stop = should_stop
         self.limit_wait = 0  # seconds until the provider's limit frees up, once reached
@@ -742,7 +737,7 @@ def deliver_claimed(
                 )
                 tally.count(record_outcome(message, no_provider))
         else:
-            feed = _Feed(provider, group, should_stop, chain=provider_chain(provider=provider))
+            feed = _Feed(provider_chain(provider=provider), group, should_stop)
             accepted = senders.send(feed, lease, tally)
             for sender in feed.chain:
                 if accepted[sender.pk] and not sender.has_limits:

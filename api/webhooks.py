@@ -11,11 +11,9 @@ services.provider_event_record with the provider the request came in for.
 
 import contextvars
 import functools
-import warnings
 from collections.abc import Callable
 from typing import Any
 
-from anymail.exceptions import AnymailNotSupportedWarning
 from anymail.signals import AnymailTrackingEvent, tracking
 from django.conf import settings
 from django.dispatch import receiver
@@ -24,6 +22,7 @@ from django.utils.module_loading import import_string
 
 from api.services import provider_event_record
 from api.signing import base36, matches, read_base36, signature
+from providers.connections import ignore_sendgrid_support_warning
 from providers.models import Provider
 
 # Per kind: anymail's tracking view (imported on first use: Resend's pulls in svix, a
@@ -113,10 +112,8 @@ def view_for(provider: Provider) -> Callable[[HttpRequest], HttpResponse] | None
     }
     if not kwargs:
         return None
-    with warnings.catch_warnings():
-        # anymail warns that SendGrid is no longer officially supported; we still use it.
-        warnings.simplefilter("ignore", AnymailNotSupportedWarning)
-        return view_class.as_view(**kwargs, **fixed_kwargs)
+    ignore_sendgrid_support_warning()
+    return view_class.as_view(**kwargs, **fixed_kwargs)
 
 
 _receiving_for: contextvars.ContextVar[Provider | None] = contextvars.ContextVar(
@@ -131,9 +128,7 @@ def receive(request: HttpRequest, provider: Provider) -> HttpResponse:
         return HttpResponse("This provider has no webhook secret.", status=404)
     token = _receiving_for.set(provider)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", AnymailNotSupportedWarning)
-            return view(request)
+        return view(request)
     finally:
         _receiving_for.reset(token)
 

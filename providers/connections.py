@@ -107,17 +107,24 @@ def _api_key_options(provider: Provider) -> dict[str, Any]:
     }
 
 
-def _sendgrid_options(provider: Provider) -> dict[str, Any]:
-    # anymail warns on every SendGrid backend that it no longer supports SendGrid
-    # officially. We keep SendGrid and test it ourselves, so that one warning is noise.
-    # Added here rather than once at start-up because warnings.catch_warnings() blocks
-    # (test runners) reset the filter list; re-adding an identical filter replaces it.
+def ignore_sendgrid_support_warning() -> None:
+    """Silence anymail's "no longer officially supports SendGrid" warning, and only that.
+
+    anymail gives it on every SendGrid backend and webhook view it builds. We keep SendGrid
+    and test it ourselves, so that one warning is noise. Called where those are built rather
+    than once at start-up, because warnings.catch_warnings() blocks (test runners) reset
+    the filter list; re-adding an identical filter replaces it.
+    """
     warnings.filterwarnings(
         "ignore",
         message="django-anymail has dropped official support for SendGrid",
         category=AnymailNotSupportedWarning,
-        module="anymail.backends.sendgrid",
+        module=r"anymail\.(backends|webhooks)\.sendgrid",
     )
+
+
+def _sendgrid_options(provider: Provider) -> dict[str, Any]:
+    ignore_sendgrid_support_warning()
     return _api_key_options(provider)
 
 
