@@ -86,9 +86,11 @@ def drain_under_signals(
     """Seed `messages`, signal `signals` successive workers at random points, then let one
     last worker run until nothing is left to do now (sent, or deferred to later)."""
     rng = random.Random(seed)
-    # Each worker is signalled after a random 1..2*per_life messages of its own: ~60% of
-    # the queue goes out under fire, the rest in the final drain.
-    per_life = int(messages * 0.6 / signals)
+    # Each worker is signalled after a random 1..2*per_life messages of its own: ~30% of
+    # the queue goes out under fire, the rest in the final drain. At most 60% by the draw:
+    # a worker keeps sending on its four connections while the signal is on its way (a few
+    # messages more each), and the queue must not run dry before the last signal.
+    per_life = max(1, int(messages * 0.3 / signals))
     queue_db.seed(port=sink_process.port, messages=messages, hourly_limit=hourly_limit)
     counter = RecordCounter(sink_process.record_path)
     run = Run()
