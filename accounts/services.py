@@ -32,3 +32,13 @@ def account_for_user(*, user: AbstractBaseUser) -> Account:
     if membership is not None:
         return membership.account
     return account_create(owner=user)
+
+
+def account_update(*, account: Account, name: str, track_opens: bool, track_clicks: bool) -> Account:
+    """Rename the account and set the tracking defaults of messages that do not choose."""
+    account.name = name
+    account.track_opens = track_opens
+    account.track_clicks = track_clicks
+    account.full_clean()
+    account.save(update_fields=["name", "track_opens", "track_clicks"])
+    return account

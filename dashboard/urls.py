@@ -1,11 +1,31 @@
 from django.urls import path
 
-from dashboard import views
+from dashboard.views import account, docs, keys, messages, overview, providers, suppressions
 
 app_name = "dashboard"
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("messages/requeue-failed", views.requeue_failed, name="requeue-failed"),
-    path("suppressions/delete", views.suppression_delete, name="suppression-delete"),
+    path("", overview.overview, name="overview"),
+    path("signup/", account.signup, name="signup"),
+    path("settings/", account.account_settings, name="account-settings"),
+    path("keys/", keys.key_list, name="key-list"),
+    path("keys/<int:pk>/revoke/", keys.key_revoke, name="key-revoke"),
+    path("providers/", providers.provider_list, name="provider-list"),
+    path("providers/new/", providers.provider_create, name="provider-create"),
+    path("providers/<int:pk>/edit/", providers.provider_update, name="provider-update"),
+    path("providers/<int:pk>/delete/", providers.provider_delete, name="provider-delete"),
+    path("providers/<int:pk>/default/", providers.provider_set_default, name="provider-set-default"),
+    path("providers/<int:pk>/test-email/", providers.provider_test_email, name="provider-test-email"),
+    path(
+        "providers/<int:pk>/test-connection/",
+        providers.provider_test_connection,
+        name="provider-test-connection",
+    ),
+    path("messages/", messages.message_list, name="message-list"),
+    path("messages/<int:pk>/", messages.message_detail, name="message-detail"),
+    path("messages/<int:pk>/html/", messages.message_html, name="message-html"),
+    path("messages/requeue-failed/", messages.requeue_failed, name="requeue-failed"),
+    path("suppressions/", suppressions.suppression_list, name="suppression-list"),
+    path("suppressions/delete/", suppressions.suppression_delete, name="suppression-delete"),
+    path("docs/", docs.docs, name="docs"),
 ]

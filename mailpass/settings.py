@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -46,6 +47,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The dashboard speaks the visitor's language (cookie, then Accept-Language); the API,
+    # tracking and webhook routes stay English: their codes and messages are the contract.
+    "django.middleware.locale.LocaleMiddleware",
+    "mailpass.middleware.english_outside_dashboard",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -66,6 +71,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "dashboard.context_processors.signup",
             ],
         },
     },
@@ -103,10 +110,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "dashboard:home"
+LOGIN_REDIRECT_URL = "dashboard:overview"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"
+# The languages of the product page (shared/seeds). Catalogues live in locale/ and are
+# compiled by `make setup` (bin/compile-messages).
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("ja", "日本語"),
+    ("ko", "한국어"),
+    ("sw", "Kiswahili"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -114,6 +131,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
 # WhiteNoise serves static files (admin, the API docs' Swagger UI) without a CDN or a
 # separate web server; straight from the apps unless `collectstatic` was run.
 WHITENOISE_USE_FINDERS = True
@@ -186,6 +204,9 @@ MAILPASS_ENCRYPTION_KEYS = env_list("MAILPASS_ENCRYPTION_KEYS")
 MAILPASS_API_KEY_HMAC_KEY = env_str("MAILPASS_API_KEY_HMAC_KEY") or SECRET_KEY
 # SMTP hosts resolving to loopback/private addresses are refused unless this is on.
 MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS = env_bool("MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS", False)
+# Anyone who can reach the dashboard may create an account. Turn off for a private instance
+# (new users then come from `createsuperuser` or the admin).
+MAILPASS_SIGNUP_OPEN = env_bool("MAILPASS_SIGNUP_OPEN", True)
 # Per-key API request throttle, DRF rate syntax ("600/min").
 MAILPASS_API_RATE_LIMIT = env_str("MAILPASS_API_RATE_LIMIT", "1200/min")
 

@@ -6,6 +6,7 @@ from api.views import provider_webhook, tracking_click, tracking_open
 urlpatterns = [
     path("api/", include("api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switcher
     path("admin/", admin.site.urls),
     path("t/o/<str:token>", tracking_open, name="tracking-open"),
     path("t/c/<str:token>", tracking_click, name="tracking-click"),

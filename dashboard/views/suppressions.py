@@ -1,0 +1,40 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.services import account_for_user
+from api import selectors
+from api.services import suppression_remove
+
+SUPPRESSIONS_PER_PAGE = 50
+
+
+@login_required
+def suppression_list(request: HttpRequest) -> HttpResponse:
+    account = account_for_user(user=request.user)
+    email = request.GET.get("email", "").strip() or None
+    entries = selectors.suppression_list(account=account, email=email)
+    page = Paginator(entries, SUPPRESSIONS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "dashboard/suppression_list.html",
+        {"page": page, "email": email or ""},
+    )
+
+
+@login_required
+@require_POST
+def suppression_delete(request: HttpRequest) -> HttpResponse:
+    email = request.POST.get("email", "")
+    if suppression_remove(account=account_for_user(user=request.user), email=email):
+        messages.success(
+            request,
+            _("%(email)s is off the suppression list: mail to it goes out again.") % {"email": email},
+        )
+    else:
+        messages.error(request, _("%(email)s was not on the suppression list.") % {"email": email})
+    return redirect("dashboard:suppression-list")
