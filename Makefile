@@ -9,10 +9,15 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 REQS   := requirements.txt requirements-dev.txt
 
-.PHONY: setup test run clean bench
+.PHONY: setup test run clean bench messages
 
-## setup: create .venv and install requirements-dev.txt (no-op when up to date)
-setup: $(STAMP)
+## setup: create .venv, install requirements-dev.txt and compile the translations
+##        (each step a no-op when up to date)
+setup: $(STAMP) messages
+
+## messages: compile locale/*/LC_MESSAGES/django.po into .mo (only those that changed)
+messages: $(STAMP)
+	$(PY) bin/compile-messages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

@@ -31,10 +31,8 @@ def suppression_list(request: HttpRequest) -> HttpResponse:
 def suppression_delete(request: HttpRequest) -> HttpResponse:
     email = request.POST.get("email", "")
     if suppression_remove(account=account_for_user(user=request.user), email=email):
-        messages.success(
-            request,
-            _("%(email)s is off the suppression list: mail to it goes out again.") % {"email": email},
-        )
+        text = _("%(email)s is off the suppression list: mail to it goes out again.")
+        messages.success(request, text % {"email": email})
     else:
         messages.error(request, _("%(email)s was not on the suppression list.") % {"email": email})
     return redirect("dashboard:suppression-list")
