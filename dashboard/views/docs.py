@@ -1,7 +1,58 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import translation
+from django.views.decorators.http import require_safe
+
+from api import serializers as api_serializers
+from api.idempotency import MAX_KEY_LENGTH
+from api.throttling import ApiKeyRateThrottle
+from api.views import SUPPRESSIONS_PAGE_SIZE
+
+# The page is written once per language (templates/dashboard/docs/docs.<code>.html);
+# a language without its own page gets the English one.
+FALLBACK_TEMPLATE = "dashboard/docs/docs.en.html"
+
+
+def _base_url(request: HttpRequest) -> str:
+    """The instance's public address (what tracking links and webhook URLs use too), or,
+    when it is not configured, the address this page was requested on."""
+    return settings.MAILPASS_PUBLIC_URL or request.build_absolute_uri("/").rstrip("/")
 
 
 @login_required
-def docs(request: HttpRequest) -> HttpResponse:  # placeholder
-    return HttpResponse("docs")
+@require_safe
+def docs(request: HttpRequest) -> HttpResponse:
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    throttle = ApiKeyRateThrottle()  # reads settings.MAILPASS_API_RATE_LIMIT
+    fields = api_serializers.MessageInputSerializer().fields
+    context = {
+        "base_url": _base_url(request),
+        "schema_url": reverse("api:schema"),
+        "swagger_url": reverse("api:docs"),
+        "message_id_domain": settings.MAILPASS_MESSAGE_ID_DOMAIN,
+        # The numbers the API enforces, so the page cannot drift from them.
+        "limits": {
+            "address": fields["to"].max_length,
+            "subject": api_serializers.MAX_SUBJECT_CHARS,
+            "from_name": fields["from_name"].max_length,
+            "body": api_serializers.MAX_BODY_CHARS,
+            "recipients": api_serializers.MAX_RECIPIENTS,
+            "tags": api_serializers.MAX_TAGS,
+            "tag_chars": api_serializers.MAX_TAG_CHARS,
+            "metadata_keys": api_serializers.MAX_METADATA_KEYS,
+            "metadata_key_chars": api_serializers.MAX_METADATA_KEY_CHARS,
+            "metadata_value_chars": api_serializers.MAX_METADATA_VALUE_CHARS,
+            "metadata_bytes": api_serializers.MAX_METADATA_BYTES,
+            "batch": api_serializers.MAX_BATCH,
+            "request_bytes": settings.MAILPASS_MAX_REQUEST_BYTES,
+            "idempotency_key": MAX_KEY_LENGTH,
+            "suppressions_page": SUPPRESSIONS_PAGE_SIZE,
+            "rate_requests": throttle.num_requests,
+            "rate_seconds": throttle.duration,
+        },
+    }
+    templates = [f"dashboard/docs/docs.{language}.html", FALLBACK_TEMPLATE]
+    return render(request, templates, context)

@@ -1,0 +1,404 @@
+"""The in-app API documentation: one page per language, true to the API it describes.
+
+The examples on the page are not only shown but run: their JSON bodies go through the API
+with a real key, and (where curl, node and php are installed) the cURL, fetch and PHP
+examples run as written against a live server.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from html import unescape
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from api.errors import ApiError
+from api.idempotency import IdempotencyConflictError
+from api.models import Message, MessageEvent
+from tests import factories
+
+LANGUAGES = ["en", "de", "ja", "ko", "sw"]
+HEADINGS = {
+    "en": "Mail API documentation",
+    "de": "Dokumentation der Mail-API",
+    "ja": "メールAPIドキュメント",
+    "ko": "메일 API 문서",
+    "sw": "Mwongozo wa API ya barua pepe",
+}
+ENDPOINTS = [
+    "/api/v1/mail/send",
+    "/api/v1/mail/send-batch",
+    "/api/v1/mail/status/{message_id}",
+    "/api/v1/suppressions",
+    "/api/v1/health",
+]
+# Raised by DRF's own exceptions and mapped in api.errors; the ApiError family adds the rest.
+FRAMEWORK_CODES = {
+    "VALIDATION_ERROR": 400,
+    "UNAUTHORIZED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "RATE_LIMITED": 429,
+}
+SEEDS = Path(os.environ.get("MAILPASS_SEEDS_DIR", settings.BASE_DIR.parent / "shared" / "seeds"))
+
+_CODE_BLOCK = re.compile(r'<pre id="code-(?P<id>[\w-]+)"><code>(?P<body>.*?)</code></pre>', re.S)
+
+
+def documented_error_codes() -> dict[str, int]:
+    codes = dict(FRAMEWORK_CODES)
+    pending = [ApiError]
+    while pending:
+        cls = pending.pop()
+        codes[cls.code] = cls.status_code
+        pending.extend(cls.__subclasses__())
+    assert "IDEMPOTENCY_CONFLICT" == IdempotencyConflictError.code  # imported, so it is listed
+    return codes
+
+
+def get_page(client, user, language: str = "en", **headers: str) -> str:  # type: ignore[no-untyped-def]
+    client.force_login(user)
+    response = client.get(reverse("dashboard:docs"), HTTP_ACCEPT_LANGUAGE=language, **headers)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def code_blocks(page: str) -> dict[str, str]:
+    """{id: text} of every code sample, unescaped as the copy button copies it."""
+    return {match["id"]: unescape(match["body"]).strip() for match in _CODE_BLOCK.finditer(page)}
+
+
+def prose(page: str) -> str:
+    """The page's visible text outside code samples, whitespace collapsed."""
+    main = page[page.index("<main>") :]
+    text = re.sub(r"<pre\b.*?</pre>", " ", main, flags=re.S)
+    text = re.sub(r"<[^>]+>", "", text)
+    return re.sub(r"\s+", " ", unescape(text))
+
+
+def curl_body(command: str) -> dict:
+    return json.loads(re.search(r"-d '(.*)'", command, re.S)[1])
+
+
+def test_docs_page_requires_login(client, db):  # type: ignore[no-untyped-def]
+    response = client.get(reverse("dashboard:docs"))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_docs_page_answers_only_get(client, owner, account):  # type: ignore[no-untyped-def]
+    client.force_login(owner)
+
+    assert client.post(reverse("dashboard:docs")).status_code == 405
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_each_language_gets_its_own_page_with_every_endpoint_and_error_code(
+    client, owner, account, language
+):  # type: ignore[no-untyped-def]
+    page = get_page(client, owner, language)
+
+    assert f'<html lang="{language}">' in page
+    assert f"<h1>{HEADINGS[language]}</h1>" in page
+    for other in set(LANGUAGES) - {language}:
+        assert HEADINGS[other] not in page
+    text = unescape(page)
+    for endpoint in ENDPOINTS:
+        assert endpoint in text, endpoint
+    for code, status in documented_error_codes().items():
+        row = f'<td><code>{code}</code></td><td class="num">{status}</td>'
+        assert row in page, f"{code} {status} missing from the {language} error table"
+    assert "<code>mail</code>" in page  # the permission keys need
+
+
+def test_the_language_cookie_picks_the_page(client, owner, account):  # type: ignore[no-untyped-def]
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ko"
+
+    page = get_page(client, owner, "de")
+
+    assert f"<h1>{HEADINGS['ko']}</h1>" in page
+
+
+def test_a_language_without_its_own_page_gets_the_english_one(client, owner, account):  # type: ignore[no-untyped-def]
+    page = get_page(client, owner, "fr")
+
+    assert f"<h1>{HEADINGS['en']}</h1>" in page
+
+
+@pytest.mark.parametrize(
+    ("language", "numbers"),
+    [("en", ["5,242,880", "1,200"]), ("de", ["5.242.880", "1.200"])],
+)
+def test_numbers_are_written_the_way_the_language_writes_them(
+    client, owner, account, language, numbers
+):  # type: ignore[no-untyped-def]
+    text = prose(get_page(client, owner, language))
+
+    for number in numbers:
+        assert number in text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_examples_use_this_instances_public_url(client, owner, account, settings, language):  # type: ignore[no-untyped-def]
+    settings.MAILPASS_PUBLIC_URL = "https://mail.example.org"
+
+    blocks = code_blocks(get_page(client, owner, language))
+
+    assert "curl -X POST https://mail.example.org/api/v1/mail/send \\" in blocks["curl-send"]
+    assert "https://mail.example.org/api/v1/mail/send-batch" in blocks["curl-batch"]
+    assert "curl https://mail.example.org/api/v1/mail/status/MESSAGE_ID" in blocks["curl-status"]
+    assert "fetch('https://mail.example.org/api/v1/mail/send'" in blocks["fetch-send"]
+    assert "curl_init('https://mail.example.org' . $path)" in blocks["php"]
+    assert not any("dev.mailpass.im" in block for block in blocks.values())
+
+
+def test_examples_fall_back_to_the_address_the_page_was_asked_on(client, owner, account, settings):  # type: ignore[no-untyped-def]
+    settings.MAILPASS_PUBLIC_URL = ""
+
+    blocks = code_blocks(get_page(client, owner))
+
+    assert "curl -X POST http://testserver/api/v1/mail/send \\" in blocks["curl-send"]
+
+
+def test_the_page_links_the_key_page_and_the_openapi_docs(client, owner, account):  # type: ignore[no-untyped-def]
+    page = get_page(client, owner)
+
+    for url in (reverse("dashboard:key-list"), reverse("api:schema"), reverse("api:docs")):
+        assert f'href="{url}"' in page
+
+
+def test_every_code_sample_has_a_copy_button_and_a_unique_id(client, owner, account):  # type: ignore[no-untyped-def]
+    page = get_page(client, owner)
+
+    ids = re.findall(r'<pre id="code-([\w-]+)">', page)
+    assert len(ids) == len(set(ids)) >= 12
+    for block_id in ids:
+        assert f'data-copy="#code-{block_id}"' in page
+    # Samples are escaped text, never live markup.
+    assert "&lt;p&gt;Hello World&lt;/p&gt;" in page
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason=f"product pages not found at {SEEDS}")
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_sentence_of_the_product_pages_is_copied(client, owner, account, language):  # type: ignore[no-untyped-def]
+    text = prose(get_page(client, owner, language))
+
+    copied = [
+        fragment
+        for seed in sorted(SEEDS.glob("mail-send-api.*.txt"))
+        for fragment in seed_prose(seed.read_text())
+        if fragment in text
+    ]
+
+    assert copied == []
+
+
+_CODE_LIKE = re.compile(r"""[{}\[\]"$;=\\]|^(curl|//|#|-H|-d|'|[a-z_]+:)|https?:""")
+# The seeds' tables lose their cell borders in some languages: "tostringYesRecipient email".
+_TABLE_PREFIX = re.compile(
+    r"^(?:[a-z_]+(?:string|array|object)(?:Yes\*?|No|Ja|Nein|Ndiyo|Hapana)|[A-Z_]+\d{3})"
+)
+_DENSE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def seed_prose(text: str) -> list[str]:
+    """Prose of a product page long enough to be a copied sentence rather than a term:
+    whole lines and single sentences, 40+ characters (15+ in Japanese and Korean)."""
+    fragments = []
+    for line in text.splitlines():
+        for cell in line.split("|"):
+            cell = _TABLE_PREFIX.sub("", cell.strip()).strip()
+            if not cell or _CODE_LIKE.search(cell):
+                continue
+            fragments.append(cell)
+            fragments.extend(s.strip() for s in re.split(r"(?<=[.。!?])\s*", cell))
+    return [f for f in fragments if len(f) >= (15 if _DENSE_SCRIPT.search(f) else 40)]
+
+
+def test_the_copy_check_would_catch_a_copied_sentence():
+    seed = "Sends a single email now. The email is sent through the user's default SMTP provider.\n"
+    seed += "VALIDATION_ERROR400Missing required fields or invalid email, and some more words\n"
+    seed += "단건 이메일을 즉시 발송합니다. 사용자의 기본 SMTP provider를 통해 발송됩니다.\n"
+
+    fragments = seed_prose(seed)
+
+    assert "The email is sent through the user's default SMTP provider." in fragments
+    assert "Missing required fields or invalid email, and some more words" in fragments
+    assert "사용자의 기본 SMTP provider를 통해 발송됩니다." in fragments
+
+
+def test_the_curl_examples_json_bodies_are_accepted_by_the_api(client, owner, api, provider, sink):  # type: ignore[no-untyped-def]
+    blocks = code_blocks(get_page(client, owner))
+
+    sent = api.post("/api/v1/mail/send", curl_body(blocks["curl-send"]), format="json")
+    assert sent.status_code == 200, sent.json()
+    assert sent.json()["data"]["status"] == "sent"
+    message_id = sent.json()["data"]["message_id"]
+    assert [r.message["Message-ID"] for r in sink.received] == [message_id]
+
+    batch = api.post("/api/v1/mail/send-batch", curl_body(blocks["curl-batch"]), format="json")
+    assert batch.status_code == 200, batch.json()
+    assert {k: batch.json()["data"][k] for k in ("total", "queued", "failed")} == {
+        "total": 2,
+        "queued": 2,
+        "failed": 0,
+    }
+
+    status_url = re.match(r"# Check status\ncurl (\S+)", blocks["curl-status"])[1]
+    status_path = urlsplit(status_url).path
+    for form in (message_id.strip("<>"), quote(message_id, safe="")):
+        status = api.get(status_path.replace("MESSAGE_ID", form))
+        assert status.status_code == 200, status.json()
+        assert status.json()["data"]["message"]["message_id"] == message_id
+
+
+def test_the_documented_request_bodies_are_accepted_and_answered_in_the_documented_shape(
+    client, owner, account, api, provider, sink
+):  # type: ignore[no-untyped-def]
+    blocks = code_blocks(get_page(client, owner))
+    documented = {
+        name: json.loads(blocks[name])
+        for name in blocks
+        if name != "php" and blocks[name][0] == "{"
+    }
+
+    sent = api.post("/api/v1/mail/send", documented["send-request"], format="json")
+    assert sent.status_code == 200, sent.json()
+    assert sent.json().keys() == documented["send-response"].keys()
+    assert sent.json()["data"].keys() == documented["send-response"]["data"].keys()
+    [received] = sink.received
+    assert received.rcpt_tos == ["user@example.com", "cc@example.com", "bcc@example.com"]
+
+    batch = api.post("/api/v1/mail/send-batch", documented["batch-request"], format="json")
+    assert batch.status_code == 200, batch.json()
+    documented_batch = documented["batch-response"]["data"]
+    assert batch.json()["data"].keys() == documented_batch.keys()
+    for item, documented_item in zip(
+        batch.json()["data"]["messages"], documented_batch["messages"], strict=True
+    ):
+        assert item.keys() == documented_item.keys()
+        assert (item["to"], item["status"]) == (documented_item["to"], documented_item["status"])
+
+    message = Message.objects.get(message_id=sent.json()["data"]["message_id"])
+    MessageEvent.objects.create(
+        account=account,
+        message=message,
+        event_type="open",
+        ip_address="192.0.2.1",
+        user_agent="Mozilla/5.0",
+    )
+    status = api.get(f"/api/v1/mail/status/{quote(message.message_id, safe='')}")
+    documented_status = documented["status-response"]["data"]
+    assert status.json()["data"]["message"].keys() == documented_status["message"].keys()
+    assert status.json()["data"]["events"][0].keys() == documented_status["events"][0].keys()
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", status.json()["data"]["message"]["sent_at"]
+    )
+    assert documented_status["message"]["sent_at"].endswith("Z")
+
+
+def test_the_documented_failed_batch_item_is_what_the_api_answers(client, owner, api, provider):  # type: ignore[no-untyped-def]
+    documented = json.loads(code_blocks(get_page(client, owner))["batch-failed-item"])
+
+    batch = api.post(
+        "/api/v1/mail/send-batch",
+        {"messages": [{"to": documented["to"], "subject": "Hi", "text": "Hello"}]},
+        format="json",
+    )
+
+    assert batch.json()["data"]["messages"] == [documented]
+
+
+def test_the_documented_error_answer_is_what_the_api_answers(client, owner, api):  # type: ignore[no-untyped-def]
+    documented = json.loads(code_blocks(get_page(client, owner))["error-response"])
+
+    response = api.post(
+        "/api/v1/mail/send",
+        {"to": "user@example.com", "subject": "Hi", "text": "Hello"},
+        format="json",
+    )
+
+    assert response.status_code == 422
+    assert response.json() == documented
+
+
+def test_the_documented_health_answer_has_the_apis_shape(client, owner, api):  # type: ignore[no-untyped-def]
+    documented = json.loads(code_blocks(get_page(client, owner))["health-response"])
+
+    health = api.get("/api/v1/health").json()
+
+    assert health["data"].keys() == documented["data"].keys()
+    assert health["data"]["queue"].keys() == documented["data"]["queue"].keys()
+
+
+# --- The examples as written, against a live server ----------------------------------
+
+
+@pytest.fixture
+def live_examples(live_server, client, owner, account, sink, settings):  # type: ignore[no-untyped-def]
+    """The English page's code samples with this live server as base URL, and a key."""
+    settings.MAILPASS_PUBLIC_URL = live_server.url
+    factories.make_provider(account, port=sink.port)
+    _, key = factories.make_api_key(account)
+    return code_blocks(get_page(client, owner)), key
+
+
+def run(command: list[str], **kwargs) -> str:  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=30, check=True, **kwargs
+    ).stdout
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_curl_examples_work_as_written(live_examples, sink):  # type: ignore[no-untyped-def]
+    blocks, key = live_examples
+
+    def curl(name: str, message_id: str = "") -> dict:
+        command = blocks[name].replace("YOUR_API_KEY", key).replace("MESSAGE_ID", message_id)
+        return json.loads(run(["bash", "-c", command + " --silent --show-error --max-time 20"]))
+
+    single = curl("curl-send")
+    assert single["data"]["status"] == "sent"
+    assert curl("curl-batch")["data"]["queued"] == 2
+    status = curl("curl-status", message_id=single["data"]["message_id"].strip("<>"))
+    assert status["data"]["message"]["status"] == "sent"
+    assert len(sink.received) == 1  # the batch waits for the queue worker
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_fetch_examples_work_as_written(live_examples, sink, tmp_path):  # type: ignore[no-untyped-def]
+    blocks, key = live_examples
+
+    def node(name: str, message_id: str = "") -> str:
+        script = tmp_path / f"{name}.mjs"  # an ES module, for the top-level await
+        script.write_text(
+            blocks[name].replace("YOUR_API_KEY", key).replace("MESSAGE_ID", message_id)
+        )
+        return run(["node", str(script)]).strip()
+
+    message_id = node("fetch-send")
+    assert [r.message["Message-ID"] for r in sink.received] == [message_id]
+    assert node("fetch-batch").startswith("2 [")
+    assert node("fetch-status", message_id=message_id).startswith("sent ")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed")
+def test_the_php_example_works_as_written(live_examples, sink, tmp_path):  # type: ignore[no-untyped-def]
+    blocks, key = live_examples
+    script = tmp_path / "mailpass.php"
+    script.write_text(blocks["php"].replace("mp_live_YOUR_KEY", key))
+
+    message_id, queued, status = run(["php", str(script)]).split()
+
+    assert [r.message["Message-ID"] for r in sink.received] == [message_id]
+    assert (queued, status) == ("2", "sent")
