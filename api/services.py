@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import Account
@@ -131,6 +132,42 @@ def message_send(*, account: Account, api_key: ApiKey | None, data: dict[str, An
     if this process dies mid-send the queue picks it up: nothing accepted is ever lost.
     """
     provider = _default_provider(account)
+    return _send_through(
+        provider_chain(provider=provider), account=account, api_key=api_key, data=data
+    )
+
+
+def message_send_test(*, account: Account, provider: Provider, to_email: str) -> Message:
+    """Send a short test message to `to_email` now through `provider` alone, recorded like
+    any message and tagged "test" (for the dashboard's "send test email").
+
+    No fallback is tried: the point is to see whether this provider takes mail. The sender
+    is the provider's own from_email. Raises ValidationError when the provider has none,
+    and otherwise what message_send raises but NoProviderError: RecipientSuppressedError,
+    SendLimitExceededError (a test counts against the limits like any message) and
+    SendFailedError, with the provider's own words in details["provider_error"].
+    """
+    data = {
+        "to": to_email,
+        "subject": gettext("MailPass test email"),
+        "text": gettext(
+            "This is a test email from MailPass, sent through the provider %(name)s. "
+            "It arrived, so the provider works."
+        )
+        % {"name": provider.name},
+        "tags": ["test"],
+        "track_opens": False,
+        "track_clicks": False,
+    }
+    return _send_through([provider], account=account, api_key=None, data=data)
+
+
+def _send_through(
+    chain: list[Provider], *, account: Account, api_key: ApiKey | None, data: dict[str, Any]
+) -> Message:
+    """message_send's work, through the first provider of `chain` and then the others in
+    turn while one certainly did not take the message."""
+    provider = chain[0]
     message = _new_message(account=account, api_key=api_key, provider=provider, data=data)
     if suppressed := suppressed_recipients(messages=[message]):
         [(_, hits)] = suppressed
@@ -154,7 +191,7 @@ def message_send(*, account: Account, api_key: ApiKey | None, data: dict[str, An
         if grant is not None:
             limits.release(provider=provider, grant_window=grant.window_start, count=1)
         raise
-    attempts, grants = _send_now(message, provider)
+    attempts, grants = _send_now(message, chain)
     final = attempts[-1]
     queue.record_failovers(message, attempts)
     sent = final.result.outcome is Outcome.SENT
@@ -172,10 +209,10 @@ def message_send(*, account: Account, api_key: ApiKey | None, data: dict[str, An
 
 
 def _send_now(
-    message: Message, provider: Provider
+    message: Message, chain: list[Provider]
 ) -> tuple[list[delivery.Attempt], dict[int, dt.datetime]]:
-    """Send through `provider`, then its fallbacks while one certainly did not take it;
-    each over a connection of its own, closed afterwards."""
+    """Send through the first provider of `chain`, then the next while one certainly did
+    not take it; each over a connection of its own, closed afterwards."""
     channels: dict[int, delivery.Channel] = {}
     grants: dict[int, dt.datetime] = {}
 
@@ -187,7 +224,7 @@ def _send_now(
     try:
         attempts = delivery.send_with_failover(
             build_email(message),
-            provider_chain(provider=provider),
+            chain,
             channel_for,
             may_use=lambda fallback: queue.take_fallback_capacity(fallback, grants),
         )

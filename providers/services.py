@@ -1,4 +1,4 @@
-"""Writes and checks on providers: create, make default, test the connection."""
+"""Writes and checks on providers: create, edit, delete, make default, test the connection."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -42,8 +42,7 @@ def provider_create(
     """
     provider = Provider(account=account, name=name, kind=kind, **fields)
     provider.credentials = {k: v for k, v in (credentials or {}).items() if v}
-    provider.full_clean(exclude=["is_default"])
-    provider_check_kind(provider=provider)
+    _validate(provider)
     with transaction.atomic():
         provider.save()
         if is_default:
@@ -51,11 +50,81 @@ def provider_create(
     return provider
 
 
-def provider_check_kind(*, provider: Provider) -> None:
-    """The kind-specific rules of provider_create, run after the model's own full_clean.
+# What provider_update may change. Not the kind (its credentials would not fit), the account
+# or is_default (provider_set_default keeps the one-default rule).
+_UPDATABLE = frozenset(
+    {
+        "name",
+        "host",
+        "port",
+        "username",
+        "security",
+        "timeout",
+        "options",
+        "fallbacks",
+        "from_email",
+        "from_name",
+        "hourly_limit",
+        "daily_limit",
+    }
+)
 
-    Shared with ProviderForm (whose ModelForm runs full_clean itself), so both paths
-    apply one set of rules. Raises ValidationError keyed by the kind's field names
+
+def provider_update(
+    *, provider: Provider, credentials: dict[str, str] | None = None, **fields: object
+) -> Provider:
+    """Change `provider`'s settings under the same rules as provider_create, and save it.
+
+    `fields` are columns of _UPDATABLE (anything else is a TypeError); `credentials` maps
+    secret names to new values: names left out or empty keep their stored value, so a form
+    that never shows secrets can be saved as it is. Raises ValidationError (field →
+    messages) and then saves nothing.
+    """
+    if unknown := set(fields) - _UPDATABLE:
+        raise TypeError(f"provider_update cannot change {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        setattr(provider, name, value)
+    new_secrets = {k: v for k, v in (credentials or {}).items() if v}
+    if new_secrets:
+        provider.credentials = {**provider.credentials, **new_secrets}
+    _validate(provider)
+    provider.save(update_fields=[*fields, "credentials_encrypted", "updated_at"])
+    return provider
+
+
+def provider_delete(*, provider: Provider) -> bool:
+    """Delete `provider` and return whether it was its account's default.
+
+    The account then has no default (none is promoted: which one should send is the user's
+    choice), so /send answers NO_SMTP_PROVIDER until one is set. Messages keep their rows
+    (their provider becomes null; queued ones go out through the default), and the
+    provider's id leaves the fallbacks of the account's other providers.
+    """
+    with transaction.atomic():
+        was_default = Provider.objects.filter(pk=provider.pk, is_default=True).exists()
+        # An id left behind by a concurrent edit would do no harm: provider_chain skips
+        # providers that no longer exist.
+        others = Provider.objects.filter(account_id=provider.account_id).exclude(pk=provider.pk)
+        for other in others.only("pk", "fallbacks"):
+            if provider.pk in other.fallbacks:
+                kept = [pk for pk in other.fallbacks if pk != provider.pk]
+                Provider.objects.filter(pk=other.pk).update(fallbacks=kept)
+        provider.delete()
+    return was_default
+
+
+def _validate(provider: Provider) -> None:
+    """Every rule a saved provider follows: the model's fields, then its kind's."""
+    provider.full_clean(exclude=["is_default"])
+    provider_check_kind(provider=provider)
+
+
+def provider_check_kind(*, provider: Provider) -> None:
+    """The kind-specific rules of provider_create and provider_update, run after the
+    model's own full_clean.
+
+    Shared with ProviderForm (whose ModelForm runs full_clean itself), so every path
+    applies one set of rules. Raises ValidationError keyed by the kind's field names
     (api_key, region, domain …), "kind" for an unusable kind, or "host" for an smtp host
     that must not be contacted (this resolves the host name).
     """
