@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import DomainNameValidator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from providers.models import Provider
 
@@ -24,27 +26,27 @@ _AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 @dataclass(frozen=True)
 class KindField:
     name: str  # key in credentials (secret) or options (not secret); also the form field
-    label: str  # lower case, for sentences; forms capitalise it
+    label: str  # lower case, for sentences; forms capitalise it (translated lazily)
     secret: bool
     required: bool = True
 
 
-_API_KEY = KindField("api_key", "API key", secret=True)
+_API_KEY = KindField("api_key", _("API key"), secret=True)
 # The ESP's events come in through the provider's webhook URL (api.webhooks), accepted only
 # with HTTP basic auth ("user:password", put into the URL given to the ESP) and/or the
 # ESP's own signature; a provider with neither accepts no events at all.
 _WEBHOOK_SECRET = KindField(
-    "webhook_secret", "webhook basic auth (user:password)", secret=True, required=False
+    "webhook_secret", _("webhook basic auth (user:password)"), secret=True, required=False
 )
 
 FIELDS: dict[str, tuple[KindField, ...]] = {
-    Provider.Kind.SMTP: (KindField("password", "password", secret=True, required=False),),
+    Provider.Kind.SMTP: (KindField("password", _("password"), secret=True, required=False),),
     Provider.Kind.MAILPASS: (),
     Provider.Kind.AMAZON_SES: (
-        KindField("access_key_id", "access key ID", secret=True),
-        KindField("secret_access_key", "secret access key", secret=True),
-        KindField("region", "region", secret=False),
-        KindField("configuration_set", "configuration set", secret=False, required=False),
+        KindField("access_key_id", _("access key ID"), secret=True),
+        KindField("secret_access_key", _("secret access key"), secret=True),
+        KindField("region", _("region"), secret=False),
+        KindField("configuration_set", _("configuration set"), secret=False, required=False),
         _WEBHOOK_SECRET,
     ),
     Provider.Kind.SENDGRID: (
@@ -52,20 +54,20 @@ FIELDS: dict[str, tuple[KindField, ...]] = {
         _WEBHOOK_SECRET,
         KindField(
             "webhook_verification_key",
-            "signed event webhook verification key",
+            _("signed event webhook verification key"),
             secret=True,
             required=False,
         ),
     ),
     Provider.Kind.MAILGUN: (
         _API_KEY,
-        KindField("domain", "sending domain", secret=False),
-        KindField("region", "region", secret=False, required=False),
+        KindField("domain", _("sending domain"), secret=False),
+        KindField("region", _("region"), secret=False, required=False),
         _WEBHOOK_SECRET,
-        KindField("webhook_signing_key", "webhook signing key", secret=True, required=False),
+        KindField("webhook_signing_key", _("webhook signing key"), secret=True, required=False),
     ),
     Provider.Kind.POSTMARK: (
-        KindField("server_token", "server token", secret=True),
+        KindField("server_token", _("server token"), secret=True),
         _WEBHOOK_SECRET,
     ),
     Provider.Kind.RESEND: (
@@ -73,7 +75,7 @@ FIELDS: dict[str, tuple[KindField, ...]] = {
         _WEBHOOK_SECRET,
         KindField(
             "webhook_signing_secret",
-            "webhook signing secret (whsec_…)",
+            _("webhook signing secret (whsec_…)"),
             secret=True,
             required=False,
         ),
@@ -112,22 +114,29 @@ def validate(kind: str, credentials: dict[str, str], options: dict[str, object])
     for field in fields_for(kind):
         value = (credentials if field.secret else options).get(field.name)
         if field.required and not value:
-            errors[field.name] = [f"{Provider.Kind(kind).label} needs its {field.label}."]
+            errors[field.name] = [
+                gettext("%(kind)s needs its %(field)s.")
+                % {"kind": Provider.Kind(kind).label, "field": field.label}
+            ]
     region = options.get("region")
     if kind == Provider.Kind.AMAZON_SES and region and not _AWS_REGION.fullmatch(str(region)):
-        errors["region"] = [f"{region!r} is not an AWS region name (like eu-west-1)."]
+        errors["region"] = [
+            gettext("%(region)r is not an AWS region name (like eu-west-1).") % {"region": region}
+        ]
     if kind == Provider.Kind.MAILGUN and region and region not in MAILGUN_REGIONS:
-        errors["region"] = ["Mailgun's region is us or eu."]
+        errors["region"] = [gettext("Mailgun's region is us or eu.")]
     domain = options.get("domain")
     if kind == Provider.Kind.MAILGUN and domain:
         try:
             DomainNameValidator(accept_idna=False)(str(domain))
         except ValidationError:
-            errors["domain"] = [f"{domain!r} is not a domain name."]
+            errors["domain"] = [gettext("%(domain)r is not a domain name.") % {"domain": domain}]
     webhook_secret = credentials.get("webhook_secret")
     if webhook_secret and not re.fullmatch(r"[^:\s]+:\S+", webhook_secret):
-        errors["webhook_secret"] = ["Write it as user:password."]
+        errors["webhook_secret"] = [gettext("Write it as user:password.")]
     if kind == Provider.Kind.MAILPASS and not settings.EMAIL_HOST:
-        errors["kind"] = ["This MailPass instance has no relay of its own (EMAIL_HOST is unset)."]
+        errors["kind"] = [
+            gettext("This MailPass instance has no relay of its own (EMAIL_HOST is unset).")
+        ]
     if errors:
         raise ValidationError(errors)

@@ -1,5 +1,6 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from providers import crypto
@@ -14,8 +15,8 @@ class Provider(models.Model):
     """
 
     class Kind(models.TextChoices):
-        SMTP = "smtp", "SMTP server"  # any SMTP relay: host, port, login, TLS mode
-        MAILPASS = "mailpass", "MailPass relay"  # this instance's own relay (EMAIL_* settings)
+        SMTP = "smtp", _("SMTP server")  # any SMTP relay: host, port, login, TLS mode
+        MAILPASS = "mailpass", _("MailPass relay")  # this instance's own relay (EMAIL_* settings)
         AMAZON_SES = "amazon_ses", "Amazon SES"  # SES v2 API: access key pair, region
         SENDGRID = "sendgrid", "SendGrid"  # v3 API key
         MAILGUN = "mailgun", "Mailgun"  # API key, sending domain, US or EU region
@@ -24,7 +25,7 @@ class Provider(models.Model):
         BREVO = "brevo", "Brevo"  # v3 API key
 
     class Security(models.TextChoices):
-        NONE = "none", "None (plain text)"  # no TLS; only sensible on a trusted network
+        NONE = "none", _("None (plain text)")  # no TLS; only sensible on a trusted network
         STARTTLS = "starttls", "STARTTLS"  # plain connect, then upgrade; fails if not offered
         SSL = "ssl", "SSL/TLS"  # TLS from the first byte (usually port 465)
 
