@@ -147,6 +147,8 @@ def message_send_test(*, account: Account, provider: Provider, to_email: str) ->
     SendLimitExceededError (a test counts against the limits like any message) and
     SendFailedError, with the provider's own words in details["provider_error"].
     """
+    if provider.account_id != account.pk:
+        raise ValueError("message_send_test: the provider belongs to another account")
     data = {
         "to": to_email,
         "subject": gettext("MailPass test email"),

@@ -135,7 +135,8 @@ def provider_check_kind(*, provider: Provider) -> None:
 
 def _validate_fallbacks(provider: Provider) -> None:
     fallbacks = provider.fallbacks
-    if not isinstance(fallbacks, list) or not all(isinstance(pk, int) for pk in fallbacks):
+    # type(), not isinstance(): bool is an int subclass and True would pass as provider 1.
+    if not isinstance(fallbacks, list) or any(type(pk) is not int for pk in fallbacks):
         raise ValidationError({"fallbacks": ["A list of provider ids."]})
     if provider.pk is not None and provider.pk in fallbacks:
         raise ValidationError({"fallbacks": ["A provider cannot be its own fallback."]})
