@@ -1,10 +1,17 @@
+import datetime as dt
 import hmac
+from dataclasses import dataclass
 from urllib.parse import unquote
 
-from django.db.models import Min, QuerySet
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import BooleanField, Count, Min, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Lower, TruncDay, TruncHour
 from django.utils import timezone
 
 from accounts.models import Account
+from api.emails import build_email
 from api.keys import key_digest, key_prefix, looks_like_key
 from api.models import ApiKey, Message, MessageEvent, Suppression
 
@@ -102,3 +109,209 @@ def suppression_text(hits: list[Suppression]) -> str:
 def suppression_list(*, account: Account, email: str | None = None) -> QuerySet[Suppression]:
     entries = Suppression.objects.filter(account=account)
     return entries.filter(email=email.strip().lower()) if email else entries
+
+
+# --- The dashboard's message log and overview -----------------------------------------------
+
+# A place in the log: (created_at, id) of a message. The log is ordered newest first by
+# both, so every page is one index range scan from its cursor (keyset pagination), however
+# far back it is, and no page counts the whole log.
+Cursor = tuple[dt.datetime, int]
+
+# The columns a row of the log shows; the bodies (often kilobytes each) stay in the table.
+MESSAGE_LIST_FIELDS = ("id", "account_id", "created_at", "to_email", "subject", "status", "tags")
+
+# Most messages a text or tag filter looks at for one page. No index serves those filters
+# (an index on every subject would cost each status change of every message more than the
+# log is worth), so they are applied while walking the log from the cursor and stop here.
+MESSAGE_SCAN_WINDOW = 20_000
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    messages: list[Message]  # newest first
+    older: Cursor | None  # `before` of the next page back; None at the oldest
+    newer: Cursor | None  # `after` of the next page forward; None at the newest
+    # A subject or tag filter looked at MESSAGE_SCAN_WINDOW messages without filling the
+    # page: the oldest one it looked at. There may be more matches beyond it (see `older`).
+    scanned_to: dt.datetime | None = None
+
+
+def _past(cursor: Cursor, *, ascending: bool, inclusive: bool = False) -> Q:
+    """The messages after `cursor` in the walking direction (and the cursor's, if inclusive)."""
+    created_at, pk = cursor
+    if ascending:
+        last = Q(id__gte=pk) if inclusive else Q(id__gt=pk)
+        return Q(created_at__gte=created_at) & (Q(created_at__gt=created_at) | last)
+    last = Q(id__lte=pk) if inclusive else Q(id__lt=pk)
+    # created_at <= X alone is what the index range uses; the OR only settles ties.
+    return Q(created_at__lte=created_at) & (Q(created_at__lt=created_at) | last)
+
+
+def _has_tag(tag: str) -> Q | RawSQL:
+    if connection.vendor == "postgresql":
+        return Q(tags__contains=[tag])  # jsonb @> '["tag"]'
+    # Django has no JSON containment lookup on SQLite; json_each reads the array there.
+    table = connection.ops.quote_name(Message._meta.db_table)
+    return RawSQL(
+        f"EXISTS (SELECT 1 FROM json_each({table}.tags) WHERE json_each.value = %s)",
+        [tag],
+        output_field=BooleanField(),
+    )
+
+
+def _cursor_of(message: Message) -> Cursor:
+    return message.created_at, message.pk
+
+
+def message_list_for_account(
+    *,
+    account: Account,
+    status: str | None = None,
+    recipient: str | None = None,
+    tag: str | None = None,
+    subject: str | None = None,
+    created_from: dt.datetime | None = None,
+    created_before: dt.datetime | None = None,
+    before: Cursor | None = None,
+    after: Cursor | None = None,
+    limit: int = 50,
+) -> MessagePage:
+    """One page of the account's message log, newest first, with the cursors around it.
+
+    Filters: exact status; recipient (the To address, case-insensitive; Cc and Bcc are not
+    searched); tag (exact); subject (contains, case-insensitive); created_from <= created_at
+    < created_before. `before` pages back from a cursor, `after` forward (when both are
+    given, `before` wins); a page forward that reaches the newest messages is the first
+    page. Each page is a bounded index walk: status, recipient and dates are served by
+    indexes, while subject and tag look at no more than MESSAGE_SCAN_WINDOW messages and
+    then say where they stopped (MessagePage.scanned_to). Read-only; no transaction needed.
+    """
+    rows = Message.objects.filter(account=account)
+    if status:
+        rows = rows.filter(status=status)
+    if recipient:
+        rows = rows.alias(to_lower=Lower("to_email")).filter(to_lower=Lower(Value(recipient)))
+    if created_from is not None:
+        rows = rows.filter(created_at__gte=created_from)
+    if created_before is not None:
+        rows = rows.filter(created_at__lt=created_before)
+    ascending = before is None and after is not None
+    cursor = after if ascending else before
+    if cursor is not None:
+        rows = rows.filter(_past(cursor, ascending=ascending))
+    rows = rows.order_by(*(("created_at", "id") if ascending else ("-created_at", "-id")))
+
+    edge: Cursor | None = None
+    if subject or tag:
+        # The last message of the window, and whether one lies beyond it. Its own query,
+        # so the filtered walk below has a fixed end and stops there even if nothing matches.
+        window_end = MESSAGE_SCAN_WINDOW
+        beyond = list(rows.values_list("created_at", "id")[window_end - 1 : window_end + 1])
+        if len(beyond) == 2:
+            edge = beyond[0]
+            # The window's end as an index range bound (edge included), not as NOT(...).
+            rows = rows.filter(_past(edge, ascending=not ascending, inclusive=True))
+        if subject:
+            rows = rows.filter(subject__icontains=subject)
+        if tag:
+            rows = rows.filter(_has_tag(tag))
+
+    found = list(rows.only(*MESSAGE_LIST_FIELDS)[: limit + 1])
+    full = len(found) > limit
+    found = found[:limit]
+    onward = _cursor_of(found[-1]) if full else edge
+    scanned_to = edge[0] if edge is not None and not full else None
+    if not ascending:
+        newer = None if before is None else (_cursor_of(found[0]) if found else before)
+        return MessagePage(found, older=onward, newer=newer, scanned_to=scanned_to)
+    if onward is None:
+        # Nothing newer than this page: the newest page is the first page.
+        return message_list_for_account(
+            account=account,
+            status=status,
+            recipient=recipient,
+            tag=tag,
+            subject=subject,
+            created_from=created_from,
+            created_before=created_before,
+            limit=limit,
+        )
+    found.reverse()
+    older = _cursor_of(found[-1]) if found else after
+    return MessagePage(found, older=older, newer=onward, scanned_to=scanned_to)
+
+
+def message_failed_count(*, account: Account, cap: int) -> int:
+    """How many of the account's messages are failed, counting no further than `cap`."""
+    return Message.objects.filter(account=account, status=Message.Status.FAILED)[:cap].count()
+
+
+def message_headers_as_sent(*, message: Message) -> str:
+    """The message's header block as MailPass hands it to an SMTP server (api.emails), with
+    its line folding. The Date header is the time of this call, not of the sending."""
+    _, _, wire = build_email(message).smtp_envelope()
+    head = wire.split(b"\r\n\r\n", 1)[0]
+    return head.decode("ascii", errors="replace").replace("\r\n", "\n")
+
+
+def message_activity(
+    *, account: Account, since: dt.datetime, until: dt.datetime | None = None, by: str = "day"
+) -> dict[dt.datetime, dict[str, int]]:
+    """The account's messages created from `since` (to before `until`), counted per status
+    per day or hour (`by`: "day" | "hour", in the current time zone):
+    {bucket start: {status: count}}; buckets without messages are absent.
+
+    One GROUP BY over the account's range of message_account_recent, which carries the
+    status: its cost grows with the messages in the range, not with the table.
+    """
+    trunc = {"day": TruncDay, "hour": TruncHour}[by]
+    rows = Message.objects.filter(account=account, created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    rows = (
+        rows.annotate(bucket=trunc("created_at"))
+        .values_list("bucket", "status")
+        .annotate(n=Count("*"))
+        .order_by()
+    )
+    activity: dict[dt.datetime, dict[str, int]] = {}
+    for bucket, status, n in rows:
+        activity.setdefault(bucket, {})[status] = n
+    return activity
+
+
+# How long the overview's counts of past days are reused. They still move a little after
+# the day ends (ESPs report deliveries and bounces later, retries go out): a few minutes.
+ACTIVITY_CACHE_SECONDS = 300
+
+
+def message_daily_activity(
+    *, account: Account, first_day: dt.date, today: dt.date
+) -> dict[dt.datetime, dict[str, int]]:
+    """message_activity per day from `first_day` through `today` (current time zone).
+
+    The days before today are counted once and then reused from the cache for
+    ACTIVITY_CACHE_SECONDS; today is counted on every call.
+    """
+
+    def start(day: dt.date) -> dt.datetime:
+        return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+    zone = timezone.get_current_timezone_name()
+    key = f"mailpass:activity:{account.pk}:{zone}:{first_day.isoformat()}:{today.isoformat()}"
+    past = cache.get(key)
+    if past is None:
+        past = message_activity(account=account, since=start(first_day), until=start(today))
+        cache.set(key, past, ACTIVITY_CACHE_SECONDS)
+    return {**past, **message_activity(account=account, since=start(today))}
+
+
+def message_queue_depth(*, account: Account) -> dict[str, int]:
+    """The account's messages waiting now: {"queued": n, "sending": n}. Each count walks a
+    small partial index of the queue."""
+    mine = Message.objects.filter(account=account)
+    return {
+        "queued": mine.filter(status=Message.Status.QUEUED).count(),
+        "sending": mine.filter(status=Message.Status.SENDING).count(),
+    }

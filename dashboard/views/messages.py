@@ -1,22 +1,234 @@
+import datetime as dt
+import json
+
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.contrib.humanize.templatetags.humanize import intcomma
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_POST
+
+from accounts.services import account_for_user
+from api import selectors
+from api.models import Message, MessageEvent
+from api.services import messages_requeue_failed
+
+MESSAGES_PER_PAGE = 50
+FAILED_COUNT_CAP = 1000  # the page says "1,000+" rather than count them all
+
+STATUS_LABELS = {
+    Message.Status.QUEUED: _("Queued"),
+    Message.Status.SENDING: _("Sending"),
+    Message.Status.SENT: _("Sent"),
+    Message.Status.FAILED: _("Failed"),
+    Message.Status.SUPPRESSED: _("Suppressed"),
+    Message.Status.DELIVERED: _("Delivered"),
+    Message.Status.BOUNCED: _("Bounced"),
+    Message.Status.COMPLAINED: _("Complained"),
+}
+EVENT_LABELS = {
+    MessageEvent.Type.DEFERRED: _("Deferred"),
+    MessageEvent.Type.OPEN: _("Opened"),
+    MessageEvent.Type.CLICK: _("Clicked"),
+    MessageEvent.Type.DELIVERED: _("Delivered"),
+    MessageEvent.Type.BOUNCED: _("Bounced"),
+    MessageEvent.Type.COMPLAINED: _("Complained"),
+    MessageEvent.Type.REJECTED: _("Rejected"),
+    MessageEvent.Type.FAILED: _("Failed"),
+    MessageEvent.Type.UNSUBSCRIBED: _("Unsubscribed"),
+    MessageEvent.Type.FAILOVER: _("Failover"),
+}
+# The badge colour of an event: the message status it stands for, where there is one.
+EVENT_BADGES = {
+    MessageEvent.Type.DELIVERED: "delivered",
+    MessageEvent.Type.BOUNCED: "bounced",
+    MessageEvent.Type.COMPLAINED: "complained",
+    MessageEvent.Type.REJECTED: "failed",
+    MessageEvent.Type.FAILED: "failed",
+    MessageEvent.Type.UNSUBSCRIBED: "suppressed",
+    MessageEvent.Type.DEFERRED: "queued",
+}
+FAILURE_REASON_LABELS = {
+    Message.FailureReason.REJECTED: _("Rejected by the provider"),
+    Message.FailureReason.TEMPORARY: _("Temporary failure"),
+    Message.FailureReason.EXPIRED: _("Retries ran out"),
+}
+
+# The iframe shows the stored HTML as a document of its own origin (sandbox) that runs no
+# script and loads nothing from the network: remote images would tell the sender (or a
+# tracker in the HTML) that someone looked, and from where.
+PREVIEW_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+class MessageFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("Any status")), *STATUS_LABELS.items()],
+    )
+    recipient = forms.CharField(
+        label=_("Recipient"),
+        required=False,
+        max_length=254,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "name@example.com"}),
+    )
+    tag = forms.CharField(label=_("Tag"), required=False, max_length=100)
+    q = forms.CharField(
+        label=_("Subject contains"),
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", _("The end date is before the start date."))
+        return data
+
+    def selector_filters(self) -> dict:
+        """The cleaned filters as message_list_for_account's arguments (dates in the
+        current time zone, both days included; CharFields strip spaces)."""
+        data = self.cleaned_data
+        start, end = data.get("date_from"), data.get("date_to")
+        return {
+            "status": data.get("status") or None,
+            "recipient": data.get("recipient") or None,
+            "tag": data.get("tag") or None,
+            "subject": data.get("q") or None,
+            "created_from": _day_start(start) if start else None,
+            "created_before": _day_start(end + dt.timedelta(days=1)) if end else None,
+        }
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _cursor_param(cursor: selectors.Cursor) -> str:
+    created_at, pk = cursor
+    return f"{(created_at - _EPOCH) // dt.timedelta(microseconds=1)}.{pk}"
+
+
+def _parse_cursor(value: str | None) -> selectors.Cursor | None:
+    """A cursor from the URL; anything that is not one starts at the newest page."""
+    if not value or len(value) > 40:
+        return None
+    micros, _dot, pk = value.partition(".")
+    if not (micros.lstrip("-").isdigit() and pk.isdigit()):
+        return None
+    try:
+        return _EPOCH + dt.timedelta(microseconds=int(micros)), int(pk)
+    except OverflowError:
+        return None
+
+
+def _page_link(query: QueryDict, name: str, cursor: selectors.Cursor | None) -> str | None:
+    if cursor is None:
+        return None
+    params = query.copy()
+    params.pop("before", None)
+    params.pop("after", None)
+    params[name] = _cursor_param(cursor)
+    return "?" + params.urlencode()
 
 
 @login_required
-def message_list(request: HttpRequest) -> HttpResponse:  # placeholder
-    return HttpResponse("message_list")
+def message_list(request: HttpRequest) -> HttpResponse:
+    account = account_for_user(user=request.user)
+    form = MessageFilterForm(request.GET)
+    page = None
+    if form.is_valid():
+        page = selectors.message_list_for_account(
+            account=account,
+            **form.selector_filters(),
+            before=_parse_cursor(request.GET.get("before")),
+            after=_parse_cursor(request.GET.get("after")),
+            limit=MESSAGES_PER_PAGE,
+        )
+    failed_count = selectors.message_failed_count(account=account, cap=FAILED_COUNT_CAP + 1)
+    context = {
+        "form": form,
+        "page": page,
+        "rows": [(m, STATUS_LABELS.get(m.status, m.status)) for m in page.messages] if page else [],
+        "filtered": any(request.GET.get(name) for name in form.fields),
+        "older_url": _page_link(request.GET, "before", page.older) if page else None,
+        "newer_url": _page_link(request.GET, "after", page.newer) if page else None,
+        "scan_window": selectors.MESSAGE_SCAN_WINDOW,
+        "failed_count": min(failed_count, FAILED_COUNT_CAP),
+        "failed_capped": failed_count > FAILED_COUNT_CAP,
+    }
+    return render(request, "dashboard/message_list.html", context)
 
 
 @login_required
-def message_detail(request: HttpRequest, pk: int) -> HttpResponse:  # placeholder
-    return HttpResponse("message_detail")
+def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    account = account_for_user(user=request.user)
+    message = get_object_or_404(Message.objects.select_related("provider"), pk=pk, account=account)
+    events = [
+        (
+            event,
+            EVENT_LABELS.get(event.event_type, event.event_type),
+            EVENT_BADGES.get(event.event_type, ""),
+        )
+        for event in selectors.message_events(message=message)
+    ]
+    context = {
+        "message": message,
+        "status_label": STATUS_LABELS.get(message.status, message.status),
+        "failure_reason_label": FAILURE_REASON_LABELS.get(message.failure_reason, ""),
+        "headers": selectors.message_headers_as_sent(message=message),
+        "metadata": [
+            (key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+            for key, value in sorted(message.metadata.items())
+        ],
+        "events": events,
+    }
+    return render(request, "dashboard/message_detail.html", context)
 
 
 @login_required
-def message_html(request: HttpRequest, pk: int) -> HttpResponse:  # placeholder
-    return HttpResponse("message_html")
+@xframe_options_sameorigin
+def message_html(request: HttpRequest, pk: int) -> HttpResponse:
+    account = account_for_user(user=request.user)
+    message = get_object_or_404(
+        Message.objects.only("id", "account_id", "html"), pk=pk, account=account
+    )
+    response = HttpResponse(message.html, content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = PREVIEW_CSP
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @login_required
-def requeue_failed(request: HttpRequest) -> HttpResponse:  # placeholder
-    return HttpResponse("requeue_failed")
+@require_POST
+def requeue_failed(request: HttpRequest) -> HttpResponse:
+    count = messages_requeue_failed(account=account_for_user(user=request.user))
+    if count:
+        messages.success(
+            request,
+            ngettext(
+                "%(count)s failed message is back in the queue.",
+                "%(count)s failed messages are back in the queue.",
+                count,
+            )
+            % {"count": intcomma(count)},
+        )
+    else:
+        messages.info(request, _("There were no failed messages to retry."))
+    return redirect("dashboard:message-list")

@@ -5,7 +5,6 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.test import Client
 from django.utils import timezone
 
 from api import queue
@@ -68,25 +67,3 @@ def test_requeue_refuses_what_it_cannot_read(db, option, value):
     with pytest.raises(CommandError):
         call_command("requeue_failed", option, value, stdout=StringIO())
 
-
-def test_the_dashboard_button_requeues_only_the_users_account(owner, account, outsider_account):
-    mine, theirs = failed(account), failed(outsider_account)
-    client = Client()
-    client.force_login(owner)
-    assert "Retry 1 failed message" in client.get("/").content.decode()
-
-    response = client.post("/messages/requeue-failed", follow=True)
-
-    assert "1 failed message(s) are back in the queue." in response.content.decode()
-    assert Message.objects.get(pk=mine.pk).status == "queued"
-    assert Message.objects.get(pk=theirs.pk).status == "failed"
-
-
-def test_the_dashboard_button_needs_a_post_with_a_csrf_token(owner, account):
-    failed(account)
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(owner)
-
-    assert client.get("/messages/requeue-failed").status_code == 405
-    assert client.post("/messages/requeue-failed").status_code == 403
-    assert Message.objects.get().status == "failed"

@@ -1,0 +1,203 @@
+import datetime as dt
+import re
+
+import pytest
+import time_machine
+from django.test import Client
+from django.utils import timezone
+
+from api.models import Message
+from dashboard import charts
+from providers import limits
+from tests.factories import make_api_key, make_message, make_provider
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client(owner) -> Client:
+    client = Client()
+    client.force_login(owner)
+    return client
+
+
+def stat(html: str, label: str) -> str:
+    """The figure of the overview tile whose label starts with `label`."""
+    found = re.search(rf'<div class="value">([^<]*)</div><div class="label">{label}', html)
+    assert found, label
+    return found.group(1)
+
+
+def bars(html: str, series: str) -> int:
+    return len(re.findall(rf'<rect class="{series}" ', html))
+
+
+def test_the_overview_requires_a_login(db):
+    response = Client().get("/")
+
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_the_overview_counts_the_last_14_days_of_the_users_account_only(
+    client, account, outsider_account
+):
+    now = timezone.now()
+    for status in ("sent", "delivered", "delivered", "failed", "bounced", "suppressed"):
+        make_message(account, status=status, created_at=now - dt.timedelta(days=2))
+    make_message(account, status="sent", created_at=now - dt.timedelta(days=20))  # too old
+    make_message(account, status="queued")
+    make_message(account, status="sending")
+    for _ in range(5):
+        make_message(outsider_account, status="failed")
+
+    html = client.get("/").content.decode()
+
+    assert stat(html, "sent in the last 14 days") == "3"
+    assert stat(html, "failed or bounced in the last 14 days") == "2"
+    assert stat(html, "not sent: suppressed") == "1"
+    assert stat(html, "in the queue now") == "2"
+    assert "in the queue now (1 sending)" in html
+
+
+def test_the_overview_shows_only_the_accounts_own_providers_with_their_usage(
+    client, account, outsider_account, sink
+):
+    mine = make_provider(account, port=sink.port, name="Our relay", hourly_limit=10)
+    make_provider(account, port=sink.port, name="Spare", is_default=False)
+    make_provider(outsider_account, port=sink.port, name="Their secret relay")
+    limits.record_usage(provider=mine, count=3)
+
+    html = client.get("/").content.decode()
+
+    assert "Our relay" in html and "Spare" in html
+    assert "Their secret relay" not in html
+    assert '<span class="badge default">default</span>' in html
+    assert '<span style="width: 30%"></span>' in html and "3 of 10" in html
+    assert "3, no limit" in html  # the day has no limit
+
+
+def test_a_provider_at_its_limit_shows_a_full_meter(client, account, sink):
+    provider = make_provider(account, port=sink.port, daily_limit=2)
+    limits.record_usage(provider=provider, count=5)
+
+    html = client.get("/").content.decode()
+
+    assert '<div class="meter full"><span style="width: 100%"></span></div>' in html
+
+
+def test_the_chart_draws_one_column_per_day_with_the_figures_in_a_table(client, account):
+    now = timezone.now()
+    make_message(account, status="sent", created_at=now - dt.timedelta(days=1))
+    make_message(account, status="failed", created_at=now - dt.timedelta(days=1))
+    make_message(account, status="delivered", created_at=now)
+
+    html = client.get("/").content.decode()
+
+    assert '<svg viewBox="0 0 720 240" role="img"' in html
+    assert html.count("<g><title>") == 14
+    assert bars(html, "sent") == 2 and bars(html, "failed") == 1
+    table = html.split('<div class="visually-hidden"><table>')[1].split("</table>")[0]
+    assert table.count('<th scope="row">') == 14
+    assert "<td>1</td><td>1</td><td>0</td>" in table
+    assert "No messages in this period yet." not in html
+
+
+def test_the_chart_of_an_empty_account_says_so(client, account):
+    html = client.get("/").content.decode()
+
+    assert html.count("<g><title>") == 14
+    assert bars(html, "sent") == 0
+    assert "No messages in this period yet." in html
+
+
+def test_the_hour_view_draws_the_last_48_hours(client, account):
+    now = timezone.now()
+    make_message(account, status="sent", created_at=now - dt.timedelta(hours=3))
+    make_message(account, status="sent", created_at=now - dt.timedelta(hours=50))  # too old
+
+    html = client.get("/", {"by": "hour"}).content.decode()
+
+    assert "Messages per hour, last 48 hours" in html
+    assert html.count("<g><title>") == 48
+    assert bars(html, "sent") == 1
+    assert 'href="?"' in html  # back to days
+
+
+def test_the_chart_numbers_and_dates_follow_the_language(client, account):
+    with time_machine.travel(dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)):
+        Message.objects.bulk_create(
+            Message(
+                account=account,
+                message_id=f"<{i}@mailpass.test>",
+                from_email="a@example.com",
+                to_email="b@example.com",
+                subject="Hi",
+                status="sent",
+            )
+            for i in range(1234)
+        )
+        client.cookies["django_language"] = "de"
+        html = client.get("/").content.decode()
+
+    assert '<html lang="de">' in html
+    assert "1.234" in html  # the sent figure, grouped the German way
+    assert "21. November" in html  # the chart's last day
+
+
+def test_a_new_account_gets_a_getting_started_checklist(client, account):
+    html = client.get("/").content.decode()
+
+    assert "Getting started" in html
+    assert 'href="/providers/new/"' in html
+    assert 'href="/keys/"' in html
+    assert 'href="/docs/"' in html
+
+
+def test_the_checklist_goes_away_once_everything_is_done(client, account, provider):
+    make_api_key(account)
+    make_message(account, status="sent")
+
+    assert "Getting started" not in client.get("/").content.decode()
+
+
+def test_the_checklist_ticks_off_what_is_done(client, account, provider):
+    html = client.get("/").content.decode()
+
+    assert '<li class="done">A provider is set up.</li>' in html
+    assert 'href="/keys/"' in html
+
+
+@pytest.mark.parametrize(
+    ("value", "ceiling"),
+    [(0, 1), (1, 1), (2, 2), (3, 3), (7, 8), (9, 10), (10, 10), (11, 20), (240, 300), (999, 1000)],
+)
+def test_the_chart_axis_ends_on_a_round_number(value, ceiling):
+    assert charts.nice_ceiling(value) == ceiling
+
+
+def test_stacked_bars_stack_the_series_from_the_baseline_up():
+    chart = charts.stacked_bars(
+        [charts.Bucket({"sent": 6, "failed": 2}, "a"), charts.Bucket({}, "b")],
+        series=["sent", "failed"],
+    )
+
+    first, second = chart.columns
+    sent, failed = first.segments
+    assert sent.y + sent.height == pytest.approx(chart.baseline)
+    assert failed.y + failed.height == pytest.approx(sent.y)
+    assert sent.height == pytest.approx(3 * failed.height)
+    assert second.segments == []
+    assert [line.label for line in chart.gridlines] == ["4", "8"]
+
+
+def test_past_days_are_counted_once_for_a_few_minutes_and_today_on_every_view(client, account):
+    yesterday = timezone.now() - dt.timedelta(days=1)
+    make_message(account, status="sent", created_at=yesterday)
+    assert stat(client.get("/").content.decode(), "sent in the last 14 days") == "1"
+
+    make_message(account, status="sent", created_at=yesterday)
+    make_message(account, status="sent")
+    assert stat(client.get("/").content.decode(), "sent in the last 14 days") == "2"
+
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=6)):
+        assert stat(client.get("/").content.decode(), "sent in the last 14 days") == "3"
