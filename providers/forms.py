@@ -106,7 +106,7 @@ class ProviderForm(forms.ModelForm):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text=_(
-            "Tried in turn when this provider certainly did not take a message (it refused "
+            "Tried in turn when this provider definitely did not accept a message (it refused "
             "it or could not be reached)."
         ),
     )
