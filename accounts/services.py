@@ -34,7 +34,9 @@ def account_for_user(*, user: AbstractBaseUser) -> Account:
     return account_create(owner=user)
 
 
-def account_update(*, account: Account, name: str, track_opens: bool, track_clicks: bool) -> Account:
+def account_update(
+    *, account: Account, name: str, track_opens: bool, track_clicks: bool
+) -> Account:
     """Rename the account and set the tracking defaults of messages that do not choose."""
     account.name = name
     account.track_opens = track_opens

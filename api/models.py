@@ -177,7 +177,7 @@ class Message(models.Model):
                     ]
                 ),
                 name="message_status_known",
-            )
+            ),
         ]
 
     def __str__(self) -> str:

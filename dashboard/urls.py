@@ -14,8 +14,12 @@ urlpatterns = [
     path("providers/new/", providers.provider_create, name="provider-create"),
     path("providers/<int:pk>/edit/", providers.provider_update, name="provider-update"),
     path("providers/<int:pk>/delete/", providers.provider_delete, name="provider-delete"),
-    path("providers/<int:pk>/default/", providers.provider_set_default, name="provider-set-default"),
-    path("providers/<int:pk>/test-email/", providers.provider_test_email, name="provider-test-email"),
+    path(
+        "providers/<int:pk>/default/", providers.provider_set_default, name="provider-set-default"
+    ),
+    path(
+        "providers/<int:pk>/test-email/", providers.provider_test_email, name="provider-test-email"
+    ),
     path(
         "providers/<int:pk>/test-connection/",
         providers.provider_test_connection,

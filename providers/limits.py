@@ -23,6 +23,30 @@ class Grant:
     retry_after: int  # seconds until more capacity frees up, when not all were granted
 
 
+@dataclass(frozen=True)
+class WindowUse:
+    """Messages a provider took in one limit window, against its limit (None: no limit)."""
+
+    used: int
+    limit: int | None
+
+    @property
+    def percent(self) -> int:
+        if self.limit is None:
+            return 0
+        return min(100, round(100 * self.used / self.limit)) if self.limit else 100
+
+    @property
+    def is_full(self) -> bool:
+        return self.limit is not None and self.used >= self.limit
+
+
+def usage_against_limits(*, provider: Provider) -> tuple[WindowUse, WindowUse]:
+    """(this hour, today) of `provider`, each against its limit: what the dashboard shows."""
+    hour, day = usage(provider=provider)
+    return WindowUse(hour, provider.hourly_limit), WindowUse(day, provider.daily_limit)
+
+
 def _hour_start(now: dt.datetime) -> dt.datetime:
     return now.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 

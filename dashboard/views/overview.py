@@ -1,5 +1,4 @@
 import datetime as dt
-from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.humanize.templatetags.humanize import intcomma
@@ -14,7 +13,6 @@ from api import selectors
 from api.models import ApiKey, Message
 from dashboard import charts
 from providers import limits
-from providers.models import Provider
 from providers.selectors import provider_list_for_account
 
 DAYS = 14
@@ -26,18 +24,6 @@ SERIES = {
     "failed": (Message.Status.FAILED, Message.Status.BOUNCED),
     "other": (Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SUPPRESSED),
 }
-
-
-@dataclass(frozen=True)
-class Limit:
-    used: int
-    limit: int | None
-
-    @property
-    def percent(self) -> int:
-        if not self.limit:
-            return 0
-        return min(100, round(self.used * 100 / self.limit))
 
 
 def _series_counts(by_status: dict[str, int]) -> dict[str, int]:
@@ -83,11 +69,6 @@ def _hour_buckets(activity: dict, first_hour: dt.datetime) -> list[tuple[str, ch
     return buckets
 
 
-def _provider_usage(provider: Provider) -> tuple[Provider, Limit, Limit]:
-    hour, day = limits.usage(provider=provider)
-    return provider, Limit(hour, provider.hourly_limit), Limit(day, provider.daily_limit)
-
-
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
     account = account_for_user(user=request.user)
@@ -114,7 +95,10 @@ def overview(request: HttpRequest) -> HttpResponse:
         [bucket for _label, bucket in buckets], series=list(SERIES), number=intcomma
     )
 
-    providers = [_provider_usage(p) for p in provider_list_for_account(account=account)]
+    providers = [
+        (provider, *limits.usage_against_limits(provider=provider))
+        for provider in provider_list_for_account(account=account)
+    ]
     has_key = ApiKey.objects.filter(account=account, revoked_at__isnull=True).exists()
     has_message = Message.objects.filter(account=account).exists()
     context = {

@@ -20,28 +20,10 @@ from providers.selectors import provider_list_for_account
 
 
 @dataclass(frozen=True)
-class Usage:
-    """Messages sent in a window, against the provider's limit for it (None: no limit)."""
-
-    used: int
-    limit: int | None
-
-    @property
-    def percent(self) -> int:
-        if self.limit is None:
-            return 0
-        return min(100, round(100 * self.used / self.limit)) if self.limit else 100
-
-    @property
-    def is_full(self) -> bool:
-        return self.limit is not None and self.used >= self.limit
-
-
-@dataclass(frozen=True)
 class ProviderRow:
     provider: Provider
-    hour: Usage
-    day: Usage
+    hour: limits.WindowUse
+    day: limits.WindowUse
     options: list[tuple[str, str]]  # the kind's settings that are not secret, labelled
     webhook_url: str | None
 
@@ -57,12 +39,12 @@ def provider_list(request: HttpRequest) -> HttpResponse:
     account = account_for_user(user=request.user)
     rows = []
     for provider in provider_list_for_account(account=account):
-        hour, day = limits.usage(provider=provider)
+        hour, day = limits.usage_against_limits(provider=provider)
         rows.append(
             ProviderRow(
                 provider=provider,
-                hour=Usage(hour, provider.hourly_limit),
-                day=Usage(day, provider.daily_limit),
+                hour=hour,
+                day=day,
                 options=[
                     (KIND_FIELD_LABELS.get(field.name, field.label), provider.options[field.name])
                     for field in kinds.fields_for(provider.kind)

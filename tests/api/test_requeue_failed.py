@@ -66,4 +66,3 @@ def test_requeue_can_be_limited_to_recent_messages(account, time_machine, since)
 def test_requeue_refuses_what_it_cannot_read(db, option, value):
     with pytest.raises(CommandError):
         call_command("requeue_failed", option, value, stdout=StringIO())
-

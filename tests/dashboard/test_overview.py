@@ -72,8 +72,8 @@ def test_the_overview_shows_only_the_accounts_own_providers_with_their_usage(
     assert "Our relay" in html and "Spare" in html
     assert "Their secret relay" not in html
     assert '<span class="badge default">default</span>' in html
-    assert '<span style="width: 30%"></span>' in html and "3 of 10" in html
-    assert "3, no limit" in html  # the day has no limit
+    assert '<span style="width:30%"></span>' in html and "3 of 10 this hour" in html
+    assert "3 today, no limit" in html
 
 
 def test_a_provider_at_its_limit_shows_a_full_meter(client, account, sink):
@@ -82,7 +82,9 @@ def test_a_provider_at_its_limit_shows_a_full_meter(client, account, sink):
 
     html = client.get("/").content.decode()
 
-    assert '<div class="meter full"><span style="width: 100%"></span></div>' in html
+    assert (
+        '<div class="meter full" aria-hidden="true"><span style="width:100%"></span></div>' in html
+    )
 
 
 def test_the_chart_draws_one_column_per_day_with_the_figures_in_a_table(client, account):
