@@ -128,3 +128,9 @@ def counting_sinks(_counting_sinks):  # type: ignore[no-untyped-def]
     yield _counting_sinks
     for sink in _counting_sinks:
         sink.handler.reset()
+
+
+def pytest_terminal_summary(terminalreporter):  # type: ignore[no-untyped-def]
+    from tests.security import figures
+
+    figures.report(terminalreporter)
