@@ -16,8 +16,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 
+from providers.hosts import assert_host_allowed
 from providers.models import Provider
-from providers.network import assert_host_allowed
 
 # Each ESP's public API base, as its anymail backend expects it (SES: None = boto3's own
 # endpoint for the region). MAILPASS_ESP_API_URLS replaces them, never a provider row.
@@ -44,7 +44,9 @@ def api_url_for(provider: Provider) -> str | None:
 
 
 def _smtp_options(provider: Provider) -> dict[str, Any]:
-    # Checked again at connect time: DNS may have changed since the provider was saved.
+    # DNS may have changed since the provider was saved: refuse early, before any message
+    # is tried. The check that counts comes when it connects (PinnedSMTPBackend), on the
+    # very addresses it then connects to.
     assert_host_allowed(provider.host, provider.port)
     return {
         "host": provider.host,
@@ -141,7 +143,7 @@ def _postmark_options(provider: Provider) -> dict[str, Any]:
 
 
 BACKENDS: dict[str, tuple[str, Callable[[Provider], dict[str, Any]]]] = {
-    Provider.Kind.SMTP: ("providers.backends.SMTPBackend", _smtp_options),
+    Provider.Kind.SMTP: ("providers.hosts.PinnedSMTPBackend", _smtp_options),
     Provider.Kind.MAILPASS: ("providers.backends.SMTPBackend", _mailpass_options),
     Provider.Kind.AMAZON_SES: ("anymail.backends.amazon_ses.EmailBackend", _ses_options),
     Provider.Kind.SENDGRID: ("anymail.backends.sendgrid.EmailBackend", _sendgrid_options),
@@ -155,7 +157,8 @@ BACKENDS: dict[str, tuple[str, Callable[[Provider], dict[str, Any]]]] = {
 def open_for(provider: Provider) -> BaseEmailBackend:
     """Build the (not yet connected) email backend for `provider`.
 
-    Raises HostNotAllowedError for an smtp host that resolves to a private address,
+    Raises HostNotAllowedError for an smtp host that resolves to a private address (and
+    its open() does when the host resolves to one by then: providers.hosts),
     CredentialsUnreadableError when the stored secrets cannot be decrypted,
     ImproperlyConfigured (anymail's configuration errors among them) for a provider that
     cannot work as configured, and KeyError for a kind without a backend row.

@@ -29,8 +29,8 @@ from urllib3.exceptions import NewConnectionError
 
 from providers.connections import open_for
 from providers.crypto import CredentialsUnreadableError
+from providers.hosts import HostNotAllowedError
 from providers.models import Provider
-from providers.network import HostNotAllowedError
 
 logger = logging.getLogger(__name__)
 
@@ -152,14 +152,26 @@ def classify_error(exc: BaseException) -> DeliveryResult:
         temporary = 400 <= exc.smtp_code < 500
         return DeliveryResult(Outcome.RETRY if temporary else Outcome.FAILED, error_text=text)
     if isinstance(exc, smtplib.SMTPNotSupportedError):
+        if "STARTTLS" in str(exc):
+            # Raised before any login or message: the connection stays unencrypted, so
+            # nothing more goes over it (fail closed).
+            text = f"TLS error: the server does not offer STARTTLS, so nothing was sent ({exc})"
+            return DeliveryResult(Outcome.FAILED, error_text=text)
         return DeliveryResult(Outcome.FAILED, error_text=f"SMTP server: {exc}")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return DeliveryResult(Outcome.RETRY, error_text=f"connection lost: {exc}")
     if isinstance(exc, smtplib.SMTPException):
         # Before OSError, its base class: e.g. "No suitable authentication method found."
         return DeliveryResult(Outcome.FAILED, error_text=f"SMTP error: {exc}")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        # Self-signed, expired, for another name…: retrying sends into the same wall.
+        reason = getattr(exc, "verify_message", None) or exc
+        return DeliveryResult(
+            Outcome.FAILED,
+            error_text=f"TLS error: certificate verify failed: {reason}; nothing was sent",
+        )
     if isinstance(exc, ssl.SSLError):
-        # Bad certificate or protocol mismatch: retrying sends into the same wall.
+        # Protocol mismatch and the like: retrying sends into the same wall.
         return DeliveryResult(Outcome.FAILED, error_text=f"TLS error: {exc}")
     if isinstance(exc, socket.timeout | TimeoutError):
         return DeliveryResult(Outcome.RETRY, error_text="timed out talking to the provider")

@@ -6,8 +6,8 @@ from django.db import transaction
 from accounts.models import Account
 from providers import checks, kinds
 from providers.delivery import classify_error
+from providers.hosts import HostNotAllowedError, assert_host_allowed
 from providers.models import Provider
-from providers.network import HostNotAllowedError, assert_host_allowed
 
 
 def _validate_host(provider: Provider) -> None:

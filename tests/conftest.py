@@ -2,6 +2,9 @@
 an account of their own), a default provider pointing at a real loopback SMTP sink, and an
 API client holding a valid key."""
 
+import errno
+import ipaddress
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -134,3 +137,55 @@ def pytest_terminal_summary(terminalreporter):  # type: ignore[no-untyped-def]
     from tests.security import figures
 
     figures.report(terminalreporter)
+
+
+# No test reaches beyond this machine (CONVENTIONS §8), and this guard proves it for every
+# test: a Python-level connect() to an address that is not loopback raises, and the test
+# that tried fails at teardown even when the code under test swallowed the error (delivery
+# turns connection errors into retries). Unix sockets and loopback TCP (PostgreSQL on
+# 127.0.0.1, the live server, the SMTP and ESP fakes) pass. Not seen here: connections made
+# inside C libraries (libpq) or by subprocesses (Chromium, workers), and DNS lookups.
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+class NonLoopbackConnectError(ConnectionRefusedError):
+    """A test tried to connect to an address that is not loopback."""
+
+
+def _is_loopback(sock: socket.socket, address: object) -> bool:
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return True
+    host = str(address[0])  # type: ignore[index]
+    try:
+        ip = ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return host == "localhost"  # a name would be resolved by the C library: only this one
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch) -> Iterator[list[object]]:  # type: ignore[no-untyped-def]
+    """The addresses this test tried to reach beyond loopback (a test of the guard itself
+    may empty the list after checking it)."""
+    attempts: list[object] = []
+
+    def connect(sock: socket.socket, address: object) -> None:
+        if not _is_loopback(sock, address):
+            attempts.append(address)
+            raise NonLoopbackConnectError(f"tests connect to loopback only, not {address!r}")
+        _real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: object) -> int:
+        if not _is_loopback(sock, address):
+            attempts.append(address)
+            return errno.ECONNREFUSED
+        return _real_connect_ex(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    yield attempts
+    if attempts:
+        pytest.fail(f"the test tried to connect beyond loopback: {attempts}", pytrace=False)

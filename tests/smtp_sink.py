@@ -4,13 +4,14 @@ import asyncio
 import email
 import email.policy
 import socket
+import ssl
 import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 
 @dataclass
@@ -78,12 +79,82 @@ def closed_port() -> int:
     return free_port()
 
 
+def _accept_any_login(*args: Any) -> AuthResult:
+    return AuthResult(success=True)
+
+
+class _RecordingController(Controller):
+    """A Controller whose servers note each command they get and whether TLS was on, and
+    may answer STARTTLS with a refusal of their own."""
+
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        commands: list[tuple[str, bool]],
+        starttls_reply: str | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(handler, **kwargs)
+        self.commands = commands
+        self.starttls_reply = starttls_reply
+
+    def factory(self) -> SMTP:
+        server = super().factory()
+        implicit_tls = self.ssl_context is not None
+        for name, method in list(server._smtp_methods.items()):
+            server._smtp_methods[name] = self._recorded(server, name, method, implicit_tls)
+        return server
+
+    def _recorded(self, server: SMTP, name: str, method: Any, implicit_tls: bool) -> Any:
+        async def record(arg: str | None) -> None:
+            self.commands.append((name, implicit_tls or server._tls_protocol is not None))
+            if name == "STARTTLS" and self.starttls_reply:
+                await server.push(self.starttls_reply)
+                return
+            await method(arg)
+
+        return record
+
+
 class SmtpSink:
-    def __init__(self) -> None:
+    """The sink. Options for TLS tests (all off by default): `tls_context` offers STARTTLS
+    with that server context, `ssl_context` speaks TLS from the first byte (SMTPS),
+    `offer_auth` offers AUTH without TLS too (over TLS it is always offered; any login is
+    accepted), `starttls_reply` answers STARTTLS with that reply instead. With any of
+    them, `commands` lists each command the sink got as (name, whether TLS was on)."""
+
+    def __init__(
+        self,
+        *,
+        tls_context: ssl.SSLContext | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        offer_auth: bool = False,
+        starttls_reply: str | None = None,
+    ) -> None:
         self.handler = SinkHandler()
         self.host = "127.0.0.1"
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname=self.host, port=self.port)
+        self.commands: list[tuple[str, bool]] = []
+        if not (tls_context or ssl_context or offer_auth or starttls_reply):
+            self.controller = Controller(self.handler, hostname=self.host, port=self.port)
+            return
+        self.controller = _RecordingController(
+            self.handler,
+            hostname=self.host,
+            port=self.port,
+            commands=self.commands,
+            starttls_reply=starttls_reply,
+            ssl_context=ssl_context,
+            tls_context=tls_context,
+            # aiosmtpd knows only STARTTLS as TLS: over SMTPS it must be told AUTH is fine.
+            auth_require_tls=not (offer_auth or ssl_context),
+            authenticator=_accept_any_login,
+        )
+
+    @property
+    def commands_seen(self) -> list[str]:
+        return [name for name, _ in self.commands]
 
     def start(self) -> "SmtpSink":
         self.controller.start()

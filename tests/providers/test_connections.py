@@ -5,8 +5,8 @@ from django.core.mail.backends.smtp import EmailBackend
 
 from providers.connections import open_for
 from providers.crypto import CredentialsUnreadableError
+from providers.hosts import HostNotAllowedError
 from providers.models import Provider
-from providers.network import HostNotAllowedError
 from providers.services import provider_create
 
 pytestmark = pytest.mark.django_db

@@ -14,8 +14,8 @@ from django.utils.crypto import get_random_string
 from providers.connections import open_for
 from providers.crypto import CredentialsUnreadableError
 from providers.delivery import DeliveryResult, Outcome, classify_error, deliver, deliver_via
+from providers.hosts import HostNotAllowedError
 from providers.models import Provider
-from providers.network import HostNotAllowedError
 from tests import factories
 from tests.smtp_sink import closed_port
 

@@ -1,4 +1,4 @@
-"""providers.network.assert_host_allowed: tenant SMTP hosts may not point inside our network.
+"""providers.hosts.assert_host_allowed: tenant SMTP hosts may not point inside our network.
 
 Only literal addresses and "localhost" (from /etc/hosts) are resolved here: getaddrinfo on a
 literal never touches the network, and nothing in this module connects anywhere.
@@ -6,7 +6,7 @@ literal never touches the network, and nothing in this module connects anywhere.
 
 import pytest
 
-from providers.network import HostNotAllowedError, assert_host_allowed
+from providers.hosts import HostNotAllowedError, assert_host_allowed
 
 REFUSED = [
     pytest.param("127.0.0.1", id="ipv4-loopback"),
