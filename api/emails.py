@@ -55,6 +55,19 @@ def _address(address: str) -> str:
     return address if address.isascii() else sanitize_address(address, "utf-8")
 
 
+def _mailbox(name: str, address: str) -> str:
+    """`name <address>` for a From header. A name that is not short plain ASCII, or that
+    looks like an encoded word, becomes RFC 2047 encoded words: they fold within the line
+    limit, and a receiver decodes them back to exactly what the sender typed."""
+    address = _address(address)
+    if not name:
+        return address
+    if name.isascii() and len(name) < 60 and "=?" not in name:
+        return formataddr((name, address))  # quotes the name where RFC 5322 needs it
+    encoded = Header(name, "utf-8", header_name="From").encode(linesep="\r\n")
+    return f"{encoded} <{address}>"
+
+
 def _body_part(content: str, subtype: str) -> bytes:
     data = content.replace("\r\n", "\n").replace("\r", "\n").encode()
     plain = content.isascii() and max(map(len, data.split(b"\n"))) <= _MAX_LINE
@@ -84,9 +97,8 @@ class PreparedEmail(EmailMultiAlternatives):
 def render(message: Message, *, html: str | None = None) -> bytes:
     """The message as it goes on the wire: headers, then one text/html part or both as
     multipart/alternative. Bcc never appears; line ends are CRLF."""
-    sender = formataddr((message.from_name, message.from_email), charset="utf-8")
     lines = [
-        _address_header("From", [sender]),
+        _address_header("From", [_mailbox(message.from_name, message.from_email)]),
         _address_header("To", [_address(message.to_email)]),
     ]
     if message.cc:
@@ -122,11 +134,6 @@ def build_email(message: Message) -> PreparedEmail:
     Tags and metadata ride along as attributes that django-anymail ESP backends map to
     their own fields; over SMTP they are not sent (they are not for the recipient's eyes).
     """
-    sender = (
-        formataddr((message.from_name, message.from_email))
-        if message.from_name
-        else message.from_email
-    )
     html = tracked_html(message)
     if message.text or not html:
         email = PreparedEmail(body=message.text)
@@ -138,7 +145,7 @@ def build_email(message: Message) -> PreparedEmail:
     email.message_record = message
     email.html_as_sent = html
     email.subject = message.subject
-    email.from_email = sender
+    email.from_email = _mailbox(message.from_name, message.from_email)
     email.to = [message.to_email]
     email.cc = list(message.cc)
     email.bcc = list(message.bcc)

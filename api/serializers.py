@@ -6,12 +6,17 @@ that is what stops header injection.
 """
 
 import json
-import re
 from typing import Any
 
 from rest_framework import serializers
 
 from api.models import Suppression
+from providers.validators import (
+    ENCODED_WORD,
+    ENCODED_WORD_MESSAGE,
+    HEADER_UNSAFE,
+    HEADER_UNSAFE_MESSAGE,
+)
 
 MAX_SUBJECT_CHARS = 998  # RFC 5322's line limit; longer subjects are folded badly by clients
 MAX_BODY_CHARS = 5 * 1024 * 1024
@@ -24,17 +29,13 @@ MAX_METADATA_VALUE_CHARS = 1000
 MAX_METADATA_BYTES = 16 * 1024
 MAX_BATCH = 100
 
-# CR, LF and the other characters that end or corrupt a header line, NUL included.
-_HEADER_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
-_HEADER_UNSAFE_MESSAGE = "Must not contain line breaks or control characters."
-
 
 class _HeaderSafe:
     """Mixin: refuse header-unsafe characters in the raw input, before DRF trims it."""
 
     def run_validation(self, data: Any = serializers.empty) -> Any:
-        if isinstance(data, str) and _HEADER_UNSAFE.search(data):
-            raise serializers.ValidationError(_HEADER_UNSAFE_MESSAGE)
+        if isinstance(data, str) and HEADER_UNSAFE.search(data):
+            raise serializers.ValidationError(HEADER_UNSAFE_MESSAGE)
         return super().run_validation(data)
 
 
@@ -43,9 +44,17 @@ class HeaderCharField(_HeaderSafe, serializers.CharField):
 
 
 class HeaderEmailField(_HeaderSafe, serializers.EmailField):
+    default_error_messages = {"encoded_word": ENCODED_WORD_MESSAGE}
+
     def __init__(self, **kwargs: Any):
         kwargs.setdefault("max_length", 254)
         super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if ENCODED_WORD.search(value):
+            self.fail("encoded_word")
+        return value
 
 
 class MetadataField(serializers.DictField):
@@ -66,7 +75,7 @@ class MetadataField(serializers.DictField):
         if len(value) > MAX_METADATA_KEYS:
             self.fail("too_many")
         for key, item in value.items():
-            if not key or len(key) > MAX_METADATA_KEY_CHARS or _HEADER_UNSAFE.search(key):
+            if not key or len(key) > MAX_METADATA_KEY_CHARS or HEADER_UNSAFE.search(key):
                 self.fail("bad_key")
             if isinstance(item, str):
                 if len(item) > MAX_METADATA_VALUE_CHARS:
@@ -134,7 +143,15 @@ class MessageInputSerializer(StrictSerializer):
         max_length=MAX_TAGS,
         help_text="Tags for categorisation.",
     )
-    metadata = _optional(MetadataField, help_text="Custom key/value data kept with the message.")
+    metadata = _optional(
+        MetadataField,
+        help_text=(
+            f"Custom key/value data kept with the message: a flat object of at most "
+            f"{MAX_METADATA_KEYS} keys (1-{MAX_METADATA_KEY_CHARS} characters, no line breaks) "
+            f"whose values are strings (up to {MAX_METADATA_VALUE_CHARS} characters), numbers, "
+            f"booleans or null; {MAX_METADATA_BYTES} bytes as JSON in all."
+        ),
+    )
     track_opens = _optional(
         serializers.BooleanField,
         help_text="Record opens through a 1x1 image (HTML only). Default: the account's setting.",

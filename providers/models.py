@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from providers import crypto
+from providers.validators import validate_address_plain, validate_header_safe
 
 
 class Provider(models.Model):
@@ -49,8 +50,9 @@ class Provider(models.Model):
     fallbacks = models.JSONField(default=list, blank=True)
     credentials_encrypted = models.TextField(blank=True, editable=False)
 
-    from_email = models.EmailField(blank=True)
-    from_name = models.CharField(max_length=200, blank=True)
+    # Fill in what a request leaves out, so they are header-bound like the API's fields.
+    from_email = models.EmailField(blank=True, validators=[validate_address_plain])
+    from_name = models.CharField(max_length=200, blank=True, validators=[validate_header_safe])
     hourly_limit = models.PositiveIntegerField(null=True, blank=True)
     daily_limit = models.PositiveIntegerField(null=True, blank=True)
 
