@@ -239,8 +239,10 @@ class MessageEvent(models.Model):
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["message", "created_at"], name="event_message_time")]
         constraints = [
+            # Per account, not per message: a report's id (a Mailgun signature token) moved
+            # onto another message's event is a replay, not news.
             models.UniqueConstraint(
-                fields=["message", "provider_event_id"],
+                fields=["account", "provider_event_id"],
                 condition=~models.Q(provider_event_id=""),
                 name="one_event_per_provider_report",
             )
@@ -248,6 +250,13 @@ class MessageEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} of {self.message_id}"
+
+    @property
+    def link_url(self) -> str:
+        """The clicked URL if it is safe to link to (http or https), else "": an ESP's
+        webhook could report any text, javascript: included."""
+        scheme = self.url.strip().partition(":")[0].lower()
+        return self.url if scheme in ("http", "https") else ""
 
 
 class Suppression(models.Model):

@@ -454,7 +454,7 @@ def provider_event_record(*, provider: Provider, event: Any) -> MessageEvent | N
                 account_id=message.account_id,
                 message=message,
                 event_type=event_type,
-                provider_event_id=_provider_event_id(event),
+                provider_event_id=_provider_event_id(provider, event),
                 url=(event.click_url or "")[:2048],
                 user_agent=(event.user_agent or "")[:1000],
                 description=str(description)[:2000],
@@ -478,9 +478,17 @@ def provider_event_record(*, provider: Provider, event: Any) -> MessageEvent | N
     return recorded
 
 
-def _provider_event_id(event: Any) -> str:
+def _provider_event_id(provider: Provider, event: Any) -> str:
+    """The id an event is recorded once by, in the whole account: a Mailgun signature
+    (anymail's event_id is its token) attached to another message's event is a replay."""
     if event.event_id:
-        return str(event.event_id)[:255]
+        event_id = str(event.event_id)
+        if provider.kind == Provider.Kind.AMAZON_SES:
+            # One SNS notification (one id) reports every recipient of a bounce.
+            event_id = f"{event_id}|{event.recipient}"
+        if len(event_id) <= 255:
+            return event_id
+        return "sha256:" + hashlib.sha256(event_id.encode()).hexdigest()
     # No id from the ESP: the same report resent has the same content.
     seen = f"{event.event_type}|{event.message_id}|{event.recipient}|{event.timestamp}"
     return "sha256:" + hashlib.sha256(seen.encode()).hexdigest()

@@ -21,7 +21,9 @@ def signature(*parts: object) -> str:
 
 
 def matches(text: str, *parts: object) -> bool:
-    return hmac.compare_digest(text, signature(*parts))
+    # As bytes: compare_digest raises TypeError for a str with non-ASCII characters, and
+    # a token is whatever a stranger typed into a URL.
+    return hmac.compare_digest(text.encode(), signature(*parts).encode())
 
 
 def base36(number: int) -> str:
@@ -35,7 +37,20 @@ def base36(number: int) -> str:
 
 
 def read_base36(text: str) -> int | None:
-    """The number `text` spells in base 36, or None if it is not a plausible pk."""
+    """The number `text` spells in base 36, or None if it is not a plausible pk written as
+    base36() writes it. Only that one spelling: int() would also take upper case and
+    leading zeros, and a token must not have variants that work."""
     if not 0 < len(text) <= 13 or not text.isascii() or not text.isalnum():
         return None
-    return int(text, 36)
+    number = int(text, 36)
+    return number if base36(number) == text else None
+
+
+def read_decimal(text: str) -> int | None:
+    """The number `text` spells in ASCII decimal digits as str() writes it (no sign, no
+    leading zeros, at most 6 digits), or None. str.isdigit() alone would let through
+    Unicode digits, some of which int() refuses (a crash) and some it reads."""
+    if not 0 < len(text) <= 6 or not text.isascii() or not text.isdigit():
+        return None
+    number = int(text)
+    return number if str(number) == text else None

@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 from django.conf import settings
 
 from api.models import Message
-from api.signing import base36, matches, read_base36, signature
+from api.signing import base36, matches, read_base36, read_decimal, signature
 
 
 def open_token(message_pk: int) -> str:
@@ -44,9 +44,10 @@ def read_open_token(token: str) -> int | None:
 
 def read_click_token(token: str) -> Click | None:
     parts = token.split(".")
-    if len(parts) != 3 or (pk := read_base36(parts[0])) is None or not parts[1].isdigit():
+    if len(parts) != 3 or (pk := read_base36(parts[0])) is None:
         return None
-    index = int(parts[1])
+    if (index := read_decimal(parts[1])) is None:
+        return None
     return Click(pk, index) if matches(parts[2], "click", pk, index) else None
 
 

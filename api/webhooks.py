@@ -12,8 +12,14 @@ services.provider_event_record with the provider the request came in for.
 import contextvars
 import functools
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
+from anymail.exceptions import (
+    AnymailConfigurationError,
+    AnymailError,
+    AnymailWebhookValidationFailure,
+)
 from anymail.signals import AnymailTrackingEvent, tracking
 from django.conf import settings
 from django.dispatch import receiver
@@ -69,15 +75,90 @@ WEBHOOK_VIEWS: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
 }
 
 
+# What anymail's signature checks and parsers raise on a request that is not what the ESP
+# sends (invalid JSON or UTF-8 or base64, a list where a dict belongs, an unhashable event
+# type, nesting deeper than the JSON parser goes, an infinite timestamp, an unknown SNS
+# message type…), before any event is recorded. Such a request is a 400, never a 500: a 500
+# tells the ESP to retry, and a stranger could cause them at will (several of these come
+# before the signature or basic auth is checked).
+_MALFORMED = (
+    AnymailError,
+    AnymailConfigurationError,
+    ValueError,  # also JSONDecodeError, UnicodeError, binascii.Error
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    ArithmeticError,  # OverflowError
+    RecursionError,
+)
+# The event fields services.provider_event_record reads, and the longest recipient an
+# address can be (RFC 5321; Suppression.email).
+_TEXT_FIELDS = (
+    "event_type",
+    "message_id",
+    "event_id",
+    "recipient",
+    "description",
+    "mta_response",
+    "reject_reason",
+    "click_url",
+    "user_agent",
+)
+_MAX_RECIPIENT = 254
+
+
+class _StrictWebhookView:
+    """Mixed in before anymail's view: a malformed request becomes an
+    AnymailWebhookValidationFailure (which Django answers with a 400), and every event of a
+    request is parsed and checked before the first one is recorded, so one malformed event
+    cannot leave the others of its request recorded."""
+
+    def run_validators(self, request: HttpRequest) -> None:
+        try:
+            super().run_validators(request)  # type: ignore[misc]
+        except AnymailWebhookValidationFailure:
+            raise
+        except _MALFORMED as err:
+            raise AnymailWebhookValidationFailure("Malformed webhook request.") from err
+
+    def parse_events(self, request: HttpRequest) -> list[AnymailTrackingEvent]:
+        try:
+            events = list(super().parse_events(request))  # type: ignore[misc]
+        except AnymailWebhookValidationFailure:
+            raise
+        except _MALFORMED as err:
+            raise AnymailWebhookValidationFailure("Malformed webhook payload.") from err
+        for event in events:
+            _check_event(event)
+        return events
+
+
+def _check_event(event: AnymailTrackingEvent) -> None:
+    """Raise AnymailWebhookValidationFailure unless the fields we store are text (or
+    absent) that the database takes: anymail passes the ESP's values through as they came."""
+    for name in _TEXT_FIELDS:
+        value = getattr(event, name, None)
+        if value is not None and (not isinstance(value, str) or "\x00" in value):
+            raise AnymailWebhookValidationFailure(f"Malformed webhook event: {name}.")
+    if event.recipient is not None and len(event.recipient) > _MAX_RECIPIENT:
+        raise AnymailWebhookValidationFailure("Malformed webhook event: recipient.")
+    if event.timestamp is not None and not isinstance(event.timestamp, datetime):
+        raise AnymailWebhookValidationFailure("Malformed webhook event: timestamp.")
+
+
 @functools.cache
 def _view_class(kind: str) -> type:
     """anymail's view for `kind`, subclassed so that as_view() takes its settings as keyword
-    arguments: Django's View only accepts names that are class attributes, and anymail's
-    views read some settings (webhook_secret…) without declaring them."""
+    arguments (Django's View only accepts names that are class attributes, and anymail's
+    views read some settings, webhook_secret…, without declaring them), and so that a
+    malformed request is a 400 (_StrictWebhookView)."""
     path, _, fixed = WEBHOOK_VIEWS[kind]
     view_class = import_string(path)
     settings_names = ["webhook_secret", *fixed]
-    return type(view_class.__name__, (view_class,), dict.fromkeys(settings_names))
+    return type(
+        view_class.__name__, (_StrictWebhookView, view_class), dict.fromkeys(settings_names)
+    )
 
 
 def webhook_token(provider: Provider) -> str:

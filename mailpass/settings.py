@@ -45,12 +45,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # First after it, so every answer gets the policy: static files, CSRF refusals, errors.
+    "mailpass.middleware.content_security_policy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The dashboard speaks the visitor's language (cookie, then Accept-Language); the API,
     # tracking and webhook routes stay English: their codes and messages are the contract.
     "django.middleware.locale.LocaleMiddleware",
     "mailpass.middleware.english_outside_dashboard",
+    "api.middleware.chunked_body_limit",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -142,6 +145,25 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# HTTPS: an instance whose public URL is https:// (MAILPASS_PUBLIC_URL, below) redirects
+# plain http to it and asks browsers to use nothing else (HSTS, a year, this host's
+# subdomains too). An http:// public URL (the default, a run on loopback) does neither.
+_SERVED_OVER_HTTPS = not DEBUG and env_str("MAILPASS_PUBLIC_URL").lower().startswith("https://")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _SERVED_OVER_HTTPS)
+SECURE_HSTS_SECONDS = env_int(
+    "SECURE_HSTS_SECONDS", 365 * 24 * 3600 if _SERVED_OVER_HTTPS else 0, minimum=0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preloading commits a whole registrable domain (hstspreload.org), a choice only its owner
+# can make: off unless asked, and then check --deploy has nothing to say about it.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Behind a proxy that terminates TLS: the header it sets to "https" on secure requests
+# (e.g. X-Forwarded-Proto). Only a proxy that overwrites the client's own header may be
+# named here, so it is never on by default.
+_PROXY_SSL_HEADER = env_str("SECURE_PROXY_SSL_HEADER")
+if _PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
 
 # Whole request bodies above this are refused with 413 before they are parsed.
 MAILPASS_MAX_REQUEST_BYTES = env_int("MAILPASS_MAX_REQUEST_BYTES", 10 * 1024 * 1024, minimum=1024)
@@ -185,7 +207,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # Every 4xx is a normal answer to a client's mistake, not something to log per request;
     # 5xx are still logged with their traceback.
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # botocore logs each SES request at DEBUG, Authorization header (an access key) included.
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "botocore": {"level": "INFO"},
+        "boto3": {"level": "INFO"},
+    },
 }
 
 # --- MailPass ---------------------------------------------------------------
@@ -207,6 +234,16 @@ MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS = env_bool("MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS"
 # Anyone who can reach the dashboard may create an account. Turn off for a private instance
 # (new users then come from `createsuperuser` or the admin).
 MAILPASS_SIGNUP_OPEN = env_bool("MAILPASS_SIGNUP_OPEN", True)
+# Password guessing: after this many failed log-ins for one username, or from one client
+# address (an IPv6 client by its /64), further attempts are refused until the window that
+# began with the first failure ends. The admin's log-in counts too.
+MAILPASS_LOGIN_FAILURE_LIMIT = env_int("MAILPASS_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+MAILPASS_LOGIN_FAILURE_WINDOW_SECONDS = env_int(
+    "MAILPASS_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1
+)
+# Sign-ups, tried or done, from one client address per window.
+MAILPASS_SIGNUP_LIMIT = env_int("MAILPASS_SIGNUP_LIMIT", 10, minimum=1)
+MAILPASS_SIGNUP_WINDOW_SECONDS = env_int("MAILPASS_SIGNUP_WINDOW_SECONDS", 3600, minimum=1)
 # Per-key API request throttle, DRF rate syntax ("600/min").
 MAILPASS_API_RATE_LIMIT = env_str("MAILPASS_API_RATE_LIMIT", "1200/min")
 

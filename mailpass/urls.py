@@ -1,10 +1,15 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from api.views import provider_webhook, tracking_click, tracking_open
+from dashboard.attempts import login_attempts_limited
 
 urlpatterns = [
     path("api/", include("api.urls")),
+    # The two log-in forms, ahead of the includes that also route them: guessing is limited.
+    path("accounts/login/", login_attempts_limited(auth_views.LoginView.as_view()), name="login"),
+    path("admin/login/", login_attempts_limited(admin.site.login)),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switcher
     path("admin/", admin.site.urls),

@@ -3,6 +3,10 @@
 Keys come from settings.MAILPASS_ENCRYPTION_KEYS, newest first; older keys keep decrypting
 so a key can be rotated without re-entering every provider. With no keys configured, one
 key is derived from SECRET_KEY.
+
+Rotating: put the new key first and keep the old ones after it (everything stays readable),
+run `manage.py rotate_provider_secrets` (every provider re-encrypted with the new key, see
+reencrypt), then drop the old keys.
 """
 
 import base64
@@ -50,6 +54,19 @@ def decrypt_json(token: str) -> dict[str, str]:
         return {}
     try:
         return json.loads(_current_cipher().decrypt(token.encode()))
+    except InvalidToken as err:
+        raise CredentialsUnreadableError(
+            "provider credentials cannot be decrypted with the configured keys"
+        ) from err
+
+
+def reencrypt(token: str) -> str:
+    """`token` encrypted again with the newest key, whichever configured key made it (an
+    empty token stays empty). Raises CredentialsUnreadableError."""
+    if not token:
+        return token
+    try:
+        return _current_cipher().rotate(token.encode()).decode()
     except InvalidToken as err:
         raise CredentialsUnreadableError(
             "provider credentials cannot be decrypted with the configured keys"

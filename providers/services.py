@@ -190,4 +190,5 @@ def provider_test_connection(provider: Provider) -> tuple[bool, str]:
     except checks.CheckFailedError as err:
         return False, str(err)
     except Exception as exc:  # noqa: BLE001 - boundary: a failed check is an answer, not an error
-        return False, f"{provider.get_kind_display()}: {classify_error(exc).error_text}"
+        text, label = classify_error(exc).error_text, f"{provider.get_kind_display()}: "
+        return False, text if text.startswith(label) else label + text

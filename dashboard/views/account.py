@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from accounts.services import account_create, account_for_user, account_update
+from dashboard.attempts import client_of, count_attempt, refused
 from dashboard.forms import AccountSettingsForm, SignUpForm
 
 
@@ -15,6 +16,16 @@ def signup(request: HttpRequest) -> HttpResponse:
         raise Http404
     if request.user.is_authenticated:
         return redirect("dashboard:overview")
+    if request.method == "POST":
+        # Accounts must not be free to mass-produce: sign-ups per client address are limited.
+        window = settings.MAILPASS_SIGNUP_WINDOW_SECONDS
+        client = client_of(request)
+        key = f"signups:client:{client}"
+        if client and count_attempt(key, window) > settings.MAILPASS_SIGNUP_LIMIT:
+            text = _(
+                "Too many sign-ups from your address. Wait %(minutes)s minutes, then try again."
+            ) % {"minutes": -(-window // 60)}
+            return refused(request, "registration/signup.html", SignUpForm(), text, window)
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()

@@ -1,0 +1,989 @@
+"""Suite 9, the dashboard's defences, swept across every route and page:
+
+- CSRF: every route that is not machine-facing refuses a POST without its own session's
+  token (none, another session's, or a foreign Origin) and changes nothing;
+- escaping: hostile text in everything a user or a sender controls comes out escaped on
+  every page, and the message's own HTML only inside a sandbox;
+- password guessing and sign-ups are slowed per username and per client address;
+- next= redirects stay on this host;
+- every page carries the security headers, and `check --deploy` is clean in production.
+
+Each sweep states its figure (tests/security/figures.py): one case is one request made.
+"""
+
+import datetime as dt
+import os
+import re
+import secrets
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from types import SimpleNamespace
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+import time_machine
+from django.apps import apps
+from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import connections, transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls.resolvers import RegexPattern
+
+from accounts.models import Account
+from api.models import ApiKey, Message, MessageEvent, Suppression
+from api.services import suppression_add
+from providers.models import Provider
+from tests import factories
+from tests.security import figures
+
+pytestmark = pytest.mark.django_db
+
+CSRF = "dashboard: CSRF on every form route"
+XSS = "dashboard: hostile text escaped on every page"
+GUESSING = "dashboard: log-in guessing and sign-ups limited"
+REDIRECTS = "dashboard: next= redirects stay on this host"
+HEADERS = "dashboard: security headers on every page"
+DEPLOY = "dashboard: check --deploy in production"
+
+# Authenticated by API key or by the ESP's signature, never by a browser's cookies: CSRF
+# does not apply, and these routes are exempt on purpose.
+MACHINE_PREFIXES = ("/api/", "/webhooks/")
+PASSWORD = "pw-owner"  # tests/factories.make_user's
+
+
+# --- the world ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(owner, account, provider, sink):  # type: ignore[no-untyped-def]
+    """One of everything a dashboard route can act on, plus a superuser for the admin."""
+    staff = factories.make_user("staff")
+    staff.is_staff = staff.is_superuser = True
+    staff.save()
+    spare = factories.make_provider(account, port=sink.port, name="Spare", is_default=False)
+    key, _secret = factories.make_api_key(account)
+    failed = factories.make_message(account, status=Message.Status.FAILED, provider=provider)
+    suppression_add(account=account, email="gone@example.com")
+    return SimpleNamespace(
+        owner=owner, staff=staff, account=account, provider=provider, spare=spare, key=key,
+        message=failed,
+    )  # fmt: skip
+
+
+def logged_in(user, **kwargs) -> Client:  # type: ignore[no-untyped-def]
+    client = Client(**kwargs)
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def form_token(client: Client, path: str = "/accounts/login/") -> str:
+    """The CSRF token a page of `path` hands this client (and the cookie it sets)."""
+    html = client.get(path).content.decode()
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)
+
+
+SNAPSHOT_APPS = {"auth", "sessions", "admin", "accounts", "api", "providers"}
+
+
+def snapshot() -> dict[str, list[tuple]]:
+    """Every row of every table a dashboard or auth route could write (not the fixed list
+    of permissions)."""
+    return {
+        model._meta.label: list(model.objects.order_by("pk").values_list())
+        for model in apps.get_models()
+        if model._meta.app_label in SNAPSHOT_APPS and model._meta.label != "auth.Permission"
+    }
+
+
+# --- every route -------------------------------------------------------------------------
+
+
+def _walk(patterns, prefix="", namespace=""):  # type: ignore[no-untyped-def]
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = namespace + (f"{pattern.namespace}:" if pattern.namespace else "")
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
+        else:
+            assert isinstance(pattern, URLPattern)
+            name = namespace + pattern.name if pattern.name else None
+            yield prefix, pattern, name
+
+
+ADMIN_OBJECT = re.compile(r"^admin/(\w+)/(\w+)/")
+
+
+def _argument(prefix: str, route: str, param: str, world: SimpleNamespace) -> str:
+    """A value for one <param> of a route: an object of the world where the route acts on one."""
+    if param == "pk":
+        path = prefix + route
+        if path.startswith("keys/"):
+            return str(world.key.pk)
+        if path.startswith("providers/"):
+            return str(world.spare.pk)
+        if path.startswith("messages/"):
+            return str(world.message.pk)
+    if param in ("object_id", "id") and (found := ADMIN_OBJECT.match(prefix + route)):
+        model = apps.get_model(found.group(1), found.group(2))
+        first = model.objects.order_by("pk").first()
+        return str(first.pk if first else 1)
+    return {"uidb64": "MQ", "token": "set-password", "content_type_id": "1"}.get(param, "1")
+
+
+def every_route(world: SimpleNamespace) -> Iterator[tuple[str, str | None, object]]:
+    """(path, URL name, view) for every route of the site, each with its arguments filled."""
+    seen = set()
+    for prefix, pattern, name in _walk(get_resolver().url_patterns):
+        if isinstance(pattern.pattern, RegexPattern):
+            if name == "admin:app_list":
+                path = reverse(name, kwargs={"app_label": "api"})
+            else:  # catch-alls: the admin's and the API's
+                path = "/" + prefix + "nothing-here/"
+        else:
+            route = str(pattern.pattern)
+            params = re.findall(r"<(?:\w+:)?(\w+)>", route)
+            filled = re.sub(r"<[^>]+>", "{}", route).format(
+                *(_argument(prefix, route, param, world) for param in params)
+            )
+            path = "/" + prefix + filled
+        if path not in seen:  # the log-in routes are listed twice: wrapped, then included
+            seen.add(path)
+            yield path, name, pattern.callback
+
+
+# --- CSRF ----------------------------------------------------------------------------------
+
+SMTP_FORM = {
+    "name": "Office relay", "host": "127.0.0.1", "port": "2525", "security": "none",
+    "timeout": "7", "from_email": "news@example.com",
+}  # fmt: skip
+NEW_PASSWORD = "A-new-passphrase-42"
+# What each form route is sent: a body that does change something once the token is right
+# (the control), so a refusal means CSRF refused it, not a bad form. `who` posts it.
+CSRF_POSTS: dict[str | None, tuple[str, dict, bool]] = {
+    "login": ("anonymous", {"username": "owner", "password": PASSWORD}, True),
+    "logout": ("owner", {}, True),
+    "password_change": (
+        "owner",
+        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+        True,
+    ),
+    "password_reset": ("anonymous", {"email": "nobody@example.com"}, False),
+    "set_language": ("owner", {"language": "de", "next": "/"}, False),
+    "dashboard:signup": (
+        "anonymous",
+        {"username": "ada", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+        True,
+    ),
+    "dashboard:account-settings": ("owner", {"name": "Renamed", "track_opens": "on"}, True),
+    "dashboard:key-list": ("owner", {"name": "Shop", "permissions": ["mail"]}, True),
+    "dashboard:key-revoke": ("owner", {}, True),
+    "dashboard:provider-create": ("owner", SMTP_FORM, True),
+    "dashboard:provider-update": ("owner", {**SMTP_FORM, "name": "Renamed"}, True),
+    "dashboard:provider-delete": ("owner", {}, True),
+    "dashboard:provider-set-default": ("owner", {}, True),
+    "dashboard:provider-test-email": ("owner", {"to_email": "me@example.com"}, True),
+    "dashboard:provider-test-connection": ("owner", {}, False),
+    "dashboard:requeue-failed": ("owner", {}, True),
+    "dashboard:suppression-delete": ("owner", {"email": "gone@example.com"}, True),
+    "admin:auth_group_add": ("staff", {"name": "Intruders"}, True),
+}
+ANONYMOUS_ROUTES = {"password_reset_done", "password_reset_confirm", "password_reset_complete"}
+
+
+def _who(name: str | None, path: str) -> str:
+    if name in CSRF_POSTS:
+        return CSRF_POSTS[name][0]
+    if name in ANONYMOUS_ROUTES:
+        return "anonymous"
+    return "staff" if path.startswith("/admin/") else "owner"
+
+
+def is_csrf_refusal(response) -> bool:  # type: ignore[no-untyped-def]
+    return response.status_code == 403 and b"CSRF verification failed" in response.content
+
+
+def test_only_the_machine_facing_routes_are_exempt_from_csrf(world):
+    exempt = [
+        path
+        for path, _name, view in every_route(world)
+        if getattr(view, "csrf_exempt", False) and not path.startswith(MACHINE_PREFIXES)
+    ]
+
+    assert exempt == []
+
+
+def test_every_form_route_refuses_a_post_without_its_own_sessions_token(world):
+    stranger = Client(enforce_csrf_checks=True)
+    strangers_token = form_token(stranger)  # what an attacker's own visit hands them
+    users = {"anonymous": None, "owner": world.owner, "staff": world.staff}
+    clients = {who: logged_in(user, enforce_csrf_checks=True) for who, user in users.items()}
+    cases = 0
+    failures: list[str] = []
+    routes = [
+        (path, name) for path, name, _view in every_route(world)
+        if not path.startswith(MACHINE_PREFIXES)
+    ]  # fmt: skip
+    for path, name in routes:
+        who, body, changes = CSRF_POSTS.get(name, (_who(name, path), {}, False))
+        if name == "dashboard:provider-create":
+            path += "?kind=smtp"
+        client = clients[who]
+        own_token = form_token(client)  # again each time: a control's log-in rotates it
+        attempts = {
+            "no token": ({}, {}),
+            "another session's token": ({"csrfmiddlewaretoken": strangers_token}, {}),
+            "another session's token in the header": ({}, {"HTTP_X_CSRFTOKEN": strangers_token}),
+            "its own token from a foreign Origin": (
+                {"csrfmiddlewaretoken": own_token},
+                {"HTTP_ORIGIN": "https://evil.example"},
+            ),
+        }
+        # The admin's routes are all the same middleware's: two ways in each is enough.
+        if path.startswith("/admin/") and name not in CSRF_POSTS:
+            attempts = dict(list(attempts.items())[:2])
+        before = snapshot()
+        for label, (extra, headers) in attempts.items():
+            response = client.post(path, {**body, **extra}, **headers)
+            cases += 1
+            if not is_csrf_refusal(response):
+                failures.append(f"POST {path} ({who}, {label}): {response.status_code}")
+            elif response.cookies:
+                failures.append(f"POST {path} ({who}, {label}): refused but set a cookie")
+        if snapshot() != before:
+            failures.append(f"POST {path} ({who}): refused, yet the database changed")
+        if path.startswith("/admin/") and name not in CSRF_POSTS:
+            continue
+        # The control: the same POST with the session's own token gets past CSRF (and, where
+        # it should, changes something), so the refusals above were CSRF's doing. Undone.
+        with transaction.atomic():
+            response = client.post(path, {**body, "csrfmiddlewaretoken": own_token})
+            changed = changes and snapshot() != before
+            transaction.set_rollback(True)
+        # Its session may be gone with the rollback (a log-out, a password change).
+        clients[who] = logged_in(users[who], enforce_csrf_checks=True)
+        cases += 1
+        if is_csrf_refusal(response) or changed != changes:
+            failures.append(f"control POST {path} ({who}) with its token: {response.status_code}")
+
+    figures.record(CSRF, cases=cases, failures=len(failures))
+    assert len(routes) > 90  # the dashboard, auth, i18n, tracking and admin routes
+    assert failures == []
+
+
+# --- escaping ------------------------------------------------------------------------------
+
+# Each carries a marker (xss01…) to find it on the pages.
+PAYLOADS = [
+    '<script>alert("xss01")</script>',
+    '"><img src=x onerror=alert("xss02")>',
+    "javascript:alert('xss03')",
+    "</textarea><svg onload=alert('xss04')>",
+    "{{ xss05 }}{% csrf_token %}",
+    "\u202egpj.exe\u202c xss06 \u200f<b>bold</b>",
+    "' onmouseover='alert(7)' data-x='xss07",
+    '<a href="javascript:alert(9)">xss09</a>',
+    "<style>*{background:url(//evil.example/xss10)}</style>",
+    "</title><iframe src=//evil.example/xss11></iframe>",
+    " JaVaScRiPt:alert('xss12')",
+    "<base href=//evil.example/xss13>",
+]
+MARKUP = set("<>\"'")
+
+
+def marker(payload: str) -> str:
+    found = re.search(r"xss\d\d", payload)
+    assert found
+    return found.group(0)
+
+
+def _normalized_url(value: str) -> str:
+    # Browsers drop whitespace and control characters before they read a URL's scheme.
+    return re.sub(r"[\x00-\x20\x7f]", "", value).lower()
+
+
+class Markup(HTMLParser):
+    """What a page's markup could do beyond showing text: anything a payload would need."""
+
+    URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "data", "poster"}
+    NEVER = {"base", "object", "embed", "style", "frame", "frameset", "applet"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.problems: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        text = (self.get_starttag_text() or "")[:120]
+        self._in_script = tag == "script"
+        if tag in self.NEVER or (tag == "meta" and "http-equiv" in values):
+            self.problems.append(f"<{tag}> element: {text}")
+        if tag == "script" and not values.get("src", "").startswith("/static/"):
+            self.problems.append(f"script not from /static/: {text}")
+        if tag == "iframe" and (
+            values.get("sandbox") != "" or not values.get("src", "").startswith("/messages/")
+        ):
+            self.problems.append(f"iframe not sandboxed or not ours: {text}")
+        if tag == "img" and not re.match(r"/(?!/)", values.get("src", "")):
+            self.problems.append(f"image not from this site: {text}")
+        for name, value in values.items():
+            if name.startswith("on") or name == "srcdoc":
+                self.problems.append(f"{name}= attribute: {text}")
+            url = _normalized_url(value)
+            if name in self.URL_ATTRIBUTES and url.startswith(
+                ("javascript:", "vbscript:", "data:text/html")
+            ):
+                self.problems.append(f'{name}="{value[:40]}": {text}')
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script and data.strip():
+            self.problems.append(f"inline script: {data[:80]!r}")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+
+def markup_problems(html: str) -> list[str]:
+    parser = Markup()
+    parser.feed(html)
+    parser.close()
+    return parser.problems
+
+
+def test_the_markup_check_catches_what_escaping_would_let_through():
+    page = (
+        '<p><img src=x onerror=alert(1)><a href=" JaVa\tScRiPt:x">a</a><script>x()</script>'
+        '<iframe src="/messages/1/html/" sandbox="allow-scripts"></iframe><base href="//e">'
+        '<script src="//evil.example/x.js"></script><style>p{}</style>'
+        '<meta http-equiv="refresh" content="0"></p>'
+    )
+
+    assert len(markup_problems(page)) == 10
+    assert markup_problems('<p title="&lt;script&gt; onerror=x javascript:">ok</p>') == []
+
+
+def hostile_address(payload: str) -> str:
+    """An address the API accepts that carries the payload's markup in a quoted local part
+    ("<script>…"@example.com is valid), or a smaller one where the payload does not fit."""
+    quoted = '"' + payload.replace(" ", "").replace("\\", "\\\\").replace('"', '\\"')
+    for address in (quoted + '"@example.com', f'"<b>{marker(payload)}</b>"@example.com'):
+        try:
+            validate_email(address)
+        except ValidationError:
+            continue
+        return address
+    raise AssertionError(payload)
+
+
+def seed(world: SimpleNamespace, payload: str, index: int) -> SimpleNamespace:
+    """`payload` in every text a user, a sender or an ESP's webhook can put in the account
+    (in addresses, as much of it as an address the API accepts can carry)."""
+    address = hostile_address(payload)
+    Account.objects.filter(pk=world.account.pk).update(name=payload)
+    # The signed-in user's own name is on every page (the top bar) and on the keys it made.
+    type(world.owner).objects.filter(pk=world.owner.pk).update(username=payload)
+    message = factories.make_message(
+        world.account,
+        message_id=payload,
+        subject=payload,
+        from_name=payload,
+        to_email=address,
+        reply_to=address,
+        cc=[address],
+        bcc=[address],
+        tags=[payload, "plain"],
+        metadata={payload: payload, "key": payload},
+        html=payload,
+        text=payload,
+        status=Message.Status.FAILED,
+        failure_reason=Message.FailureReason.REJECTED,
+        error_message=payload,
+        provider=world.provider,
+        provider_message_id=payload,
+    )
+    for event_type in (MessageEvent.Type.CLICK, MessageEvent.Type.BOUNCED):
+        MessageEvent.objects.create(
+            account=world.account,
+            message=message,
+            event_type=event_type,
+            url=f"https://shop.example/{payload}",
+            description=payload,
+            user_agent=payload,
+            ip_address="203.0.113.9",
+        )
+    provider = Provider.objects.create(
+        account=world.account, name=payload[:100], host="127.0.0.1", port=25,
+        security=Provider.Security.NONE, from_email="news@example.com", from_name=payload,
+    )  # fmt: skip
+    esp = Provider.objects.create(
+        account=world.account, name=f"ESP {index}", kind=Provider.Kind.MAILGUN,
+        options={"domain": payload, "region": payload}, from_email="esp@example.com",
+    )  # fmt: skip
+    key = ApiKey.objects.create(
+        account=world.account, name=payload[:100], prefix=f"mp_live_x{index:02d}",
+        digest="0" * 64, created_by=world.owner,
+    )  # fmt: skip
+    Suppression.objects.create(account=world.account, email=address, description=payload)
+    return SimpleNamespace(message=message, provider=provider, esp=esp, key=key, address=address)
+
+
+def pages(payload: str, seeded: SimpleNamespace) -> list[tuple[str, str, dict]]:
+    """(method, path, data) of every dashboard page, and of the forms and filters that show
+    what was typed into them again."""
+    m, p = seeded.message.pk, seeded.provider.pk
+    filters = urlencode({"status": payload, "recipient": payload, "tag": payload, "q": payload})
+    return [
+        ("GET", "/", {}),
+        ("GET", "/messages/", {}),
+        ("GET", f"/messages/?{filters}", {}),
+        ("GET", "/messages/?" + urlencode({"tag": payload, "q": payload, "before": payload}), {}),
+        ("GET", f"/messages/{m}/", {}),
+        ("GET", "/keys/", {}),
+        ("GET", f"/keys/{seeded.key.pk}/revoke/", {}),
+        ("POST", "/keys/", {"name": payload}),  # no permission ticked: shown again
+        ("GET", "/providers/", {}),
+        ("GET", "/providers/new/?" + urlencode({"kind": payload}), {}),
+        ("POST", "/providers/new/?kind=smtp", {"name": payload, "host": payload, "port": "x"}),
+        ("GET", f"/providers/{p}/edit/", {}),
+        ("GET", f"/providers/{p}/delete/", {}),
+        ("GET", "/suppressions/", {}),
+        ("GET", "/suppressions/?" + urlencode({"email": payload}), {}),
+        ("POST", "/suppressions/delete/", {"email": payload}),  # "… was not on the list"
+        ("POST", "/suppressions/delete/", {"email": seeded.address}),  # "… is off the list"
+        ("GET", "/settings/", {}),
+        ("POST", "/settings/", {"name": payload + "x" * 200}),  # too long: shown again
+        ("GET", "/docs/", {}),
+        ("GET", "/accounts/password_change/", {}),
+    ]
+
+
+ANONYMOUS_PAGES = [
+    ("GET", "/accounts/login/?next={}", {}),
+    ("POST", "/accounts/login/", {"username": "{}", "password": "wrong"}),
+    ("POST", "/signup/", {"username": "{}", "email": "{}", "account_name": "{}"}),
+]
+
+
+def check_page(response, hostile: list[str], where: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """What is wrong with a page that was given the `hostile` texts: not a 200, markup that
+    could run or load something, or one of the texts as it was written (so not escaped)."""
+    if response.status_code != 200:
+        return [f"{where}: {response.status_code}"]
+    html = response.content.decode()
+    problems = [f"{where}: {problem}" for problem in markup_problems(html)]
+    for text in hostile:
+        if MARKUP & set(text) and text in html:
+            problems.append(f"{where}: {text!r} is in the page unescaped")
+    return problems
+
+
+def test_hostile_text_is_escaped_on_every_dashboard_page(world):
+    client = logged_in(world.owner)
+    cases = 0
+    failures: list[str] = []
+    shown: dict[str, set[str]] = {}
+    for index, payload in enumerate(PAYLOADS, start=1):
+        seeded = seed(world, payload, index)
+        requests = [
+            (client, method, path, data) for method, path, data in pages(payload, seeded)
+        ] + [
+            (
+                Client(REMOTE_ADDR=f"198.51.100.{index}"),
+                method,
+                path.format(urlencode({"": payload})[1:]),
+                {name: value.format(payload) for name, value in data.items()},
+            )
+            for method, path, data in ANONYMOUS_PAGES
+        ]
+        for who, method, path, data in requests:
+            if method == "GET":
+                response = who.get(path)
+            else:
+                response = who.post(path, data, follow=True)
+            cases += 1
+            where = f"{marker(payload)} {method} {path[:60]}"
+            failures += check_page(response, [payload, seeded.address], where)
+            if marker(payload) in response.content.decode():
+                shown.setdefault(marker(payload), set()).add(path.split("?")[0])
+
+    figures.record(XSS, cases=cases, failures=len(failures))
+    assert failures == []
+    # Every payload did reach the pages that show stored text.
+    must_show = {"/", "/messages/", "/keys/", "/providers/", "/suppressions/", "/settings/"}
+    for payload in PAYLOADS:
+        assert must_show <= shown.get(marker(payload), set()), marker(payload)
+    assert "{{ xss05 }}{% csrf_token %}" in client.get("/messages/?tag=plain").content.decode()
+
+
+def test_an_event_url_that_is_not_http_is_not_made_a_link(world):
+    client = logged_in(world.owner)
+    failures = []
+    for url in ("javascript:alert('xss')", " JaVaScRiPt:alert(1)", "data:text/html,<b>x</b>"):
+        event = MessageEvent.objects.create(
+            account=world.account, message=world.message, event_type=MessageEvent.Type.CLICK,
+            url=url,
+        )  # fmt: skip
+        response = client.get(f"/messages/{world.message.pk}/")
+        failures += check_page(response, [url], f"event url {url!r}")
+        event.delete()
+
+    figures.record(XSS, cases=3, failures=len(failures))
+    assert failures == []
+
+
+def test_the_message_html_is_shown_only_in_a_sandbox_that_runs_nothing(world):
+    html = '<script>parent.document.title="pwned"</script><img src=x onerror="top.location=1">'
+    message = factories.make_message(world.account, html=html)
+    client = logged_in(world.owner)
+
+    page = client.get(f"/messages/{message.pk}/").content.decode()
+    preview = client.get(f"/messages/{message.pk}/html/")
+
+    frames = re.findall(r"<iframe[^>]*>", page)
+    assert len(frames) == 1 and ' sandbox="" ' in frames[0]
+    assert "allow-" not in frames[0]
+    policy = preview["Content-Security-Policy"]
+    assert policy.split(";")[0].strip() == "sandbox"  # a bare sandbox: no allow-scripts
+    assert "allow-" not in policy and "script-src" not in policy
+    assert "default-src 'none'" in policy
+    assert preview["X-Frame-Options"] == "SAMEORIGIN"
+    assert preview.content.decode() == html  # shown as sent, only ever inside the sandbox
+    assert html not in page
+
+
+# --- log-in guessing and sign-ups -----------------------------------------------------------
+
+
+def log_in(client: Client, username: str, password: str, ip: str):  # type: ignore[no-untyped-def]
+    return client.post(
+        "/accounts/login/", {"username": username, "password": password}, REMOTE_ADDR=ip
+    )
+
+
+def test_password_guessing_gets_ten_tries_per_username_and_per_address_then_waits(world, settings):
+    limit = settings.MAILPASS_LOGIN_FAILURE_LIMIT
+    cases = 0
+    checked = []
+
+    def guesses(campaign: str, attempts: list[tuple[str, str]]) -> None:
+        nonlocal cases
+        client = Client()
+        for username, ip in attempts:
+            response = log_in(client, username, f"guess-{cases}", ip)
+            cases += 1
+            assert response.status_code in (200, 429), response.status_code
+            if response.status_code == 200:
+                checked.append(campaign)
+
+    # One username from ever-new addresses, one address against ever-new usernames,
+    # one IPv6 client hopping through its /64.
+    guesses("username", [("owner", f"198.51.100.{i}") for i in range(60)])
+    guesses("address", [(f"user{i}", "203.0.113.7") for i in range(60)])
+    guesses("ipv6", [(f"v6user{i}", f"2001:db8:1:2::{i:x}") for i in range(60)])
+    failures = [
+        f"{campaign}: {checked.count(campaign)} passwords checked"
+        for campaign in ("username", "address", "ipv6")
+        if checked.count(campaign) != limit
+    ]
+
+    figures.record(GUESSING, cases=cases, failures=len(failures))
+    assert failures == []
+
+
+def test_guesses_sent_at_once_get_no_more_tries_than_one_after_another(world, settings):
+    start = threading.Barrier(24)
+    codes: list[int] = []
+
+    def guess(i: int) -> None:
+        client = Client()
+        start.wait(timeout=30)
+        try:
+            codes.append(log_in(client, "owner", f"guess-{i}", f"198.51.100.{i}").status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    checked = codes.count(200)
+    failures = [] if checked == settings.MAILPASS_LOGIN_FAILURE_LIMIT else [f"{checked} checked"]
+    figures.record(GUESSING, cases=len(codes), failures=len(failures))
+    assert sorted(set(codes)) == [200, 429]
+    assert failures == []
+
+
+def test_a_refused_log_in_says_why_and_checks_no_password_even_a_right_one(world):
+    client = Client()
+    for i in range(10):
+        assert log_in(client, "owner", "wrong", f"198.51.100.{i}").status_code == 200
+
+    response = log_in(client, "owner", PASSWORD, "198.51.100.99")
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == "900"
+    assert "Too many failed log-ins" in response.content.decode()
+    assert 'name="username"' in response.content.decode()  # the form, to try again later
+    assert "_auth_user_id" not in client.session
+    figures.record(GUESSING, cases=11, failures=0)
+
+
+def test_the_refusal_ends_with_the_window(world):
+    start = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False):
+        for i in range(10):
+            log_in(Client(), "owner", "wrong", f"198.51.100.{i}")
+        assert log_in(Client(), "owner", PASSWORD, "198.51.100.50").status_code == 429
+    with time_machine.travel(start + dt.timedelta(minutes=15, seconds=1), tick=False):
+        response = log_in(Client(), "owner", PASSWORD, "198.51.100.50")
+
+    assert response.status_code == 302
+    figures.record(GUESSING, cases=12, failures=0)
+
+
+def test_a_successful_log_in_clears_its_usernames_failures_not_its_addresses(world):
+    home, elsewhere = "198.51.100.1", "198.51.100.2"
+    for _ in range(9):
+        assert log_in(Client(), "owner", "wrong", home).status_code == 200
+    assert log_in(Client(), "owner", PASSWORD, home).status_code == 302
+    # The username starts again from nothing: nine more failures, and it still gets in.
+    for _ in range(9):
+        assert log_in(Client(), "owner", "wrong", elsewhere).status_code == 200
+    assert log_in(Client(), "owner", PASSWORD, elsewhere).status_code == 302
+    # Its first address kept its nine: one more failure there, and that address waits.
+    assert log_in(Client(), "nobody", "wrong", home).status_code == 200
+    assert log_in(Client(), "owner", PASSWORD, home).status_code == 429
+    figures.record(GUESSING, cases=22, failures=0)
+
+
+def test_the_admin_log_in_counts_and_is_refused_the_same_way(world):
+    client = Client()
+    for i in range(10):
+        response = client.post(
+            "/admin/login/", {"username": "staff", "password": "wrong"}, REMOTE_ADDR=f"10.0.0.{i}"
+        )
+        assert response.status_code == 200
+
+    refused = client.post(
+        "/admin/login/", {"username": "staff", "password": "pw-staff"}, REMOTE_ADDR="10.0.0.99"
+    )
+
+    assert refused.status_code == 429
+    assert log_in(Client(), "staff", "pw-staff", "10.0.0.99").status_code == 429
+    figures.record(GUESSING, cases=12, failures=0)
+
+
+def test_sign_ups_are_limited_per_address(db, settings):
+    limit = settings.MAILPASS_SIGNUP_LIMIT
+    User = apps.get_model(django_settings.AUTH_USER_MODEL)
+
+    def sign_up(name: str, ip: str):  # type: ignore[no-untyped-def]
+        return Client().post(
+            "/signup/",
+            {"username": name, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+            REMOTE_ADDR=ip,
+        )
+
+    codes = [sign_up(f"bulk{i}", "203.0.113.40").status_code for i in range(limit + 5)]
+    elsewhere = sign_up("neighbour", "203.0.113.41")
+
+    failures = [] if codes == [302] * limit + [429] * 5 else [f"status codes {codes}"]
+    figures.record(GUESSING, cases=len(codes) + 1, failures=len(failures))
+    assert failures == []
+    assert User.objects.filter(username__startswith="bulk").count() == limit
+    assert elsewhere.status_code == 302
+    refused = sign_up("one-more", "203.0.113.40")
+    assert "Too many sign-ups" in refused.content.decode()
+    assert refused["Retry-After"] == "3600"
+
+
+# --- next= ---------------------------------------------------------------------------------
+
+HOSTILE_NEXT = [
+    "https://evil.example/",
+    "//evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "http:evil.example",
+    "https:/evil.example",
+    "///evil.example",
+    "javascript:alert(1)",
+    "JavaScript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    " /ok",
+    " //evil.example",
+    "\t//evil.example",
+    "/\t/evil.example",
+    "http://testserver@evil.example/",
+    "http://evil.example\\@testserver/",
+    "https://testserver.evil.example/",
+    "//testserver:80@evil.example",
+    "http://evil.example#@testserver",
+    "http://[::1]:1/",
+    "/%2F%2Fevil.example",
+    "\x00//evil.example",
+]
+
+
+def stays_here(location: str) -> bool:
+    """Whether a browser following `location` from http://testserver/ stays on it."""
+    # As a browser reads it: no surrounding spaces or controls, no tabs or newlines
+    # anywhere, and a backslash is a slash.
+    url = re.sub(r"[\t\n\r]", "", location.strip("\x00\x20\t\n\r\x0b\x0c")).replace("\\", "/")
+    if url.startswith("//"):  # however many slashes follow, a host name comes next
+        url = "http://" + url.lstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc:
+        return parts.scheme in ("http", "https") and parts.netloc == "testserver"
+    return True  # a path, relative or not: this host
+
+
+def test_the_stays_here_check_knows_a_way_out():
+    leaving = [url for url in HOSTILE_NEXT if not url.lstrip("\x00 \t").startswith(("/%", "/ok"))]
+
+    assert [url for url in leaving if stays_here(url)] == []
+    assert stays_here("/messages/") and stays_here("http://testserver/keys/")
+    assert stays_here("%20/ok") and stays_here("/%2F%2Fevil.example")
+
+
+def test_next_never_leads_off_this_host(world):
+    cases = 0
+    failures: list[str] = []
+
+    def follow(what: str, response, expected: str | None = None) -> None:  # type: ignore[no-untyped-def]
+        nonlocal cases
+        cases += 1
+        location = response.get("Location", "")
+        if response.status_code != 302 or not stays_here(location):
+            failures.append(f"{what}: {response.status_code} to {location!r}")
+
+    for index, target in enumerate(HOSTILE_NEXT):
+        ip = f"198.51.100.{index}"
+        client = Client()
+        follow(f"log in, next={target!r}", client.post(
+            "/accounts/login/",
+            {"username": "owner", "password": PASSWORD, "next": target}, REMOTE_ADDR=ip,
+        ))  # fmt: skip
+        follow(f"log in, ?next={target!r}", Client().post(
+            "/accounts/login/?" + urlencode({"next": target}),
+            {"username": "owner", "password": PASSWORD}, REMOTE_ADDR=ip,
+        ))  # fmt: skip
+        follow(f"language, next={target!r}", client.post(
+            "/i18n/setlang/", {"language": "de", "next": target}
+        ))  # fmt: skip
+        follow(f"language, Referer {target!r}", client.post(
+            "/i18n/setlang/", {"language": "en"}, HTTP_REFERER=target
+        ))  # fmt: skip
+        follow(f"log out, next={target!r}", client.post("/accounts/logout/", {"next": target}))
+        follow(f"log out, ?next={target!r}", logged_in(world.owner).post(
+            "/accounts/logout/?" + urlencode({"next": target})
+        ))  # fmt: skip
+
+    figures.record(REDIRECTS, cases=cases, failures=len(failures))
+    assert failures == []
+
+
+def test_a_safe_next_is_still_followed(world):
+    response = Client().post(
+        "/accounts/login/", {"username": "owner", "password": PASSWORD, "next": "/keys/"}
+    )
+
+    assert response.status_code == 302 and response["Location"] == "/keys/"
+
+
+# --- security headers ----------------------------------------------------------------------
+
+
+def policy(header: str) -> dict[str, set[str]]:
+    directives = [d.split() for d in header.split(";") if d.strip()]
+    return {d[0]: set(d[1:]) for d in directives}
+
+
+DASHBOARD_POLICY = {
+    "default-src": {"'self'"},
+    "script-src": {"'self'"},
+    "style-src": {"'self'", "'unsafe-inline'"},  # the usage meters' style="width: …"
+    "img-src": {"'self'", "data:"},
+    "frame-src": {"'self'"},
+    "frame-ancestors": {"'none'"},
+    "form-action": {"'self'"},
+    "base-uri": {"'none'"},
+    "object-src": {"'none'"},
+}
+# Swagger UI boots from an inline script: allowed there, and only there.
+API_DOCS_POLICY = {**DASHBOARD_POLICY, "script-src": {"'self'", "'unsafe-inline'"}}
+COMMON_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def header_problems(response, where: str, csp: dict, frame_options: str) -> list[str]:  # type: ignore[no-untyped-def]
+    problems = []
+    if response.status_code >= 500:
+        problems.append(f"{where}: {response.status_code}")
+    found = policy(response.get("Content-Security-Policy", ""))
+    if found != csp:
+        problems.append(f"{where}: CSP {response.get('Content-Security-Policy')!r}")
+    for name, value in {**COMMON_HEADERS, "X-Frame-Options": frame_options}.items():
+        if response.get(name) != value:
+            problems.append(f"{where}: {name} {response.get(name)!r}")
+    return problems
+
+
+def test_every_page_carries_the_security_headers(world):
+    owner = logged_in(world.owner)
+    staff = logged_in(world.staff)
+    cases = 0
+    failures: list[str] = []
+    preview = f"/messages/{world.message.pk}/html/"
+    for path, _name, _view in every_route(world):
+        if path.startswith(MACHINE_PREFIXES) or path == preview:
+            continue
+        admin = path.startswith("/admin/")
+        answers = [("signed in", (staff if admin else owner).get(path))]
+        if not admin:  # an anonymous visitor gets the admin's log-in page from all of those
+            answers.append(("anonymous", Client().get(path)))
+        for who, response in answers:
+            cases += 1
+            failures += header_problems(response, f"GET {path} ({who})", DASHBOARD_POLICY, "DENY")
+    cases += 1
+    failures += header_problems(
+        Client().get("/admin/"), "/admin/ (anonymous)", DASHBOARD_POLICY, "DENY"
+    )
+
+    extra = {
+        "a 404 page": owner.get("/no-such-page/"),
+        "a CSRF refusal": logged_in(world.owner, enforce_csrf_checks=True).post("/keys/"),
+        "the API's JSON": owner.get("/api/v1/health"),
+        "an API error": Client().post("/api/v1/mail/send", {}),
+    }
+    for where, response in extra.items():
+        cases += 1
+        failures += header_problems(response, where, DASHBOARD_POLICY, "DENY")
+    cases += 1
+    # WhiteNoise answers ahead of the framing middleware: a stylesheet needs no X-Frame-Options.
+    static = owner.get("/static/mailpass.css")
+    failures += [
+        problem
+        for problem in header_problems(static, "a static file", DASHBOARD_POLICY, "DENY")
+        if "X-Frame-Options" not in problem
+    ]
+    cases += 1
+    docs = Client().get("/api/docs/")
+    failures += [
+        problem
+        for problem in header_problems(docs, "/api/docs/", API_DOCS_POLICY, "DENY")
+        # drf-spectacular's Swagger view opens its own window policy, on purpose (OAuth popups).
+        if "Cross-Origin-Opener-Policy" not in problem
+    ]
+    cases += 1
+    sandboxed = owner.get(preview)
+    if not sandboxed["Content-Security-Policy"].startswith("sandbox;"):
+        failures.append(f"{preview}: CSP {sandboxed['Content-Security-Policy']!r}")
+    if sandboxed["X-Frame-Options"] != "SAMEORIGIN" or sandboxed["X-Content-Type-Options"] != (
+        "nosniff"
+    ):
+        failures.append(f"{preview}: framing or sniffing headers")
+
+    figures.record(HEADERS, cases=cases, failures=len(failures))
+    assert failures == []
+
+
+def test_an_https_instance_redirects_plain_http_and_asks_for_https_only(world, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+
+    plain = Client().get("/accounts/login/?next=/keys/")
+    secure = Client().get("/accounts/login/", secure=True)
+
+    assert plain.status_code == 301
+    assert plain["Location"] == "https://testserver/accounts/login/?next=/keys/"
+    assert secure.status_code == 200
+    assert secure["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+# --- check --deploy ------------------------------------------------------------------------
+
+PRODUCTION = {
+    "SECRET_KEY": secrets.token_urlsafe(64),
+    "ALLOWED_HOSTS": "mail.example.com",
+    "MAILPASS_PUBLIC_URL": "https://mail.example.com",
+}
+
+
+def run_python(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """Python in a process of its own, in an environment with none of ours that matters."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SECURE_", "MAILPASS_", "SESSION_", "CSRF_"))
+        and k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"}
+    }
+    return subprocess.run(
+        [sys.executable, *args],
+        env={**clean, "DJANGO_SETTINGS_MODULE": "mailpass.settings", **env},
+        capture_output=True,
+        text=True,
+        cwd=django_settings.BASE_DIR,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = run_python(PRODUCTION, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+
+    figures.record(DEPLOY, cases=1, failures=int(result.returncode != 0))
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_warns_an_instance_whose_public_url_is_plain_http():
+    result = run_python(
+        {**PRODUCTION, "MAILPASS_PUBLIC_URL": "http://mail.example.com"},
+        "manage.py", "check", "--deploy", "--fail-level", "WARNING",
+    )  # fmt: skip
+
+    figures.record(DEPLOY, cases=1, failures=int(result.returncode == 0))
+    assert result.returncode != 0
+    assert "security.W004" in result.stderr and "security.W008" in result.stderr
+
+
+SHOW_HTTPS = (
+    "import django; django.setup(); from django.conf import settings as s; print("
+    "s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS,"
+    " s.SECURE_HSTS_PRELOAD, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE,"
+    " getattr(s, 'SECURE_PROXY_SSL_HEADER', None))"
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "shown"),
+    [
+        ({}, "True 31536000 True False True True None"),
+        (
+            {"SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto", "SECURE_HSTS_SECONDS": "3600"},
+            "True 3600 True False True True ('HTTP_X_FORWARDED_PROTO', 'https')",
+        ),
+        ({"MAILPASS_PUBLIC_URL": "http://127.0.0.1:8000"}, "False 0 True False True True None"),
+        ({"DEBUG": "1"}, "False 0 True False False False None"),
+    ],
+    ids=["https", "behind-a-proxy", "plain-http", "debug"],
+)
+def test_https_settings_follow_the_public_url_and_debug(env, shown):
+    result = run_python({**PRODUCTION, **env}, "-c", SHOW_HTTPS)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == shown
