@@ -27,6 +27,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -166,8 +167,10 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+@csrf_exempt  # else a POST or DELETE to an unknown path got Django's HTML CSRF page (403)
 def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
-    """Catch-all route under /api/: an unknown path is a JSON 404, in DEBUG too."""
+    """Catch-all route under /api/: an unknown path is a JSON 404, in DEBUG too, whatever
+    the method."""
     return JsonResponse(error_body("NOT_FOUND", "No such endpoint."), status=404)
 
 

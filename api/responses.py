@@ -4,8 +4,6 @@ from typing import Any
 
 from rest_framework import serializers
 
-from api.serializers import MessageInputSerializer
-
 
 class SendResultSerializer(serializers.Serializer):
     message_id = serializers.CharField(help_text="<random.unixtime@domain>")
@@ -34,14 +32,6 @@ class BatchResultSerializer(serializers.Serializer):
     messages = BatchItemResultSerializer(many=True)
 
 
-class BatchRequestDocSerializer(serializers.Serializer):
-    """What /send-batch accepts, for the schema (items are validated one by one at runtime)."""
-
-    messages = MessageInputSerializer(many=True, min_length=1, max_length=100)
-    from_email = serializers.EmailField(required=False)
-    from_name = serializers.CharField(required=False)
-
-
 class MessageStatusSerializer(serializers.Serializer):
     message_id = serializers.CharField()
     from_email = serializers.EmailField()
@@ -63,7 +53,8 @@ class MessageEventSerializer(serializers.Serializer):
     event_type = serializers.CharField()
     ip_address = serializers.IPAddressField(allow_null=True)
     user_agent = serializers.CharField(allow_blank=True)
-    url = serializers.URLField(required=False, help_text="Clicks: the link followed.")
+    # The href as the message's HTML wrote it, which need not be a well-formed URI.
+    url = serializers.CharField(required=False, help_text="Clicks: the link followed.")
     description = serializers.CharField(
         required=False, help_text="Bounces, rejections and deferrals: what the provider said."
     )

@@ -1,10 +1,29 @@
-"""OpenAPI description helpers: the Bearer scheme, and the envelopes around every response."""
+"""OpenAPI description helpers: the Bearer scheme, the envelopes around every response, the
+headers we answer with, and the input rules the serializers enforce that drf-spectacular
+cannot see (unknown fields, header-safe characters, "html or text", metadata's shape).
+
+The schema is a contract that tests/security/test_fuzz.py holds the API to: every answer
+must be documented here, and what the schema calls valid should be accepted.
+"""
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers
+
+from api import serializers as limits
+from api.idempotency import MAX_KEY_LENGTH
+from providers.validators import HEADER_UNSAFE
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -21,8 +40,14 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
 
 def envelope(name: str, data: serializers.Field) -> serializers.Serializer:
-    """The success envelope {"success": true, "data": …} around `data`."""
-    return inline_serializer(name, {"success": serializers.BooleanField(), "data": data})
+    """The success envelope {"success": true, "data": …} around `data`.
+
+    An envelope is one object even for a `list` action, which drf-spectacular would
+    otherwise describe as an array of envelopes.
+    """
+    serializer = inline_serializer(name, {"success": serializers.BooleanField(), "data": data})
+    extend_schema_serializer(many=False)(type(serializer))
+    return serializer
 
 
 ErrorEnvelope = inline_serializer(
@@ -44,11 +69,14 @@ _ERRORS = {
     400: "VALIDATION_ERROR: missing or invalid fields, malformed JSON, unknown fields.",
     401: "UNAUTHORIZED: missing, malformed, unknown or revoked API key.",
     403: "FORBIDDEN: the API key lacks the `mail` permission.",
-    404: "NOT_FOUND: no such message in this account.",
+    404: "NOT_FOUND: no such message, or address on the list, in this account.",
     409: "IDEMPOTENCY_CONFLICT: the Idempotency-Key was used with another request, or its "
     "first request is still in progress.",
     413: "PAYLOAD_TOO_LARGE: the request body is over the maximum size.",
-    422: "NO_SMTP_PROVIDER: the account has no default provider.",
+    415: "UNSUPPORTED_MEDIA_TYPE: the request body is not `application/json`.",
+    422: "NO_SMTP_PROVIDER: the account has no default provider. /send also: "
+    "RECIPIENT_SUPPRESSED, a recipient is on the suppression list (details.message_id, "
+    "details.suppressed).",
     429: "SEND_LIMIT_EXCEEDED (provider limit) or RATE_LIMITED (API requests); see Retry-After.",
     500: "SEND_FAILED: the provider refused the message or could not be reached; "
     "details.message_id names the recorded message.",
@@ -60,3 +88,134 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     return {
         status: OpenApiResponse(ErrorEnvelope, description=_ERRORS[status]) for status in statuses
     }
+
+
+# --- Response headers --------------------------------------------------------------
+
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    {"type": "integer", "minimum": 0},
+    OpenApiParameter.HEADER,
+    response=[429],
+    required=True,
+    description="Seconds to wait before trying again.",
+)
+
+# On every answer to a request the throttle counted (api.throttling): every key-authenticated
+# endpoint, once the key is accepted.
+RATE_LIMIT_HEADERS = [
+    OpenApiParameter(
+        name,
+        {"type": "integer", "minimum": 0},
+        OpenApiParameter.HEADER,
+        response=True,
+        description=description,
+    )
+    for name, description in (
+        ("RateLimit-Limit", "Requests this API key may make per window."),
+        ("RateLimit-Remaining", "Requests left in the window, this one counted."),
+        ("RateLimit-Reset", "Seconds until Remaining goes up again."),
+    )
+]
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY_LENGTH,
+        # Printable characters; WSGI hands header values over as Latin-1.
+        "pattern": r"^[\x20-\x7e\xa1-\xac\xae-\xff]*$",
+    },
+    OpenApiParameter.HEADER,
+    description=(
+        f"1 to {MAX_KEY_LENGTH} printable characters, remembered 24 h per account. A repeat "
+        "with the same body gets the first answer (with `Idempotent-Replayed: true`) and "
+        "sends nothing; another body is a 409 IDEMPOTENCY_CONFLICT."
+    ),
+)
+
+
+def idempotent_replayed(*statuses: int) -> OpenApiParameter:
+    """The header on answers replayed for a repeated Idempotency-Key."""
+    return OpenApiParameter(
+        "Idempotent-Replayed",
+        {"type": "string", "enum": ["true"]},
+        OpenApiParameter.HEADER,
+        response=list(statuses),
+        description="Present when this is the stored answer to an earlier request with the "
+        "same Idempotency-Key.",
+    )
+
+
+# --- Input rules the field classes alone do not show ---------------------------------
+
+# What a header field must not hold: HEADER_UNSAFE itself, one character class whose \xNN
+# and \uNNNN escapes read the same in ECMA-262. As `not: {pattern}` rather than a pattern of
+# the allowed characters: the same rule, and schemathesis draws boundary values for it in no
+# time (an anchored, negated class over all of Unicode cost it seconds per field).
+# "type" inside the "not": a pattern passes anything that is no string, so without it the
+# "not" would refuse null, which the optional fields accept.
+HEADER_SAFE = {"not": {"type": "string", "pattern": HEADER_UNSAFE.pattern}}
+
+
+class HeaderSafeFieldScheme(OpenApiSerializerFieldExtension):
+    """Header fields refuse line breaks and control characters."""
+
+    target_class = "api.serializers._HeaderSafe"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        return {**schema, **HEADER_SAFE}
+
+
+class MetadataFieldScheme(OpenApiSerializerFieldExtension):
+    """Metadata is a flat object of scalars (api.serializers.MetadataField)."""
+
+    target_class = "api.serializers.MetadataField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        return {
+            **schema,
+            "maxProperties": limits.MAX_METADATA_KEYS,
+            "additionalProperties": {
+                "nullable": True,
+                "anyOf": [
+                    {
+                        "type": "string",
+                        "maxLength": limits.MAX_METADATA_VALUE_CHARS,
+                        "pattern": r"^[^\x00]*$",
+                    },
+                    {"type": "number"},
+                    {"type": "boolean"},
+                ],
+            },
+        }
+
+
+class StrictSerializerScheme(OpenApiSerializerExtension):
+    """StrictSerializer refuses unknown fields; MessageInputSerializer needs html or text;
+    a batch's items are each shaped like a /send request."""
+
+    target_class = "api.serializers.StrictSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction != "request":
+            return schema
+        schema["additionalProperties"] = False
+        if isinstance(self.target, limits.MessageInputSerializer):
+            # null and "" count as absent (MessageInputSerializer.validate).
+            schema["anyOf"] = [
+                {"required": [body], "properties": {body: {"type": "string", "minLength": 1}}}
+                for body in ("html", "text")
+            ]
+        if isinstance(self.target, limits.BatchInputSerializer):
+            # Items stay raw JSON in the serializer (each is validated on its own, and an
+            # invalid one is reported in the 200 answer); what succeeds is a /send body.
+            item = auto_schema.resolve_serializer(limits.MessageInputSerializer, direction)
+            schema["properties"]["messages"]["items"] = item.ref
+        return schema

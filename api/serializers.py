@@ -68,6 +68,7 @@ class MetadataField(serializers.DictField):
             "Values must be strings (up to "
             f"{MAX_METADATA_VALUE_CHARS} characters), numbers, booleans or null."
         ),
+        "nul_value": "Values must not contain NUL characters.",
     }
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
@@ -80,6 +81,8 @@ class MetadataField(serializers.DictField):
             if isinstance(item, str):
                 if len(item) > MAX_METADATA_VALUE_CHARS:
                     self.fail("bad_value")
+                if "\x00" in item:  # PostgreSQL's jsonb cannot hold \u0000: storing it was a 500
+                    self.fail("nul_value")
             elif item is not None and not isinstance(item, int | float | bool):
                 self.fail("bad_value")
         if len(json.dumps(value)) > MAX_METADATA_BYTES:
@@ -148,8 +151,8 @@ class MessageInputSerializer(StrictSerializer):
         help_text=(
             f"Custom key/value data kept with the message: a flat object of at most "
             f"{MAX_METADATA_KEYS} keys (1-{MAX_METADATA_KEY_CHARS} characters, no line breaks) "
-            f"whose values are strings (up to {MAX_METADATA_VALUE_CHARS} characters), numbers, "
-            f"booleans or null; {MAX_METADATA_BYTES} bytes as JSON in all."
+            f"whose values are strings (up to {MAX_METADATA_VALUE_CHARS} characters, no NUL), "
+            f"numbers, booleans or null; {MAX_METADATA_BYTES} bytes as JSON in all."
         ),
     )
     track_opens = _optional(

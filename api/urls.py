@@ -20,13 +20,20 @@ urlpatterns = [
         name="suppressions",
     ),
     path(
-        "v1/suppressions/<str:email>",
+        # path, not str: an address may hold a "/" ("a/b@example.com" is valid).
+        "v1/suppressions/<path:email>",
         SuppressionViewSet.as_view({"delete": "destroy"}),
         name="suppression",
     ),
     path("v1/health", HealthView.as_view(), name="health"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # No metadata_class: OPTIONS is a 405 like any other method these pages do not serve
+    # (DRF's metadata answer made the docs page look for a template that is not there: a 500).
+    path("schema/", SpectacularAPIView.as_view(metadata_class=None), name="schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api:schema", metadata_class=None),
+        name="docs",
+    ),
     # Anything else under /api/ is a JSON 404, never Django's HTML page.
     re_path(r"^.*$", api_not_found),
 ]

@@ -35,7 +35,6 @@ from api.idempotency import (
 from api.models import Message, Permission
 from api.negotiation import JsonOnlyNegotiation
 from api.responses import (
-    BatchRequestDocSerializer,
     BatchResultSerializer,
     HealthSerializer,
     MessageEventSerializer,
@@ -46,7 +45,14 @@ from api.responses import (
     SuppressionListSerializer,
     SuppressionSerializer,
 )
-from api.schema import envelope, error_responses
+from api.schema import (
+    IDEMPOTENCY_KEY,
+    RATE_LIMIT_HEADERS,
+    RETRY_AFTER,
+    envelope,
+    error_responses,
+    idempotent_replayed,
+)
 from api.serializers import (
     BatchInputSerializer,
     MessageInputSerializer,
@@ -75,8 +81,23 @@ def _validate_items(
             items.append(validator.run_validation({**defaults, **raw}))
         except ValidationError as err:
             to = raw.get("to") if isinstance(raw.get("to"), str) else None
-            items.append(InvalidItem(to=to, errors=err.detail))
+            items.append(InvalidItem(to=_without_nul(to), errors=_without_nul(err.detail)))
     return items
+
+
+def _without_nul(echo: Any) -> Any:
+    """`echo`, client input that an answer repeats, with each NUL shown as U+FFFD.
+
+    The answer is kept for the Idempotency-Key, and PostgreSQL's jsonb cannot hold \u0000:
+    storing it was a 500, after the batch's valid items were queued.
+    """
+    if isinstance(echo, str):
+        return echo.replace("\x00", "\ufffd")
+    if isinstance(echo, dict):
+        return {_without_nul(key): _without_nul(value) for key, value in echo.items()}
+    if isinstance(echo, list):
+        return [_without_nul(value) for value in echo]
+    return echo
 
 
 def _batch_item(result: BatchItemResult) -> dict[str, Any]:
@@ -101,16 +122,8 @@ def _batch_item(result: BatchItemResult) -> dict[str, Any]:
     }
 
 
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    description=(
-        f"Up to {MAX_KEY_LENGTH} characters, remembered 24 h per account. A repeat with the "
-        "same body gets the first answer and sends nothing; another body is a 409 "
-        "IDEMPOTENCY_CONFLICT."
-    ),
-)
+# Every key-authenticated endpoint is throttled: these headers may be on any of its answers.
+THROTTLED = [RETRY_AFTER, *RATE_LIMIT_HEADERS]
 
 
 def _idempotent(request: Request, endpoint: str, handle: Callable[[], Response]) -> Response:
@@ -151,14 +164,15 @@ class MailViewSet(viewsets.ViewSet):
 
     required_permission = Permission.MAIL
     content_negotiation_class = JsonOnlyNegotiation
+    metadata_class = None  # OPTIONS is a 405 like any undocumented method, not DRF's metadata
 
     @extend_schema(
         summary="Send one email now",
         request=MessageInputSerializer,
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, *THROTTLED, idempotent_replayed(200, 422, 500)],
         responses={
             200: envelope("SendResponse", SendResultSerializer()),
-            **error_responses(400, 401, 403, 409, 413, 422, 429, 500),
+            **error_responses(400, 401, 403, 409, 413, 415, 422, 429, 500),
         },
     )
     def send(self, request: Request) -> Response:
@@ -181,11 +195,11 @@ class MailViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Queue up to 100 emails",
-        request=BatchRequestDocSerializer,
-        parameters=[IDEMPOTENCY_KEY],
+        request=BatchInputSerializer,
+        parameters=[IDEMPOTENCY_KEY, *THROTTLED, idempotent_replayed(200)],
         responses={
             200: envelope("BatchResponse", BatchResultSerializer()),
-            **error_responses(400, 401, 403, 409, 413, 422, 429),
+            **error_responses(400, 401, 403, 409, 413, 415, 422, 429),
         },
     )
     def send_batch(self, request: Request) -> Response:
@@ -221,7 +235,8 @@ class MailViewSet(viewsets.ViewSet):
                 str,
                 OpenApiParameter.PATH,
                 description="The message_id, with or without angle brackets, URL-encoded or not.",
-            )
+            ),
+            *THROTTLED,
         ],
         responses={
             200: envelope("StatusResponse", StatusResultSerializer()),
@@ -254,12 +269,18 @@ class SuppressionViewSet(viewsets.ViewSet):
 
     required_permission = Permission.MAIL
     content_negotiation_class = JsonOnlyNegotiation
+    metadata_class = None  # OPTIONS is a 405 like any undocumented method, not DRF's metadata
 
     @extend_schema(
         summary="List suppressed addresses, newest first",
         parameters=[
             OpenApiParameter("email", str, description="Only this address."),
-            OpenApiParameter("page", int, description=f"{SUPPRESSIONS_PAGE_SIZE} per page."),
+            OpenApiParameter(
+                "page",
+                {"type": "integer", "minimum": 1},
+                description=f"{SUPPRESSIONS_PAGE_SIZE} per page; past the last page is a 400.",
+            ),
+            *THROTTLED,
         ],
         responses={
             200: envelope("SuppressionListResponse", SuppressionListSerializer()),
@@ -267,13 +288,16 @@ class SuppressionViewSet(viewsets.ViewSet):
         },
     )
     def list(self, request: Request) -> Response:
-        entries = selectors.suppression_list(
-            account=request.auth.account, email=request.query_params.get("email")
-        ).select_related("message")
-        paginator = Paginator(entries, SUPPRESSIONS_PAGE_SIZE)
+        email = request.query_params.get("email")
+        if email is not None and "\x00" in email:  # PostgreSQL refuses NUL in a query: a 500
+            raise ValidationError({"email": ["Must not contain NUL characters."]})
+        entries = selectors.suppression_list(account=request.auth.account, email=email)
+        paginator = Paginator(entries.select_related("message"), SUPPRESSIONS_PAGE_SIZE)
         number = request.query_params.get("page", "1")
-        if not number.isdigit() or not 1 <= int(number) <= max(paginator.num_pages, 1):
-            raise ValidationError({"page": [f"Must be 1 to {max(paginator.num_pages, 1)}."]})
+        pages = max(paginator.num_pages, 1)
+        # isdecimal, not isdigit: int() refuses "²"; and no more digits than int() reads.
+        if not (number.isdecimal() and len(number) <= 9 and 1 <= int(number) <= pages):
+            raise ValidationError({"page": [f"Must be 1 to {pages}."]})
         page = paginator.page(int(number))
         return success(
             {
@@ -287,10 +311,11 @@ class SuppressionViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Add an address to the suppression list",
         request=SuppressionInputSerializer,
+        parameters=THROTTLED,
         responses={
             201: envelope("SuppressionAddedResponse", SuppressionAddedSerializer()),
             200: envelope("SuppressionExistsResponse", SuppressionAddedSerializer()),
-            **error_responses(400, 401, 403, 429),
+            **error_responses(400, 401, 403, 413, 415, 429),
         },
     )
     def create(self, request: Request) -> Response:
@@ -306,6 +331,7 @@ class SuppressionViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Remove an address from the suppression list",
+        parameters=THROTTLED,
         responses={
             200: envelope(
                 "SuppressionRemovedResponse",
@@ -315,7 +341,10 @@ class SuppressionViewSet(viewsets.ViewSet):
         },
     )
     def destroy(self, request: Request, email: str) -> Response:
-        if not services.suppression_remove(account=request.auth.account, email=email):
+        # No listed address holds a NUL, and PostgreSQL refuses one in a query (a 500).
+        if "\x00" in email or not services.suppression_remove(
+            account=request.auth.account, email=email
+        ):
             raise NotFound("This address is not on the suppression list.")
         return success({"email": email.strip().lower()})
 
@@ -328,6 +357,7 @@ class HealthView(APIView):
     permission_classes = [AllowAny]
     throttle_classes: list = []
     content_negotiation_class = JsonOnlyNegotiation
+    metadata_class = None
 
     @extend_schema(
         summary="Database reachability and queue depth",

@@ -68,3 +68,48 @@ def test_the_docs_page_loads_its_assets_from_our_own_static_files(settings):
     for asset in assets:
         if asset.startswith("/static/"):
             assert Client().get(asset).status_code == 200, asset
+
+
+def test_request_bodies_say_what_the_serializers_refuse(schema):
+    components = schema["components"]["schemas"]
+    message = components["MessageInputRequest"]
+    batch = components["BatchInputRequest"]
+
+    assert message["additionalProperties"] is False  # unknown fields are a 400
+    assert batch["additionalProperties"] is False
+    assert message["anyOf"] == [
+        {"required": ["html"], "properties": {"html": {"type": "string", "minLength": 1}}},
+        {"required": ["text"], "properties": {"text": {"type": "string", "minLength": 1}}},
+    ]
+    assert message["properties"]["subject"]["not"] == {
+        "type": "string",
+        "pattern": "[\\x00-\\x08\\x0a-\\x1f\\x7f\\x85\\u2028\\u2029]",
+    }
+    assert message["properties"]["metadata"]["maxProperties"] == 50
+    assert batch["properties"]["messages"] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/MessageInputRequest"},
+        "description": "1 to 100 messages, each shaped like a /send request.",
+        "minItems": 1,
+        "maxItems": 100,
+    }
+
+
+def test_the_answers_headers_are_documented(schema):
+    send = schema["paths"]["/api/v1/mail/send"]["post"]["responses"]
+    listing = schema["paths"]["/api/v1/suppressions"]["get"]["responses"]
+
+    assert send["429"]["headers"]["Retry-After"]["required"] is True
+    assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(
+        listing["200"]["headers"]
+    )
+    for status in ("200", "422", "500"):
+        assert "Idempotent-Replayed" in send[status]["headers"], status
+
+
+def test_a_list_answer_is_one_envelope_not_an_array(schema):
+    listing = schema["paths"]["/api/v1/suppressions"]["get"]["responses"]["200"]
+
+    assert listing["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/SuppressionListResponse"
+    }

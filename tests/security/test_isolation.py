@@ -297,7 +297,7 @@ MATRIX: list[Case] = [
         {"GET": 200},
     ),
     Case(
-        "api/v1/suppressions/<str:email>",
+        "api/v1/suppressions/<path:email>",
         "as listed",
         "api",
         suppressed,
@@ -305,7 +305,7 @@ MATRIX: list[Case] = [
         {"DELETE": 200},
     ),
     Case(
-        "api/v1/suppressions/<str:email>",
+        "api/v1/suppressions/<path:email>",
         "upper-case",
         "api",
         lambda w: Target(*(value.upper() for value in vars(suppressed(w)).values())),
@@ -313,7 +313,7 @@ MATRIX: list[Case] = [
         {"DELETE": 200},
     ),
     Case(
-        "api/v1/suppressions/<str:email>",
+        "api/v1/suppressions/<path:email>",
         "url-encoded",
         "api",
         lambda w: Target(*(quote(value, safe="") for value in vars(suppressed(w)).values())),
