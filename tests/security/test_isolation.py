@@ -31,7 +31,6 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
-from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
@@ -49,6 +48,7 @@ from providers.models import Provider, ProviderUsage
 from providers.services import provider_create
 from tests import factories
 from tests.security import figures
+from tests.security.database import table_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -458,17 +458,6 @@ def all_cases() -> list[Case]:
 # --- requests and comparisons --------------------------------------------------------------
 
 
-def database_rows() -> dict[str, list[str]]:
-    """Every row of every table (join tables, sessions and migrations too), by raw SQL:
-    what any model, or anything outside the models, keeps."""
-    rows = {}
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names():
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
-            rows[table] = sorted(repr(row) for row in cursor.fetchall())
-    return rows
-
-
 def changed_tables(before: dict, after: dict) -> list[str]:
     return [table for table in before if before[table] != after.get(table)]
 
@@ -564,12 +553,12 @@ def attempt(clients: Clients, world: World, case: Case, method: str, target: Tar
     own_data = case.body(world, target.owner) if case.body else {}
     missing_data = case.body(world, target.missing) if case.body else {}
 
-    before = database_rows()
+    before = table_rows()
     cache.clear()  # the key's rate-limit counter (RateLimit-Remaining) starts equal for both
     own = clients.request(case, method, own_path, own_data)
     cache.clear()
     missing = clients.request(case, method, missing_path, missing_data)
-    after = database_rows()
+    after = table_rows()
 
     problems = []
     where = f"{method} {case.label}"

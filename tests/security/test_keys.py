@@ -43,6 +43,7 @@ from api.models import ApiKey, Message, Suppression
 from api.services import api_key_create, api_key_revoke
 from tests import factories
 from tests.security import figures
+from tests.security.database import table_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -410,13 +411,7 @@ def record_text(record: logging.LogRecord) -> str:
 
 
 def table_dump() -> dict[str, str]:
-    """Every row of every table, by raw SQL, as text."""
-    dump = {}
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names():
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
-            dump[table] = "\n".join(repr(row) for row in cursor.fetchall())
-    return dump
+    return {table: "\n".join(rows) for table, rows in table_rows().items()}
 
 
 def cookie_text(client: Client) -> str:

@@ -37,6 +37,7 @@ from providers.models import Provider
 from tests import factories
 from tests.providers.esp_servers import ESP_KINDS, EspServer
 from tests.security import figures
+from tests.security.database import table_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -216,22 +217,7 @@ def esp_fakes(settings, world: World) -> Iterator[list[EspServer]]:  # type: ign
 
 def dump_database() -> dict[str, str]:
     """Every row of every table of the test database, as text, by table."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
-            )
-            tables = [row[0] for row in cursor.fetchall()]
-            query = 'SELECT t::text FROM "{}" t'
-        else:
-            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            tables = [row[0] for row in cursor.fetchall()]
-            query = 'SELECT * FROM "{}"'
-        dump = {}
-        for table in tables:
-            cursor.execute(query.format(table))
-            dump[table] = "\n".join(repr(row) for row in cursor.fetchall())
+    dump = {table: "\n".join(rows) for table, rows in table_rows().items()}
     assert "providers_provider" in dump and "api_apikey" in dump
     return dump
 
