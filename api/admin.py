@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from api.models import ApiKey, Message, MessageEvent, Suppression
 
@@ -14,8 +15,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return False
 
 
+# Django 6's default already: a URL typed without a scheme is https://.
+_URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
+
+
 class MessageEventInline(admin.TabularInline):
     model = MessageEvent
+    formfield_overrides = _URL_FIELDS
     extra = 0
     readonly_fields = ["event_type", "ip_address", "user_agent", "description", "created_at"]
 
@@ -31,6 +37,7 @@ class MessageAdmin(admin.ModelAdmin):
 
 @admin.register(MessageEvent)
 class MessageEventAdmin(admin.ModelAdmin):
+    formfield_overrides = _URL_FIELDS
     list_display = ["message", "event_type", "created_at"]
     list_filter = ["event_type"]
     raw_id_fields = ["account", "message"]

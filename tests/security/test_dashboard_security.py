@@ -43,12 +43,12 @@ from tests.security import figures
 
 pytestmark = pytest.mark.django_db
 
-CSRF = "dashboard: CSRF on every form route"
-XSS = "dashboard: hostile text escaped on every page"
-GUESSING = "dashboard: log-in guessing and sign-ups limited"
-REDIRECTS = "dashboard: next= redirects stay on this host"
-HEADERS = "dashboard: security headers on every page"
-DEPLOY = "dashboard: check --deploy in production"
+CSRF = "09 dashboard: CSRF on every form route"
+XSS = "09 dashboard: hostile text escaped on every page"
+GUESSING = "09 dashboard: log-in guessing and sign-ups limited"
+REDIRECTS = "09 dashboard: next= redirects stay on this host"
+HEADERS = "09 dashboard: security headers on every page"
+DEPLOY = "09 dashboard: check --deploy in production"
 
 # Authenticated by API key or by the ESP's signature, never by a browser's cookies: CSRF
 # does not apply, and these routes are exempt on purpose.
@@ -233,7 +233,7 @@ def test_every_form_route_refuses_a_post_without_its_own_sessions_token(world):
     ]  # fmt: skip
     for path, name in routes:
         who, body, changes = CSRF_POSTS.get(name, (_who(name, path), {}, False))
-        if name == "dashboard:provider-create":
+        if name == "09 dashboard:provider-create":
             path += "?kind=smtp"
         client = clients[who]
         own_token = form_token(client)  # again each time: a control's log-in rotates it

@@ -51,7 +51,7 @@ from api.services import api_key_revoke
 from tests import factories
 from tests.security import figures
 
-SUITE = "schema fuzzing (schemathesis)"
+SUITE = "01 schema fuzzing (schemathesis)"
 
 pytestmark = pytest.mark.django_db
 

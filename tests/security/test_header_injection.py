@@ -32,7 +32,7 @@ from providers.services import provider_update
 from tests.security import figures
 from tests.smtp_sink import Received
 
-SUITE = "4 header injection"
+SUITE = "04 header injection"
 
 VALID = {"to": "user@example.com", "subject": "Hello", "text": "Hello"}
 PROVIDER_FROM = "sender@example.com"  # tests.factories.make_provider's sender

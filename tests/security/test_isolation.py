@@ -52,7 +52,7 @@ from tests.security.database import table_rows
 
 pytestmark = pytest.mark.django_db
 
-SUITE = "Tenant isolation matrix"
+SUITE = "02 tenant isolation matrix"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MISSING_PK = 987_654_321  # no table here gets near it
 CSRF_FIELD = re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*(")')

@@ -47,7 +47,7 @@ from tests.security.database import table_rows
 
 pytestmark = pytest.mark.django_db
 
-SUITE = "Keys and permissions"
+SUITE = "03 keys and permissions"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # Open by design: monitoring, and the API's own description.
 PUBLIC = {"api:health", "api:schema", "api:docs"}

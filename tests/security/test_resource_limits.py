@@ -29,7 +29,7 @@ from providers.models import Provider
 from tests import factories
 from tests.security import figures
 
-SUITE = "8 resource limits"
+SUITE = "08 resource limits"
 
 pytestmark = pytest.mark.django_db
 

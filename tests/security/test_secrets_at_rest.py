@@ -41,7 +41,7 @@ from tests.security.database import table_rows
 
 pytestmark = pytest.mark.django_db
 
-SUITE = "secrets at rest"
+SUITE = "10 secrets at rest"
 # Non-secret values the kinds require.
 OPTIONS = {"region": "eu-west-1", "domain": "mg.example.com", "configuration_set": "cs-1"}
 MAILGUN_REGION = "eu"

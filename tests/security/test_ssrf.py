@@ -36,7 +36,7 @@ from tests.security.ssrf_dns import FakeDns, install
 
 pytestmark = pytest.mark.django_db
 
-SUITE = "SSRF"
+SUITE = "05 SSRF"
 PUBLIC_IP = "93.184.216.34"  # stands for any public server; the fake network refuses it
 CYRILLIC_MAIL = "m\u0430il.test"  # "mail.test" with a Cyrillic a: xn--mil-6cd.test
 

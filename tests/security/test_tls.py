@@ -36,7 +36,7 @@ from tests.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.django_db
 
-SUITE = "TLS"
+SUITE = "06 TLS"
 HOST = "mail.test"
 # What must never reach a server before TLS is up, and (when TLS failed) never at all.
 SECRET_COMMANDS = {"AUTH", "MAIL", "RCPT", "DATA", "BDAT"}

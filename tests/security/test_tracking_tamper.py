@@ -30,7 +30,7 @@ from tests.security import figures
 
 pytestmark = pytest.mark.django_db
 
-SUITE = "tracking and webhooks: tracking tokens"
+SUITE = "07 tracking and webhooks: tracking tokens"
 CASES = 10_000
 OTHER_PK = 1_000_035  # "lfmb" in base 36
 HTML = (

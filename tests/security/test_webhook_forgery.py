@@ -36,7 +36,7 @@ from tests.security import figures
 
 pytestmark = pytest.mark.django_db
 
-SUITE = "tracking and webhooks: webhook posts"
+SUITE = "07 tracking and webhooks: webhook posts"
 KINDS = ("mailgun", "sendgrid", "postmark", "resend", "brevo", "amazon_ses")
 MAILGUN_KEY = "key-mailgun-signing-forgery-suite"
 RESEND_SECRET_BYTES = b"resend-signing-secret-forgery-01"
