@@ -179,21 +179,11 @@ class ProviderForm(forms.ModelForm):
             self.fields["is_default"].initial = (
                 not provider_list_for_account(account=account).filter(is_default=True).exists()
             )
-        self.order_fields(
-            [
-                "name",
-                "kind",
-                *_SMTP_COLUMNS,
-                *(field.name for field in kind_fields),
-                "timeout",
-                "from_email",
-                "from_name",
-                "hourly_limit",
-                "daily_limit",
-                "fallbacks",
-                "is_default",
-            ]
-        )
+        # Meta's order, with the kind's own fields after the SMTP columns.
+        order = list(self.Meta.fields)
+        after_smtp_columns = order.index("timeout")
+        order[after_smtp_columns:after_smtp_columns] = [field.name for field in kind_fields]
+        self.order_fields(order)
 
     def _keep_only_kind(self, kind: str) -> None:
         self.instance.kind = kind
