@@ -2,7 +2,8 @@
 
 SMTP kinds connect, say EHLO, log in when they have a login, and QUIT. Each ESP gets one
 cheap authenticated read against its API, at the same base URL sending uses, so a bad key
-or an unreachable API shows up before the first message does.
+or an unreachable API shows up before the first message does. A check gets the time a
+delivery attempt gets (providers.deadline), over the same deadline-keeping I/O.
 """
 
 from collections.abc import Callable
@@ -12,6 +13,8 @@ import boto3
 import requests
 from botocore.config import Config
 
+from providers import deadline
+from providers.backends import aws_calls_within_deadline, http_session
 from providers.connections import api_url_for, open_for
 from providers.delivery import http_error_text
 from providers.models import Provider
@@ -36,13 +39,14 @@ def _smtp(provider: Provider) -> str:
 
 def _get(provider: Provider, path: str, **auth: Any) -> requests.Response:
     url = f"{api_url_for(provider)}{path}"
-    response = requests.get(
-        url,
-        headers={"Accept": "application/json", **auth.pop("headers", {})},
-        timeout=provider.timeout,
-        allow_redirects=False,
-        **auth,
-    )
+    with http_session() as session:
+        response = session.get(
+            url,
+            headers={"Accept": "application/json", **auth.pop("headers", {})},
+            timeout=deadline.timeout_for(provider),
+            allow_redirects=False,
+            **auth,
+        )
     if response.status_code != 200:
         raise CheckFailedError(
             f"{provider.get_kind_display()} {response.status_code}: {http_error_text(response)}"
@@ -100,15 +104,17 @@ def _amazon_ses(provider: Provider) -> str:
         "sesv2",
         endpoint_url=api_url_for(provider),
         config=Config(
-            connect_timeout=provider.timeout,
-            read_timeout=provider.timeout,
+            connect_timeout=deadline.timeout_for(provider),
+            read_timeout=deadline.timeout_for(provider),
             retries={"mode": "standard", "total_max_attempts": 1},
         ),
     )
+    http = aws_calls_within_deadline(client)
     try:
         account = client.get_account()
     finally:
         client.close()
+        http.close()
     if not account.get("SendingEnabled", True):
         raise CheckFailedError("Amazon SES accepted the keys, but sending is paused for them.")
     return "Amazon SES accepted the access keys."
@@ -127,5 +133,10 @@ CHECKS: dict[str, Callable[[Provider], str]] = {
 
 
 def run(provider: Provider) -> str:
-    """Run the kind's check; returns a success sentence, raises on any failure."""
-    return CHECKS[provider.kind](provider)
+    """Run the kind's check; returns a success sentence, raises on any failure.
+
+    The check ends within deadline.timeout_for(provider), QUIT included
+    (DeadlineExceeded, or the HTTP library's timeout error, when the provider is slower).
+    """
+    with deadline.within(deadline.timeout_for(provider)):
+        return CHECKS[provider.kind](provider)

@@ -22,17 +22,30 @@ from anymail.exceptions import (
     AnymailInvalidAddress,
     AnymailRecipientsRefused,
 )
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 from urllib3.exceptions import NewConnectionError
 
+from providers import deadline
 from providers.connections import open_for
 from providers.crypto import CredentialsUnreadableError
 from providers.hosts import HostNotAllowedError
 from providers.models import Provider
 
 logger = logging.getLogger(__name__)
+
+# How much of a provider's text a log record quotes.
+LOGGED_TEXT_LIMIT = 300
+
+
+def loggable(text: str) -> str:
+    """Provider-supplied text (a server's reply, an ESP's error) as it may go into a log
+    record: repr()'d, so a CR or LF in it cannot start a forged log line, and cut to
+    LOGGED_TEXT_LIMIT characters. Log every provider text through this."""
+    cut = "…" if len(text) > LOGGED_TEXT_LIMIT else ""
+    return repr(text[:LOGGED_TEXT_LIMIT]) + cut
 
 
 class Outcome(enum.StrEnum):
@@ -234,16 +247,19 @@ class Channel:
     """One connection to a provider: opened on first use, reopened after a temporary
     failure, kept open between messages until close().
 
-    send() never raises: every message gets a DeliveryResult.
+    send() never raises: every message gets a DeliveryResult, within `timeout` seconds
+    from connecting (when needed) to the provider's final reply (providers.deadline).
     """
 
     def __init__(
         self,
         connection: BaseEmailBackend | None,
         *,
+        timeout: float,
         unusable: DeliveryResult | None = None,
     ) -> None:
         self.connection = connection
+        self.timeout = timeout
         self.is_open = False
         self.trouble = Trouble()  # replaced by one shared with the provider's other channels
         self.unusable = unusable  # for a provider that cannot be used at all
@@ -252,15 +268,16 @@ class Channel:
         if (refusal := self.unusable or self.trouble.down) is not None:
             return refusal
         try:
-            if not self.is_open:
-                self.connection.open()
-                self.is_open = True
-            sent = self.connection.send_messages([email])
+            with deadline.within(self.timeout):
+                if not self.is_open:
+                    self.connection.open()
+                    self.is_open = True
+                sent = self.connection.send_messages([email])
         except Exception as exc:  # noqa: BLE001 - boundary: every message gets an outcome
             result = classify_error(exc)
             if result.outcome is not Outcome.SENT and _not_accepted(exc, self.connection):
                 result = dataclasses.replace(result, not_accepted=True)
-            logger.warning("delivery %s: %s", result.outcome, result.error_text)
+            logger.warning("delivery %s: %s", result.outcome, loggable(result.error_text))
             if result.outcome is Outcome.RETRY:
                 self.close()
             self.trouble.failed(result, connection_failure=_is_connection_failure(exc))
@@ -325,23 +342,30 @@ def channel_to(provider: Provider) -> Channel:
     A provider that cannot even be turned into a connection (private host, unreadable
     credentials, DNS failure) gets a channel that gives every message that classified result.
     """
+    timeout = deadline.timeout_for(provider)
     try:
-        return Channel(open_for(provider))
+        return Channel(open_for(provider), timeout=timeout)
     except (HostNotAllowedError, CredentialsUnreadableError, ImproperlyConfigured, OSError) as exc:
         result = dataclasses.replace(classify_error(exc), not_accepted=True)
-        logger.warning("provider %s unusable: %s", provider.pk, result.error_text)
-        return Channel(None, unusable=result)
+        logger.warning("provider %s unusable: %s", provider.pk, loggable(result.error_text))
+        return Channel(None, timeout=timeout, unusable=result)
 
 
 def deliver(
-    connection: BaseEmailBackend, email_messages: Iterable[EmailMessage]
+    connection: BaseEmailBackend,
+    email_messages: Iterable[EmailMessage],
+    *,
+    timeout: float | None = None,
 ) -> Iterator[DeliveryResult]:
     """Send each message over `connection`, yielding one DeliveryResult per message, in order.
 
     Results are yielded as soon as each is known, so the caller can commit every outcome
-    before the next message goes out. The connection is closed at the end.
+    before the next message goes out. The connection is closed at the end. Each message
+    gets at most `timeout` seconds (default MAILPASS_REQUEST_TIMEOUT_SECONDS, the most any
+    provider gets), connect to final reply.
     """
-    yield from _deliver(Channel(connection), email_messages)
+    seconds = timeout if timeout is not None else settings.MAILPASS_REQUEST_TIMEOUT_SECONDS
+    yield from _deliver(Channel(connection, timeout=seconds), email_messages)
 
 
 def deliver_via(

@@ -3,12 +3,14 @@
 Each server records every request (method, path, headers, parsed body) and answers with
 the ESP's success shape, including its message id, or, when told, with the ESP's own
 error shape for a status. A request whose credential is in `rejected` gets the ESP's
-authentication error. Nothing here leaves 127.0.0.1.
+authentication error. `stall()` makes it a hostile ESP that never finishes an answer.
+Nothing here leaves 127.0.0.1.
 """
 
 import base64
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 REJECTED_KEY = "rejected-key"
+STALL_MODES = ("hang", "drip")
+DRIP_SECONDS = 0.1
+GIVE_UP_SECONDS = 8.0  # a stalled answer ends then, so a client without a deadline still ends
 
 
 @dataclass
@@ -205,6 +210,8 @@ class EspServer:
         self.answers: list[Answer] = []  # what each request got, in order
         self.failures: list[Answer] = []  # answered first, one per request, before success
         self.rejected = {REJECTED_KEY}
+        self.stalling: str | None = None
+        self._stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         # A short poll keeps shutdown() (once per test) from costing half a second.
@@ -222,8 +229,25 @@ class EspServer:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
+
+    def stall(self, mode: str | None) -> None:
+        """From now on answer no request: "hang" reads it and says nothing; "drip" starts
+        the answer and sends its headers a byte every DRIP_SECONDS, never ending them (each
+        byte in time for any read timeout). None: answer again."""
+        if mode is not None and mode not in STALL_MODES:
+            raise ValueError(f"stall mode is one of {STALL_MODES}, not {mode!r}")
+        self.stalling = mode
+
+    def _stall(self, mode: str, write: Callable[[bytes], object]) -> None:
+        give_up = time.monotonic() + GIVE_UP_SECONDS
+        if mode == "drip":
+            write(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+        while not self._stopping.wait(DRIP_SECONDS) and time.monotonic() < give_up:
+            if mode == "drip":
+                write(b"x")
 
     def fail_next(self, status: int, message: str = "") -> None:
         """Answer the next request with the ESP's error shape for `status`."""
@@ -257,6 +281,14 @@ class EspServer:
                 raw = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 request = Recorded(self.command, self.path, headers, _parse(headers, raw))
+                if (mode := server.stalling) is not None:
+                    server.requests.append(request)
+                    self.close_connection = True
+                    try:
+                        server._stall(mode, self.wfile.write)
+                    except OSError:
+                        pass  # the client hung up
+                    return
                 answer = server.answer(request)
                 if isinstance(answer.body, str):
                     payload, content_type = answer.body.encode(), "text/plain"
