@@ -1,6 +1,7 @@
 """`manage.py process_mail_queue`: the summary line, --limit, --loop and SIGTERM, cron."""
 
 import datetime as dt
+import fcntl
 import os
 import re
 import signal
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.core.management import call_command
+from django.core.management import call_command, get_commands
+from django.core.management.base import CommandError
 from django.utils import timezone
 from django_crontab.crontab import Crontab
 
@@ -66,6 +68,17 @@ def test_the_command_prints_one_summary_line_of_what_it_did(clock, account, prov
 def test_the_command_reports_an_empty_queue_as_all_zeros(clock, account, provider, sink):
     assert run_command() == (0, 0, 0, 0, 0)
     assert sink.received == []
+
+
+def test_quiet_prints_nothing_when_nothing_was_claimed(clock, account, provider, sink):
+    out = StringIO()
+    call_command("process_mail_queue", "--quiet", stdout=out)
+    assert out.getvalue() == ""
+
+
+def test_quiet_still_prints_the_summary_when_messages_were_claimed(clock, account, provider, sink):
+    queued(account, 2)
+    assert run_command("--quiet") == (2, 2, 0, 0, 0)
 
 
 def test_the_summary_counts_retried_failed_and_deferred_messages(clock, settings, account, sink):
@@ -129,22 +142,59 @@ def test_cron_runs_the_queue_every_minute(settings):
     schedule, func, args, *_ = jobs[0]
     assert schedule == "* * * * *"
     assert func == "django.core.management.call_command"
-    assert args == ["process_mail_queue"]
+    assert args == ["process_mail_queue", "--quiet"]
+
+
+def test_manage_py_crontab_is_our_command_not_django_crontabs():
+    assert get_commands()["crontab"] == "api"
+
+
+def _job_hash(job: tuple) -> str:
+    # What the installed crontab line runs: `manage.py crontab run <hash of the job>`.
+    return Crontab(readonly=True)._Crontab__hash_job(job)
 
 
 def test_the_cron_job_delivers_the_queue_when_django_crontab_runs_it(
-    clock, settings, account, provider, sink
+    clock, settings, tmp_path, account, provider, sink
 ):
+    settings.MAILPASS_CRON_LOG = tmp_path / "cron.log"
     [job] = _queue_jobs(settings)
     [message] = queued(account)
-    # What the installed crontab line runs: `manage.py crontab run <hash of the job>`.
-    job_hash = Crontab(readonly=True)._Crontab__hash_job(job)
 
-    call_command("crontab", "run", job_hash, stdout=StringIO())
+    call_command("crontab", "run", _job_hash(job), stdout=StringIO())
 
     assert [r.message["Message-ID"] for r in sink.received] == [message.message_id]
     message.refresh_from_db()
     assert message.status == Message.Status.SENT
+    assert " INFO api.cron: claimed 1, sent 1, " in settings.MAILPASS_CRON_LOG.read_text()
+
+
+def test_crontab_run_fails_and_logs_when_the_job_fails_instead_of_swallowing_it(settings, tmp_path):
+    settings.MAILPASS_CRON_LOG = tmp_path / "cron.log"
+    job = ("* * * * *", "django.core.management.call_command", ["process_mail_queue", "--nope"])
+    settings.CRONJOBS = [job]
+
+    with pytest.raises(CommandError, match="process_mail_queue --nope failed: CommandError"):
+        call_command("crontab", "run", _job_hash(job), stdout=StringIO())
+
+    assert " ERROR api.cron: cron job " in settings.MAILPASS_CRON_LOG.read_text()
+
+
+def test_crontab_run_does_nothing_while_the_previous_run_holds_the_lock(
+    clock, settings, tmp_path, account, provider, sink
+):
+    settings.MAILPASS_CRON_LOG = tmp_path / "cron.log"
+    [job] = _queue_jobs(settings)
+    [message] = queued(account)
+    job_hash = _job_hash(job)
+
+    with open(f"{settings.MAILPASS_CRON_LOG}.{job_hash[:12]}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a run still draining
+        call_command("crontab", "run", job_hash, stdout=StringIO())
+
+    assert sink.received == []
+    message.refresh_from_db()
+    assert message.status == Message.Status.QUEUED
 
 
 # --- --loop and SIGTERM --------------------------------------------------------------

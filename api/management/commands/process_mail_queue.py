@@ -30,6 +30,12 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=settings.MAILPASS_QUEUE_BATCH_SIZE)
         parser.add_argument("--loop", action="store_true", help="Keep polling until SIGTERM.")
         parser.add_argument(
+            "--quiet",
+            action="store_true",
+            help="Print no summary line when nothing was claimed (the cron job: an idle "
+            "minute prints nothing). --loop prints a line only for chunks anyway.",
+        )
+        parser.add_argument(
             "--workers",
             type=int,
             default=1,
@@ -44,25 +50,29 @@ class Command(BaseCommand):
         batch_size: int,
         loop: bool,
         workers: int,
+        quiet: bool,
         **options: Any,
     ) -> None:
         self.stopping = False
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             if workers > 1:
-                self._supervise(workers, limit=limit, batch_size=batch_size, loop=loop)
+                self._supervise(workers, limit=limit, batch_size=batch_size, loop=loop, quiet=quiet)
             else:
-                self._run(limit=limit, batch_size=batch_size, loop=loop)
+                self._run(limit=limit, batch_size=batch_size, loop=loop, quiet=quiet)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
-    def _supervise(self, workers: int, *, limit: int | None, batch_size: int, loop: bool) -> None:
+    def _supervise(
+        self, workers: int, *, limit: int | None, batch_size: int, loop: bool, quiet: bool
+    ) -> None:
         """Start `workers` copies of this command and wait for them; pass SIGTERM on."""
         manage_py = str(settings.BASE_DIR / "manage.py")
         argv = [sys.executable, manage_py, "process_mail_queue", "--batch-size", str(batch_size)]
         argv += ["--loop"] if loop else []
         argv += ["--limit", str(limit)] if limit is not None else []
+        argv += ["--quiet"] if quiet else []
         children = [subprocess.Popen(argv, env=os.environ.copy()) for _ in range(workers)]
         while any(child.poll() is None for child in children):
             if self.stopping:
@@ -75,13 +85,14 @@ class Command(BaseCommand):
         if failed:
             raise CommandError(f"{len(failed)} of {workers} workers failed: {failed}")
 
-    def _run(self, *, limit: int | None, batch_size: int, loop: bool) -> None:
+    def _run(self, *, limit: int | None, batch_size: int, loop: bool, quiet: bool) -> None:
         if not loop:
             started = time.monotonic()
             stats = queue.process_due(
                 batch_size=batch_size, limit=limit, should_stop=self._should_stop
             )
-            self._report(stats, time.monotonic() - started)
+            if stats.claimed or not quiet:
+                self._report(stats, time.monotonic() - started)
             return
         outage = 0
         while not self.stopping:
