@@ -16,7 +16,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import sanitize_address
 
 from api.models import Message
-from api.tracking import tracked_html
+from api.tracking import remember_links, tracked_html
 
 _CRLF = b"\r\n"
 _MAX_LINE = 998  # RFC 5322 hard limit, without the CRLF
@@ -87,6 +87,7 @@ class PreparedEmail(EmailMultiAlternatives):
 
     message_record: Message
     html_as_sent: str  # the HTML body with tracking applied
+    tracked_links: dict[int, str]  # the links click tracking rewrote, by position
 
     def smtp_envelope(self) -> tuple[str, list[str], bytes]:
         message = self.message_record
@@ -111,7 +112,7 @@ def render(message: Message, *, html: str | None = None) -> bytes:
         f"Message-ID: {message.message_id}".encode(),
         b"MIME-Version: 1.0",
     ]
-    html = tracked_html(message) if html is None else html
+    html = tracked_html(message)[0] if html is None else html
     if message.text and html:
         # "=_" cannot occur in quoted-printable text, and 7bit parts are ours to check.
         boundary = f"=_mp_{secrets.token_hex(12)}"
@@ -134,7 +135,7 @@ def build_email(message: Message) -> PreparedEmail:
     Tags and metadata ride along as attributes that django-anymail ESP backends map to
     their own fields; over SMTP they are not sent (they are not for the recipient's eyes).
     """
-    html = tracked_html(message)
+    html, links = tracked_html(message)
     if message.text or not html:
         email = PreparedEmail(body=message.text)
         if html:
@@ -153,4 +154,13 @@ def build_email(message: Message) -> PreparedEmail:
     email.extra_headers = {"Message-ID": message.message_id}
     email.tags = list(message.tags)
     email.metadata = dict(message.metadata)
+    email.tracked_links = links
+    return email
+
+
+def email_for_sending(message: Message) -> PreparedEmail:
+    """build_email(), with the tracked links stored first: the recipient may click one as
+    soon as the provider takes the message."""
+    email = build_email(message)
+    remember_links(message, email.tracked_links)
     return email

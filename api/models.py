@@ -259,6 +259,23 @@ class MessageEvent(models.Model):
         return self.url if scheme in ("http", "https") else ""
 
 
+class MessageLink(models.Model):
+    """A link of a message's HTML that click tracking rewrote, stored when the message is
+    sent: a click is one lookup by (message, position), never a parse of the HTML."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField()  # the link's index in the HTML, as in its token
+    url = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "position"], name="one_link_per_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id}#{self.position}"
+
+
 class Suppression(models.Model):
     """An address the account no longer sends to: it bounced for good, its owner
     complained or unsubscribed, or someone put it here by hand.

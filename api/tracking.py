@@ -1,13 +1,21 @@
 """Open and click tracking: signed short URLs, and the HTML rewriting that puts them in.
 
 An open is a 1x1 GIF at /t/o/<token>, placed just before </body>. A click goes through
-/t/c/<token>, which names the message and the position of the link in its stored HTML, not
-the target: the redirect goes to the link found at that position in the message we sent, so
-no URL, signed or not, can make us redirect anywhere else. Tokens carry a truncated
-HMAC over what they name (api.signing); a forged or altered token is a 404 and records
-nothing.
+/t/c/<token>, which names the message and the position of the link in its HTML, not the
+target: the redirect goes to the link stored at that position when the message was sent
+(MessageLink), so no URL, signed or not, can make us redirect anywhere else. Tokens carry a
+truncated HMAC over what they name (api.signing); a forged or altered token is a 404 and
+records nothing.
+
+What a stranger can make of these public URLs is bounded: they work for
+MAILPASS_TRACKING_LINK_DAYS after the message was accepted and only while the operator
+lets its account track (Account.tracking_enabled); a click costs one indexed lookup; one
+client's opens of a message are recorded once per OPEN_REPEAT; a message keeps at most
+MAX_TRACKING_EVENTS opens and clicks; and each client address gets
+MAILPASS_TRACKING_RATE_LIMIT requests (TrackingThrottle).
 """
 
+import datetime as dt
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -15,8 +23,11 @@ from html import escape
 from html.parser import HTMLParser
 
 from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework.throttling import SimpleRateThrottle
 
-from api.models import Message
+from api.models import Message, MessageLink
 from api.signing import base36, matches, read_base36, read_decimal, signature
 
 
@@ -85,12 +96,13 @@ _HREF = re.compile(r"""(\shref\s*=\s*)(?:"[^"]*"|'[^']*'|[^\s>]+)""", re.IGNOREC
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 
 
-def _rewrite_links(html: str, message_pk: int) -> str:
+def _rewrite_links(html: str, message_pk: int) -> tuple[str, dict[int, str]]:
+    """The HTML with its links through /t/c/, and the links rewritten by position."""
     parser = _Links()
     parser.feed(html)
     parser.close()
-    out, position = [], 0
-    for index, (tag, _) in enumerate(parser.tags):
+    out, position, links = [], 0, {}
+    for index, (tag, href) in enumerate(parser.tags):
         start = html.find(tag, position)
         if start < 0:  # the parser normalised the tag: leave this link alone
             continue
@@ -98,8 +110,9 @@ def _rewrite_links(html: str, message_pk: int) -> str:
         new_tag = _HREF.sub(lambda m, url=tracked: f'{m.group(1)}"{url}"', tag, count=1)
         out += [html[position:start], new_tag]
         position = start + len(tag)
+        links[index] = href
     out.append(html[position:])
-    return "".join(out)
+    return "".join(out), links
 
 
 def _add_pixel(html: str, message_pk: int) -> str:
@@ -114,31 +127,81 @@ def _add_pixel(html: str, message_pk: int) -> str:
     return html[:at] + pixel + html[at:]
 
 
-def tracked_html(message: Message) -> str:
+def tracked_html(message: Message) -> tuple[str, dict[int, str]]:
     """The HTML body as sent: links rewritten when click tracking is on, the open pixel
-    added when open tracking is on. The stored body stays as the caller wrote it."""
-    html = message.html
+    added when open tracking is on; and the rewritten links by position (for
+    remember_links). The stored body stays as the caller wrote it."""
+    html, links = message.html, {}
     if not html:
-        return html
+        return html, links
     if message.track_clicks:
-        html = _rewrite_links(html, message.pk)
+        html, links = _rewrite_links(html, message.pk)
     if message.track_opens:
         html = _add_pixel(html, message.pk)
-    return html
+    return html, links
+
+
+def remember_links(message: Message, links: dict[int, str]) -> None:
+    """Store the tracked links of `message` before it goes out (again on every attempt,
+    which changes nothing: the HTML does not change)."""
+    if links:
+        MessageLink.objects.bulk_create(
+            [MessageLink(message=message, position=i, url=url) for i, url in links.items()],
+            ignore_conflicts=True,
+        )
+
+
+# --- what a hit on /t/ may record -------------------------------------------------------
+
+# One client's repeated opens of a message within this span are one open.
+OPEN_REPEAT = dt.timedelta(minutes=5)
+# Opens and clicks recorded per message, at most.
+MAX_TRACKING_EVENTS = 1000
+
+
+def link_expired(accepted_at: dt.datetime) -> bool:
+    return timezone.now() - accepted_at > dt.timedelta(days=settings.MAILPASS_TRACKING_LINK_DAYS)
+
+
+class TrackingThrottle(SimpleRateThrottle):
+    """Requests to /t/ per client address, at MAILPASS_TRACKING_RATE_LIMIT."""
+
+    scope = "tracking"
+
+    def get_rate(self) -> str:
+        return settings.MAILPASS_TRACKING_RATE_LIMIT
+
+    def get_cache_key(self, request: HttpRequest, view: object) -> str | None:
+        ip = client_ip(request.META)
+        return f"throttle:tracking:{ip}" if ip else None
 
 
 def client_ip(meta: dict[str, str]) -> str | None:
-    """The client's address: REMOTE_ADDR, or the last entry of the trusted proxy header
-    (MAILPASS_TRUSTED_PROXY_HEADER, e.g. X-Forwarded-For) when one is configured. The last
-    entry is the address our own proxy saw; earlier ones are whatever the client claimed."""
-    header = settings.MAILPASS_TRUSTED_PROXY_HEADER
-    if header:
-        value = meta.get("HTTP_" + header.upper().replace("-", "_"), "")
-        candidate = value.split(",")[-1].strip()
-        if _is_ip(candidate):
-            return candidate
+    """The client's address: REMOTE_ADDR, unless that is one of MAILPASS_TRUSTED_PROXIES
+    and MAILPASS_TRUSTED_PROXY_HEADER (e.g. X-Forwarded-For) is set. Then the header's
+    entries are read from the right, the way they were appended, and the first address that
+    is not a trusted proxy is the client: what stands left of it is whatever the client
+    claimed. A header that does not parse counts for nothing."""
     remote = meta.get("REMOTE_ADDR", "")
-    return remote if _is_ip(remote) else None
+    if not _is_ip(remote):
+        return None
+    header = settings.MAILPASS_TRUSTED_PROXY_HEADER
+    if not header or not _is_trusted_proxy(remote):
+        return remote
+    chain = [
+        item.strip() for item in meta.get("HTTP_" + header.upper().replace("-", "_"), "").split(",")
+    ]
+    if not all(_is_ip(address) for address in chain):
+        return remote
+    for address in reversed(chain):
+        if not _is_trusted_proxy(address):
+            return address
+    return chain[0]
+
+
+def _is_trusted_proxy(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return any(ip in network for network in settings.MAILPASS_TRUSTED_PROXIES)
 
 
 def _is_ip(text: str) -> bool:

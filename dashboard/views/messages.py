@@ -182,13 +182,17 @@ def message_list(request: HttpRequest) -> HttpResponse:
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     account = account_for_user(user=request.user)
     message = get_object_or_404(Message.objects.select_related("provider"), pk=pk, account=account)
+    after = request.GET.get("events_after", "")
+    page, events_next = selectors.message_events(
+        message=message, after=int(after) if after.isdecimal() and len(after) <= 18 else None
+    )
     events = [
         (
             event,
             EVENT_LABELS.get(event.event_type, event.event_type),
             EVENT_BADGES.get(event.event_type, ""),
         )
-        for event in selectors.message_events(message=message)
+        for event in page
     ]
     context = {
         "message": message,
@@ -200,6 +204,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
             for key, value in sorted(message.metadata.items())
         ],
         "events": events,
+        "events_next": events_next,
     }
     return render(request, "dashboard/message_detail.html", context)
 

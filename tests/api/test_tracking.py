@@ -1,6 +1,7 @@
 """Open and click tracking, from the mail that arrives at the SMTP sink to the events that
 /api/v1/mail/status shows. The tracking URLs are fetched exactly as found in the mail."""
 
+import ipaddress
 import re
 from html import unescape
 from urllib.parse import urlsplit
@@ -47,6 +48,14 @@ def path_of(url: str) -> str:
 @pytest.fixture(autouse=True)
 def public_url(settings):
     settings.MAILPASS_PUBLIC_URL = "http://testserver"
+
+
+@pytest.fixture(autouse=True)
+def tracking_allowed(account):
+    """The operator lets this account track (Account.tracking_enabled)."""
+    account.tracking_enabled = True
+    account.save(update_fields=["tracking_enabled"])
+    return account
 
 
 def test_an_opened_and_clicked_message_shows_both_events_in_its_status(api, provider, sink):
@@ -161,6 +170,7 @@ def test_a_forged_open_token_records_nothing(api, provider, sink):
 
 def test_a_trusted_proxy_header_gives_the_clients_address(settings, api, provider, sink):
     settings.MAILPASS_TRUSTED_PROXY_HEADER = "X-Forwarded-For"
+    settings.MAILPASS_TRUSTED_PROXIES = [ipaddress.ip_network("127.0.0.1/32")]
     send(api, track_opens=True)
     [pixel] = tracking_urls(html_received(sink), "o")
 
