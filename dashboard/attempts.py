@@ -1,4 +1,4 @@
-"""Slowing down password guessing and mass sign-ups.
+"""Slowing down password guessing, mass sign-ups and mail cannons.
 
 Counters live in the cache (like the API's throttle), each in a window that begins with its
 first attempt: add() starts it, incr() keeps its expiry. An attempt is counted before it is
@@ -15,6 +15,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.forms import AuthenticationForm
+from django.core import signing
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -69,42 +70,107 @@ def refused(
     return response
 
 
-def _login_keys(request: HttpRequest) -> tuple[str, list[str]]:
-    """The counters a log-in attempt counts against: its username's (first) and its
-    client's. Usernames are hashed: any length or character fits a cache key."""
-    username = request.POST.get("username", "").strip().casefold()
-    user_key = "login-failures:user:" + hashlib.sha256(username.encode()).hexdigest()
-    client = client_of(request)
-    return user_key, [user_key] + ([f"login-failures:client:{client}"] if client else [])
+# A browser that logged in as a username before carries this cookie: the per-username and
+# per-client ceilings do not slow it down, so a stranger guessing cannot lock the owner out.
+DEVICE_COOKIE = "mailpass_device"
+DEVICE_COOKIE_MAX_AGE = 180 * 24 * 3600
+_DEVICE_SALT = "mailpass.login-device"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _is_known_device(request: HttpRequest, user_digest: str) -> bool:
+    try:
+        return (
+            signing.loads(
+                request.COOKIES.get(DEVICE_COOKIE, ""),
+                salt=_DEVICE_SALT,
+                max_age=DEVICE_COOKIE_MAX_AGE,
+            )
+            == user_digest
+        )
+    except signing.BadSignature:
+        return False
+
+
+def _remember_device(response: HttpResponse, user_digest: str) -> None:
+    response.set_cookie(
+        DEVICE_COOKIE,
+        signing.dumps(user_digest, salt=_DEVICE_SALT),
+        max_age=DEVICE_COOKIE_MAX_AGE,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def _slowed(key: str) -> bool:
+    """Past a ceiling: one attempt per MAILPASS_LOGIN_SLOW_SECONDS gets through."""
+    return not cache.add(key, 1, timeout=settings.MAILPASS_LOGIN_SLOW_SECONDS)
 
 
 def login_attempts_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Wrap a log-in view (ours, the admin's) so password guessing is slow: once a
-    username or a client address has MAILPASS_LOGIN_FAILURE_LIMIT failed log-ins in the
-    window, its further attempts are refused (429, the log-in page with a note) without
-    checking the password. A successful log-in clears its username's count and is not
-    counted against its client; the client's earlier failures stay (one client could
-    otherwise clear them with an account of its own)."""
+    """Wrap a log-in view (ours, the admin's) so password guessing is slow and nobody can
+    lock the real owner out.
+
+    Failed log-ins are counted per (username, client), per username and per client, each
+    in a window that begins with its first failure (MAILPASS_LOGIN_FAILURE_WINDOW_SECONDS).
+    A client with MAILPASS_LOGIN_FAILURE_LIMIT failures for one username is refused that
+    username until the window ends. Past MAILPASS_LOGIN_FAILURE_CEILING failures of one
+    username (from every client) or of one client (with every username), attempts slow down
+    to one per MAILPASS_LOGIN_SLOW_SECONDS, except from a browser that logged in as that
+    username before (DEVICE_COOKIE). A refusal (429, the log-in page with a note) checks
+    no password. Every attempt is counted before it is let through, so requests sent at
+    once cannot all pass a check made before any of them counted; a successful log-in
+    takes its own count back and clears its (username, client) failures.
+    """
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if request.method != "POST":
             return view(request, *args, **kwargs)
-        limit = settings.MAILPASS_LOGIN_FAILURE_LIMIT
         window = settings.MAILPASS_LOGIN_FAILURE_WINDOW_SECONDS
-        user_key, keys = _login_keys(request)
-        if any(count_attempt(key, window) > limit for key in keys):
+        user = _digest(request.POST.get("username", "").strip().casefold())
+        client = client_of(request)
+        keys = [f"login-failures:user:{user}"]
+        if client:
+            keys += [f"login-failures:pair:{user}:{client}", f"login-failures:client:{client}"]
+        counts = [count_attempt(key, window) for key in keys]
+        known = _is_known_device(request, user)
+        pair_refused = client is not None and counts[1] > settings.MAILPASS_LOGIN_FAILURE_LIMIT
+        ceiling = settings.MAILPASS_LOGIN_FAILURE_CEILING
+        slowed = not known and (
+            (counts[0] > ceiling and _slowed(f"login-slow:user:{user}"))
+            or (
+                client is not None
+                and counts[2] > ceiling
+                and _slowed(f"login-slow:client:{client}")
+            )
+        )
+        if pair_refused or slowed:
             form = AuthenticationForm(request, initial={"username": request.POST.get("username")})
-            text = _(
-                "Too many failed log-ins for this username or from your address. "
-                "Wait %(minutes)s minutes, then try again."
-            ) % {"minutes": -(-window // 60)}
-            return refused(request, "registration/login.html", form, text, window)
+            if pair_refused:
+                wait = window
+                text = _(
+                    "Too many failed log-ins for this username or from your address. "
+                    "Wait %(minutes)s minutes, then try again."
+                ) % {"minutes": -(-wait // 60)}
+            else:
+                wait = settings.MAILPASS_LOGIN_SLOW_SECONDS
+                text = _(
+                    "Too many failed log-ins for this username or from your address. "
+                    "Wait %(seconds)s seconds, then try again."
+                ) % {"seconds": wait}
+            return refused(request, "registration/login.html", form, text, wait)
         response = view(request, *args, **kwargs)
         if response.status_code in (301, 302, 303):  # logged in: the view redirects
-            cache.delete(user_key)
-            for key in keys[1:]:
+            if client:
+                cache.delete(keys[1])
+            for key in keys[:1] + keys[2:]:
                 _uncount_attempt(key)
+            _remember_device(response, user)
         return response
 
     return wrapped

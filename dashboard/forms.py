@@ -1,7 +1,7 @@
 from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth import get_user_model, password_validation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
@@ -9,20 +9,97 @@ from api.models import Permission, default_permissions
 from providers.models import Provider
 
 
-class SignUpForm(UserCreationForm):
+class _NewPasswordFields(forms.Form):
+    """A new password typed twice, checked by the project's password validators against a
+    user with `username` and `email` (who may not exist yet)."""
+
+    password1 = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label=_("Password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def user_for_validation(self) -> Any:
+        raise NotImplementedError
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        first, second = cleaned.get("password1"), cleaned.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", _("The two passwords are not the same."))
+        elif first:
+            try:
+                password_validation.validate_password(first, self.user_for_validation())
+            except forms.ValidationError as err:
+                self.add_error("password1", err)
+        return cleaned
+
+
+class SignUpForm(_NewPasswordFields):
+    field_order = ["email", "account_name", "password1", "password2"]
+
+    # A username holds 150 characters; the address becomes the username.
+    email = forms.EmailField(
+        label=_("Email address"),
+        max_length=150,
+        help_text=_("Your username. We mail it a link to finish signing up."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
     account_name = forms.CharField(
         label=_("Account name"),
         max_length=200,
         required=False,
-        help_text=_("Your team or product. Leave empty to use your username."),
+        help_text=_("Your team or product. Leave empty to use your email address."),
     )
 
-    class Meta(UserCreationForm.Meta):
-        fields = ("username", "email")
-        labels = {"email": _("Email address")}
+    def user_for_validation(self) -> Any:
+        email = self.cleaned_data.get("email", "")
+        return get_user_model()(username=email, email=email)
+
+
+class InvitationAcceptForm(_NewPasswordFields):
+    def __init__(self, *args: Any, email: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def user_for_validation(self) -> Any:
+        return get_user_model()(username=self.email, email=self.email)
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(
+        label=_("Email address"),
+        max_length=150,
+        help_text=_("Their username on MailPass. The link works once, for seven days."),
+    )
+
+
+class PasswordResetRequestForm(forms.Form):
+    email = forms.EmailField(
+        label=_("Email address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
 
 
 class AccountSettingsForm(forms.ModelForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.instance.tracking_enabled:
+            # Tracking needs the operator's permission (Account.tracking_enabled).
+            for name in ("track_opens", "track_clicks"):
+                self.fields[name].disabled = True
+                self.fields[name].help_text = _(
+                    "Not available: the operator of this MailPass has not enabled open and "
+                    "click tracking for your account."
+                )
+
     class Meta:
         model = Account
         fields = ("name", "track_opens", "track_clicks")

@@ -1,13 +1,31 @@
 from django.urls import path
 
-from dashboard.views import account, docs, keys, messages, overview, providers, suppressions
+from dashboard.views import (
+    account,
+    docs,
+    keys,
+    messages,
+    overview,
+    providers,
+    suppressions,
+    team,
+)
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
     path("signup/", account.signup, name="signup"),
+    path("signup/confirm/<str:token>/", account.signup_confirm, name="signup-confirm"),
     path("settings/", account.account_settings, name="account-settings"),
+    path("team/", team.team, name="team"),
+    path(
+        "team/invitations/<int:pk>/withdraw/",
+        team.invitation_withdraw,
+        name="invitation-withdraw",
+    ),
+    path("team/members/<int:pk>/remove/", team.member_delete, name="member-remove"),
+    path("invitation/<str:token>/", team.invitation_accept_view, name="invitation-accept"),
     path("keys/", keys.key_list, name="key-list"),
     path("keys/<int:pk>/revoke/", keys.key_revoke, name="key-revoke"),
     path("providers/", providers.provider_list, name="provider-list"),

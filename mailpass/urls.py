@@ -4,12 +4,15 @@ from django.urls import include, path
 
 from api.views import provider_webhook, tracking_click, tracking_open
 from dashboard.attempts import login_attempts_limited
+from dashboard.views.account import password_reset
 
 urlpatterns = [
     path("api/", include("api.urls")),
     # The two log-in forms, ahead of the includes that also route them: guessing is limited.
     path("accounts/login/", login_attempts_limited(auth_views.LoginView.as_view()), name="login"),
     path("admin/login/", login_attempts_limited(admin.site.login)),
+    # Ours, ahead of Django's: limited, one mail per address, hidden without a relay.
+    path("accounts/password_reset/", password_reset, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switcher
     path("admin/", admin.site.urls),

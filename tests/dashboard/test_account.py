@@ -1,3 +1,7 @@
+import datetime as dt
+import re
+from urllib.parse import urlsplit
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -16,50 +20,111 @@ def test_every_dashboard_page_requires_login():
         assert response["Location"].startswith("/accounts/login/"), path
 
 
-def test_the_login_page_links_to_sign_up():
+def test_the_login_page_links_to_sign_up_when_it_is_open(signup_open):
     html = Client().get("/accounts/login/").content.decode()
 
     assert 'href="/signup/"' in html
 
 
-def test_signing_up_creates_a_user_and_their_account_and_logs_in():
+SIGN_UP = {
+    "email": "Ada@Example.com",
+    "account_name": "Analytical Engines",
+    "password1": "a-long-enough-passphrase",
+    "password2": "a-long-enough-passphrase",
+}
+
+
+def confirmation_link(mail) -> str:  # type: ignore[no-untyped-def]
+    [link] = re.findall(r"http://\S+/signup/confirm/\S+/", mail.body)
+    return urlsplit(link).path
+
+
+def test_signing_up_mails_a_link_that_creates_the_user_and_account(signup_open):
     client = Client()
-    response = client.post(
-        "/signup/",
-        {
-            "username": "ada",
-            "email": "ada@example.com",
-            "account_name": "Analytical Engines",
-            "password1": "a-long-enough-passphrase",
-            "password2": "a-long-enough-passphrase",
-        },
-    )
+    response = client.post("/signup/", SIGN_UP)
+
+    assert response.status_code == 200
+    assert "Check your inbox" in response.content.decode()
+    assert not get_user_model().objects.exists()  # nothing can log in before the link
+    [mail] = signup_open.sent()
+    assert mail.to == ["ada@example.com"]
+    assert mail.from_email == "mailpass@operator.example"
+    link = confirmation_link(mail)
+
+    assert client.get(link).status_code == 200  # a button: mail scanners do not use it up
+    assert not get_user_model().objects.exists()
+    response = client.post(link)
 
     assert response.status_code == 302 and response["Location"] == "/"
-    user = get_user_model().objects.get(username="ada")
+    user = get_user_model().objects.get()
+    assert (user.username, user.email) == ("ada@example.com", "ada@example.com")
+    assert user.check_password("a-long-enough-passphrase")
     assert Account.objects.get(owner=user).name == "Analytical Engines"
     assert client.get("/settings/").status_code == 200
+    assert client.post(link).status_code == 404  # the link works once
 
 
-def test_sign_up_refuses_mismatched_passwords_and_keeps_the_form():
+def test_the_new_user_logs_in_with_the_email_address(signup_open):
+    Client().post("/signup/", SIGN_UP)
+    [mail] = signup_open.sent()
+    Client().post(confirmation_link(mail))
+
     response = Client().post(
-        "/signup/",
-        {"username": "ada", "password1": "a-long-enough-passphrase", "password2": "other-pass-12"},
+        "/accounts/login/",
+        {"username": "ada@example.com", "password": "a-long-enough-passphrase"},
     )
+
+    assert response.status_code == 302
+
+
+def test_signing_up_again_replaces_the_first_link(signup_open):
+    Client().post("/signup/", SIGN_UP)
+    Client().post("/signup/", {**SIGN_UP, "account_name": "Second try"})
+    first, second = signup_open.sent()
+
+    assert Client().post(confirmation_link(first)).status_code == 404
+    assert Client().post(confirmation_link(second)).status_code == 302
+    assert Account.objects.get().name == "Second try"
+
+
+def test_an_old_link_no_longer_works(signup_open, time_machine):
+    time_machine.move_to(dt.datetime(2030, 1, 15, 10, 0, tzinfo=dt.UTC), tick=False)
+    Client().post("/signup/", SIGN_UP)
+    [mail] = signup_open.sent()
+    time_machine.shift(dt.timedelta(days=2, minutes=1))
+
+    assert Client().post(confirmation_link(mail)).status_code == 404
+    assert not get_user_model().objects.exists()
+
+
+def test_sign_up_refuses_mismatched_passwords_and_keeps_the_form(signup_open):
+    response = Client().post("/signup/", {**SIGN_UP, "password2": "other-pass-12"})
 
     assert response.status_code == 200
     assert 'class="errorlist"' in response.content.decode()
-    assert not get_user_model().objects.filter(username="ada").exists()
+    assert signup_open.sent() == []
 
 
-def test_sign_up_is_a_404_when_the_operator_closed_it(settings):
-    settings.MAILPASS_SIGNUP_OPEN = False
-
+def test_sign_up_is_closed_by_default(relay):
     assert Client().get("/signup/").status_code == 404
+    assert Client().post("/signup/", SIGN_UP).status_code == 404
     assert 'href="/signup/"' not in Client().get("/accounts/login/").content.decode()
 
 
-def test_account_settings_turn_tracking_on(owner, account):
+def test_sign_up_stays_closed_without_a_relay_to_mail_the_links(settings):
+    settings.MAILPASS_SIGNUP_OPEN = True
+    settings.EMAIL_HOST = ""
+
+    assert Client().get("/signup/").status_code == 404
+
+
+@pytest.fixture
+def tracking_allowed(account):  # type: ignore[no-untyped-def]
+    account.tracking_enabled = True
+    account.save(update_fields=["tracking_enabled"])
+
+
+def test_account_settings_turn_tracking_on(owner, account, tracking_allowed):
     client = Client()
     client.force_login(owner)
 
@@ -72,7 +137,19 @@ def test_account_settings_turn_tracking_on(owner, account):
     assert (account.name, account.track_opens, account.track_clicks) == ("Renamed", True, False)
 
 
-def test_a_teammate_changes_the_shared_account(teammate, account):
+def test_tracking_cannot_be_turned_on_without_the_operators_permission(owner, account):
+    client = Client()
+    client.force_login(owner)
+
+    page = client.get("/settings/").content.decode()
+    client.post("/settings/", {"name": "Renamed", "track_opens": "on", "track_clicks": "on"})
+
+    assert "has not enabled open and click tracking" in page
+    account.refresh_from_db()
+    assert (account.name, account.track_opens, account.track_clicks) == ("Renamed", False, False)
+
+
+def test_a_teammate_changes_the_shared_account(teammate, account, tracking_allowed):
     client = Client()
     client.force_login(teammate)
 

@@ -38,7 +38,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from rest_framework.test import APIClient
 
-from accounts.models import Account
+from accounts.models import Account, Invitation
+from accounts.services import account_member_add, invitation_create
 from api import tracking, webhooks
 from api.emails import new_message_id
 from api.models import Message, MessageEvent, Suppression
@@ -89,6 +90,10 @@ NO_TENANT_OBJECT = {
     # The admin's index of one app, and its catch-all: staff only, no object.
     r"admin/^(?P<app_label>": "an app label, staff only",
     "admin/(?P<url>.*)$": "the admin's catch-all, staff only",
+    # Random single-use tokens mailed to one address, stored as digests: no id in them to
+    # re-point at another account's object (tests/security/test_open_relay.py covers them).
+    "signup/confirm/<str:token>/": "a random token mailed to whoever signed up",
+    "invitation/<str:token>/": "a random token mailed to whoever was invited",
 }
 
 
@@ -229,10 +234,24 @@ def postmark_delivery(esp_id: str) -> str:
     )
 
 
+def invitation_pk(w: World) -> Target:
+    invitation, _ = invitation_create(
+        account=w.account, email=f"invitee{w.n()}@example.com", invited_by=w.owner
+    )
+    return Target(str(invitation.pk), str(MISSING_PK))
+
+
+def membership_pk(w: World) -> Target:
+    member = factories.make_user(f"member{w.n()}")
+    membership = account_member_add(account=w.account, user=member)
+    return Target(str(membership.pk), str(MISSING_PK))
+
+
 def reset_link(w: World) -> Target:
     token = default_token_generator.make_token(w.outsider)  # valid, for someone else
     owner_uid = urlsafe_base64_encode(force_bytes(w.owner.pk))
-    missing_uid = urlsafe_base64_encode(force_bytes(MISSING_PK))
+    # No user has it, and it is as long as the owner's (the page repeats the path).
+    missing_uid = urlsafe_base64_encode(b"x" * len(str(w.owner.pk)))
     return Target(f"{owner_uid}/{token}", f"{missing_uid}/{token}")
 
 
@@ -340,6 +359,8 @@ MATRIX: list[Case] = [
     ),
     dashboard("providers/<int:pk>/test-connection/", provider_pk, {"POST": 404}, {"POST": 302}),
     dashboard("messages/<int:pk>/", message_pk, {"GET": 404, "POST": 404}, {"GET": 200}),
+    dashboard("team/invitations/<int:pk>/withdraw/", invitation_pk, {"POST": 404}, {"POST": 302}),
+    dashboard("team/members/<int:pk>/remove/", membership_pk, {"POST": 404}, {"POST": 302}),
     dashboard("messages/<int:pk>/html/", message_pk, {"GET": 404}, {"GET": 200}),
     # Not a URL parameter, but an address in the form: the owner's listed address must read
     # exactly like one that is on no list (the page repeats the address the user typed).
@@ -381,6 +402,7 @@ MATRIX: list[Case] = [
         {"GET": 200, "POST": 200},
         path=lambda w, value: f"/accounts/reset/{value}/",
         body=lambda w, _: {"new_password1": "Taken-over-1!", "new_password2": "Taken-over-1!"},
+        echoes="path",  # the page's language menu returns to it
     ),
 ]
 
@@ -388,6 +410,7 @@ MATRIX: list[Case] = [
 ADMIN_OBJECTS: dict[str, Callable[[World], Any]] = {
     "accounts.Account": lambda w: w.account,
     "accounts.Membership": lambda w: w.account.memberships.first(),
+    "accounts.Invitation": lambda w: Invitation.objects.get(pk=invitation_pk(w).owner),
     "api.ApiKey": lambda w: factories.make_api_key(w.account)[0],
     "api.Message": owner_message,
     "api.MessageEvent": lambda w: owner_message(w).events.first(),
