@@ -56,13 +56,17 @@ class NoProviderError(ApiError):
 
 
 class SendLimitExceededError(ApiError):
+    """A sending limit is reached. details.scope says whose: "provider" (the provider's
+    hourly/daily limit) or "account" (the operator's daily quota of the account)."""
+
     code = "SEND_LIMIT_EXCEEDED"
     status_code = 429
     default_detail = "The provider's sending limit is reached."
 
-    def __init__(self, *, retry_after: int, limit_detail: str = ""):
-        message = f"{self.default_detail} {limit_detail}".strip()
-        super().__init__(message, details={"retry_after": retry_after})
+    def __init__(self, *, retry_after: int, scope: str = "provider", message: str = ""):
+        super().__init__(
+            message or self.default_detail, details={"retry_after": retry_after, "scope": scope}
+        )
         self.wait = retry_after  # DRF's handler turns this into the Retry-After header
 
 

@@ -28,7 +28,7 @@ from django.db.models import F, Max, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from api.emails import build_email
+from api.emails import email_for_sending
 from api.models import Message, MessageEvent
 from api.selectors import suppressed_recipients, suppression_text
 from providers import delivery, limits
@@ -515,7 +515,7 @@ def _send_feed(
         grants = {feed.provider.pk: counted_in} if counted_in is not None else {}
         try:
             attempts = delivery.send_with_failover(
-                build_email(message),
+                email_for_sending(message),
                 feed.chain,
                 channel_for,
                 may_use=lambda fallback, grants=grants: take_fallback_capacity(fallback, grants),

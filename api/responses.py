@@ -71,21 +71,35 @@ class MessageEventSerializer(serializers.Serializer):
 
 class StatusResultSerializer(serializers.Serializer):
     message = MessageStatusSerializer()
-    events = MessageEventSerializer(many=True)
+    events = MessageEventSerializer(
+        many=True, help_text="Oldest first, at most 100: the rest through events_next."
+    )
+    events_next = serializers.CharField(
+        allow_null=True,
+        help_text="More events follow: pass this as ?events_after= for the next 100. "
+        "Null on the last page.",
+    )
 
 
 class QueueHealthSerializer(serializers.Serializer):
     queued = serializers.IntegerField(help_text="Messages waiting, due or not.")
     due = serializers.IntegerField(help_text="Queued messages whose time has come.")
     sending = serializers.IntegerField(help_text="Claimed by a worker right now.")
+    stuck = serializers.IntegerField(
+        help_text="Claimed, but past their lease: their worker died or hangs. Due again."
+    )
     oldest_due_age_seconds = serializers.FloatField(
-        allow_null=True, help_text="How long the most overdue message has been waiting."
+        allow_null=True,
+        help_text="How long the most overdue message (queued and due, or stuck) has waited.",
     )
 
 
 class HealthSerializer(serializers.Serializer):
     database = serializers.CharField()
-    queue = QueueHealthSerializer()
+    queue = QueueHealthSerializer(
+        required=False,
+        help_text="Only with Authorization: Bearer <MAILPASS_HEALTH_TOKEN>.",
+    )
 
 
 class SuppressionSerializer(serializers.Serializer):

@@ -77,9 +77,12 @@ _ERRORS = {
     422: "NO_SMTP_PROVIDER: the account has no default provider. /send also: "
     "RECIPIENT_SUPPRESSED, a recipient is on the suppression list (details.message_id, "
     "details.suppressed).",
-    429: "SEND_LIMIT_EXCEEDED (provider limit) or RATE_LIMITED (API requests); see Retry-After.",
+    429: "SEND_LIMIT_EXCEEDED (a limit of the provider, or the account's daily quota: "
+    "details.scope is `provider` or `account`) or RATE_LIMITED (API requests per key or per "
+    "account); see Retry-After.",
     500: "SEND_FAILED: the provider refused the message or could not be reached; "
-    "details.message_id names the recorded message.",
+    "details.message_id names the recorded message. INTERNAL_ERROR: a fault of MailPass "
+    "itself, logged with its traceback; nothing the request did.",
     503: "UNAVAILABLE: the database is unreachable.",
 }
 

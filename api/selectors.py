@@ -12,14 +12,15 @@ from django.utils import timezone
 
 from accounts.models import Account
 from api.emails import build_email
-from api.keys import key_digest, key_prefix, looks_like_key
+from api.keys import hmac_keys, key_digest, key_prefix, looks_like_key
 from api.models import ApiKey, Message, MessageEvent, Suppression
 
 
 def api_key_get_active(*, key: str) -> ApiKey | None:
     """The unrevoked ApiKey matching the full secret `key`, or None.
 
-    Looked up by its visible prefix, then compared by digest in constant time.
+    Looked up by its visible prefix, then compared by digest in constant time, with the
+    current HMAC key and then each fallback (a digest made before a rotation).
     """
     if not looks_like_key(key):
         return None
@@ -29,9 +30,10 @@ def api_key_get_active(*, key: str) -> ApiKey | None:
         )
     except ApiKey.DoesNotExist:
         return None
-    if not hmac.compare_digest(api_key.digest, key_digest(key)):
-        return None
-    return api_key
+    for hmac_key in hmac_keys():
+        if hmac.compare_digest(api_key.digest, key_digest(key, hmac_key)):
+            return api_key
+    return None
 
 
 def normalize_message_id(raw: str) -> str:
@@ -52,24 +54,54 @@ def message_get_for_account(*, account: Account, message_id: str) -> Message:
     return Message.objects.get(account=account, message_id=normalized)
 
 
+def database_ping() -> None:
+    """One round trip to the database; raises DatabaseError when it does not answer."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
 def queue_health() -> dict[str, int | float | None]:
-    """Queue depth for monitoring: queued (of which due now), sending, and how late the
-    most overdue message is. Raises DatabaseError when the database is unreachable."""
+    """Queue depth for monitoring: queued (of which due now), sending (of which stuck: past
+    their lease, so their worker died or hangs), and how late the most overdue message is.
+    Raises DatabaseError when the database is unreachable."""
     now = timezone.now()
     queued = Message.objects.filter(status=Message.Status.QUEUED)
     due = queued.filter(next_attempt_at__lte=now)
-    oldest = due.aggregate(oldest=Min("next_attempt_at"))["oldest"]
+    sending = Message.objects.filter(status=Message.Status.SENDING)
+    stuck = sending.filter(lease_expires_at__lt=now)
+    late = [
+        due.aggregate(oldest=Min("next_attempt_at"))["oldest"],
+        stuck.aggregate(oldest=Min("lease_expires_at"))["oldest"],
+    ]
+    oldest = min((moment for moment in late if moment is not None), default=None)
     return {
         "queued": queued.count(),
         "due": due.count(),
-        "sending": Message.objects.filter(status=Message.Status.SENDING).count(),
+        "sending": sending.count(),
+        "stuck": stuck.count(),
         "oldest_due_age_seconds": round((now - oldest).total_seconds(), 1) if oldest else None,
     }
 
 
-def message_events(*, message: Message) -> QuerySet[MessageEvent]:
-    """The message's events, oldest first."""
-    return message.events.order_by("created_at", "id")
+# Events per page of the status answer and the dashboard's message page.
+EVENTS_PAGE_SIZE = 100
+
+
+def message_events(
+    *, message: Message, after: int | None = None, limit: int = EVENTS_PAGE_SIZE
+) -> tuple[list[MessageEvent], int | None]:
+    """One page of the message's events, oldest first, starting after the event `after`
+    (an id from an earlier page); and the id to continue from, None on the last page."""
+    events = message.events.order_by("created_at", "id")
+    if after is not None:
+        anchor = message.events.filter(pk=after).values_list("created_at", flat=True).first()
+        if anchor is None:
+            return [], None
+        events = events.filter(Q(created_at__gt=anchor) | Q(created_at=anchor, id__gt=after))
+    page = list(events[: limit + 1])
+    if len(page) > limit:
+        return page[:limit], page[limit - 1].pk
+    return page, None
 
 
 def recipients_of(message: Message) -> list[str]:

@@ -13,8 +13,9 @@ from django.utils.translation import gettext
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import Account
-from api import queue
-from api.emails import build_email, new_message_id
+from accounts.quotas import quota_take
+from api import queue, tracking
+from api.emails import email_for_sending, new_message_id
 from api.errors import (
     NoProviderError,
     RecipientSuppressedError,
@@ -22,9 +23,15 @@ from api.errors import (
     SendLimitExceededError,
 )
 from api.keys import generate_key, key_digest, key_prefix
-from api.models import ApiKey, Message, MessageEvent, Suppression, default_permissions
-from api.selectors import suppressed_recipients, suppression_text
-from api.tracking import trackable_links
+from api.models import (
+    ApiKey,
+    Message,
+    MessageEvent,
+    MessageLink,
+    Suppression,
+    default_permissions,
+)
+from api.selectors import recipients_of, suppressed_recipients, suppression_text
 from providers import delivery, limits
 from providers.delivery import Outcome
 from providers.models import Provider
@@ -73,12 +80,17 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     return api_key
 
 
-def api_key_mark_used(*, api_key: ApiKey) -> None:
-    """Record that `api_key` was just used (at most one write a minute per key)."""
+def api_key_mark_used(*, api_key: ApiKey, secret: str) -> None:
+    """Record that `api_key` (whose full key is `secret`) was just used: at most one write a
+    minute per key, and a new digest if the stored one was made with an older HMAC key."""
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > _LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
+    current = key_digest(secret)
+    if api_key.digest != current:
+        ApiKey.objects.filter(pk=api_key.pk).update(digest=current)
+        api_key.digest = current
 
 
 def _default_provider(account: Account) -> Provider:
@@ -100,6 +112,7 @@ def _new_message(
         raise ValidationError(
             {"from_email": ["Required: the default provider has no sender address."]}
         )
+    tracking = {name: _tracking_choice(account, data, name) for name in TRACKING_FIELDS}
     return Message(
         account=account,
         api_key=api_key,
@@ -116,17 +129,52 @@ def _new_message(
         text=data.get("text", ""),
         tags=data.get("tags", []),
         metadata=data.get("metadata", {}),
-        track_opens=data.get("track_opens", account.track_opens),
-        track_clicks=data.get("track_clicks", account.track_clicks),
+        **tracking,
     )
+
+
+TRACKING_FIELDS = ("track_opens", "track_clicks")
+
+
+def _tracking_choice(account: Account, data: dict[str, Any], name: str) -> bool:
+    """The request's track_opens/track_clicks, else the account's default; tracking needs
+    the operator's permission (Account.tracking_enabled): asking without it is a 400."""
+    wanted = data.get(name, getattr(account, name))
+    if wanted and not account.tracking_enabled:
+        if name in data:
+            raise ValidationError({name: [TRACKING_REFUSAL]})
+        return False
+    return bool(wanted)
+
+
+TRACKING_REFUSAL = (
+    "Open and click tracking is not enabled for this account: ask the operator of this "
+    "MailPass instance."
+)
+
+
+def _take_quota(account: Account, messages: list[Message]) -> None:
+    """Count `messages` against the account's daily quota; raise SendLimitExceededError
+    (scope "account") when they do not fit, and then nothing is counted."""
+    recipients = sizes = 0
+    for message in messages:
+        count = len(recipients_of(message))
+        recipients += count
+        sizes += count * len(f"{message.subject}{message.html}{message.text}".encode())
+    refusal = quota_take(account=account, recipients=recipients, size=sizes)
+    if refusal is not None:
+        raise SendLimitExceededError(
+            retry_after=refusal.retry_after, scope="account", message=refusal.text
+        )
 
 
 def message_send(*, account: Account, api_key: ApiKey | None, data: dict[str, Any]) -> Message:
     """Send one message now through the account's default provider and record the outcome.
 
-    Raises NoProviderError (no default provider), ValidationError (no sender),
-    RecipientSuppressedError (a recipient is suppressed; recorded as suppressed, no provider
-    is contacted), SendLimitExceededError (provider limit reached; nothing is recorded) and
+    Raises NoProviderError (no default provider), ValidationError (no sender, or tracking
+    asked for without the operator's permission), RecipientSuppressedError (a recipient is
+    suppressed; recorded as suppressed, no provider is contacted), SendLimitExceededError
+    (the provider's limit or the account's daily quota is reached; nothing is recorded) and
     SendFailedError (the provider did not accept it; the message is recorded as failed).
     The message is stored as `sending` with a lease before the provider is contacted, so
     if this process dies mid-send the queue picks it up: nothing accepted is ever lost.
@@ -183,6 +231,12 @@ def _send_through(
         grant = limits.acquire(provider=provider, wanted=1)
         if not grant.granted:
             raise SendLimitExceededError(retry_after=grant.retry_after)
+    try:
+        _take_quota(account, [message])
+    except SendLimitExceededError:
+        if grant is not None:
+            limits.release(provider=provider, grant_window=grant.window_start, count=1)
+        raise
     now = timezone.now()
     message.status = Message.Status.SENDING
     message.claim_token = uuid.uuid4()
@@ -225,7 +279,7 @@ def _send_now(
 
     try:
         attempts = delivery.send_with_failover(
-            build_email(message),
+            email_for_sending(message),
             chain,
             channel_for,
             may_use=lambda fallback: queue.take_fallback_capacity(fallback, grants),
@@ -322,9 +376,11 @@ def batch_enqueue(
     """Queue every valid item of a batch in one transaction; report the others as failed.
 
     `items` holds, per batch position, validated message data or an InvalidItem. Raises
-    NoProviderError for an account without a default provider (nothing is queued). All valid
-    items are committed together or not at all; each gets its queue_id (pk) and message_id.
-    An item with a suppressed recipient is recorded as `suppressed`, not queued.
+    NoProviderError for an account without a default provider, and SendLimitExceededError
+    (scope "account") when the items to queue do not fit the account's daily quota: then
+    nothing is queued. All valid items are committed together or not at all; each gets its
+    queue_id (pk) and message_id. An item with a suppressed recipient is recorded as
+    `suppressed`, not queued.
     """
     provider = _default_provider(account)
     now = timezone.now()
@@ -355,22 +411,55 @@ def batch_enqueue(
         for r in results
     ]
     with transaction.atomic():
+        # Counted with the insert: a batch that is refused or rolled back counts nothing.
+        _take_quota(account, [r.message for r in results if r.queued])
         Message.objects.bulk_create([r.message for r in results if r.message is not None])
     return results
 
 
+def _trackable(message_pk: int) -> Message | None:
+    """The message a tracking URL names, if its links still work: accepted less than
+    MAILPASS_TRACKING_LINK_DAYS ago, by an account the operator lets track."""
+    message = (
+        Message.objects.filter(pk=message_pk, account__tracking_enabled=True)
+        .only("pk", "account_id", "created_at")
+        .first()
+    )
+    if message is None or tracking.link_expired(message.created_at):
+        return None
+    return message
+
+
+def _room_for_tracking_event(message: Message) -> bool:
+    recorded = MessageEvent.objects.filter(
+        message=message, event_type__in=[MessageEvent.Type.OPEN, MessageEvent.Type.CLICK]
+    )
+    return recorded[: tracking.MAX_TRACKING_EVENTS].count() < tracking.MAX_TRACKING_EVENTS
+
+
 def event_record_open(*, message_pk: int, ip_address: str | None, user_agent: str) -> bool:
-    """Record that the message's tracking pixel was loaded; False for an unknown message."""
-    message = Message.objects.filter(pk=message_pk).only("pk", "account_id").first()
+    """Record that the message's tracking pixel was loaded; False when the pixel does not
+    work (unknown or expired message, tracking not allowed). The same client's opens within
+    tracking.OPEN_REPEAT are one, and a message keeps at most MAX_TRACKING_EVENTS."""
+    message = _trackable(message_pk)
     if message is None:
         return False
-    MessageEvent.objects.create(
-        account_id=message.account_id,
+    user_agent = user_agent[:1000]
+    repeat = MessageEvent.objects.filter(
         message=message,
         event_type=MessageEvent.Type.OPEN,
+        created_at__gte=timezone.now() - tracking.OPEN_REPEAT,
         ip_address=ip_address,
-        user_agent=user_agent[:1000],
-    )
+        user_agent=user_agent,
+    ).exists()
+    if not repeat and _room_for_tracking_event(message):
+        MessageEvent.objects.create(
+            account_id=message.account_id,
+            message=message,
+            event_type=MessageEvent.Type.OPEN,
+            ip_address=ip_address,
+            user_agent=user_agent,
+        )
     return True
 
 
@@ -378,22 +467,28 @@ def event_record_click(
     *, message_pk: int, link_index: int, ip_address: str | None, user_agent: str
 ) -> str | None:
     """Record a click on the message's `link_index`-th tracked link and return its target;
-    None (nothing recorded) when the message or the link does not exist."""
-    message = Message.objects.filter(pk=message_pk).only("pk", "account_id", "html").first()
+    None (nothing recorded) when the link does not work: unknown message or link, expired,
+    tracking not allowed. A message keeps at most MAX_TRACKING_EVENTS opens and clicks."""
+    message = _trackable(message_pk)
     if message is None:
         return None
-    links = trackable_links(message.html)
-    if not 0 <= link_index < len(links):
-        return None
-    MessageEvent.objects.create(
-        account_id=message.account_id,
-        message=message,
-        event_type=MessageEvent.Type.CLICK,
-        url=links[link_index][:2048],
-        ip_address=ip_address,
-        user_agent=user_agent[:1000],
+    url = (
+        MessageLink.objects.filter(message=message, position=link_index)
+        .values_list("url", flat=True)
+        .first()
     )
-    return links[link_index]
+    if url is None:
+        return None
+    if _room_for_tracking_event(message):
+        MessageEvent.objects.create(
+            account_id=message.account_id,
+            message=message,
+            event_type=MessageEvent.Type.CLICK,
+            url=url[:2048],
+            ip_address=ip_address,
+            user_agent=user_agent[:1000],
+        )
+    return url
 
 
 # anymail's normalized event types → ours. Others (queued, sent, autoresponded…) say

@@ -31,14 +31,19 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     def allow_request(self, request: Any, view: Any) -> bool:
         allowed = super().allow_request(request, view)
         if getattr(self, "key", None) is not None:
-            # APIView.finalize_response copies view.headers onto the answer, errors included.
-            view.headers.update(
-                {
-                    "RateLimit-Limit": str(self.num_requests),
-                    "RateLimit-Remaining": str(max(self.num_requests - len(self.history), 0)),
-                    "RateLimit-Reset": str(math.ceil(self.wait())),
-                }
-            )
+            remaining = max(self.num_requests - len(self.history), 0)
+            shown = view.headers.get("RateLimit-Remaining")
+            # Two throttles count each request (the key's, the account's): the headers
+            # describe the one with the least room left.
+            if shown is None or remaining < int(shown):
+                # APIView.finalize_response copies view.headers onto the answer, errors too.
+                view.headers.update(
+                    {
+                        "RateLimit-Limit": str(self.num_requests),
+                        "RateLimit-Remaining": str(remaining),
+                        "RateLimit-Reset": str(math.ceil(self.wait())),
+                    }
+                )
         return allowed
 
     def wait(self) -> float:
@@ -53,3 +58,18 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         # history is newest first; the entry that must leave for the window to have room:
         blocking = self.history[min(len(self.history), self.num_requests) - 1]
         return max(self.duration - (self.now - blocking), 0.0)
+
+
+class AccountRateThrottle(ApiKeyRateThrottle):
+    """Requests per account over all of its keys (MAILPASS_ACCOUNT_RATE_LIMIT): an account
+    cannot multiply its rate by creating keys."""
+
+    scope = "account"
+
+    def get_rate(self) -> str:
+        return settings.MAILPASS_ACCOUNT_RATE_LIMIT
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        if isinstance(request.auth, ApiKey):
+            return f"throttle:account:{request.auth.account_id}"
+        return None

@@ -1,7 +1,10 @@
 import base64
+import hmac
+import math
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -236,25 +239,37 @@ class MailViewSet(viewsets.ViewSet):
                 OpenApiParameter.PATH,
                 description="The message_id, with or without angle brackets, URL-encoded or not.",
             ),
+            OpenApiParameter(
+                "events_after",
+                str,
+                description="The events_next of the previous answer: the next page of events.",
+            ),
             *THROTTLED,
         ],
         responses={
             200: envelope("StatusResponse", StatusResultSerializer()),
-            **error_responses(401, 403, 404, 429),
+            **error_responses(400, 401, 403, 404, 429),
         },
     )
     def status(self, request: Request, message_id: str) -> Response:
+        after = request.query_params.get("events_after")
+        # isdecimal, not isdigit: int() refuses "²"; and no more digits than a pk has.
+        if after is not None and not (after.isdecimal() and len(after) <= 18):
+            raise ValidationError({"events_after": ["Must be the events_next of an answer."]})
         try:
             message = selectors.message_get_for_account(
                 account=request.auth.account, message_id=message_id
             )
         except Message.DoesNotExist as err:
             raise NotFound() from err
-        events = selectors.message_events(message=message)
+        events, following = selectors.message_events(
+            message=message, after=int(after) if after is not None else None
+        )
         return success(
             {
                 "message": MessageStatusSerializer(message).data,
                 "events": MessageEventSerializer(events, many=True).data,
+                "events_next": None if following is None else str(following),
             }
         )
 
@@ -351,7 +366,9 @@ class SuppressionViewSet(viewsets.ViewSet):
 
 @extend_schema(tags=["Operations"])
 class HealthView(APIView):
-    """For load balancers and monitoring: no key needed, no throttling."""
+    """For load balancers and monitoring: no key needed, no throttling. Anyone learns
+    whether the database answers; the queue's figures (across every account) only a
+    request with the operator's MAILPASS_HEALTH_TOKEN."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -360,7 +377,15 @@ class HealthView(APIView):
     metadata_class = None
 
     @extend_schema(
-        summary="Database reachability and queue depth",
+        summary="Database reachability, and queue depth for the operator",
+        parameters=[
+            OpenApiParameter(
+                "Authorization",
+                str,
+                OpenApiParameter.HEADER,
+                description="Bearer <MAILPASS_HEALTH_TOKEN>: adds the queue's figures.",
+            )
+        ],
         responses={
             200: envelope("HealthResponse", HealthSerializer()),
             503: error_responses(503)[503],
@@ -368,10 +393,19 @@ class HealthView(APIView):
     )
     def get(self, request: Request) -> Response:
         try:
+            if not _has_health_token(request):
+                selectors.database_ping()
+                return success({"database": "ok"})
             queue_state = selectors.queue_health()
         except DatabaseError as err:
             raise ServiceUnavailableError() from err
         return success({"database": "ok", "queue": queue_state})
+
+
+def _has_health_token(request: Request) -> bool:
+    token = settings.MAILPASS_HEALTH_TOKEN
+    given = request.headers.get("Authorization", "")
+    return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
 
 
 # A transparent 1x1 GIF: what a tracking pixel answers.
@@ -382,9 +416,21 @@ def _not_found() -> HttpResponse:
     return HttpResponse("Not found.", status=404, content_type="text/plain")
 
 
+def _tracking_throttled(request: HttpRequest) -> HttpResponse | None:
+    """A 429 (text, Retry-After) for a client over MAILPASS_TRACKING_RATE_LIMIT, else None."""
+    throttle = tracking.TrackingThrottle()
+    if throttle.allow_request(request, None):
+        return None
+    response = HttpResponse("Too many requests.", status=429, content_type="text/plain")
+    response["Retry-After"] = str(max(1, math.ceil(throttle.wait() or 1)))
+    return response
+
+
 @require_safe
 def tracking_open(request: HttpRequest, token: str) -> HttpResponse:
     """The open pixel: records an `open` event, answers a GIF that is never cached."""
+    if (refusal := _tracking_throttled(request)) is not None:
+        return refusal
     message_pk = tracking.read_open_token(token)
     if message_pk is None or not services.event_record_open(
         message_pk=message_pk,
@@ -401,6 +447,8 @@ def tracking_open(request: HttpRequest, token: str) -> HttpResponse:
 def tracking_click(request: HttpRequest, token: str) -> HttpResponse:
     """A tracked link: records a `click` event and redirects (302) to the link as it was in
     the message. A token we did not sign redirects nowhere."""
+    if (refusal := _tracking_throttled(request)) is not None:
+        return refusal
     click = tracking.read_click_token(token)
     target = click and services.event_record_click(
         message_pk=click.message_pk,

@@ -6,18 +6,24 @@ Every credential is passed explicitly, so a backend never falls back to global s
 django-anymail backends are built per provider with that provider's own keys.
 """
 
+import functools
 import warnings
 from collections.abc import Callable
 from typing import Any
 
+from anymail.backends.amazon_ses import EmailBackend as AmazonSESBackend
+from anymail.backends.base_requests import AnymailRequestsBackend
 from anymail.exceptions import AnymailNotSupportedWarning
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.utils.module_loading import import_string
 
-from providers.hosts import assert_host_allowed
+from providers.backends import AwsWithinDeadline, RequestsWithinDeadline
+from providers.deadline import timeout_for
+from providers.hosts import HostNotAllowedError, assert_host_allowed
 from providers.models import Provider
+from providers.policy import RELAY_REFUSAL, port_allowed, port_refusal, relay_allowed
 
 # Each ESP's public API base, as its anymail backend expects it (SES: None = boto3's own
 # endpoint for the region). MAILPASS_ESP_API_URLS replaces them, never a provider row.
@@ -44,6 +50,10 @@ def api_url_for(provider: Provider) -> str | None:
 
 
 def _smtp_options(provider: Provider) -> dict[str, Any]:
+    # A provider saved before the operator narrowed the ports (or before ports were
+    # checked at all) must not reach another service either.
+    if not port_allowed(provider.port):
+        raise HostNotAllowedError(port_refusal())
     # DNS may have changed since the provider was saved: refuse early, before any message
     # is tried. The check that counts comes when it connects (PinnedSMTPBackend), on the
     # very addresses it then connects to.
@@ -55,15 +65,18 @@ def _smtp_options(provider: Provider) -> dict[str, Any]:
         "password": provider.credentials.get("password", ""),
         "use_tls": provider.security == Provider.Security.STARTTLS,
         "use_ssl": provider.security == Provider.Security.SSL,
-        "timeout": provider.timeout,
+        "timeout": timeout_for(provider),
     }
 
 
 def _mailpass_options(provider: Provider) -> dict[str, Any]:
     # The operator's relay: trusted, so no private-address check (it may well sit on the
-    # same private network). Nothing comes from the provider row.
+    # same private network). Nothing comes from the provider row. The permission is checked
+    # here too, so a relay provider added before the operator had a say sends nothing.
     if not settings.EMAIL_HOST:
         raise ImproperlyConfigured("this MailPass instance has no relay (EMAIL_HOST is unset)")
+    if not relay_allowed(provider.account):
+        raise ImproperlyConfigured(RELAY_REFUSAL)
     return {
         "host": settings.EMAIL_HOST,
         "port": settings.EMAIL_PORT,
@@ -71,7 +84,9 @@ def _mailpass_options(provider: Provider) -> dict[str, Any]:
         "password": settings.EMAIL_HOST_PASSWORD,
         "use_tls": settings.EMAIL_USE_TLS,
         "use_ssl": settings.EMAIL_USE_SSL,
-        "timeout": settings.EMAIL_TIMEOUT,
+        "timeout": timeout_for(provider),
+        # Bounces go to the operator, never to whatever From the tenant wrote.
+        "envelope_sender": settings.MAILPASS_RELAY_RETURN_PATH,
     }
 
 
@@ -81,8 +96,8 @@ def _ses_options(provider: Provider) -> dict[str, Any]:
         # One attempt: the queue retries with its own backoff, and boto3's retries would
         # hold a worker's connection for several timeouts on one message.
         "config": {
-            "connect_timeout": provider.timeout,
-            "read_timeout": provider.timeout,
+            "connect_timeout": timeout_for(provider),
+            "read_timeout": timeout_for(provider),
             "retries": {"mode": "standard", "total_max_attempts": 1},
         },
     }
@@ -105,7 +120,7 @@ def _api_key_options(provider: Provider) -> dict[str, Any]:
     return {
         "api_key": provider.credentials.get("api_key", ""),
         "api_url": api_url_for(provider),
-        "timeout": provider.timeout,
+        "timeout": timeout_for(provider),
     }
 
 
@@ -138,7 +153,7 @@ def _postmark_options(provider: Provider) -> dict[str, Any]:
     return {
         "server_token": provider.credentials.get("server_token", ""),
         "api_url": api_url_for(provider),
-        "timeout": provider.timeout,
+        "timeout": timeout_for(provider),
     }
 
 
@@ -162,7 +177,26 @@ def open_for(provider: Provider) -> BaseEmailBackend:
     CredentialsUnreadableError when the stored secrets cannot be decrypted,
     ImproperlyConfigured (anymail's configuration errors among them) for a provider that
     cannot work as configured, and KeyError for a kind without a backend row.
-    delivery.deliver opens and closes the connection.
+    delivery.deliver opens and closes the connection; its I/O keeps to the deadline of
+    providers.deadline (its per-operation timeout is deadline.timeout_for(provider)).
     """
     path, options_for = BACKENDS[provider.kind]
-    return get_connection(path, fail_silently=False, **options_for(provider))
+    # What django.core.mail.get_connection() does, with the class that keeps the deadline.
+    return _within_deadline(path)(fail_silently=False, **options_for(provider))
+
+
+# django-anymail's backends, and what their HTTP calls need to keep to the deadline (our
+# SMTP backends keep it themselves): see providers.backends.
+_DEADLINE_MIXINS: tuple[tuple[type, type], ...] = (
+    (AnymailRequestsBackend, RequestsWithinDeadline),
+    (AmazonSESBackend, AwsWithinDeadline),
+)
+
+
+@functools.cache
+def _within_deadline(path: str) -> type[BaseEmailBackend]:
+    backend = import_string(path)
+    for base, mixin in _DEADLINE_MIXINS:
+        if issubclass(backend, base):
+            return type(backend.__name__, (mixin, backend), {"__module__": __name__})
+    return backend

@@ -9,7 +9,6 @@ provider an empty one keeps the stored secret.
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -17,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Account
 from providers import kinds
 from providers.models import Provider
+from providers.policy import relay_allowed
 from providers.selectors import provider_list_for_account
 from providers.services import provider_check_kind, provider_create, provider_update
 
@@ -85,10 +85,10 @@ _REGION_HELP = {
 }
 
 
-def kind_is_offered(kind: str) -> bool:
-    """Whether a provider of `kind` can be added here at all: the instance relay exists
-    only where the operator set one up (EMAIL_HOST; see providers.kinds.validate)."""
-    return kind != Provider.Kind.MAILPASS or bool(settings.EMAIL_HOST)
+def kind_is_offered(kind: str, account: Account) -> bool:
+    """Whether `account` can add a provider of `kind` at all: the instance relay exists
+    only where the operator set one up, for the accounts it allows (providers.policy)."""
+    return kind != Provider.Kind.MAILPASS or relay_allowed(account)
 
 
 class ProviderForm(forms.ModelForm):

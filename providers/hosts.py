@@ -19,10 +19,11 @@ import ipaddress
 import re
 import smtplib
 import socket
+from typing import Any
 
 from django.conf import settings
 
-from providers.backends import _SMTP, _SMTPSSL, SMTPBackend
+from providers.backends import _SMTP, _SMTPSSL, SMTPBackend, tcp_connection
 
 
 class HostNotAllowedError(Exception):
@@ -136,31 +137,35 @@ def assert_host_allowed(host: str, port: int) -> None:
         resolve(host, port)
 
 
-class _PinnedSocket(smtplib.SMTP):
-    """smtplib's socket, opened to an address resolve() checked, not to the name.
+class _PinnedSocket:
+    """For our smtplib classes: the TCP connection goes to an address resolve() checked,
+    not to the name, each try within the timeout and the deadline (backends.tcp_connection).
 
     self._host stays the name: it is what STARTTLS and SMTP_SSL give as server_hostname,
     so the certificate is still verified against the host name the tenant gave.
     """
 
-    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+    source_address: Any
+
+    def _connect_tcp(self, host: str, port: int, timeout: Any) -> socket.socket:
         if timeout is not None and not timeout:
             raise ValueError("Non-blocking socket (timeout=0) is not supported")
         *others, last = resolve(host, port)
+        per_operation = self._per_operation()  # type: ignore[attr-defined]
         for address in others:
             # As socket.create_connection does with a name: the next address may answer.
             with contextlib.suppress(OSError):
-                return socket.create_connection((address, port), timeout, self.source_address)
-        return socket.create_connection((last, port), timeout, self.source_address)
+                return tcp_connection(address, port, per_operation, self.source_address)
+        return tcp_connection(last, port, per_operation, self.source_address)
 
 
-class _PinnedSMTP(_SMTP, _PinnedSocket):
+# First in the MRO, so its _connect_tcp is the one the SMTP classes' connect (and, for
+# SMTP_SSL, the TLS layer put on top) uses.
+class _PinnedSMTP(_PinnedSocket, _SMTP):
     pass
 
 
-# SMTP_SSL._get_socket wraps what its super() returns: _PinnedSocket comes after SMTP_SSL
-# in this class's MRO, so the TLS layer is put on the pinned socket.
-class _PinnedSMTPSSL(_SMTPSSL, _PinnedSocket):
+class _PinnedSMTPSSL(_PinnedSocket, _SMTPSSL):
     pass
 
 

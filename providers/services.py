@@ -1,13 +1,20 @@
 """Writes and checks on providers: create, edit, delete, make default, test the connection."""
 
+import smtplib
+import socket
+import ssl
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext, gettext_noop
 
 from accounts.models import Account
 from providers import checks, kinds
 from providers.delivery import classify_error
 from providers.hosts import HostNotAllowedError, assert_host_allowed
 from providers.models import Provider
+from providers.policy import RELAY_REFUSAL, port_allowed, port_refusal, relay_allowed
 
 
 def _validate_host(provider: Provider) -> None:
@@ -15,6 +22,8 @@ def _validate_host(provider: Provider) -> None:
         return
     if not provider.host:
         raise ValidationError({"host": ["An SMTP provider needs a host."]})
+    if not port_allowed(provider.port):
+        raise ValidationError({"port": [port_refusal()]})
     try:
         assert_host_allowed(provider.host, provider.port)
     except HostNotAllowedError as err:
@@ -129,6 +138,17 @@ def provider_check_kind(*, provider: Provider) -> None:
     that must not be contacted (this resolves the host name).
     """
     kinds.validate(provider.kind, provider.credentials, provider.options)
+    if provider.kind == Provider.Kind.MAILPASS and not relay_allowed(provider.account):
+        raise ValidationError({"kind": [gettext(RELAY_REFUSAL)]})
+    if provider.timeout > settings.MAILPASS_REQUEST_TIMEOUT_SECONDS:
+        raise ValidationError(
+            {
+                "timeout": [
+                    gettext("At most %(seconds)s seconds on this MailPass.")
+                    % {"seconds": settings.MAILPASS_REQUEST_TIMEOUT_SECONDS}
+                ]
+            }
+        )
     _validate_fallbacks(provider)
     _validate_host(provider)
 
@@ -183,12 +203,62 @@ def provider_test_connection(provider: Provider) -> tuple[bool, str]:
 
     smtp/mailpass: connect, EHLO (STARTTLS and login when configured), QUIT. ESPs: one
     authenticated read call against their API. Never raises: returns (True, what worked)
-    or (False, a message saying what failed, in the provider's words where it gave any).
+    or (False, what failed). An ESP's failure is in its own words. An SMTP failure is one of
+    a few plain sentences, never the server's banner or reply: tenants choose the host, so
+    the answer must not tell open, closed and filtered ports apart or echo what answered.
+    The instance's relay never shows its host, port or login.
     """
+    relay = provider.kind == Provider.Kind.MAILPASS
     try:
-        return True, checks.run(provider)
+        result = checks.run(provider)
     except checks.CheckFailedError as err:
+        if provider.kind in SMTP_KINDS:
+            return False, gettext(_RELAY_FAILED if relay else _NOT_SMTP)
         return False, str(err)
     except Exception as exc:  # noqa: BLE001 - boundary: a failed check is an answer, not an error
+        if relay:
+            return False, gettext(_RELAY_FAILED)
+        if provider.kind in SMTP_KINDS:
+            return False, _smtp_check_failure(exc)
         text, label = classify_error(exc).error_text, f"{provider.get_kind_display()}: "
         return False, text if text.startswith(label) else label + text
+    return True, gettext("Connected to the MailPass relay.") if relay else result
+
+
+SMTP_KINDS = (Provider.Kind.SMTP, Provider.Kind.MAILPASS)
+_RELAY_FAILED = gettext_noop(
+    "The MailPass relay could not be reached. Tell the operator of this instance."
+)
+_NOT_SMTP = gettext_noop("The server did not answer like an SMTP server.")
+
+
+def _smtp_check_failure(exc: BaseException) -> str:
+    """What a failed SMTP connection test tells the tenant: the kind of failure only."""
+    if isinstance(exc, HostNotAllowedError):
+        return str(exc)  # our own words about the host the tenant typed
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return gettext("The server refused the login.")
+    if isinstance(exc, smtplib.SMTPNotSupportedError) and "STARTTLS" in str(exc):
+        return gettext("The server does not offer STARTTLS, so nothing was sent.")
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return gettext("The server offers no login method MailPass can use.")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        # OpenSSL's reason (self-signed, expired, for another name), not the server's words.
+        reason = getattr(exc, "verify_message", None) or gettext("unknown reason")
+        return gettext("TLS failed: the server's certificate was not accepted (%(reason)s).") % {
+            "reason": reason
+        }
+    if isinstance(exc, ssl.SSLError):
+        return gettext("TLS failed.")
+    if isinstance(exc, smtplib.SMTPResponseException) and 200 <= exc.smtp_code < 600:
+        # An SMTP server that said no: its code tells the tenant enough, its text is not shown.
+        return gettext("The SMTP server refused with code %(code)s.") % {"code": exc.smtp_code}
+    if isinstance(exc, smtplib.SMTPException | checks.CheckFailedError):
+        # Before OSError: smtplib's errors are OSErrors too. A greeting that is not SMTP, a
+        # server that hangs up or answers at length: not an SMTP server, as far as we can tell.
+        return gettext(_NOT_SMTP)
+    if isinstance(exc, socket.gaierror):
+        return gettext("The host name does not resolve.")
+    if isinstance(exc, OSError):
+        return gettext("Could not connect to the server.")
+    return gettext("The connection test failed.")

@@ -1,5 +1,6 @@
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -12,6 +13,7 @@ from accounts.services import account_for_user
 from api.errors import RecipientSuppressedError, SendFailedError, SendLimitExceededError
 from api.services import message_send_test
 from api.webhooks import webhook_url
+from dashboard.attempts import count_attempt
 from dashboard.forms import ProviderTestEmailForm
 from providers import kinds, limits, services
 from providers.forms import KIND_DESCRIPTIONS, KIND_FIELD_LABELS, ProviderForm, kind_is_offered
@@ -67,7 +69,7 @@ def provider_create(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     if kind not in Provider.Kind.values:
         menu = [
-            (choice, KIND_DESCRIPTIONS.get(choice, ""), kind_is_offered(choice))
+            (choice, KIND_DESCRIPTIONS.get(choice, ""), kind_is_offered(choice, account))
             for choice in Provider.Kind
         ]
         return render(request, "dashboard/provider_kinds.html", {"menu": menu})
@@ -142,10 +144,25 @@ def provider_set_default(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("dashboard:provider-list")
 
 
+def _tests_used_up(request: HttpRequest, provider: Provider) -> bool:
+    """Count one connection test or test email of the account against
+    MAILPASS_PROVIDER_TEST_LIMIT an hour; True (and a note) once it is used up."""
+    key = f"provider-tests:account:{provider.account_id}"
+    if count_attempt(key, 3600) <= settings.MAILPASS_PROVIDER_TEST_LIMIT:
+        return False
+    messages.error(
+        request,
+        _("Too many tests in the last hour: wait a while before the next one."),
+    )
+    return True
+
+
 @login_required
 @require_POST
 def provider_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
     provider = _own_provider(request, pk)
+    if _tests_used_up(request, provider):
+        return redirect("dashboard:provider-list")
     ok, text = services.provider_test_connection(provider)
     if ok:
         messages.success(
@@ -166,6 +183,8 @@ def provider_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def provider_test_email(request: HttpRequest, pk: int) -> HttpResponse:
     provider = _own_provider(request, pk)
+    if _tests_used_up(request, provider):
+        return redirect("dashboard:provider-list")
     form = ProviderTestEmailForm(request.POST, provider=provider)
     if not form.is_valid():
         for error in [*form.non_field_errors(), *form.errors.get("to_email", [])]:

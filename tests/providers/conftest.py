@@ -25,8 +25,9 @@ def esp_server(settings) -> Iterator[Callable[[str], EspServer]]:  # type: ignor
 
 
 @pytest.fixture
-def relay_settings(settings, sink):  # type: ignore[no-untyped-def]
-    """The instance relay (kind mailpass) configured to be the loopback SMTP sink."""
+def relay_settings(settings, sink, relay_allowed):  # type: ignore[no-untyped-def]
+    """The instance relay (kind mailpass) configured to be the loopback SMTP sink, and the
+    account allowed to use it."""
     settings.EMAIL_HOST = sink.host
     settings.EMAIL_PORT = sink.port
     settings.EMAIL_HOST_USER = ""

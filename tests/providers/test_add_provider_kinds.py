@@ -78,7 +78,7 @@ def test_add_provider_stores_each_esps_secrets_encrypted_and_settings_as_options
     assert output == f"Added provider #{provider.pk} {provider} (default).\n"
 
 
-def test_add_provider_adds_the_instance_relay_with_no_flags_of_its_own(settings, account):
+def test_add_provider_adds_the_instance_relay_with_no_flags_of_its_own(settings, relay_allowed):
     settings.EMAIL_HOST = "relay.internal"
 
     output = add_provider("--kind", "mailpass")
@@ -92,6 +92,13 @@ def test_add_provider_refuses_the_instance_relay_when_none_is_configured(setting
     settings.EMAIL_HOST = ""
 
     with pytest.raises(CommandError, match="kind: This MailPass instance has no relay"):
+        add_provider("--kind", "mailpass")
+
+
+def test_add_provider_refuses_the_relay_to_an_account_the_operator_did_not_allow(settings, account):
+    settings.EMAIL_HOST = "relay.internal"
+
+    with pytest.raises(CommandError, match="kind: The MailPass relay is not enabled"):
         add_provider("--kind", "mailpass")
 
 

@@ -118,8 +118,7 @@ def test_an_smtp_provider_fails_when_nothing_listens(account):
 
     ok, message = provider_test_connection(provider)
 
-    assert ok is False
-    assert message.startswith("SMTP server: connection error: ")
+    assert (ok, message) == (False, "Could not connect to the server.")
 
 
 def test_an_smtp_provider_whose_login_fails_reports_it(account, sink):
@@ -130,8 +129,7 @@ def test_an_smtp_provider_whose_login_fails_reports_it(account, sink):
 
     ok, message = provider_test_connection(provider)
 
-    assert ok is False
-    assert "SMTP" in message
+    assert (ok, message) == (False, "The server offers no login method MailPass can use.")
 
 
 def test_an_smtp_provider_on_a_private_host_is_refused_without_connecting(settings, account, sink):
@@ -149,7 +147,8 @@ def test_the_mailpass_relay_passes_against_the_configured_server(relay_settings,
 
     ok, message = provider_test_connection(provider)
 
-    assert (ok, message) == (True, f"Connected to 127.0.0.1:{sink.port}.")
+    # The relay is the operator's: its host, port and login are nobody else's business.
+    assert (ok, message) == (True, "Connected to the MailPass relay.")
 
 
 def test_the_mailpass_relay_fails_when_the_relay_is_down(relay_settings, account):
@@ -158,5 +157,7 @@ def test_the_mailpass_relay_fails_when_the_relay_is_down(relay_settings, account
 
     ok, message = provider_test_connection(provider)
 
-    assert ok is False
-    assert "connection error" in message
+    assert (ok, message) == (
+        False,
+        "The MailPass relay could not be reached. Tell the operator of this instance.",
+    )

@@ -45,7 +45,7 @@ def test_open_for_passes_host_port_login_decrypted_password_and_timeout(account)
         account,
         port=2526,
         username="relay-user",
-        timeout=42,
+        timeout=12,
         credentials={"password": "s3cret-relay-pw"},
     )
 
@@ -55,7 +55,7 @@ def test_open_for_passes_host_port_login_decrypted_password_and_timeout(account)
     assert backend.port == 2526
     assert backend.username == "relay-user"
     assert backend.password == "s3cret-relay-pw"
-    assert backend.timeout == 42
+    assert backend.timeout == 12
     assert backend.fail_silently is False
 
 

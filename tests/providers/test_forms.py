@@ -55,7 +55,7 @@ def test_a_valid_form_creates_the_provider_with_its_kinds_secrets_and_options(ac
     assert (saved.credentials, saved.options) == EXPECTED[kind]
 
 
-def test_the_form_creates_the_instance_relay_with_nothing_else(settings, account):
+def test_the_form_creates_the_instance_relay_with_nothing_else(settings, account, relay_allowed):
     settings.EMAIL_HOST = "relay.internal"
     form = form_for(account, "mailpass", is_default="on")
 

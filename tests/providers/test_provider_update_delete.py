@@ -73,7 +73,7 @@ def test_provider_update_changes_every_allowed_field_and_saves_it(account):
         port=465,
         username="relay-user",
         security=Provider.Security.SSL,
-        timeout=30,
+        timeout=20,
         options={"note": "eu relay"},
         fallbacks=[other.pk],
         from_email="news@example.com",
@@ -85,7 +85,7 @@ def test_provider_update_changes_every_allowed_field_and_saves_it(account):
     assert returned is provider
     saved = stored(provider)
     assert (saved.name, saved.kind, saved.host, saved.port) == ("Renamed", "smtp", "127.0.0.2", 465)
-    assert (saved.username, saved.security, saved.timeout) == ("relay-user", "ssl", 30)
+    assert (saved.username, saved.security, saved.timeout) == ("relay-user", "ssl", 20)
     assert saved.options == {"note": "eu relay"}
     assert saved.fallbacks == [other.pk]
     assert (saved.from_email, saved.from_name) == ("news@example.com", "News")
@@ -169,6 +169,7 @@ def test_provider_update_of_a_mailgun_provider_changes_its_options(account):
         pytest.param({"security": "tls13"}, "security", id="bad-security"),
         pytest.param({"timeout": 0}, "timeout", id="timeout-0"),
         pytest.param({"timeout": 301}, "timeout", id="timeout-301"),
+        pytest.param({"timeout": 26}, "timeout", id="timeout-past-the-request-budget"),
         pytest.param({"from_email": "not-an-email"}, "from_email", id="bad-from-email"),
         pytest.param({"name": ""}, "name", id="no-name"),
         pytest.param({"hourly_limit": -1}, "hourly_limit", id="negative-limit"),

@@ -30,7 +30,7 @@ def test_provider_create_saves_every_field(account):
         username="relay-user",
         security=Provider.Security.SSL,
         port=465,
-        timeout=30,
+        timeout=20,
         from_email="news@example.com",
         from_name="News",
         hourly_limit=100,
@@ -41,7 +41,7 @@ def test_provider_create_saves_every_field(account):
     saved = Provider.objects.get(pk=provider.pk)
     assert saved.account == account
     assert (saved.name, saved.kind, saved.host, saved.port) == ("Relay", "smtp", "127.0.0.1", 465)
-    assert (saved.username, saved.security, saved.timeout) == ("relay-user", "ssl", 30)
+    assert (saved.username, saved.security, saved.timeout) == ("relay-user", "ssl", 20)
     assert (saved.from_email, saved.from_name) == ("news@example.com", "News")
     assert (saved.hourly_limit, saved.daily_limit) == (100, 1000)
     assert saved.options == {"note": "eu relay"}
@@ -57,6 +57,7 @@ def test_provider_create_saves_every_field(account):
         pytest.param({"security": "tls13"}, "security", id="bad-security"),
         pytest.param({"kind": "pigeon"}, "kind", id="bad-kind"),
         pytest.param({"timeout": 0}, "timeout", id="timeout-0"),
+        pytest.param({"timeout": 26}, "timeout", id="timeout-past-the-request-budget"),
         pytest.param({"from_email": "not-an-email"}, "from_email", id="bad-from-email"),
         pytest.param({"name": ""}, "name", id="no-name"),
         pytest.param({"hourly_limit": -1}, "hourly_limit", id="negative-limit"),
