@@ -30,7 +30,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         api_key = selectors.api_key_get_active(key=key)
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
-        services.api_key_mark_used(api_key=api_key)
+        services.api_key_mark_used(api_key=api_key, secret=key)
         # The API works on request.auth; the owner is loaded only if something asks for it.
         return SimpleLazyObject(lambda: api_key.account.owner), api_key
 

@@ -23,8 +23,18 @@ def key_prefix(key: str) -> str:
     return key[:PREFIX_LENGTH]
 
 
-def key_digest(key: str) -> str:
-    secret = settings.MAILPASS_API_KEY_HMAC_KEY.encode()
+def hmac_keys() -> list[str]:
+    """The keys a stored digest may have been made with, the current one first: the
+    MAILPASS_API_KEY_HMAC_KEY and its fallbacks, or (in development, where it may be unset)
+    SECRET_KEY and SECRET_KEY_FALLBACKS."""
+    if settings.MAILPASS_API_KEY_HMAC_KEY:
+        return [settings.MAILPASS_API_KEY_HMAC_KEY, *settings.MAILPASS_API_KEY_HMAC_KEY_FALLBACKS]
+    return [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+
+
+def key_digest(key: str, hmac_key: str | None = None) -> str:
+    """The digest stored for `key`: HMAC-SHA256 with `hmac_key` (default: the current one)."""
+    secret = (hmac_key or hmac_keys()[0]).encode()
     return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()
 
 

@@ -2,6 +2,8 @@
 
 A token is the object's pk in base 36 plus a truncated HMAC-SHA256 of what it names, keyed
 from SECRET_KEY: short enough for a URL, impossible to forge or to point at another object.
+Tokens signed with a key now in SECRET_KEY_FALLBACKS still match, so rotating SECRET_KEY
+does not break the links in mail already sent or the webhook URLs given to ESPs.
 """
 
 import base64
@@ -13,17 +15,23 @@ from django.conf import settings
 _SIGNATURE_BYTES = 12  # 96 bits: 16 characters
 
 
-def signature(*parts: object) -> str:
-    key = hashlib.sha256(b"mailpass-url-signing:" + settings.SECRET_KEY.encode()).digest()
+def signature(*parts: object, secret: str | None = None) -> str:
+    """The signature of `parts` with `secret` (default: SECRET_KEY)."""
+    secret = settings.SECRET_KEY if secret is None else secret
+    key = hashlib.sha256(b"mailpass-url-signing:" + secret.encode()).digest()
     data = ":".join(str(part) for part in parts).encode()
     digest = hmac.new(key, data, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def matches(text: str, *parts: object) -> bool:
+    """Whether `text` is the signature of `parts` with SECRET_KEY or one of its fallbacks."""
     # As bytes: compare_digest raises TypeError for a str with non-ASCII characters, and
     # a token is whatever a stranger typed into a URL.
-    return hmac.compare_digest(text.encode(), signature(*parts).encode())
+    return any(
+        hmac.compare_digest(text.encode(), signature(*parts, secret=secret).encode())
+        for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    )
 
 
 def base36(number: int) -> str:

@@ -4,6 +4,9 @@ Each raises ImproperlyConfigured on a value it cannot understand, so a typo in a
 deployment fails at start-up instead of silently falling back to a default.
 """
 
+import base64
+import binascii
+import ipaddress
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -57,3 +60,45 @@ def env_map(name: str) -> dict[str, str]:
             raise ImproperlyConfigured(f"{name} must be KEY=VALUE pairs, got {item!r}")
         mapping[key.strip()] = value.strip()
     return mapping
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """A comma-separated list of IP addresses or networks ("10.0.0.5, 192.168.0.0/24")."""
+    networks = []
+    for item in env_list(name):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as err:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks, got {item!r}"
+            ) from err
+    return networks
+
+
+def weak_secret(value: str, *, minimum_length: int) -> bool:
+    """Whether a key is too weak to sign or hash with: shorter than `minimum_length`, fewer
+    than 5 distinct characters (Django's own deploy check), or Django's placeholder."""
+    return (
+        len(value) < minimum_length or len(set(value)) < 5 or value.startswith("django-insecure-")
+    )
+
+
+def is_fernet_key(value: str) -> bool:
+    """Whether `value` is a Fernet key: 32 bytes in url-safe base64."""
+    try:
+        return len(base64.urlsafe_b64decode(value.encode())) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
+def env_ports(name: str, default: str) -> frozenset[int] | None:
+    """A comma-separated list of TCP ports; "*" for any port (None)."""
+    raw = os.environ.get(name, default).strip()
+    if raw == "*":
+        return None
+    ports = set()
+    for item in raw.split(","):
+        if not item.strip().isdecimal() or not 1 <= int(item) <= 65535:
+            raise ImproperlyConfigured(f"{name} must list TCP ports or be *, got {raw!r}")
+        ports.add(int(item))
+    return frozenset(ports)

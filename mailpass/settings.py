@@ -1,16 +1,28 @@
 """MailPass settings. Everything comes from the environment, with production-safe defaults.
 
-Development: DEBUG=1 (set by `make run`). Production: DEBUG unset, SECRET_KEY and
-ALLOWED_HOSTS required, DATABASE_URL pointing at PostgreSQL.
+Development: DEBUG=1 (set by `make run`). Production: DEBUG unset, a strong SECRET_KEY,
+ALLOWED_HOSTS and DATABASE_URL (PostgreSQL) required; `check --deploy` asks for the keys
+that keep SECRET_KEY from being the root of every other secret.
 """
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from mailpass.env import env_bool, env_int, env_list, env_map, env_str
+from mailpass.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_map,
+    env_networks,
+    env_ports,
+    env_str,
+    is_fernet_key,
+    weak_secret,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -21,6 +33,18 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off.")
     SECRET_KEY = "django-insecure-mailpass-development-only"
+# Keys SECRET_KEY had before a rotation: what they signed (sessions, password reset links,
+# tracking and webhook URLs) stays valid while they are listed. New signatures use SECRET_KEY.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
+if not DEBUG:
+    for _name, _key in [("SECRET_KEY", SECRET_KEY)] + [
+        ("SECRET_KEY_FALLBACKS", key) for key in SECRET_KEY_FALLBACKS
+    ]:
+        if weak_secret(_key, minimum_length=50):
+            raise ImproperlyConfigured(
+                f"{_name} is too weak: use at least 50 random characters, e.g. the output of "
+                "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+            )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -33,14 +57,17 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "mailpass",  # the project itself: its deployment checks (mailpass/checks.py)
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_crontab",
     "accounts",
     "providers",
     "api",
     "dashboard",
+    # After api: an app listed earlier wins a command name, and api's `crontab` command
+    # (api/management/commands/crontab.py) extends this one.
+    "django_crontab",
 ]
 
 MIDDLEWARE = [
@@ -81,14 +108,26 @@ TEMPLATES = [
     },
 ]
 
-# SQLite is the embedded default (var/ is git-ignored); production runs PostgreSQL
-# through DATABASE_URL.
+# Production runs PostgreSQL through DATABASE_URL. SQLite (var/ is git-ignored) is the
+# development default; with DEBUG off it is used only when DATABASE_URL asks for it
+# (sqlite:////path/to/db.sqlite3), never because a variable was forgotten.
 VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)
+DATABASE_URL = env_str("DATABASE_URL")
+if not DATABASE_URL:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DATABASE_URL is required when DEBUG is off: postgres://user:password@host:5432/db "
+            "(or sqlite:////absolute/path/db.sqlite3 to use SQLite on purpose)."
+        )
+    DATABASE_URL = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        DATABASE_URL,
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        # A kept connection is checked before each request reuses it: after a database
+        # restart the first request reconnects instead of failing with a 500.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -176,7 +215,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAILPASS_MAX_REQUEST_BYTES
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasMailPermission"],
-    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "api.throttling.ApiKeyRateThrottle",
+        "api.throttling.AccountRateThrottle",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.LimitedJSONParser"],
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
@@ -200,8 +242,14 @@ SPECTACULAR_SETTINGS = {
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# django-crontab: drain the queue every minute (`manage.py crontab add`).
-CRONJOBS = [("* * * * *", "django.core.management.call_command", ["process_mail_queue"])]
+# Cron drains the queue every minute: `MAILPASS_ENV_FILE=… manage.py crontab add` installs
+# the line (api/cron.py). --quiet: an idle minute prints nothing.
+CRONJOBS = [("* * * * *", "django.core.management.call_command", ["process_mail_queue", "--quiet"])]
+# The crontab program that `crontab add/show/remove` run (looked up on PATH).
+CRONTAB_EXECUTABLE = env_str("CRONTAB_EXECUTABLE", "crontab")
+CRONTAB_DJANGO_MANAGE_PATH = str(BASE_DIR / "manage.py")
+# What each cron run did and why it failed, appended; relative paths are from BASE_DIR.
+MAILPASS_CRON_LOG = BASE_DIR / (env_str("MAILPASS_CRON_LOG") or "var/cron.log")
 
 LOGGING = {
     "version": 1,
@@ -223,33 +271,86 @@ LOGGING = {
 
 # Where the instance is reachable from the outside (tracking links, dashboard URLs).
 MAILPASS_PUBLIC_URL = env_str("MAILPASS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
-# Open/click tracking behind a reverse proxy: the header that carries the client's address
-# (e.g. X-Forwarded-For); its last entry is used. Empty: REMOTE_ADDR.
+# Behind a reverse proxy, every request comes from the proxy's address: the log-in, sign-up
+# and tracking limits and the recorded client addresses need the client's own. Name the
+# header the proxy sets (e.g. X-Forwarded-For) and the proxies' addresses or networks; the
+# header is read only on requests from those, from the right, skipping trusted proxies.
 MAILPASS_TRUSTED_PROXY_HEADER = env_str("MAILPASS_TRUSTED_PROXY_HEADER", "")
-# Right-hand side of generated Message-IDs: <random.unixtime@DOMAIN>.
-MAILPASS_MESSAGE_ID_DOMAIN = env_str("MAILPASS_MESSAGE_ID_DOMAIN", "mailpass.im")
+MAILPASS_TRUSTED_PROXIES = env_networks("MAILPASS_TRUSTED_PROXIES")
+# Right-hand side of generated Message-IDs: <random.unixtime@DOMAIN>. Default: the host
+# of MAILPASS_PUBLIC_URL, a name the operator controls.
+MAILPASS_MESSAGE_ID_DOMAIN = env_str(
+    "MAILPASS_MESSAGE_ID_DOMAIN", urlsplit(MAILPASS_PUBLIC_URL).hostname or "localhost"
+)
 # Fernet keys for provider credentials, newest first; older keys still decrypt.
-# Empty: one key derived from SECRET_KEY.
+# Empty: one key derived from SECRET_KEY (check --deploy refuses that in production).
 MAILPASS_ENCRYPTION_KEYS = env_list("MAILPASS_ENCRYPTION_KEYS")
-# Keyed hash for API key digests. Empty: SECRET_KEY (rotating it then invalidates keys).
-MAILPASS_API_KEY_HMAC_KEY = env_str("MAILPASS_API_KEY_HMAC_KEY") or SECRET_KEY
+for _key in MAILPASS_ENCRYPTION_KEYS:
+    if not is_fernet_key(_key):
+        raise ImproperlyConfigured(
+            "MAILPASS_ENCRYPTION_KEYS must be Fernet keys (32 url-safe base64 bytes), e.g. the "
+            "output of python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'."
+        )
+# Keyed hash for API key digests. Empty: SECRET_KEY (check --deploy refuses that in
+# production: rotating SECRET_KEY would then invalidate every API key).
+MAILPASS_API_KEY_HMAC_KEY = env_str("MAILPASS_API_KEY_HMAC_KEY")
+# Rotating it: the new key here, the old one in the fallbacks until every key was used once
+# (a key that matches an old digest gets a new one).
+MAILPASS_API_KEY_HMAC_KEY_FALLBACKS = env_list("MAILPASS_API_KEY_HMAC_KEY_FALLBACKS")
+for _key in [MAILPASS_API_KEY_HMAC_KEY, *MAILPASS_API_KEY_HMAC_KEY_FALLBACKS]:
+    if _key and weak_secret(_key, minimum_length=32):
+        raise ImproperlyConfigured(
+            "MAILPASS_API_KEY_HMAC_KEY is too weak: use at least 32 random characters."
+        )
 # SMTP hosts resolving to loopback/private addresses are refused unless this is on.
 MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS = env_bool("MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS", False)
-# Anyone who can reach the dashboard may create an account. Turn off for a private instance
-# (new users then come from `createsuperuser` or the admin).
-MAILPASS_SIGNUP_OPEN = env_bool("MAILPASS_SIGNUP_OPEN", True)
-# Password guessing: after this many failed log-ins for one username, or from one client
-# address (an IPv6 client by its /64), further attempts are refused until the window that
-# began with the first failure ends. The admin's log-in counts too.
+# Strangers may create accounts (each confirming its email address first). Off unless
+# asked: new users then come from an account owner's invitation, `createsuperuser` or the
+# admin. Sign-up also needs the relay (EMAIL_HOST) to send the confirmation links.
+MAILPASS_SIGNUP_OPEN = env_bool("MAILPASS_SIGNUP_OPEN", False)
+# Password guessing. A client (an IPv6 client by its /64) gets this many failed log-ins
+# per username per window; then that username is refused to it until the window that began
+# with its first failure ends. Past the ceiling of failures for one username (from all
+# clients together) or from one client (all usernames together), attempts slow down to
+# one per MAILPASS_LOGIN_SLOW_SECONDS, except from a browser the user logged in with
+# before: the real owner is never locked out. The admin's log-in counts too.
 MAILPASS_LOGIN_FAILURE_LIMIT = env_int("MAILPASS_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+MAILPASS_LOGIN_FAILURE_CEILING = env_int("MAILPASS_LOGIN_FAILURE_CEILING", 50, minimum=1)
+MAILPASS_LOGIN_SLOW_SECONDS = env_int("MAILPASS_LOGIN_SLOW_SECONDS", 10, minimum=1)
 MAILPASS_LOGIN_FAILURE_WINDOW_SECONDS = env_int(
     "MAILPASS_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1
 )
-# Sign-ups, tried or done, from one client address per window.
+# Sign-ups, tried or done, from one client address per window; and mails (sign-up links,
+# password resets) to one email address per window.
 MAILPASS_SIGNUP_LIMIT = env_int("MAILPASS_SIGNUP_LIMIT", 10, minimum=1)
 MAILPASS_SIGNUP_WINDOW_SECONDS = env_int("MAILPASS_SIGNUP_WINDOW_SECONDS", 3600, minimum=1)
-# Per-key API request throttle, DRF rate syntax ("600/min").
+MAILPASS_ADDRESS_MAIL_LIMIT = env_int("MAILPASS_ADDRESS_MAIL_LIMIT", 3, minimum=1)
+# Password reset requests from one client address per sign-up window.
+MAILPASS_PASSWORD_RESET_LIMIT = env_int("MAILPASS_PASSWORD_RESET_LIMIT", 10, minimum=1)
+# API request throttles, DRF rate syntax ("600/min"): per key, and per account over all of
+# its keys.
 MAILPASS_API_RATE_LIMIT = env_str("MAILPASS_API_RATE_LIMIT", "1200/min")
+MAILPASS_ACCOUNT_RATE_LIMIT = env_str("MAILPASS_ACCOUNT_RATE_LIMIT", "3000/min")
+# What one account may send per UTC day, counted when mail is accepted: recipients (To, Cc
+# and Bcc of each message) and bytes (each message's subject and bodies, once per
+# recipient). 0: no limit. The admin can set another figure per account.
+MAILPASS_ACCOUNT_DAILY_RECIPIENTS = env_int("MAILPASS_ACCOUNT_DAILY_RECIPIENTS", 10_000, minimum=0)
+MAILPASS_ACCOUNT_DAILY_BYTES = env_int(
+    "MAILPASS_ACCOUNT_DAILY_BYTES", 1024 * 1024 * 1024, minimum=0
+)
+# Open and click tracking: links and pixels stop working this many days after the message
+# was accepted; requests per client address to /t/ (DRF rate syntax).
+MAILPASS_TRACKING_LINK_DAYS = env_int("MAILPASS_TRACKING_LINK_DAYS", 90, minimum=1)
+MAILPASS_TRACKING_RATE_LIMIT = env_str("MAILPASS_TRACKING_RATE_LIMIT", "600/min")
+# The dashboard's "Test connection" and "Send test email", per account per hour.
+MAILPASS_PROVIDER_TEST_LIMIT = env_int("MAILPASS_PROVIDER_TEST_LIMIT", 20, minimum=1)
+# Ports a tenant's SMTP provider may use: the mail ports unless the operator widens it
+# ("*": any).
+MAILPASS_SMTP_PORTS = env_ports("MAILPASS_SMTP_PORTS", "25,465,587,2525")
+# /api/v1/health answers ok or 503 to anyone; the queue's figures only to a request with
+# "Authorization: Bearer <this token>". Empty: to nobody.
+MAILPASS_HEALTH_TOKEN = env_str("MAILPASS_HEALTH_TOKEN")
 
 # Queue: chunk size, how long a claim lasts, and the retry schedule for temporary failures.
 MAILPASS_QUEUE_BATCH_SIZE = env_int("MAILPASS_QUEUE_BATCH_SIZE", 100, minimum=1)
@@ -265,14 +366,20 @@ MAILPASS_RETRY_MAX_ATTEMPTS = env_int("MAILPASS_RETRY_MAX_ATTEMPTS", 100, minimu
 MAILPASS_QUEUE_POLL_SECONDS = env_int("MAILPASS_QUEUE_POLL_SECONDS", 2, minimum=0)
 # Default SMTP timeout, seconds, for providers that do not set one.
 MAILPASS_SMTP_TIMEOUT = env_int("MAILPASS_SMTP_TIMEOUT", 10, minimum=1)
+# How long a web request (/send, the dashboard's test buttons) may spend on providers in
+# all, failovers included, before it answers in JSON. Keep it a few seconds below the web
+# server's own worker timeout (gunicorn --timeout, 30 by default), which would otherwise
+# answer first, without JSON. No provider's timeout is longer than this, anywhere.
+MAILPASS_REQUEST_TIMEOUT_SECONDS = env_int("MAILPASS_REQUEST_TIMEOUT_SECONDS", 25, minimum=1)
 # ESP API base URLs by provider kind ("sendgrid=https://proxy.internal/v3/,…"), replacing
 # each ESP's public URL for every provider of that kind (an SES URL is boto3's
 # endpoint_url). For a proxy, or a loopback fake in tests. Never per provider: a user
 # must not be able to point MailPass at an internal host.
 MAILPASS_ESP_API_URLS = env_map("MAILPASS_ESP_API_URLS")
 
-# The instance's own relay, offered to every account as the "mailpass" provider kind.
-# Unset EMAIL_HOST: no relay, and providers of that kind cannot be added.
+# The instance's own relay: it sends MailPass's own mail (sign-up links, invitations,
+# password resets) and, for accounts the operator allows (`manage.py relay_access`), the
+# "mailpass" provider kind. Unset EMAIL_HOST: no relay, none of those.
 EMAIL_HOST = env_str("EMAIL_HOST")
 EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
@@ -282,3 +389,12 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be on")
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+# The sender of MailPass's own mail; required with a relay (Django's webmaster@localhost
+# would go out from a domain nobody owns).
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL")
+if EMAIL_HOST and not DEFAULT_FROM_EMAIL:
+    raise ImproperlyConfigured("DEFAULT_FROM_EMAIL is required when EMAIL_HOST is set.")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL or "root@localhost"
+# The envelope sender (Return-Path) of tenants' mail through the relay: bounces come back
+# to the operator, never to whatever address a tenant put in From.
+MAILPASS_RELAY_RETURN_PATH = env_str("MAILPASS_RELAY_RETURN_PATH", DEFAULT_FROM_EMAIL)

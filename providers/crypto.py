@@ -1,8 +1,9 @@
 """Encryption at rest for provider credentials (Fernet: AES-128-CBC + HMAC-SHA256).
 
 Keys come from settings.MAILPASS_ENCRYPTION_KEYS, newest first; older keys keep decrypting
-so a key can be rotated without re-entering every provider. With no keys configured, one
-key is derived from SECRET_KEY.
+so a key can be rotated without re-entering every provider. With no keys configured (only
+in development: `check --deploy` refuses it), keys are derived from SECRET_KEY and its
+fallbacks.
 
 Rotating: put the new key first and keep the old ones after it (everything stays readable),
 run `manage.py rotate_provider_secrets` (every provider re-encrypted with the new key, see
@@ -29,9 +30,11 @@ def _derived_key(secret: str) -> bytes:
 
 
 @lru_cache(maxsize=4)
-def _cipher(keys: tuple[str, ...], secret: str) -> MultiFernet:
+def _cipher(keys: tuple[str, ...], secrets: tuple[str, ...]) -> MultiFernet:
     try:
-        fernets = [Fernet(key.encode()) for key in keys] or [Fernet(_derived_key(secret))]
+        fernets = [Fernet(key.encode()) for key in keys] or [
+            Fernet(_derived_key(secret)) for secret in secrets
+        ]
     except ValueError as err:
         raise ImproperlyConfigured(
             "MAILPASS_ENCRYPTION_KEYS must be Fernet keys (32 url-safe base64 bytes)."
@@ -40,7 +43,10 @@ def _cipher(keys: tuple[str, ...], secret: str) -> MultiFernet:
 
 
 def _current_cipher() -> MultiFernet:
-    return _cipher(tuple(settings.MAILPASS_ENCRYPTION_KEYS), settings.SECRET_KEY)
+    return _cipher(
+        tuple(settings.MAILPASS_ENCRYPTION_KEYS),
+        (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS),
+    )
 
 
 def encrypt_json(data: dict[str, str]) -> str:

@@ -46,6 +46,37 @@ def _mailpass_settings(settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def relay(settings):  # type: ignore[no-untyped-def]
+    """The instance has a relay for its own mail (sign-up links, invitations, resets). The
+    tests' mail backend is Django's locmem one: `relay.sent()` waits for the outbox thread
+    and returns what went out."""
+    from django.core import mail
+
+    from dashboard.mails import outbox
+
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.DEFAULT_FROM_EMAIL = "mailpass@operator.example"
+
+    class Relay:
+        @staticmethod
+        def sent() -> list:
+            outbox.flush()
+            return list(mail.outbox)
+
+    outbox.flush()
+    mail.outbox.clear()
+    yield Relay
+    outbox.flush()
+
+
+@pytest.fixture
+def signup_open(settings, relay):  # type: ignore[no-untyped-def]
+    """The operator opened sign-up (closed by default); it needs the relay."""
+    settings.MAILPASS_SIGNUP_OPEN = True
+    return relay
+
+
+@pytest.fixture
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
@@ -84,6 +115,14 @@ def outsider_account(outsider):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def provider(account, sink):  # type: ignore[no-untyped-def]
     return factories.make_provider(account, port=sink.port)
+
+
+@pytest.fixture
+def relay_allowed(account):  # type: ignore[no-untyped-def]
+    """The operator lets the account send through the instance relay (the mailpass kind)."""
+    account.relay_enabled = True
+    account.save(update_fields=["relay_enabled"])
+    return account
 
 
 @pytest.fixture

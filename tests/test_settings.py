@@ -6,6 +6,11 @@ import sys
 
 from django.conf import settings
 
+# What production asks of a configuration at the least (tests/security/test_deployment.py
+# shows what happens without each).
+KEY = "a-strong-enough-secret-key-for-the-settings-tests-0123456789"
+DATABASE = "postgres://mailpass@127.0.0.1:5432/mailpass"
+
 
 def settings_in_subprocess(env: dict[str, str], expression: str) -> subprocess.CompletedProcess:
     clean = {
@@ -30,14 +35,16 @@ def test_secret_key_is_required_when_debug_is_off():
 
 
 def test_debug_is_off_unless_asked():
-    result = settings_in_subprocess({"SECRET_KEY": "x"}, "settings.DEBUG, settings.ALLOWED_HOSTS")
+    result = settings_in_subprocess(
+        {"SECRET_KEY": KEY, "DATABASE_URL": DATABASE}, "settings.DEBUG, settings.ALLOWED_HOSTS"
+    )
 
     assert result.stdout.strip() == "False []"
 
 
 def test_database_url_selects_postgresql():
     result = settings_in_subprocess(
-        {"SECRET_KEY": "x", "DATABASE_URL": "postgres://u:p@127.0.0.1:5433/mp"},
+        {"SECRET_KEY": KEY, "DATABASE_URL": "postgres://u:p@127.0.0.1:5433/mp"},
         "settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['PORT']",
     )
 
@@ -45,7 +52,7 @@ def test_database_url_selects_postgresql():
 
 
 def test_a_bad_boolean_fails_loudly():
-    result = settings_in_subprocess({"SECRET_KEY": "x", "DEBUG": "maybe"}, "settings.DEBUG")
+    result = settings_in_subprocess({"SECRET_KEY": KEY, "DEBUG": "maybe"}, "settings.DEBUG")
 
     assert result.returncode != 0
     assert "DEBUG must be a boolean" in result.stderr
@@ -54,7 +61,8 @@ def test_a_bad_boolean_fails_loudly():
 def test_message_id_domain_and_public_url_come_from_the_environment():
     result = settings_in_subprocess(
         {
-            "SECRET_KEY": "x",
+            "SECRET_KEY": KEY,
+            "DATABASE_URL": DATABASE,
             "MAILPASS_MESSAGE_ID_DOMAIN": "mail.example.org",
             "MAILPASS_PUBLIC_URL": "https://mp.example.org/",
         },

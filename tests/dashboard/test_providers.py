@@ -518,15 +518,14 @@ def test_test_connection_reports_success_against_a_working_server(owner_client, 
     assert f"Connected to 127.0.0.1:{provider.port}" in note.message
 
 
-def test_test_connection_reports_the_failure_in_the_systems_own_words(owner_client, account):
+def test_test_connection_reports_the_kind_of_failure_only(owner_client, account):
     dead = factories.make_provider(account, port=closed_port(), name="Dead relay")
 
     response = owner_client.post(url("test-connection", dead))
 
     [note] = get_messages(response.wsgi_request)
     assert note.level_tag == "error"
-    assert note.message.startswith("Connection test of Dead relay failed: ")
-    assert "refused" in note.message.lower()
+    assert note.message == "Connection test of Dead relay failed: Could not connect to the server."
 
 
 def test_a_test_email_goes_through_that_provider_and_is_logged(

@@ -63,8 +63,9 @@ def browser(transactional_db) -> Iterator["sync_api.Browser"]:  # type: ignore[n
 
 
 @pytest.fixture
-def e2e_settings(settings, live_server):  # type: ignore[no-untyped-def]
-    """The app as the browser reaches it: tracking links point at the live server."""
+def e2e_settings(settings, live_server, signup_open):  # type: ignore[no-untyped-def]
+    """The app as the browser reaches it: tracking links point at the live server, and
+    the operator opened sign-up (its confirmation mails are in `signup_open.sent()`)."""
     settings.MAILPASS_PUBLIC_URL = live_server.url
     return settings
 

@@ -178,7 +178,7 @@ def all_sql() -> Iterator[CaptureQueriesContext]:
 
 
 @pytest.fixture
-def world(settings, owner, account, sink, all_logs, all_sql) -> World:  # type: ignore[no-untyped-def]
+def world(settings, owner, account, relay_allowed, sink, all_logs, all_sql) -> World:  # type: ignore[no-untyped-def]
     world = World()
     # The instance relay (kind mailpass): its password is the operator's, in settings.
     relay_password = _secret("relay-password")
@@ -396,7 +396,9 @@ def _readable(providers: list[Provider]) -> dict[int, dict[str, str]]:
     return {p.pk: Provider.objects.get(pk=p.pk).credentials for p in providers}
 
 
-def test_rotating_the_encryption_key_keeps_every_credential_readable(settings, owner, sink):
+def test_rotating_the_encryption_key_keeps_every_credential_readable(
+    settings, owner, relay_allowed, sink
+):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.MAILPASS_ENCRYPTION_KEYS = [old]
     settings.EMAIL_HOST = "127.0.0.1"

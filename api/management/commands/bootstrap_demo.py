@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
-from accounts.services import account_for_user
+from accounts.services import account_for_user, account_set_access
 from api.selectors import api_key_get_active
 from api.services import api_key_create
 from providers.models import Provider
@@ -38,6 +38,15 @@ class Command(BaseCommand):
             user.set_password(password)
             user.save()
         account = account_for_user(user=user)
+        # The operator's permissions, for the demo: the instance relay (the sink) and
+        # tracking, so every part of the tour works.
+        account_set_access(
+            account=account,
+            relay_enabled=True,
+            tracking_enabled=True,
+            daily_recipient_limit=account.daily_recipient_limit,
+            daily_byte_limit=account.daily_byte_limit,
+        )
 
         provider = Provider.objects.filter(account=account, name="Local SMTP sink").first()
         if provider is None:
