@@ -14,8 +14,8 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable
-from concurrent.futures import Future, wait
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from queue import SimpleQueue
 from typing import TypeVar
@@ -63,8 +63,11 @@ def _due(now: dt.datetime) -> Q:
     return queued | lease_expired
 
 
-def claim_due(*, batch_size: int, lease_seconds: int | None = None) -> list[Message]:
-    """Claim up to `batch_size` due messages for this worker and return them.
+def claim_due(
+    *, batch_size: int, lease_seconds: int | None = None, skip_providers: Sequence[int] = ()
+) -> list[Message]:
+    """Claim up to `batch_size` due messages for this worker and return them, none of them
+    for the providers in `skip_providers`.
 
     Due: queued with next_attempt_at in the past, or sending with an expired lease (its
     worker died); taken in turn_at order, which interleaves accounts (see next_turns).
@@ -77,6 +80,8 @@ def claim_due(*, batch_size: int, lease_seconds: int | None = None) -> list[Mess
     lease = dt.timedelta(seconds=lease_seconds or settings.MAILPASS_QUEUE_LEASE_SECONDS)
     token = uuid.uuid4()
     locked = Message.objects.select_for_update(skip_locked=True)
+    if skip_providers:
+        locked = locked.exclude(provider_id__in=skip_providers)
     with transaction.atomic(durable=True):
         # Two queries, not one with OR: each walks its own partial index in order and
         # stops at the limit, where an OR would scan and sort the whole queue every time.
@@ -570,11 +575,17 @@ def record_failovers(message: Message, attempts: list[delivery.Attempt]) -> None
 
 
 class _SenderThread(threading.Thread):
-    """A thread that owns some of the worker's connections and runs jobs on them."""
+    """A thread that owns some of the worker's connections and runs jobs on them.
+
+    Its database connection is closed whenever it runs out of work, so a worker that sent
+    to many providers a while ago does not keep a database connection per thread open.
+    """
 
     def __init__(self, name: str) -> None:
         super().__init__(name=f"mailpass-{name}", daemon=True)
-        self.channels: dict[int, delivery.Channel] = {}
+        # (provider pk, provider version) → connection: an edited provider (new host,
+        # password…) gets a new one.
+        self.channels: dict[tuple[int, dt.datetime], delivery.Channel] = {}
         self.inbox: SimpleQueue[tuple[Callable[[], object], Future] | None] = SimpleQueue()
 
     def run(self) -> None:
@@ -585,34 +596,75 @@ class _SenderThread(threading.Thread):
                     future.set_result(work())
                 except BaseException as exc:  # noqa: BLE001 - handed to the waiting worker
                     future.set_exception(exc)
+                if self.inbox.empty():
+                    db.connections.close_all()
         finally:
             _close_channels(self.channels)
             db.connections.close_all()  # this thread's own database connection
 
+    def stop(self) -> None:
+        self.inbox.put(None)
 
-def _close_channels(channels: dict[int, delivery.Channel]) -> None:
+
+def _close_channels(channels: dict[tuple[int, dt.datetime], delivery.Channel]) -> None:
     for channel in channels.values():
         channel.close()
     channels.clear()
 
 
-class Senders:
-    """A worker's outgoing connections: up to `per_provider` to each provider, open from one
-    chunk to the next for as long as the worker has work.
+def _channel_in(
+    channels: dict[tuple[int, dt.datetime], delivery.Channel],
+    provider: Provider,
+    trouble: delivery.Trouble,
+) -> delivery.Channel:
+    """The thread's connection to `provider`, opened when it has none for this version."""
+    key = (provider.pk, provider.updated_at)
+    channel = channels.get(key)
+    if channel is None or channel.unusable is not None:
+        # An unusable provider (e.g. its host did not resolve) is looked at again.
+        for stale in [other for other in channels if other[0] == provider.pk]:
+            channels.pop(stale).close()
+        channel = channels[key] = delivery.channel_to(provider)
+    channel.trouble = trouble
+    return channel
 
-    With one connection per provider everything runs in the calling thread. With more, each
-    connection belongs to one thread that sends over it and commits each outcome on its own
-    database connection, so one relay's round trips overlap with the others'. A worker that
-    dies can leave one message per connection sent but not recorded (sent again later).
+
+@dataclass
+class _Sending:
+    """A feed under way on its provider's lane: done when every thread sending it is."""
+
+    feed: _Feed
+    parts: list[Future]
+
+    def done(self) -> bool:
+        return all(part.done() for part in self.parts)
+
+    def accepted(self) -> Counter[int]:
+        """How many messages each provider took; raises what a sending thread raised."""
+        wait(self.parts)  # every thread has finished before anything is raised
+        return sum((part.result() for part in self.parts), Counter())
+
+
+class Senders:
+    """A worker's outgoing connections, in one lane per provider: up to `per_provider`
+    connections (each a thread of its own) to each, open from one chunk to the next.
+
+    Lanes run side by side, so a provider that is slow, or hangs until its deadline, holds
+    up only its own messages. A lane runs its feeds one after the other; claim_due leaves
+    a provider alone while its lane has one waiting (backlogged()). At most
+    MAILPASS_QUEUE_PROVIDERS_AT_ONCE lanes send at a time (has_room_for()), which bounds the
+    worker's threads and database connections. Each thread commits each outcome on its own
+    database connection. A worker that dies can leave one message per connection sent but
+    not recorded (sent again later).
     """
 
     def __init__(self, per_provider: int | None = None) -> None:
         self.per_provider = per_provider or settings.MAILPASS_QUEUE_CONNECTIONS
-        self._channels: dict[int, delivery.Channel] = {}  # used when per_provider == 1
-        self._threads: list[_SenderThread] = []
-        self._aside: _SenderThread | None = None
+        self.lanes_at_once = settings.MAILPASS_QUEUE_PROVIDERS_AT_ONCE
+        self._lanes: dict[int, list[_SenderThread]] = {}  # provider pk → its threads
+        self._under_way: list[_Sending] = []
+        self._inline_channels: dict[tuple[int, dt.datetime], delivery.Channel] = {}
         self._recorder = _SentRecorder()
-        self._versions: dict[int, dt.datetime] = {}
 
     def __enter__(self) -> "Senders":
         return self
@@ -620,82 +672,151 @@ class Senders:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def send(self, feed: _Feed, lease: _Lease, tally: _Tally) -> Counter[int]:
-        """Send `feed` over this worker's connections to its provider (and fallbacks);
-        return how many messages each provider took."""
-        for provider in feed.chain:
-            self._forget_if_changed(provider)
-        # Shared by this feed's channels to each provider; every chunk gives a provider
+    def start(self, feed: _Feed, lease: _Lease, tally: _Tally) -> _Sending:
+        """Start sending `feed` on its provider's lane (through its fallbacks when needed)."""
+        # Shared by this feed's connections to each provider; every feed gives a provider
         # that was down a fresh chance.
         troubles = {provider.pk: delivery.Trouble() for provider in feed.chain}
         shared = {"lease": lease, "tally": tally, "recorder": self._recorder}
+        parts = []
+        if connection.in_atomic_block:
+            # Inside the caller's transaction (tests), threads could neither see its rows
+            # nor write past its locks: send right here. claim_due never runs in one.
+            part: Future = Future()
+            part.set_result(
+                _send_feed(
+                    feed,
+                    lambda p: _channel_in(self._inline_channels, p, troubles[p.pk]),
+                    **shared,
+                )
+            )
+            return _Sending(feed, [part])
+        for thread in self._threads_for(feed.provider.pk, len(feed.messages)):
+            part = Future()
 
-        def channels_in(channels: dict[int, delivery.Channel]) -> Callable:
-            return lambda provider: self._channel(channels, provider, troubles[provider.pk])
+            def work(channels: dict = thread.channels) -> Counter[int]:
+                return _send_feed(
+                    feed,
+                    lambda provider: _channel_in(channels, provider, troubles[provider.pk]),
+                    **shared,
+                )
 
-        if self.per_provider == 1 or len(feed.messages) == 1:
-            return _send_feed(feed, channels_in(self._channels), **shared)
-        while len(self._threads) < self.per_provider:
-            thread = _SenderThread(f"sender-{len(self._threads)}")
+            thread.inbox.put((work, part))
+            parts.append(part)
+        sending = _Sending(feed, parts)
+        self._under_way.append(sending)
+        return sending
+
+    def _busy(self) -> Counter[int]:
+        """Provider pk → feeds under way on its lane (sending or waiting their turn)."""
+        self._under_way = [sending for sending in self._under_way if not sending.done()]
+        return Counter(sending.feed.provider.pk for sending in self._under_way)
+
+    def backlogged(self) -> list[int]:
+        """Providers whose lane has a feed waiting behind the one it sends: claiming more
+        for them would only hold their messages here, away from other workers."""
+        return [pk for pk, feeds in self._busy().items() if feeds > 1]
+
+    def has_room_for(self, provider: Provider) -> bool:
+        busy = self._busy()
+        return provider.pk in busy or len(busy) < self.lanes_at_once
+
+    def wait_for_any(self, timeout: float) -> None:
+        wait([p for s in self._under_way for p in s.parts], timeout, FIRST_COMPLETED)
+
+    def has_free_lane(self) -> bool:
+        return len(self._busy()) < self.lanes_at_once
+
+    def _threads_for(self, provider_pk: int, messages: int) -> list[_SenderThread]:
+        threads = self._lanes.pop(provider_pk, [])
+        self._lanes[provider_pk] = threads  # the most recently used lane last
+        busy = self._busy()
+        idle = [pk for pk in self._lanes if pk not in busy and pk != provider_pk]
+        for pk in idle[: max(0, len(self._lanes) - self.lanes_at_once)]:
+            # Least recently used first: a worker keeps connections to the providers it
+            # sends to now, not to every provider it ever sent to.
+            for thread in self._lanes.pop(pk):
+                thread.stop()
+        count = min(self.per_provider, messages)
+        while len(threads) < count:
+            thread = _SenderThread(f"provider-{provider_pk}-{len(threads)}")
             thread.start()
-            self._threads.append(thread)
-        futures = []
-        for thread in self._threads[: min(self.per_provider, len(feed.messages))]:
-            future: Future = Future()
-
-            def work(channels: dict[int, delivery.Channel] = thread.channels) -> Counter[int]:
-                return _send_feed(feed, channels_in(channels), **shared)
-
-            thread.inbox.put((work, future))
-            futures.append(future)
-        # Wait for every thread before raising: none may still be sending afterwards.
-        wait(futures)
-        return sum((future.result() for future in futures), Counter())
-
-    def _channel(
-        self,
-        channels: dict[int, delivery.Channel],
-        provider: Provider,
-        trouble: delivery.Trouble,
-    ) -> delivery.Channel:
-        channel = channels.get(provider.pk)
-        if channel is None or channel.unusable is not None:
-            # An unusable provider (e.g. its host did not resolve) is looked at again.
-            channel = channels[provider.pk] = delivery.channel_to(provider)
-        channel.trouble = trouble
-        return channel
-
-    def _forget_if_changed(self, provider: Provider) -> None:
-        # An edited provider (new host, password…) gets new connections.
-        if self._versions.setdefault(provider.pk, provider.updated_at) == provider.updated_at:
-            return
-        self._versions[provider.pk] = provider.updated_at
-        for channels in [self._channels, *(t.channels for t in self._threads)]:
-            if (stale := channels.pop(provider.pk, None)) is not None:
-                stale.close()
-
-    def aside(self, work: Callable[[], T]) -> "Future[T]":
-        """Run `work` on a thread of its own (the worker's next claim, while this chunk is
-        sent); with one connection per provider, right here."""
-        future: Future[T] = Future()
-        if self.per_provider == 1:
-            future.set_result(work())
-            return future
-        if self._aside is None:
-            self._aside = _SenderThread("claims")
-            self._aside.start()
-        self._aside.inbox.put((work, future))
-        return future
+            threads.append(thread)
+        return threads[:count]
 
     def close(self) -> None:
-        _close_channels(self._channels)
-        threads = [*self._threads, *([self._aside] if self._aside else [])]
+        _close_channels(self._inline_channels)
+        threads = [thread for lane in self._lanes.values() for thread in lane]
         for thread in threads:
-            thread.inbox.put(None)
+            thread.stop()
         for thread in threads:
             thread.join()
-        self._threads.clear()
-        self._aside = None
+        self._lanes.clear()
+
+
+class _Chunk:
+    """A claimed chunk under way: its providers' feeds on their lanes, and what is left to
+    record about it once they are done."""
+
+    def __init__(self, messages: list[Message], should_stop: Callable[[], bool]) -> None:
+        self.tally = _Tally()
+        self.tally.stats.claimed = len(messages)
+        self.lease = _Lease(messages) if messages else None
+        self.should_stop = should_stop
+        self.sendings: list[_Sending] = []
+        self.untried: list[Message] = []
+        self.started = time.monotonic()
+
+    def done(self) -> bool:
+        return all(sending.done() for sending in self.sendings)
+
+    def keep_alive(self) -> None:
+        if self.lease is not None:
+            self.lease.keep_alive()
+
+    def finish(self) -> QueueStats:
+        """Wait for the feeds, record providers' usage, return what was not sent."""
+        for sending in self.sendings:
+            feed, accepted = sending.feed, sending.accepted()
+            for sender in feed.chain:
+                if accepted[sender.pk] and not sender.has_limits:
+                    limits.record_usage(provider=sender, count=accepted[sender.pk])
+            if feed.limit_wait:
+                self.tally.stats.deferred += _put_back(feed.untaken(), retry_after=feed.limit_wait)
+            else:
+                self.untried += feed.untaken()
+        _put_back(self.untried, retry_after=0)
+        return self.tally.stats
+
+
+def start_chunk(
+    messages: list[Message], *, should_stop: Callable[[], bool], senders: Senders
+) -> _Chunk:
+    """Start delivering claimed messages: each provider's share on its lane of `senders`."""
+    chunk = _Chunk(messages, should_stop)
+    if not messages:
+        return chunk
+    messages = _without_suppressed(messages, chunk.tally)
+    provider_of = _providers_for(messages)
+    by_provider: dict[Provider | None, list[Message]] = defaultdict(list)
+    for message in messages:
+        by_provider[provider_of[message.pk]].append(message)
+
+    for provider, group in by_provider.items():
+        if provider is None:
+            for message in group:
+                no_provider = DeliveryResult(
+                    Outcome.FAILED, error_text="The account has no provider."
+                )
+                chunk.tally.count(record_outcome(message, no_provider))
+        elif should_stop():
+            chunk.untried += group
+        elif not senders.has_room_for(provider):
+            _put_back(group, retry_after=0)  # no free lane: due again for the next claim
+        else:
+            feed = _Feed(provider_chain(provider=provider), group, should_stop)
+            chunk.sendings.append(senders.start(feed, chunk.lease, chunk.tally))
+    return chunk
 
 
 def deliver_claimed(
@@ -715,39 +836,7 @@ def deliver_claimed(
     if senders is None:
         with Senders() as own:
             return deliver_claimed(messages, should_stop=should_stop, senders=own)
-    tally = _Tally()
-    tally.stats.claimed = len(messages)
-    if not messages:
-        return tally.stats
-    lease = _Lease(messages)
-    messages = _without_suppressed(messages, tally)
-    provider_of = _providers_for(messages)
-    by_provider: dict[Provider | None, list[Message]] = defaultdict(list)
-    for message in messages:
-        by_provider[provider_of[message.pk]].append(message)
-
-    untried: list[Message] = []
-    for provider, group in by_provider.items():
-        if should_stop():
-            untried += group
-        elif provider is None:
-            for message in group:
-                no_provider = DeliveryResult(
-                    Outcome.FAILED, error_text="The account has no provider."
-                )
-                tally.count(record_outcome(message, no_provider))
-        else:
-            feed = _Feed(provider_chain(provider=provider), group, should_stop)
-            accepted = senders.send(feed, lease, tally)
-            for sender in feed.chain:
-                if accepted[sender.pk] and not sender.has_limits:
-                    limits.record_usage(provider=sender, count=accepted[sender.pk])
-            if feed.limit_wait:
-                tally.stats.deferred += _put_back(feed.untaken(), retry_after=feed.limit_wait)
-            else:
-                untried += feed.untaken()
-    _put_back(untried, retry_after=0)
-    return tally.stats
+    return start_chunk(messages, should_stop=should_stop, senders=senders).finish()
 
 
 def process_due(
@@ -760,34 +849,39 @@ def process_due(
     """Claim and deliver chunks until nothing is due, `limit` messages were claimed, or
     `should_stop` says so (checked before every message; see deliver_claimed).
 
-    The worker's connections stay open from chunk to chunk and are closed on return. With
-    several connections, the next chunk is claimed while this one is sent.
+    Chunks overlap: each provider's share goes out on its own lane (Senders), and the next
+    chunk is claimed while they send, leaving out the providers whose lane is backlogged.
+    So a slow provider holds up its own messages only; everyone else's keep flowing past
+    it. The worker's connections stay open from chunk to chunk and are closed on return.
     `on_chunk(stats, seconds)` is called after each chunk (the health line).
     """
     batch_size = batch_size or settings.MAILPASS_QUEUE_BATCH_SIZE
     total = QueueStats()
     claimed_so_far = 0
-
-    def claim_next() -> Future | None:
-        if (limit is not None and claimed_so_far >= limit) or should_stop():
-            return None
-        size = batch_size if limit is None else min(batch_size, limit - claimed_so_far)
-        return senders.aside(lambda: claim_due(batch_size=size))
+    under_way: list[_Chunk] = []
+    # While waiting on slow lanes, leases are renewed at least this often.
+    pause = settings.MAILPASS_QUEUE_LEASE_SECONDS / 4
 
     with Senders() as senders:
-        upcoming = claim_next()
-        while upcoming is not None:
-            started = time.monotonic()
-            claimed = upcoming.result()
-            if not claimed:
+        while True:
+            claimed: list[Message] = []
+            wanted = not should_stop() and (limit is None or claimed_so_far < limit)
+            if wanted and senders.has_free_lane():
+                size = batch_size if limit is None else min(batch_size, limit - claimed_so_far)
+                claimed = claim_due(batch_size=size, skip_providers=senders.backlogged())
+            if claimed:
+                claimed_so_far += len(claimed)
+                under_way.append(start_chunk(claimed, should_stop=should_stop, senders=senders))
+            elif not under_way:
                 break
-            claimed_so_far += len(claimed)
-            upcoming = claim_next()
-            stats = deliver_claimed(claimed, should_stop=should_stop, senders=senders)
-            total.add(stats)
-            if on_chunk is not None:
-                on_chunk(stats, time.monotonic() - started)
-        if upcoming is not None and (unsent := upcoming.result()):
-            # Claimed ahead, and then a stop was asked for: due again at once.
-            _put_back(unsent, retry_after=0)
+            else:
+                senders.wait_for_any(pause)
+            for chunk in under_way:
+                chunk.keep_alive()
+            for chunk in [chunk for chunk in under_way if chunk.done()]:
+                under_way.remove(chunk)
+                stats = chunk.finish()
+                total.add(stats)
+                if on_chunk is not None:
+                    on_chunk(stats, time.monotonic() - chunk.started)
     return total

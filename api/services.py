@@ -32,7 +32,7 @@ from api.models import (
     default_permissions,
 )
 from api.selectors import recipients_of, suppressed_recipients, suppression_text
-from providers import delivery, limits
+from providers import deadline, delivery, limits
 from providers.delivery import Outcome
 from providers.models import Provider
 from providers.selectors import provider_chain, provider_get_default
@@ -268,7 +268,8 @@ def _send_now(
     message: Message, chain: list[Provider]
 ) -> tuple[list[delivery.Attempt], dict[int, dt.datetime]]:
     """Send through the first provider of `chain`, then the next while one certainly did
-    not take it; each over a connection of its own, closed afterwards."""
+    not take it; each over a connection of its own, closed afterwards. All of it within
+    MAILPASS_REQUEST_TIMEOUT_SECONDS, so the request answers before the web tier gives up."""
     channels: dict[int, delivery.Channel] = {}
     grants: dict[int, dt.datetime] = {}
 
@@ -278,12 +279,13 @@ def _send_now(
         return channels[target.pk]
 
     try:
-        attempts = delivery.send_with_failover(
-            email_for_sending(message),
-            chain,
-            channel_for,
-            may_use=lambda fallback: queue.take_fallback_capacity(fallback, grants),
-        )
+        with deadline.within(settings.MAILPASS_REQUEST_TIMEOUT_SECONDS):
+            attempts = delivery.send_with_failover(
+                email_for_sending(message),
+                chain,
+                channel_for,
+                may_use=lambda fallback: queue.take_fallback_capacity(fallback, grants),
+            )
     finally:
         for channel in channels.values():
             channel.close()

@@ -356,6 +356,10 @@ MAILPASS_HEALTH_TOKEN = env_str("MAILPASS_HEALTH_TOKEN")
 MAILPASS_QUEUE_BATCH_SIZE = env_int("MAILPASS_QUEUE_BATCH_SIZE", 100, minimum=1)
 # Connections a worker keeps open to each provider, each sending from its own thread.
 MAILPASS_QUEUE_CONNECTIONS = env_int("MAILPASS_QUEUE_CONNECTIONS", 4, minimum=1)
+# Providers a worker sends to side by side, each on its own connections (api.queue.Senders):
+# a slow provider holds up only its own messages. Bounds a worker's threads and database
+# connections at MAILPASS_QUEUE_PROVIDERS_AT_ONCE x MAILPASS_QUEUE_CONNECTIONS.
+MAILPASS_QUEUE_PROVIDERS_AT_ONCE = env_int("MAILPASS_QUEUE_PROVIDERS_AT_ONCE", 4, minimum=1)
 MAILPASS_QUEUE_LEASE_SECONDS = env_int("MAILPASS_QUEUE_LEASE_SECONDS", 600, minimum=1)
 MAILPASS_RETRY_BASE_SECONDS = env_int("MAILPASS_RETRY_BASE_SECONDS", 60, minimum=0)
 MAILPASS_RETRY_CAP_SECONDS = env_int("MAILPASS_RETRY_CAP_SECONDS", 3600, minimum=0)

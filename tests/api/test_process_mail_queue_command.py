@@ -275,12 +275,14 @@ def test_sigterm_during_a_busy_loop_finishes_the_message_in_flight_and_exits(
     assert Message.objects.filter(status="queued").count() == 300 - sent
 
 
-def _has_open(pid: int, path: Path) -> bool:
-    fds = Path(f"/proc/{pid}/fd")
+def _handles_sigterm(pid: int) -> bool:
+    """Whether the process has installed a SIGTERM handler (the caught-signals mask)."""
     try:
-        return any(os.path.realpath(fd) == str(path) for fd in fds.iterdir())
+        status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return False
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
 
 
 def test_an_idle_loop_exits_with_code_0_on_sigterm(is_postgres, tmp_path: Path) -> None:
@@ -299,10 +301,9 @@ def test_an_idle_loop_exits_with_code_0_on_sigterm(is_postgres, tmp_path: Path) 
         timeout=60,
     )
     proc = _start_loop(env["DATABASE_URL"])
-    # Once it holds the database open it has run its first (empty) claim, so the SIGTERM
-    # handler is installed; then give it a moment to be inside its poll sleep.
+    # Once its SIGTERM handler is installed, give it a moment to be inside its poll sleep.
     try:
-        polling = _wait_for(lambda: _has_open(proc.pid, db_file) or proc.poll() is not None)
+        polling = _wait_for(lambda: _handles_sigterm(proc.pid) or proc.poll() is not None)
         time.sleep(0.2)
         still_running = proc.poll() is None
     finally:

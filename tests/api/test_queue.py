@@ -264,11 +264,13 @@ def test_process_due_works_through_the_queue_in_chunks_of_the_batch_size_setting
     settings.MAILPASS_QUEUE_BATCH_SIZE = 2
     messages = queued(account, 5, provider=factories.make_provider(account, port=sink.port))
 
-    stats = queue.process_due()
+    chunks: list[int] = []
+
+    stats = queue.process_due(on_chunk=lambda stats, seconds: chunks.append(stats.claimed))
 
     assert (stats.claimed, stats.sent) == (5, 5)
     assert sorted(received_ids(sink)) == sorted(m.message_id for m in messages)
-    assert sink.sessions == 3  # chunks of 2, 2 and 1: one connection each
+    assert chunks == [2, 2, 1]
 
 
 @pytest.mark.parametrize("connections", [1, 2])

@@ -18,7 +18,7 @@ from django.core.mail import EmailMessage
 
 from providers.delivery import DeliveryResult, Outcome, deliver_via
 from providers.models import Provider
-from providers.services import provider_test_connection
+from providers.services import provider_set_fallbacks, provider_test_connection
 from tests import factories
 from tests.faults.harness import figures, wait_until
 from tests.faults.hostile_smtp import HostileSmtpServer
@@ -182,3 +182,63 @@ def test_a_worker_whose_provider_drips_stops_on_sigterm(queue_db, workers, patie
     assert code == 0, worker.stderr
     assert seconds < 1 + MARGIN + 2, f"{seconds:.1f}s after SIGTERM"
     assert queue_db.statuses()["sent"] == 0
+
+
+def test_another_tenants_mail_goes_out_while_a_provider_drips(
+    queue_db, workers, patient_hostile, sink
+):
+    # The dripping tenant's 100 messages come first in the queue; the other tenant's one
+    # message was queued a moment later, so it falls among them. Chunks of 5: before
+    # providers had lanes of their own, a chunk waited for the dripping provider's timeout
+    # before the next one was claimed, so the other message waited for several of them.
+    timeout = 2
+    patient_hostile.behave(greeting="drip_lines")
+    queue_db.seed(port=patient_hostile.port, messages=100, timeout=timeout)
+    queue_db.seed(port=sink.port, messages=1)
+
+    worker = workers.spawn("--loop", MAILPASS_QUEUE_BATCH_SIZE="5")
+    wait_until(lambda: patient_hostile.events, timeout=WORKER_BOUND, what="a connection")
+    started = time.monotonic()
+    wait_until(lambda: sink.received, timeout=WORKER_BOUND, what="the other tenant's message")
+    seconds = time.monotonic() - started
+    still_dripping = queue_db.statuses()["sending"] + queue_db.statuses()["queued"]
+    worker.stop(timeout=WORKER_BOUND)
+
+    figures(
+        f"hostile SMTP, another tenant's message while a provider drips ({queue_db.vendor})",
+        seconds=seconds,
+        dripping_messages_left=still_dripping,
+    )
+    assert seconds < timeout + MARGIN, f"{seconds:.1f}s behind the dripping provider"
+
+
+def test_send_answers_within_the_request_budget_whatever_the_failover_chain(settings, account, api):
+    # Two tarpits, each answering every command after 0.4 s: one attempt takes the whole
+    # budget, and the fallback gets only what it left (before, each got its own timeout).
+    settings.MAILPASS_REQUEST_TIMEOUT_SECONDS = 1
+    servers = [HostileSmtpServer().start() for _ in range(2)]
+    try:
+        for server in servers:
+            server.behave(reply_delay=0.4)
+        first, second = (
+            factories.make_provider(
+                account, port=server.port, name=f"Tarpit {n}", timeout=1, is_default=n == 0
+            )
+            for n, server in enumerate(servers)
+        )
+        provider_set_fallbacks(provider=first, fallbacks=[second])
+
+        response, seconds = timed(
+            lambda: api.post(
+                "/api/v1/mail/send",
+                {"to": "user@example.com", "subject": "Hi", "text": "x"},
+                format="json",
+            )
+        )
+    finally:
+        for server in servers:
+            server.stop()
+
+    figures("hostile SMTP, /send through two tarpits", seconds=seconds)
+    assert response.json()["error"]["code"] == "SEND_FAILED", response.content
+    assert seconds < 1 + MARGIN, f"{seconds:.1f}s"
