@@ -126,6 +126,14 @@ def relay_allowed(account):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def tracking_allowed(account):  # type: ignore[no-untyped-def]
+    """The operator lets the account track opens and clicks (Account.tracking_enabled)."""
+    account.tracking_enabled = True
+    account.save(update_fields=["tracking_enabled"])
+    return account
+
+
+@pytest.fixture
 def api_key(account):  # type: ignore[no-untyped-def]
     return factories.make_api_key(account)
 

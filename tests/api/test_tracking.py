@@ -12,7 +12,7 @@ from django.test import Client
 from api import tracking
 from api.models import Message, MessageEvent
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tracking_allowed")]
 
 HTML = (
     "<html><body><p>Hi!</p>"
@@ -48,14 +48,6 @@ def path_of(url: str) -> str:
 @pytest.fixture(autouse=True)
 def public_url(settings):
     settings.MAILPASS_PUBLIC_URL = "http://testserver"
-
-
-@pytest.fixture(autouse=True)
-def tracking_allowed(account):
-    """The operator lets this account track (Account.tracking_enabled)."""
-    account.tracking_enabled = True
-    account.save(update_fields=["tracking_enabled"])
-    return account
 
 
 def test_an_opened_and_clicked_message_shows_both_events_in_its_status(api, provider, sink):

@@ -118,12 +118,6 @@ def test_sign_up_stays_closed_without_a_relay_to_mail_the_links(settings):
     assert Client().get("/signup/").status_code == 404
 
 
-@pytest.fixture
-def tracking_allowed(account):  # type: ignore[no-untyped-def]
-    account.tracking_enabled = True
-    account.save(update_fields=["tracking_enabled"])
-
-
 def test_account_settings_turn_tracking_on(owner, account, tracking_allowed):
     client = Client()
     client.force_login(owner)

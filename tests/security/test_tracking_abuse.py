@@ -39,13 +39,6 @@ def public_url(settings):  # type: ignore[no-untyped-def]
     settings.MAILPASS_PUBLIC_URL = "http://testserver"
 
 
-@pytest.fixture
-def tracking_allowed(account):  # type: ignore[no-untyped-def]
-    account.tracking_enabled = True
-    account.save(update_fields=["tracking_enabled"])
-    return account
-
-
 def send(api, html: str = HTML, **fields) -> str:  # type: ignore[no-untyped-def]
     payload = {"to": "user@example.com", "subject": "Order", "html": html, **fields}
     response = api.post("/api/v1/mail/send", payload, format="json")
