@@ -70,6 +70,19 @@ def relay(settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def relay_is_sink(settings, sink):  # type: ignore[no-untyped-def]
+    """The instance relay (EMAIL_*, the mailpass provider kind) is the loopback SMTP sink."""
+    settings.EMAIL_HOST = sink.host
+    settings.EMAIL_PORT = sink.port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.DEFAULT_FROM_EMAIL = "mailpass@operator.example"
+    return sink
+
+
+@pytest.fixture
 def signup_open(settings, relay):  # type: ignore[no-untyped-def]
     """The operator opened sign-up (closed by default); it needs the relay."""
     settings.MAILPASS_SIGNUP_OPEN = True

@@ -1,9 +1,40 @@
 """For tests that run MailPass in other processes (queue workers, seeding scripts)."""
 
 import os
+import secrets
+import subprocess
+import sys
 from urllib.parse import quote
 
+from cryptography.fernet import Fernet
+from django.conf import settings
 from django.db import connection
+
+# What a production configuration sets at the least: check --deploy is clean with it.
+PRODUCTION_ENV = {
+    "SECRET_KEY": secrets.token_urlsafe(64),
+    "ALLOWED_HOSTS": "mail.example.com",
+    "MAILPASS_PUBLIC_URL": "https://mail.example.com",
+    "DATABASE_URL": "postgres://mailpass@127.0.0.1:5432/mailpass",
+    "MAILPASS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    "MAILPASS_API_KEY_HMAC_KEY": secrets.token_urlsafe(48),
+}
+_OURS = ("SECURE_", "MAILPASS_", "EMAIL_", "DEFAULT_FROM", "SESSION_", "CSRF_")
+_DJANGO = {"DEBUG", "SECRET_KEY", "SECRET_KEY_FALLBACKS", "ALLOWED_HOSTS", "DATABASE_URL"}
+
+
+def run_configured(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """Python in a process of its own, configured by `env` alone: none of the test run's
+    own MailPass or Django settings get through."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(_OURS) and k not in _DJANGO}
+    return subprocess.run(
+        [sys.executable, *args],
+        env={**clean, "DJANGO_SETTINGS_MODULE": "mailpass.settings", **env},
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        timeout=120,
+    )
 
 
 def database_url(settings_dict: dict | None = None) -> str:

@@ -25,14 +25,8 @@ def esp_server(settings) -> Iterator[Callable[[str], EspServer]]:  # type: ignor
 
 
 @pytest.fixture
-def relay_settings(settings, sink, relay_allowed):  # type: ignore[no-untyped-def]
+def relay_settings(settings, relay_is_sink, relay_allowed):  # type: ignore[no-untyped-def]
     """The instance relay (kind mailpass) configured to be the loopback SMTP sink, and the
     account allowed to use it."""
-    settings.EMAIL_HOST = sink.host
-    settings.EMAIL_PORT = sink.port
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
     settings.EMAIL_TIMEOUT = 5
     return settings

@@ -12,11 +12,7 @@ Each sweep states its figure (tests/security/figures.py): one case is one reques
 """
 
 import datetime as dt
-import os
 import re
-import secrets
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -25,9 +21,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 import time_machine
-from cryptography.fernet import Fernet
 from django.apps import apps
-from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connections, transaction
@@ -41,6 +35,7 @@ from api.models import ApiKey, Message, MessageEvent, Suppression
 from api.services import suppression_add
 from providers.models import Provider
 from tests import factories
+from tests.processes import PRODUCTION_ENV, run_configured
 from tests.security import figures
 
 pytestmark = pytest.mark.django_db
@@ -981,36 +976,11 @@ def test_an_https_instance_redirects_plain_http_and_asks_for_https_only(world, s
 
 # --- check --deploy ------------------------------------------------------------------------
 
-PRODUCTION = {
-    "SECRET_KEY": secrets.token_urlsafe(64),
-    "ALLOWED_HOSTS": "mail.example.com",
-    "MAILPASS_PUBLIC_URL": "https://mail.example.com",
-    "DATABASE_URL": "postgres://mailpass@127.0.0.1:5432/mailpass",
-    "MAILPASS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-    "MAILPASS_API_KEY_HMAC_KEY": secrets.token_urlsafe(48),
-}
-
-
-def run_python(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    """Python in a process of its own, in an environment with none of ours that matters."""
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SECURE_", "MAILPASS_", "SESSION_", "CSRF_"))
-        and k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"}
-    }
-    return subprocess.run(
-        [sys.executable, *args],
-        env={**clean, "DJANGO_SETTINGS_MODULE": "mailpass.settings", **env},
-        capture_output=True,
-        text=True,
-        cwd=django_settings.BASE_DIR,
-        timeout=120,
-    )
-
 
 def test_check_deploy_is_clean_with_production_settings():
-    result = run_python(PRODUCTION, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+    result = run_configured(
+        PRODUCTION_ENV, "manage.py", "check", "--deploy", "--fail-level", "WARNING"
+    )
 
     figures.record(DEPLOY, cases=1, failures=int(result.returncode != 0))
     assert result.returncode == 0, result.stderr
@@ -1018,8 +988,8 @@ def test_check_deploy_is_clean_with_production_settings():
 
 
 def test_check_deploy_warns_an_instance_whose_public_url_is_plain_http():
-    result = run_python(
-        {**PRODUCTION, "MAILPASS_PUBLIC_URL": "http://mail.example.com"},
+    result = run_configured(
+        {**PRODUCTION_ENV, "MAILPASS_PUBLIC_URL": "http://mail.example.com"},
         "manage.py", "check", "--deploy", "--fail-level", "WARNING",
     )  # fmt: skip
 
@@ -1050,7 +1020,7 @@ SHOW_HTTPS = (
     ids=["https", "behind-a-proxy", "plain-http", "debug"],
 )
 def test_https_settings_follow_the_public_url_and_debug(env, shown):
-    result = run_python({**PRODUCTION, **env}, "-c", SHOW_HTTPS)
+    result = run_configured({**PRODUCTION_ENV, **env}, "-c", SHOW_HTTPS)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == shown

@@ -10,14 +10,9 @@
 """
 
 import ipaddress
-import os
 import secrets
-import subprocess
-import sys
 
 import pytest
-from cryptography.fernet import Fernet
-from django.conf import settings as django_settings
 from django.test import Client, RequestFactory
 
 from api import tracking, webhooks
@@ -27,44 +22,16 @@ from api.models import ApiKey
 from api.selectors import api_key_get_active
 from providers.models import Provider
 from tests import factories
+from tests.processes import PRODUCTION_ENV, run_configured
 from tests.security import figures
 
 SUITE = "11 safe defaults: deployment"
 STRONG = secrets.token_urlsafe(48)
-PRODUCTION = {
-    "SECRET_KEY": STRONG,
-    "ALLOWED_HOSTS": "mail.example.com",
-    "MAILPASS_PUBLIC_URL": "https://mail.example.com",
-    "DATABASE_URL": "postgres://mailpass@127.0.0.1:5432/mailpass",
-    "MAILPASS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-    "MAILPASS_API_KEY_HMAC_KEY": secrets.token_urlsafe(48),
-}
-
-
-def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    """Python in a process of its own, with only `env` of our configuration."""
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SECURE_", "MAILPASS_", "EMAIL_", "DEFAULT_FROM"))
-        and k
-        not in {"DEBUG", "SECRET_KEY", "SECRET_KEY_FALLBACKS", "ALLOWED_HOSTS", "DATABASE_URL"}
-    }
-    return subprocess.run(
-        [sys.executable, *args],
-        env={**clean, "DJANGO_SETTINGS_MODULE": "mailpass.settings", **env},
-        capture_output=True,
-        text=True,
-        cwd=django_settings.BASE_DIR,
-        timeout=120,
-    )
-
-
 SHOW = ("-c", "import django; django.setup(); from django.conf import settings as s; print(s.{})")
 
 
 def without(name: str) -> dict[str, str]:
-    return {k: v for k, v in PRODUCTION.items() if k != name}
+    return {k: v for k, v in PRODUCTION_ENV.items() if k != name}
 
 
 @pytest.mark.parametrize(
@@ -72,37 +39,39 @@ def without(name: str) -> dict[str, str]:
     [
         pytest.param(without("DATABASE_URL"), "DATABASE_URL is required", id="no-database"),
         pytest.param(
-            {**PRODUCTION, "SECRET_KEY": "short-but-varied-key-1234"},
+            {**PRODUCTION_ENV, "SECRET_KEY": "short-but-varied-key-1234"},
             "SECRET_KEY is too weak",
             id="short-secret-key",
         ),
         pytest.param(
-            {**PRODUCTION, "SECRET_KEY": "ab" * 40}, "SECRET_KEY is too weak", id="repetitive-key"
+            {**PRODUCTION_ENV, "SECRET_KEY": "ab" * 40},
+            "SECRET_KEY is too weak",
+            id="repetitive-key",
         ),
         pytest.param(
-            {**PRODUCTION, "SECRET_KEY": "django-insecure-" + STRONG},
+            {**PRODUCTION_ENV, "SECRET_KEY": "django-insecure-" + STRONG},
             "SECRET_KEY is too weak",
             id="djangos-placeholder",
         ),
         pytest.param(
-            {**PRODUCTION, "SECRET_KEY_FALLBACKS": "old"},
+            {**PRODUCTION_ENV, "SECRET_KEY_FALLBACKS": "old"},
             "SECRET_KEY_FALLBACKS is too weak",
             id="weak-fallback",
         ),
         pytest.param(
-            {**PRODUCTION, "MAILPASS_API_KEY_HMAC_KEY": "hmac"},
+            {**PRODUCTION_ENV, "MAILPASS_API_KEY_HMAC_KEY": "hmac"},
             "MAILPASS_API_KEY_HMAC_KEY is too weak",
             id="weak-hmac-key",
         ),
         pytest.param(
-            {**PRODUCTION, "MAILPASS_ENCRYPTION_KEYS": "not-a-fernet-key"},
+            {**PRODUCTION_ENV, "MAILPASS_ENCRYPTION_KEYS": "not-a-fernet-key"},
             "MAILPASS_ENCRYPTION_KEYS must be Fernet keys",
             id="not-a-fernet-key",
         ),
     ],
 )
 def test_a_production_configuration_that_is_wrong_refuses_to_start(env, refusal):
-    result = run(env, *SHOW[0:1], SHOW[1].format("DEBUG"))
+    result = run_configured(env, *SHOW[0:1], SHOW[1].format("DEBUG"))
 
     figures.record(SUITE, cases=1, failures=int(result.returncode == 0))
     assert result.returncode != 0
@@ -110,8 +79,8 @@ def test_a_production_configuration_that_is_wrong_refuses_to_start(env, refusal)
 
 
 def test_sqlite_in_production_only_when_asked_for_by_name(tmp_path):
-    asked = run(
-        {**PRODUCTION, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"},
+    asked = run_configured(
+        {**PRODUCTION_ENV, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"},
         *SHOW[0:1],
         SHOW[1].format("DATABASES['default']['ENGINE']"),
     )
@@ -121,8 +90,8 @@ def test_sqlite_in_production_only_when_asked_for_by_name(tmp_path):
 
 
 def test_a_kept_database_connection_is_checked_before_it_is_reused():
-    result = run(
-        PRODUCTION, *SHOW[0:1], SHOW[1].format("DATABASES['default']['CONN_HEALTH_CHECKS']")
+    result = run_configured(
+        PRODUCTION_ENV, *SHOW[0:1], SHOW[1].format("DATABASES['default']['CONN_HEALTH_CHECKS']")
     )
 
     assert result.stdout.strip() == "True", result.stderr
@@ -133,7 +102,7 @@ def test_a_kept_database_connection_is_checked_before_it_is_reused():
     [("MAILPASS_ENCRYPTION_KEYS", "mailpass.E001"), ("MAILPASS_API_KEY_HMAC_KEY", "mailpass.E002")],
 )
 def test_check_deploy_asks_for_keys_of_their_own(missing, check):
-    result = run(without(missing), "manage.py", "check", "--deploy")
+    result = run_configured(without(missing), "manage.py", "check", "--deploy")
 
     figures.record(SUITE, cases=1, failures=int(result.returncode == 0))
     assert result.returncode != 0
@@ -149,14 +118,18 @@ def test_check_deploy_asks_for_keys_of_their_own(missing, check):
     ids=["proxy-without-client-header", "client-header-without-proxies"],
 )
 def test_check_deploy_warns_about_a_proxy_it_cannot_see_through(env, check):
-    result = run({**PRODUCTION, **env}, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+    result = run_configured(
+        {**PRODUCTION_ENV, **env}, "manage.py", "check", "--deploy", "--fail-level", "WARNING"
+    )
 
     figures.record(SUITE, cases=1, failures=int(check not in result.stderr))
     assert check in result.stderr
 
 
 def test_the_message_id_domain_defaults_to_the_public_urls_host():
-    result = run(PRODUCTION, *SHOW[0:1], SHOW[1].format("MAILPASS_MESSAGE_ID_DOMAIN"))
+    result = run_configured(
+        PRODUCTION_ENV, *SHOW[0:1], SHOW[1].format("MAILPASS_MESSAGE_ID_DOMAIN")
+    )
 
     assert result.stdout.strip() == "mail.example.com", result.stderr
 

@@ -160,17 +160,10 @@ def test_a_removed_member_can_no_longer_log_in(owner, teammate, account):
 
 
 @pytest.fixture
-def relay_sink(settings, sink):  # type: ignore[no-untyped-def]
+def relay_sink(settings, relay_is_sink):  # type: ignore[no-untyped-def]
     """The instance relay is the loopback sink; its envelope sender the operator's."""
-    settings.EMAIL_HOST = sink.host
-    settings.EMAIL_PORT = sink.port
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.DEFAULT_FROM_EMAIL = "mailpass@operator.example"
     settings.MAILPASS_RELAY_RETURN_PATH = "bounces@operator.example"
-    return sink
+    return relay_is_sink
 
 
 def test_an_account_cannot_add_the_relay_unless_the_operator_allows_it(relay_sink, account, owner):
