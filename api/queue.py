@@ -665,6 +665,12 @@ class Senders:
         self._under_way: list[_Sending] = []
         self._inline_channels: dict[tuple[int, dt.datetime], delivery.Channel] = {}
         self._recorder = _SentRecorder()
+        # Set when a sending thread raised (the database went away, say): nothing more is
+        # sent, so at most the one message in flight per connection goes out unrecorded.
+        self._broken = threading.Event()
+
+    def broken(self) -> bool:
+        return self._broken.is_set()
 
     def __enter__(self) -> "Senders":
         return self
@@ -695,11 +701,17 @@ class Senders:
             part = Future()
 
             def work(channels: dict = thread.channels) -> Counter[int]:
-                return _send_feed(
-                    feed,
-                    lambda provider: _channel_in(channels, provider, troubles[provider.pk]),
-                    **shared,
-                )
+                if self.broken():
+                    return Counter()
+                try:
+                    return _send_feed(
+                        feed,
+                        lambda provider: _channel_in(channels, provider, troubles[provider.pk]),
+                        **shared,
+                    )
+                except BaseException:
+                    self._broken.set()
+                    raise
 
             thread.inbox.put((work, part))
             parts.append(part)
@@ -814,7 +826,11 @@ def start_chunk(
         elif not senders.has_room_for(provider):
             _put_back(group, retry_after=0)  # no free lane: due again for the next claim
         else:
-            feed = _Feed(provider_chain(provider=provider), group, should_stop)
+            feed = _Feed(
+                provider_chain(provider=provider),
+                group,
+                lambda: should_stop() or senders.broken(),
+            )
             chunk.sendings.append(senders.start(feed, chunk.lease, chunk.tally))
     return chunk
 
@@ -865,7 +881,8 @@ def process_due(
     with Senders() as senders:
         while True:
             claimed: list[Message] = []
-            wanted = not should_stop() and (limit is None or claimed_so_far < limit)
+            wanted = not should_stop() and not senders.broken()
+            wanted = wanted and (limit is None or claimed_so_far < limit)
             if wanted and senders.has_free_lane():
                 size = batch_size if limit is None else min(batch_size, limit - claimed_so_far)
                 claimed = claim_due(batch_size=size, skip_providers=senders.backlogged())
