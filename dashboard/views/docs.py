@@ -6,9 +6,12 @@ from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.http import require_safe
 
+from accounts.quotas import daily_limits
+from accounts.services import account_for_user
 from api import serializers as api_serializers
 from api.idempotency import MAX_KEY_LENGTH
-from api.throttling import ApiKeyRateThrottle
+from api.selectors import EVENTS_PAGE_SIZE
+from api.throttling import AccountRateThrottle, ApiKeyRateThrottle
 from api.views import SUPPRESSIONS_PAGE_SIZE
 
 # The page is written once per language (templates/dashboard/docs/docs.<code>.html);
@@ -27,6 +30,9 @@ def _base_url(request: HttpRequest) -> str:
 def docs(request: HttpRequest) -> HttpResponse:
     language = translation.get_language() or settings.LANGUAGE_CODE
     throttle = ApiKeyRateThrottle()  # reads settings.MAILPASS_API_RATE_LIMIT
+    account_throttle = AccountRateThrottle()  # MAILPASS_ACCOUNT_RATE_LIMIT
+    account = account_for_user(user=request.user)
+    quota = daily_limits(account)
     fields = api_serializers.MessageInputSerializer().fields
     context = {
         "base_url": _base_url(request),
@@ -52,7 +58,14 @@ def docs(request: HttpRequest) -> HttpResponse:
             "suppressions_page": SUPPRESSIONS_PAGE_SIZE,
             "rate_requests": throttle.num_requests,
             "rate_seconds": throttle.duration,
+            "account_rate_requests": account_throttle.num_requests,
+            "account_rate_seconds": account_throttle.duration,
+            "daily_recipients": quota.recipients,
+            "daily_bytes": quota.bytes,
+            "events_page": EVENTS_PAGE_SIZE,
+            "tracking_days": settings.MAILPASS_TRACKING_LINK_DAYS,
         },
+        "tracking_enabled": account.tracking_enabled,
     }
     templates = [f"dashboard/docs/docs.{language}.html", FALLBACK_TEMPLATE]
     return render(request, templates, context)
