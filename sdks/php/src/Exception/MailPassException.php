@@ -1,0 +1,16 @@
+<?php
+
+declare(strict_types=1);
+
+namespace MailPass\Exception;
+
+/**
+ * The root of every exception this SDK throws.
+ *
+ * `catch (MailPassException $e)` catches all of them: API errors ({@see ApiException} and
+ * its subclasses), network failures ({@see NetworkException}, {@see TimeoutException}) and
+ * misuse of the client ({@see InvalidArgumentException}).
+ */
+interface MailPassException extends \Throwable
+{
+}

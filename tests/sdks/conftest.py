@@ -1,0 +1,97 @@
+"""What every SDK suite runs against: a live MailPass (pytest-django's live server on
+127.0.0.1, the SMTP sink behind it) and the retry fake. The suites themselves run in
+their own language, in a subprocess; they learn where everything is from the environment
+that `sdk_env` returns:
+
+    MAILPASS_BASE_URL                   the live server
+    MAILPASS_TEST_KEY                   an account whose default provider is the sink
+    MAILPASS_TEST_KEY_NO_MAIL           same account, a key without the `mail` permission
+    MAILPASS_TEST_KEY_NO_PROVIDER       an account with no provider    → NO_SMTP_PROVIDER
+    MAILPASS_TEST_KEY_FAILING           its provider refuses the connection → SEND_FAILED
+    MAILPASS_TEST_KEY_QUOTA             a daily quota of 1 recipient    → SEND_LIMIT_EXCEEDED
+    MAILPASS_FAKE_URL                   tests/sdks/retry_fake.py (see its docstring)
+"""
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from api.models import Message
+from tests import factories
+
+HERE = Path(__file__).resolve().parent
+SDKS = HERE.parent.parent / "sdks"
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def retry_fake() -> Iterator[str]:
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "retry_fake.py")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        yield process.stdout.readline().strip()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def sdk_env(live_server, account, sink, retry_fake) -> dict[str, str]:
+    factories.make_provider(account, port=sink.port)
+    _, key = factories.make_api_key(account)
+    _, no_mail = factories.make_api_key(account, permissions=[])
+
+    def other_account(name: str):
+        return factories.make_account(get_user_model().objects.create_user(username=name))
+
+    _, no_provider = factories.make_api_key(other_account("sdk-no-provider"))
+    failing_account = other_account("sdk-failing")
+    factories.make_provider(failing_account, port=_closed_port(), timeout=2)
+    _, failing = factories.make_api_key(failing_account)
+    quota_account = other_account("sdk-quota")
+    quota_account.daily_recipient_limit = 1
+    quota_account.save(update_fields=["daily_recipient_limit"])
+    factories.make_provider(quota_account, port=sink.port)
+    _, quota = factories.make_api_key(quota_account)
+
+    return {
+        **os.environ,
+        "MAILPASS_BASE_URL": live_server.url,
+        "MAILPASS_TEST_KEY": key,
+        "MAILPASS_TEST_KEY_NO_MAIL": no_mail,
+        "MAILPASS_TEST_KEY_NO_PROVIDER": no_provider,
+        "MAILPASS_TEST_KEY_FAILING": failing,
+        "MAILPASS_TEST_KEY_QUOTA": quota,
+        "MAILPASS_FAKE_URL": retry_fake,
+    }
+
+
+def run_suite(command: list[str], *, cwd: Path, env: dict[str, str], timeout: int = 600) -> str:
+    """Run an SDK's own test command; its output is shown when it fails."""
+    result = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{' '.join(command)} exited {result.returncode}:\n{output}"
+    return output
+
+
+def assert_sent_mail_arrived(sink) -> None:
+    """Every message the server recorded as sent reached the SMTP sink, once."""
+    sent = set(Message.objects.filter(status="sent").values_list("message_id", flat=True))
+    arrived = [r.message["Message-ID"] for r in sink.received]
+    assert sent, "the suite sent nothing through the live server"
+    assert sent <= set(arrived)
+    assert len(arrived) == len(set(arrived)), "a message arrived twice"

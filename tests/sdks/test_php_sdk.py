@@ -1,0 +1,58 @@
+"""The PHP SDK (sdks/php): its packaging, its own PHPUnit suite against a live MailPass and
+the retry fake, and the product page's PHP snippet run as printed."""
+
+import re
+import shutil
+import subprocess
+
+import pytest
+from django.db import connection
+
+from tests.sdks.conftest import SDKS, assert_sent_mail_arrived, run_suite
+from tests.test_seed_examples import SEED_PAGE, seed_section
+
+PHP_SDK = SDKS / "php"
+TOOLS = ("php", "phpunit", "composer")
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "sqlite", reason="the SDK suites run once, on the SQLite leg"
+    ),
+    pytest.mark.skipif(
+        any(shutil.which(tool) is None for tool in TOOLS),
+        reason="the PHP SDK needs php, phpunit and composer on PATH",
+    ),
+    pytest.mark.skipif(not SEED_PAGE.exists(), reason=f"product page not found at {SEED_PAGE}"),
+]
+
+
+def test_php_sdk(sdk_env, sink, tmp_path):
+    # 1. Packaging: the Composer manifest is valid, strictly.
+    run_suite(["composer", "validate", "--strict", "--no-interaction"], cwd=PHP_SDK, env=sdk_env)
+
+    # 2. The SDK's own suite, against the live server and the retry fake.
+    output = run_suite(["phpunit", "-c", "phpunit.xml.dist"], cwd=PHP_SDK, env=sdk_env)
+    summary = re.search(r"^OK \((\d+) tests?, \d+ assertions?\)$", output, re.MULTILINE)
+    assert summary, f"the PHP suite skipped or left something out:\n{output}"
+    print(f"[sdk] php: {summary.group(1)} tests")
+
+    # 3. The product page's snippet, verbatim but for the key, after the drop-in autoloader.
+    snippet = seed_section("PHP SDK\n", "SMTP Provider Setup Required")
+    assert "mp_live_YOUR_KEY" in snippet
+    script = tmp_path / "quickstart.php"
+    script.write_text(
+        f"<?php require {str(PHP_SDK / 'autoload.php')!r};\n"
+        + snippet.replace("mp_live_YOUR_KEY", sdk_env["MAILPASS_TEST_KEY"])
+    )
+    before = len(sink.received)
+    result = subprocess.run(
+        ["php", str(script)], env=sdk_env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    message_id = result.stdout.strip()
+    assert re.fullmatch(r"<[^<>\s]+@[^<>\s]+>", message_id), result.stdout + result.stderr
+    assert [r.message["Message-ID"] for r in sink.received[before:]] == [message_id]
+
+    # 4. Everything the server recorded as sent reached the sink, once.
+    assert_sent_mail_arrived(sink)
