@@ -1,8 +1,9 @@
 """The in-app API documentation: one page per language, true to the API it describes.
 
 The examples on the page are not only shown but run: their JSON bodies go through the API
-with a real key, and (where curl, node and php are installed) the cURL, fetch and PHP
-examples run as written against a live server.
+with a real key, and (where curl and node are installed) the cURL and fetch examples run as
+written against a live server. The client-library examples run in tests/sdks, beside the
+libraries' own suites.
 """
 
 import json
@@ -155,7 +156,9 @@ def test_examples_use_this_instances_public_url(client, owner, account, settings
     assert "https://mail.example.org/api/v1/mail/send-batch" in blocks["curl-batch"]
     assert "curl https://mail.example.org/api/v1/mail/status/MESSAGE_ID" in blocks["curl-status"]
     assert "fetch('https://mail.example.org/api/v1/mail/send'" in blocks["fetch-send"]
-    assert "curl_init('https://mail.example.org' . $path)" in blocks["php"]
+    assert "['base_url' => 'https://mail.example.org']" in blocks["sdk-php"]
+    assert 'base_url="https://mail.example.org"' in blocks["sdk-python"]
+    assert "{ baseUrl: 'https://mail.example.org' }" in blocks["sdk-js"]
     assert not any("dev.mailpass.im" in block for block in blocks.values())
 
 
@@ -263,11 +266,7 @@ def test_the_documented_request_bodies_are_accepted_and_answered_in_the_document
     client, owner, account, api, provider, sink
 ):  # type: ignore[no-untyped-def]
     blocks = code_blocks(get_page(client, owner))
-    documented = {
-        name: json.loads(blocks[name])
-        for name in blocks
-        if name != "php" and blocks[name][0] == "{"
-    }
+    documented = {name: json.loads(blocks[name]) for name in blocks if blocks[name][0] == "{"}
 
     sent = api.post("/api/v1/mail/send", documented["send-request"], format="json")
     assert sent.status_code == 200, sent.json()
@@ -390,16 +389,3 @@ def test_the_fetch_examples_work_as_written(live_examples, sink, tmp_path):  # t
     assert [r.message["Message-ID"] for r in sink.received] == [message_id]
     assert node("fetch-batch").startswith("2 [")
     assert node("fetch-status", message_id=message_id).startswith("sent ")
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed")
-def test_the_php_example_works_as_written(live_examples, sink, tmp_path):  # type: ignore[no-untyped-def]
-    blocks, key = live_examples
-    script = tmp_path / "mailpass.php"
-    script.write_text(blocks["php"].replace("mp_live_YOUR_KEY", key))
-
-    message_id, queued, status = run(["php", str(script)]).split()
-
-    assert [r.message["Message-ID"] for r in sink.received] == [message_id]
-    assert (queued, status) == ("2", "sent")
