@@ -1,0 +1,287 @@
+// The official JavaScript client for the MailPass transactional email API.
+// Zero dependencies: the global fetch of Node.js 18+ and browsers.
+
+export const VERSION = '0.1.0';
+const BASE_URL_ENV = 'MAILPASS_BASE_URL';
+const MAX_RETRY_AFTER = 60; // seconds; a longer Retry-After is thrown, not waited for
+const MAX_BACKOFF = 8000; // ms
+const EXCERPT_CHARS = 200;
+
+/** The root of everything this library throws. */
+export class MailPassError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The API answered with an error; `code` chose the subclass. */
+export class MailPassApiError extends MailPassError {
+  constructor(message, { code, status, details = {}, retryAfter = null }) {
+    super(message);
+    this.code = code;
+    this.status = status;
+    this.details = details;
+    this.retryAfter = retryAfter;
+  }
+
+  /** The message the error is about, where the API names one. */
+  get messageId() {
+    return typeof this.details.message_id === 'string' ? this.details.message_id : null;
+  }
+}
+
+/** No answer: refused, reset, dropped. */
+export class MailPassNetworkError extends MailPassError {}
+/** No answer within the timeout. */
+export class MailPassTimeoutError extends MailPassNetworkError {}
+/** The client was built wrong. */
+export class MailPassConfigurationError extends MailPassError {}
+
+export class ValidationError extends MailPassApiError {}
+export class UnauthorizedError extends MailPassApiError {}
+export class ForbiddenError extends MailPassApiError {}
+export class NotFoundError extends MailPassApiError {}
+export class IdempotencyConflictError extends MailPassApiError {}
+export class PayloadTooLargeError extends MailPassApiError {}
+export class NoSmtpProviderError extends MailPassApiError {}
+export class RecipientSuppressedError extends MailPassApiError {}
+export class SendLimitExceededError extends MailPassApiError {}
+export class RateLimitedError extends MailPassApiError {}
+export class SendFailedError extends MailPassApiError {}
+export class InternalServerError extends MailPassApiError {}
+export class UnavailableError extends MailPassApiError {}
+
+export const ERRORS_BY_CODE = Object.freeze({
+  VALIDATION_ERROR: ValidationError,
+  UNAUTHORIZED: UnauthorizedError,
+  FORBIDDEN: ForbiddenError,
+  NOT_FOUND: NotFoundError,
+  IDEMPOTENCY_CONFLICT: IdempotencyConflictError,
+  PAYLOAD_TOO_LARGE: PayloadTooLargeError,
+  NO_SMTP_PROVIDER: NoSmtpProviderError,
+  RECIPIENT_SUPPRESSED: RecipientSuppressedError,
+  SEND_LIMIT_EXCEEDED: SendLimitExceededError,
+  RATE_LIMITED: RateLimitedError,
+  SEND_FAILED: SendFailedError,
+  INTERNAL_ERROR: InternalServerError,
+  UNAVAILABLE: UnavailableError,
+});
+
+export class MailPass {
+  #apiKey;
+  #baseUrl;
+  #timeout;
+  #maxRetries;
+  #retryOnSendLimit;
+  #backoff;
+  #fetch;
+
+  /**
+   * @param {string} apiKey a key from Dashboard > API Keys
+   * @param {object} [options] baseUrl (default: MAILPASS_BASE_URL), timeout (ms, 30000),
+   *   maxRetries (2), retryOnSendLimit (false), fetch (default: the global one)
+   */
+  constructor(apiKey, options = {}) {
+    if (typeof apiKey !== 'string' || apiKey.trim() === '') {
+      throw new MailPassConfigurationError(
+        'The MailPass API key is empty: pass the key from Dashboard > API Keys.'
+      );
+    }
+    const env = typeof process !== 'undefined' && process.env ? process.env[BASE_URL_ENV] : undefined;
+    const baseUrl = String(options.baseUrl || env || '').trim().replace(/\/+$/, '');
+    if (!baseUrl) {
+      throw new MailPassConfigurationError(
+        `No MailPass base URL: pass the baseUrl option (e.g. https://mail.example.com) or set the ${BASE_URL_ENV} environment variable.`
+      );
+    }
+    if (!/^https?:\/\//i.test(baseUrl)) {
+      throw new MailPassConfigurationError(`The MailPass base URL "${baseUrl}" is not an http(s) URL.`);
+    }
+    const { timeout = 30000, maxRetries = 2, retryOnSendLimit = false, backoff = 500 } = options;
+    if (!(timeout > 0)) throw new MailPassConfigurationError('timeout must be a number of milliseconds above 0.');
+    if (!Number.isInteger(maxRetries) || maxRetries < 0) {
+      throw new MailPassConfigurationError('maxRetries must be an integer, 0 or more.');
+    }
+    const fetchImpl = options.fetch ?? globalThis.fetch;
+    if (typeof fetchImpl !== 'function') {
+      throw new MailPassConfigurationError('No fetch: use Node.js 18 or later, or pass the fetch option.');
+    }
+    this.#apiKey = apiKey.trim();
+    this.#baseUrl = baseUrl;
+    this.#timeout = timeout;
+    this.#maxRetries = maxRetries;
+    this.#retryOnSendLimit = Boolean(retryOnSendLimit);
+    this.#backoff = backoff;
+    this.#fetch = fetchImpl;
+    const request = (method, path, init) => this.#request(method, path, init);
+    /** /api/v1/mail */
+    this.mail = Object.freeze({
+      send: (params, opts = {}) =>
+        request('POST', '/api/v1/mail/send', { body: params, idempotencyKey: idempotencyKey(opts), signal: opts.signal }),
+      sendBatch: (params, opts = {}) =>
+        request('POST', '/api/v1/mail/send-batch', { body: params, idempotencyKey: idempotencyKey(opts), signal: opts.signal }),
+      status: (messageId, params, opts = {}) =>
+        request('GET', '/api/v1/mail/status/' + encodeURIComponent(String(messageId).trim().replace(/^<|>$/g, '')), {
+          query: params,
+          signal: opts.signal,
+        }),
+    });
+    /** /api/v1/suppressions */
+    this.suppressions = Object.freeze({
+      list: (params, opts = {}) => request('GET', '/api/v1/suppressions', { query: params, signal: opts.signal }),
+      add: (params, opts = {}) =>
+        request('POST', '/api/v1/suppressions', {
+          body: typeof params === 'string' ? { email: params } : params,
+          signal: opts.signal,
+        }),
+      remove: (email, opts = {}) =>
+        request('DELETE', '/api/v1/suppressions/' + encodeURIComponent(email), { signal: opts.signal }),
+    });
+  }
+
+  get baseUrl() {
+    return this.#baseUrl;
+  }
+
+  toJSON() {
+    return { baseUrl: this.#baseUrl, apiKey: '[hidden]' };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')]() {
+    return `MailPass { baseUrl: '${this.#baseUrl}', apiKey: '[hidden]' }`;
+  }
+
+  async #request(method, path, { body, query, idempotencyKey, signal } = {}) {
+    let url = this.#baseUrl + path;
+    if (query) {
+      const search = new URLSearchParams();
+      for (const [name, value] of Object.entries(query)) {
+        if (value !== undefined && value !== null) search.append(name, String(value));
+      }
+      if ([...search].length) url += '?' + search;
+    }
+    const headers = { Authorization: `Bearer ${this.#apiKey}`, Accept: 'application/json' };
+    if (typeof window === 'undefined') headers['User-Agent'] = `mailpass-js/${VERSION}`;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+
+    for (let attempt = 0; ; attempt++) {
+      let error;
+      try {
+        return await this.#once(method, url, path, headers, payload, signal);
+      } catch (caught) {
+        if (!(caught instanceof MailPassError)) throw caught;
+        error = caught;
+      }
+      const wait = this.#retryWait(error, attempt);
+      if (wait === null || signal?.aborted) throw error;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  async #once(method, url, path, headers, payload, signal) {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.#timeout);
+    const onAbort = () => controller.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      let response;
+      let text;
+      try {
+        response = await this.#fetch(url, { method, headers, body: payload, signal: controller.signal, redirect: 'error' });
+        text = await response.text();
+      } catch (cause) {
+        if (timedOut) {
+          throw new MailPassTimeoutError(`MailPass did not answer within ${this.#timeout} ms (${method} ${path})`);
+        }
+        if (signal?.aborted) throw cause;
+        throw new MailPassNetworkError(`could not reach MailPass at ${this.#baseUrl}: ${describe(cause)}`);
+      }
+      return decode(response, text);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #retryWait(error, attempt) {
+    if (attempt >= this.#maxRetries || !retryable(error, this.#retryOnSendLimit)) return null;
+    const backoff = Math.min(this.#backoff * 2 ** attempt, MAX_BACKOFF);
+    const jittered = backoff / 2 + Math.random() * (backoff / 2);
+    const retryAfter = error.retryAfter ?? null;
+    if (retryAfter !== null) {
+      if (retryAfter > MAX_RETRY_AFTER) return null;
+      return Math.max(jittered, retryAfter * 1000);
+    }
+    return jittered;
+  }
+}
+
+function idempotencyKey(opts) {
+  return opts.idempotencyKey ?? globalThis.crypto.randomUUID();
+}
+
+function retryable(error, retryOnSendLimit) {
+  if (error instanceof MailPassNetworkError) return true;
+  if (error instanceof RateLimitedError) return true;
+  if (error instanceof SendLimitExceededError) return retryOnSendLimit;
+  if (error instanceof SendFailedError) return false;
+  return error instanceof MailPassApiError && error.status >= 500;
+}
+
+function describe(cause) {
+  const inner = cause?.cause;
+  return inner?.code || inner?.message || cause?.message || String(cause);
+}
+
+function excerpt(text) {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > EXCERPT_CHARS ? flat.slice(0, EXCERPT_CHARS) + '…' : flat;
+}
+
+function seconds(value) {
+  if (value === null || value === undefined || value === '') return null;
+  const number = Number(value);
+  return Number.isFinite(number) && number >= 0 ? number : null;
+}
+
+function decode(response, text) {
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const retryAfterHeader = seconds(response.headers.get('Retry-After'));
+  if (response.ok) {
+    if (json && typeof json === 'object') return json;
+    throw new MailPassApiError(`MailPass answered ${response.status} with something that is not JSON: ${excerpt(text)}`, {
+      code: 'UNEXPECTED_RESPONSE',
+      status: response.status,
+    });
+  }
+  const error = json && typeof json === 'object' ? json.error : undefined;
+  if (!error || typeof error.code !== 'string') {
+    throw new MailPassApiError(`MailPass answered ${response.status} without its JSON error: ${excerpt(text)}`, {
+      code: 'UNEXPECTED_RESPONSE',
+      status: response.status,
+      retryAfter: retryAfterHeader,
+    });
+  }
+  const details = error.details && typeof error.details === 'object' ? error.details : {};
+  const ErrorClass = ERRORS_BY_CODE[error.code] ?? MailPassApiError;
+  throw new ErrorClass(String(error.message ?? ''), {
+    code: error.code,
+    status: response.status,
+    details,
+    retryAfter: retryAfterHeader ?? seconds(details.retry_after),
+  });
+}
+
+export default MailPass;
