@@ -158,6 +158,15 @@ def build_email(message: Message) -> PreparedEmail:
     return email
 
 
+def headers_as_sent(message: Message) -> str:
+    """The message's header block as MailPass hands it to an SMTP server, with its line
+    folding (for people to read: the dashboard's message page). The Date header is the time
+    of this call, not of the sending."""
+    _, _, wire = build_email(message).smtp_envelope()
+    head = wire.split(_CRLF * 2, 1)[0]
+    return head.decode("ascii", errors="replace").replace("\r\n", "\n")
+
+
 def email_for_sending(message: Message) -> PreparedEmail:
     """build_email(), with the tracked links stored first: the recipient may click one as
     soon as the provider takes the message."""

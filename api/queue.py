@@ -30,7 +30,8 @@ from django.utils import timezone
 
 from api.emails import email_for_sending
 from api.models import Message, MessageEvent
-from api.selectors import suppressed_recipients, suppression_text
+from api.selectors import suppressed_recipients
+from api.services.suppressions import suppression_text
 from providers import delivery, limits
 from providers.delivery import DeliveryResult, Outcome
 from providers.models import Provider

@@ -11,7 +11,6 @@ from django.db.models.functions import Lower, TruncDay, TruncHour
 from django.utils import timezone
 
 from accounts.models import Account
-from api.emails import build_email
 from api.keys import hmac_keys, key_digest, key_prefix, looks_like_key
 from api.models import ApiKey, Message, MessageEvent, Suppression
 
@@ -130,12 +129,6 @@ def suppressed_recipients(*, messages: list[Message]) -> list[tuple[Message, lis
         if hits:
             found.append((message, hits))
     return found
-
-
-def suppression_text(hits: list[Suppression]) -> str:
-    """The error_message of a message kept back by `hits`."""
-    listed = ", ".join(f"{entry.email} ({entry.reason})" for entry in hits)
-    return f"Not sent: on the suppression list: {listed}."
 
 
 def suppression_list(*, account: Account, email: str | None = None) -> QuerySet[Suppression]:
@@ -277,14 +270,6 @@ def message_list_for_account(
 def message_failed_count(*, account: Account, cap: int) -> int:
     """How many of the account's messages are failed, counting no further than `cap`."""
     return Message.objects.filter(account=account, status=Message.Status.FAILED)[:cap].count()
-
-
-def message_headers_as_sent(*, message: Message) -> str:
-    """The message's header block as MailPass hands it to an SMTP server (api.emails), with
-    its line folding. The Date header is the time of this call, not of the sending."""
-    _, _, wire = build_email(message).smtp_envelope()
-    head = wire.split(b"\r\n\r\n", 1)[0]
-    return head.decode("ascii", errors="replace").replace("\r\n", "\n")
 
 
 def message_activity(

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.services import account_for_user
 from api import selectors
+from api.emails import headers_as_sent
 from api.models import Message, MessageEvent
 from api.services import messages_requeue_failed
 
@@ -198,7 +199,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "message": message,
         "status_label": STATUS_LABELS.get(message.status, message.status),
         "failure_reason_label": FAILURE_REASON_LABELS.get(message.failure_reason, ""),
-        "headers": selectors.message_headers_as_sent(message=message),
+        "headers": headers_as_sent(message),
         "metadata": [
             (key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
             for key, value in sorted(message.metadata.items())

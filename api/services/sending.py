@@ -1,20 +1,21 @@
+"""Sending: one message now (/send, the dashboard's test email), a batch into the queue,
+failed messages back into it."""
+
 import dataclasses
 import datetime as dt
-import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import Account
 from accounts.quotas import quota_take
-from api import queue, tracking
+from api import queue
 from api.emails import email_for_sending, new_message_id
 from api.errors import (
     NoProviderError,
@@ -22,75 +23,13 @@ from api.errors import (
     SendFailedError,
     SendLimitExceededError,
 )
-from api.keys import generate_key, key_digest, key_prefix
-from api.models import (
-    ApiKey,
-    Message,
-    MessageEvent,
-    MessageLink,
-    Suppression,
-    default_permissions,
-)
-from api.selectors import recipients_of, suppressed_recipients, suppression_text
+from api.models import ApiKey, Message, Suppression
+from api.selectors import recipients_of, suppressed_recipients
+from api.services.suppressions import suppression_text
 from providers import deadline, delivery, limits
 from providers.delivery import Outcome
 from providers.models import Provider
 from providers.selectors import provider_chain, provider_get_default
-
-# last_used_at is a hint for people, not an audit log: one write a minute per key is plenty.
-_LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
-
-
-def api_key_create(
-    *,
-    account: Account,
-    name: str,
-    created_by: AbstractBaseUser | None = None,
-    permissions: list[str] | None = None,
-) -> tuple[ApiKey, str]:
-    """Create a key and return it with its full secret, which is not stored anywhere.
-
-    Retries on the (astronomically unlikely) prefix collision.
-    """
-    for _ in range(5):
-        secret = generate_key()
-        try:
-            with transaction.atomic():
-                api_key = ApiKey.objects.create(
-                    account=account,
-                    name=name,
-                    created_by=created_by,
-                    prefix=key_prefix(secret),
-                    digest=key_digest(secret),
-                    permissions=permissions if permissions is not None else default_permissions(),
-                )
-        except IntegrityError:
-            continue
-        return api_key, secret
-    raise RuntimeError("could not generate a unique API key prefix")
-
-
-def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    """Revoke `api_key`; the very next request with it is a 401. Idempotent."""
-    if api_key.revoked_at is None:
-        api_key.revoked_at = timezone.now()
-        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
-            revoked_at=api_key.revoked_at
-        )
-    return api_key
-
-
-def api_key_mark_used(*, api_key: ApiKey, secret: str) -> None:
-    """Record that `api_key` (whose full key is `secret`) was just used: at most one write a
-    minute per key, and a new digest if the stored one was made with an older HMAC key."""
-    now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at > _LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
-    current = key_digest(secret)
-    if api_key.digest != current:
-        ApiKey.objects.filter(pk=api_key.pk).update(digest=current)
-        api_key.digest = current
 
 
 def _default_provider(account: Account) -> Provider:
@@ -292,64 +231,11 @@ def _send_now(
     return attempts, grants
 
 
-def messages_requeue_failed(
-    *, account: Account | None = None, since: dt.datetime | None = None
-) -> int:
-    """Put failed messages back in the queue, due now, with fresh attempts and age.
-
-    Scoped to `account` when given (None: every account, for operators), and to messages
-    created at or after `since`. Returns how many were requeued. Their Message-IDs stay
-    the same, so a recipient's client can still tell a repeat from a new message.
-    """
-    failed = Message.objects.filter(status=Message.Status.FAILED)
-    if account is not None:
-        failed = failed.filter(account=account)
-    if since is not None:
-        failed = failed.filter(created_at__gte=since)
-    now = timezone.now()
-    return failed.update(
-        status=Message.Status.QUEUED,
-        attempts=0,
-        queued_at=now,
-        next_attempt_at=now,
-        turn_at=now,
-        error_message=None,
-        failure_reason=None,
-    )
-
-
 def _record_suppressed(message: Message, hits: list[Suppression]) -> None:
     """Mark an (unsaved or claimed) message as not sent because of `hits`."""
     message.status = Message.Status.SUPPRESSED
     message.error_message = suppression_text(hits)
     message.next_attempt_at = None
-
-
-def suppression_add(
-    *,
-    account: Account,
-    email: str,
-    reason: Suppression.Reason = Suppression.Reason.MANUAL,
-    description: str = "",
-    message: Message | None = None,
-) -> tuple[Suppression, bool]:
-    """Put `email` on the account's suppression list; (entry, created). An address already
-    listed keeps its first entry (and reason): repeats, e.g. resent webhooks, change nothing."""
-    try:
-        with transaction.atomic():
-            return Suppression.objects.get_or_create(
-                account=account,
-                email=email.strip().lower(),
-                defaults={"reason": reason, "description": description, "message": message},
-            )
-    except IntegrityError:  # added concurrently
-        return Suppression.objects.get(account=account, email=email.strip().lower()), False
-
-
-def suppression_remove(*, account: Account, email: str) -> bool:
-    """Take `email` off the account's list; False if it was not on it."""
-    deleted, _ = Suppression.objects.filter(account=account, email=email.strip().lower()).delete()
-    return deleted > 0
 
 
 @dataclass(frozen=True)
@@ -419,173 +305,27 @@ def batch_enqueue(
     return results
 
 
-def _trackable(message_pk: int) -> Message | None:
-    """The message a tracking URL names, if its links still work: accepted less than
-    MAILPASS_TRACKING_LINK_DAYS ago, by an account the operator lets track."""
-    message = (
-        Message.objects.filter(pk=message_pk, account__tracking_enabled=True)
-        .only("pk", "account_id", "created_at")
-        .first()
-    )
-    if message is None or tracking.link_expired(message.created_at):
-        return None
-    return message
+def messages_requeue_failed(
+    *, account: Account | None = None, since: dt.datetime | None = None
+) -> int:
+    """Put failed messages back in the queue, due now, with fresh attempts and age.
 
-
-def _room_for_tracking_event(message: Message) -> bool:
-    recorded = MessageEvent.objects.filter(
-        message=message, event_type__in=[MessageEvent.Type.OPEN, MessageEvent.Type.CLICK]
-    )
-    return recorded[: tracking.MAX_TRACKING_EVENTS].count() < tracking.MAX_TRACKING_EVENTS
-
-
-def event_record_open(*, message_pk: int, ip_address: str | None, user_agent: str) -> bool:
-    """Record that the message's tracking pixel was loaded; False when the pixel does not
-    work (unknown or expired message, tracking not allowed). The same client's opens within
-    tracking.OPEN_REPEAT are one, and a message keeps at most MAX_TRACKING_EVENTS."""
-    message = _trackable(message_pk)
-    if message is None:
-        return False
-    user_agent = user_agent[:1000]
-    repeat = MessageEvent.objects.filter(
-        message=message,
-        event_type=MessageEvent.Type.OPEN,
-        created_at__gte=timezone.now() - tracking.OPEN_REPEAT,
-        ip_address=ip_address,
-        user_agent=user_agent,
-    ).exists()
-    if not repeat and _room_for_tracking_event(message):
-        MessageEvent.objects.create(
-            account_id=message.account_id,
-            message=message,
-            event_type=MessageEvent.Type.OPEN,
-            ip_address=ip_address,
-            user_agent=user_agent,
-        )
-    return True
-
-
-def event_record_click(
-    *, message_pk: int, link_index: int, ip_address: str | None, user_agent: str
-) -> str | None:
-    """Record a click on the message's `link_index`-th tracked link and return its target;
-    None (nothing recorded) when the link does not work: unknown message or link, expired,
-    tracking not allowed. A message keeps at most MAX_TRACKING_EVENTS opens and clicks."""
-    message = _trackable(message_pk)
-    if message is None:
-        return None
-    url = (
-        MessageLink.objects.filter(message=message, position=link_index)
-        .values_list("url", flat=True)
-        .first()
-    )
-    if url is None:
-        return None
-    if _room_for_tracking_event(message):
-        MessageEvent.objects.create(
-            account_id=message.account_id,
-            message=message,
-            event_type=MessageEvent.Type.CLICK,
-            url=url[:2048],
-            ip_address=ip_address,
-            user_agent=user_agent[:1000],
-        )
-    return url
-
-
-# anymail's normalized event types → ours. Others (queued, sent, autoresponded…) say
-# nothing the message's record does not already say, and are not kept.
-_PROVIDER_EVENTS = {
-    "delivered": MessageEvent.Type.DELIVERED,
-    "bounced": MessageEvent.Type.BOUNCED,
-    "deferred": MessageEvent.Type.DEFERRED,
-    "rejected": MessageEvent.Type.REJECTED,
-    "failed": MessageEvent.Type.FAILED,
-    "complained": MessageEvent.Type.COMPLAINED,
-    "unsubscribed": MessageEvent.Type.UNSUBSCRIBED,
-    "opened": MessageEvent.Type.OPEN,
-    "clicked": MessageEvent.Type.CLICK,
-}
-# What an event makes of the message's status, from the statuses it may follow.
-_STATUS_AFTER = {
-    MessageEvent.Type.DELIVERED: (Message.Status.DELIVERED, {Message.Status.SENT}),
-    MessageEvent.Type.BOUNCED: (
-        Message.Status.BOUNCED,
-        {Message.Status.SENT, Message.Status.DELIVERED},
-    ),
-    MessageEvent.Type.COMPLAINED: (
-        Message.Status.COMPLAINED,
-        {Message.Status.SENT, Message.Status.DELIVERED, Message.Status.BOUNCED},
-    ),
-}
-_SUPPRESS_AFTER = {
-    MessageEvent.Type.BOUNCED: Suppression.Reason.BOUNCED,
-    MessageEvent.Type.COMPLAINED: Suppression.Reason.COMPLAINED,
-    MessageEvent.Type.UNSUBSCRIBED: Suppression.Reason.UNSUBSCRIBED,
-}
-
-
-def provider_event_record(*, provider: Provider, event: Any) -> MessageEvent | None:
-    """Record an event an ESP reported for one of `provider`'s messages (an anymail
-    AnymailTrackingEvent), move the message's status and suppress the address after a hard
-    bounce, a complaint or an unsubscribe. A repeat of an event already recorded (ESPs
-    resend webhooks) changes nothing; so does an event for a message we do not know.
-    Returns the new MessageEvent, or None.
+    Scoped to `account` when given (None: every account, for operators), and to messages
+    created at or after `since`. Returns how many were requeued. Their Message-IDs stay
+    the same, so a recipient's client can still tell a repeat from a new message.
     """
-    event_type = _PROVIDER_EVENTS.get(str(event.event_type))
-    if event_type is None or not event.message_id:
-        return None
-    message = (
-        Message.objects.filter(
-            account_id=provider.account_id, provider_message_id=str(event.message_id)[:255]
-        )
-        .only("pk", "account_id", "status", "to_email")
-        .first()
+    failed = Message.objects.filter(status=Message.Status.FAILED)
+    if account is not None:
+        failed = failed.filter(account=account)
+    if since is not None:
+        failed = failed.filter(created_at__gte=since)
+    now = timezone.now()
+    return failed.update(
+        status=Message.Status.QUEUED,
+        attempts=0,
+        queued_at=now,
+        next_attempt_at=now,
+        turn_at=now,
+        error_message=None,
+        failure_reason=None,
     )
-    if message is None:
-        return None
-    description = event.description or event.mta_response or event.reject_reason or ""
-    try:
-        with transaction.atomic():
-            recorded = MessageEvent.objects.create(
-                account_id=message.account_id,
-                message=message,
-                event_type=event_type,
-                provider_event_id=_provider_event_id(provider, event),
-                url=(event.click_url or "")[:2048],
-                user_agent=(event.user_agent or "")[:1000],
-                description=str(description)[:2000],
-                created_at=event.timestamp or timezone.now(),
-            )
-    except IntegrityError:  # this very report was recorded before
-        return None
-    if event_type in _STATUS_AFTER:
-        status, after = _STATUS_AFTER[event_type]
-        Message.objects.filter(pk=message.pk, status__in=after).update(
-            status=status, updated_at=timezone.now()
-        )
-    if event_type in _SUPPRESS_AFTER:
-        suppression_add(
-            account=provider.account,
-            email=event.recipient or message.to_email,
-            reason=_SUPPRESS_AFTER[event_type],
-            description=str(description)[:500],
-            message=message,
-        )
-    return recorded
-
-
-def _provider_event_id(provider: Provider, event: Any) -> str:
-    """The id an event is recorded once by, in the whole account: a Mailgun signature
-    (anymail's event_id is its token) attached to another message's event is a replay."""
-    if event.event_id:
-        event_id = str(event.event_id)
-        if provider.kind == Provider.Kind.AMAZON_SES:
-            # One SNS notification (one id) reports every recipient of a bounce.
-            event_id = f"{event_id}|{event.recipient}"
-        if len(event_id) <= 255:
-            return event_id
-        return "sha256:" + hashlib.sha256(event_id.encode()).hexdigest()
-    # No id from the ESP: the same report resent has the same content.
-    seen = f"{event.event_type}|{event.message_id}|{event.recipient}|{event.timestamp}"
-    return "sha256:" + hashlib.sha256(seen.encode()).hexdigest()

@@ -1,0 +1,43 @@
+"""The writes of the api app, one module per domain:
+
+  keys          API keys: create, revoke, note a use
+  sending       /send now, /send-batch into the queue, failed messages back into it
+  suppressions  the account's suppression list
+  events        opens and clicks from tracking links, events ESPs report by webhook
+
+Every public name is re-exported here, so a caller need not know which module holds it.
+"""
+
+from api.services.events import event_record_click, event_record_open, provider_event_record
+from api.services.keys import api_key_create, api_key_mark_used, api_key_revoke
+from api.services.sending import (
+    TRACKING_FIELDS,
+    TRACKING_REFUSAL,
+    BatchItemResult,
+    InvalidItem,
+    batch_enqueue,
+    message_send,
+    message_send_test,
+    messages_requeue_failed,
+)
+from api.services.suppressions import suppression_add, suppression_remove, suppression_text
+
+__all__ = [
+    "TRACKING_FIELDS",
+    "TRACKING_REFUSAL",
+    "BatchItemResult",
+    "InvalidItem",
+    "api_key_create",
+    "api_key_mark_used",
+    "api_key_revoke",
+    "batch_enqueue",
+    "event_record_click",
+    "event_record_open",
+    "message_send",
+    "message_send_test",
+    "messages_requeue_failed",
+    "provider_event_record",
+    "suppression_add",
+    "suppression_remove",
+    "suppression_text",
+]

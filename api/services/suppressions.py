@@ -1,0 +1,39 @@
+"""The account's suppression list: addresses mail is never handed to a provider for."""
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import Account
+from api.models import Message, Suppression
+
+
+def suppression_text(hits: list[Suppression]) -> str:
+    """The error_message of a message kept back by `hits`."""
+    listed = ", ".join(f"{entry.email} ({entry.reason})" for entry in hits)
+    return f"Not sent: on the suppression list: {listed}."
+
+
+def suppression_add(
+    *,
+    account: Account,
+    email: str,
+    reason: Suppression.Reason = Suppression.Reason.MANUAL,
+    description: str = "",
+    message: Message | None = None,
+) -> tuple[Suppression, bool]:
+    """Put `email` on the account's suppression list; (entry, created). An address already
+    listed keeps its first entry (and reason): repeats, e.g. resent webhooks, change nothing."""
+    try:
+        with transaction.atomic():
+            return Suppression.objects.get_or_create(
+                account=account,
+                email=email.strip().lower(),
+                defaults={"reason": reason, "description": description, "message": message},
+            )
+    except IntegrityError:  # added concurrently
+        return Suppression.objects.get(account=account, email=email.strip().lower()), False
+
+
+def suppression_remove(*, account: Account, email: str) -> bool:
+    """Take `email` off the account's list; False if it was not on it."""
+    deleted, _ = Suppression.objects.filter(account=account, email=email.strip().lower()).delete()
+    return deleted > 0
