@@ -1,5 +1,6 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.negotiation import DefaultContentNegotiation
 
 from api.errors import api_not_found
 from api.views import HealthView, MailViewSet, SuppressionViewSet
@@ -26,12 +27,18 @@ urlpatterns = [
         name="suppression",
     ),
     path("v1/health", HealthView.as_view(), name="health"),
-    # No metadata_class: OPTIONS is a 405 like any other method these pages do not serve
-    # (DRF's metadata answer made the docs page look for a template that is not there: a 500).
-    path("schema/", SpectacularAPIView.as_view(metadata_class=None), name="schema"),
+    # DRF's own negotiation, not the API's JSON-only one: the schema comes as YAML or JSON
+    # (?format=json), and the docs page is HTML.
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(content_negotiation_class=DefaultContentNegotiation),
+        name="schema",
+    ),
     path(
         "docs/",
-        SpectacularSwaggerView.as_view(url_name="api:schema", metadata_class=None),
+        SpectacularSwaggerView.as_view(
+            url_name="api:schema", content_negotiation_class=DefaultContentNegotiation
+        ),
         name="docs",
     ),
     # Anything else under /api/ is a JSON 404, never Django's HTML page.
