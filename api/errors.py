@@ -106,7 +106,7 @@ class PayloadTooLargeError(ApiError):
     default_detail = "The request body is too large."
 
 
-def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def _envelope(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "success": False,
         "error": {"code": code, "message": message, "details": details or {}},
@@ -119,19 +119,13 @@ def _validation_message(detail: Any) -> str:
     return "Invalid request."
 
 
-def validation_error(details: dict[str, Any]) -> dict[str, Any]:
-    """The `error` object of a VALIDATION_ERROR, for places that report without raising."""
-    return {"code": "VALIDATION_ERROR", "message": _validation_message(details), "details": details}
-
-
 def _describe(exc: exceptions.APIException) -> tuple[str, str, dict[str, Any]]:
-    """(code, message, details) for an exception DRF's own handler accepted."""
+    """(code, message, details) for an exception DRF's own handler accepts."""
     if isinstance(exc, ApiError):
         return exc.code, str(exc.detail), exc.details
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        error = validation_error(detail)
-        return error["code"], error["message"], error["details"]
+        return "VALIDATION_ERROR", _validation_message(detail), detail
     if isinstance(exc, exceptions.ParseError):
         return "VALIDATION_ERROR", f"Malformed request body: {exc.detail}", {}
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
@@ -143,6 +137,18 @@ def _describe(exc: exceptions.APIException) -> tuple[str, str, dict[str, Any]]:
     if isinstance(exc, exceptions.Throttled):
         return "RATE_LIMITED", str(exc.detail), {"retry_after": exc.wait}
     return str(exc.default_code).upper(), str(exc.detail), {}
+
+
+def error_body(exc: exceptions.APIException) -> dict[str, Any]:
+    """The failure envelope for `exc`: what the exception handler answers, and what answers
+    made outside it carry (a stored Idempotency-Key answer, a middleware's refusal)."""
+    return _envelope(*_describe(exc))
+
+
+def error_of(exc: exceptions.APIException) -> dict[str, Any]:
+    """The envelope's `error` object for `exc` ({"code", "message", "details"}): how
+    /send-batch reports each item it did not queue."""
+    return error_body(exc)["error"]
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
@@ -159,8 +165,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if response is None:
         logger.exception("unhandled error in %s", context.get("view"), exc_info=exc)
         drf_views.set_rollback()
-        return Response(error_body(ApiError.code, ApiError.default_detail), status=500)
-    response.data = error_body(*_describe(exc))
+        return Response(error_body(ApiError()), status=500)
+    response.data = error_body(exc)
     return response
 
 
@@ -175,18 +181,18 @@ def _is_api(request: HttpRequest) -> bool:
 def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
     """Catch-all route under /api/: an unknown path is a JSON 404, in DEBUG too, whatever
     the method."""
-    return JsonResponse(error_body("NOT_FOUND", "No such endpoint."), status=404)
+    return JsonResponse(_envelope("NOT_FOUND", "No such endpoint."), status=404)
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
-        return JsonResponse(error_body("VALIDATION_ERROR", "Bad request."), status=400)
+        return JsonResponse(_envelope("VALIDATION_ERROR", "Bad request."), status=400)
     return defaults.bad_request(request, exception)
 
 
 def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
-        return JsonResponse(error_body("FORBIDDEN", "Forbidden."), status=403)
+        return JsonResponse(_envelope("FORBIDDEN", "Forbidden."), status=403)
     return defaults.permission_denied(request, exception)
 
 
@@ -198,5 +204,5 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 def handler500(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
-        return JsonResponse(error_body(ApiError.code, ApiError.default_detail), status=500)
+        return JsonResponse(error_body(ApiError()), status=500)
     return defaults.server_error(request)

@@ -11,14 +11,18 @@ import datetime as dt
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from accounts.models import Account
-from api.errors import ApiError
+from api.errors import ApiError, RecipientSuppressedError, SendFailedError, error_body
 from api.models import IdempotencyRecord
 
 KEY_LIFETIME = dt.timedelta(hours=24)
@@ -89,3 +93,39 @@ def idempotency_finish(*, record: IdempotencyRecord, status_code: int, body: Any
 def idempotency_abandon(*, record: IdempotencyRecord) -> None:
     """Give the key up: the owner failed before anything was recorded."""
     IdempotencyRecord.objects.filter(pk=record.pk).delete()
+
+
+def respond_once(request: Request, endpoint: str, handle: Callable[[], Response]) -> Response:
+    """Answer `request` with `handle()` once per Idempotency-Key; a repeat gets the first
+    answer back, marked Idempotent-Replayed. Without the header, just `handle()`.
+
+    Raises ValidationError for an unusable key and IdempotencyConflictError (see
+    idempotency_begin); whatever `handle` raises passes through.
+    """
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return handle()
+    if not 0 < len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+        raise ValidationError(
+            {"Idempotency-Key": [f"Must be 1 to {MAX_KEY_LENGTH} printable characters."]}
+        )
+    outcome = idempotency_begin(
+        account=request.auth.account,
+        key=key,
+        request_fingerprint=fingerprint(endpoint, request.data),
+    )
+    if isinstance(outcome, Replay):
+        return Response(
+            outcome.body, status=outcome.status_code, headers={"Idempotent-Replayed": "true"}
+        )
+    try:
+        response = handle()
+    except (SendFailedError, RecipientSuppressedError) as err:
+        # The message was recorded (failed, suppressed): a repeat must answer the same.
+        idempotency_finish(record=outcome, status_code=err.status_code, body=error_body(err))
+        raise
+    except BaseException:
+        idempotency_abandon(record=outcome)
+        raise
+    idempotency_finish(record=outcome, status_code=response.status_code, body=response.data)
+    return response

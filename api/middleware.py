@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from api.errors import error_body
+from api.errors import PayloadTooLargeError, error_body
 
 
 def chunked_body_limit(
@@ -26,8 +26,10 @@ def chunked_body_limit(
             limit = settings.MAILPASS_MAX_REQUEST_BYTES
             body = meta["wsgi.input"].read(limit + 1)
             if len(body) > limit:
-                message = f"The request body is over the maximum of {limit} bytes."
-                return JsonResponse(error_body("PAYLOAD_TOO_LARGE", message), status=413)
+                refusal = PayloadTooLargeError(
+                    f"The request body is over the maximum of {limit} bytes."
+                )
+                return JsonResponse(error_body(refusal), status=refusal.status_code)
             meta["CONTENT_LENGTH"] = str(len(body))
             request._stream = LimitedStream(io.BytesIO(body), len(body))
         return get_response(request)

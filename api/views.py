@@ -1,7 +1,6 @@
 import base64
 import hmac
 import math
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -18,25 +17,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api import selectors, services, tracking, webhooks
+from api import idempotency, selectors, services, tracking, webhooks
 from api.envelope import success
-from api.errors import (
-    RecipientSuppressedError,
-    SendFailedError,
-    ServiceUnavailableError,
-    error_body,
-    validation_error,
-)
-from api.idempotency import (
-    MAX_KEY_LENGTH,
-    Replay,
-    fingerprint,
-    idempotency_abandon,
-    idempotency_begin,
-    idempotency_finish,
-)
+from api.errors import RecipientSuppressedError, ServiceUnavailableError, error_of
 from api.models import Message, Permission
-from api.negotiation import JsonOnlyNegotiation
 from api.responses import (
     BatchResultSerializer,
     HealthSerializer,
@@ -59,53 +43,20 @@ from api.schema import (
 from api.serializers import (
     BatchInputSerializer,
     MessageInputSerializer,
+    StatusQuerySerializer,
     SuppressionInputSerializer,
+    SuppressionListQuerySerializer,
 )
-from api.services import BatchItemResult, InvalidItem
-
-
-def _validate_items(
-    raws: list[Any], defaults: dict[str, Any]
-) -> list[dict[str, Any] | InvalidItem]:
-    """Each batch item on its own, so one bad item does not sink the rest.
-
-    One serializer instance validates them all, as DRF's ListSerializer does with its
-    child: building a serializer deep-copies its fields, which was most of the cost of a
-    100-item batch.
-    """
-    validator = MessageInputSerializer()
-    items: list[dict[str, Any] | InvalidItem] = []
-    for raw in raws:
-        if not isinstance(raw, dict):
-            errors = {"non_field_errors": ["Each message must be an object."]}
-            items.append(InvalidItem(to=None, errors=errors))
-            continue
-        try:
-            items.append(validator.run_validation({**defaults, **raw}))
-        except ValidationError as err:
-            to = raw.get("to") if isinstance(raw.get("to"), str) else None
-            items.append(InvalidItem(to=_without_nul(to), errors=_without_nul(err.detail)))
-    return items
-
-
-def _without_nul(echo: Any) -> Any:
-    """`echo`, client input that an answer repeats, with each NUL shown as U+FFFD.
-
-    The answer is kept for the Idempotency-Key, and PostgreSQL's jsonb cannot hold \u0000:
-    storing it was a 500, after the batch's valid items were queued.
-    """
-    if isinstance(echo, str):
-        return echo.replace("\x00", "\ufffd")
-    if isinstance(echo, dict):
-        return {_without_nul(key): _without_nul(value) for key, value in echo.items()}
-    if isinstance(echo, list):
-        return [_without_nul(value) for value in echo]
-    return echo
+from api.services import BatchItemResult
 
 
 def _batch_item(result: BatchItemResult) -> dict[str, Any]:
     if result.message is None:
-        return {"to": result.to, "status": "failed", "error": validation_error(result.errors)}
+        return {
+            "to": result.to,
+            "status": "failed",
+            "error": error_of(ValidationError(result.errors)),
+        }
     if not result.queued:  # recorded, but a recipient is suppressed
         error = RecipientSuppressedError(
             message_id=result.message.message_id, addresses=list(result.suppressed)
@@ -115,7 +66,7 @@ def _batch_item(result: BatchItemResult) -> dict[str, Any]:
             "status": "failed",
             "queue_id": result.message.pk,
             "message_id": result.message.message_id,
-            "error": {"code": error.code, "message": str(error.detail), "details": error.details},
+            "error": error_of(error),
         }
     return {
         "to": result.to,
@@ -129,45 +80,11 @@ def _batch_item(result: BatchItemResult) -> dict[str, Any]:
 THROTTLED = [RETRY_AFTER, *RATE_LIMIT_HEADERS]
 
 
-def _idempotent(request: Request, endpoint: str, handle: Callable[[], Response]) -> Response:
-    """Run `handle` once per Idempotency-Key; repeats get the first answer back."""
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return handle()
-    if not 0 < len(key) <= MAX_KEY_LENGTH or not key.isprintable():
-        raise ValidationError(
-            {"Idempotency-Key": [f"Must be 1 to {MAX_KEY_LENGTH} printable characters."]}
-        )
-    outcome = idempotency_begin(
-        account=request.auth.account,
-        key=key,
-        request_fingerprint=fingerprint(endpoint, request.data),
-    )
-    if isinstance(outcome, Replay):
-        return Response(
-            outcome.body, status=outcome.status_code, headers={"Idempotent-Replayed": "true"}
-        )
-    try:
-        response = handle()
-    except (SendFailedError, RecipientSuppressedError) as err:
-        # The message was recorded (failed, suppressed): a repeat must answer the same.
-        body = error_body(err.code, str(err.detail), err.details)
-        idempotency_finish(record=outcome, status_code=err.status_code, body=body)
-        raise
-    except BaseException:
-        idempotency_abandon(record=outcome)
-        raise
-    idempotency_finish(record=outcome, status_code=response.status_code, body=response.data)
-    return response
-
-
 @extend_schema(tags=["Mail"])
 class MailViewSet(viewsets.ViewSet):
     """The documented mail API: /api/v1/mail/send, /send-batch and /status/{message_id}."""
 
     required_permission = Permission.MAIL
-    content_negotiation_class = JsonOnlyNegotiation
-    metadata_class = None  # OPTIONS is a 405 like any undocumented method, not DRF's metadata
 
     @extend_schema(
         summary="Send one email now",
@@ -179,7 +96,7 @@ class MailViewSet(viewsets.ViewSet):
         },
     )
     def send(self, request: Request) -> Response:
-        return _idempotent(request, "send", lambda: self._send(request))
+        return idempotency.respond_once(request, "send", lambda: self._send(request))
 
     def _send(self, request: Request) -> Response:
         serializer = MessageInputSerializer(data=request.data)
@@ -206,19 +123,13 @@ class MailViewSet(viewsets.ViewSet):
         },
     )
     def send_batch(self, request: Request) -> Response:
-        return _idempotent(request, "send-batch", lambda: self._send_batch(request))
+        return idempotency.respond_once(request, "send-batch", lambda: self._send_batch(request))
 
     def _send_batch(self, request: Request) -> Response:
         serializer = BatchInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        defaults = {
-            name: serializer.validated_data[name]
-            for name in ("from_email", "from_name")
-            if serializer.validated_data.get(name) is not None
-        }
-        items = _validate_items(serializer.validated_data["messages"], defaults)
         results = services.batch_enqueue(
-            account=request.auth.account, api_key=request.auth, items=items
+            account=request.auth.account, api_key=request.auth, items=serializer.batch_items()
         )
         queued = sum(1 for result in results if result.queued)
         return success(
@@ -252,10 +163,8 @@ class MailViewSet(viewsets.ViewSet):
         },
     )
     def status(self, request: Request, message_id: str) -> Response:
-        after = request.query_params.get("events_after")
-        # isdecimal, not isdigit: int() refuses "²"; and no more digits than a pk has.
-        if after is not None and not (after.isdecimal() and len(after) <= 18):
-            raise ValidationError({"events_after": ["Must be the events_next of an answer."]})
+        query = StatusQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         try:
             message = selectors.message_get_for_account(
                 account=request.auth.account, message_id=message_id
@@ -263,7 +172,7 @@ class MailViewSet(viewsets.ViewSet):
         except Message.DoesNotExist as err:
             raise NotFound() from err
         events, following = selectors.message_events(
-            message=message, after=int(after) if after is not None else None
+            message=message, after=query.validated_data.get("events_after")
         )
         return success(
             {
@@ -283,8 +192,6 @@ class SuppressionViewSet(viewsets.ViewSet):
     unsubscribed or were added by hand. Mail to them is never handed to a provider."""
 
     required_permission = Permission.MAIL
-    content_negotiation_class = JsonOnlyNegotiation
-    metadata_class = None  # OPTIONS is a 405 like any undocumented method, not DRF's metadata
 
     @extend_schema(
         summary="List suppressed addresses, newest first",
@@ -303,17 +210,13 @@ class SuppressionViewSet(viewsets.ViewSet):
         },
     )
     def list(self, request: Request) -> Response:
-        email = request.query_params.get("email")
-        if email is not None and "\x00" in email:  # PostgreSQL refuses NUL in a query: a 500
-            raise ValidationError({"email": ["Must not contain NUL characters."]})
-        entries = selectors.suppression_list(account=request.auth.account, email=email)
+        query = SuppressionListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        entries = selectors.suppression_list(
+            account=request.auth.account, email=query.validated_data.get("email")
+        )
         paginator = Paginator(entries.select_related("message"), SUPPRESSIONS_PAGE_SIZE)
-        number = request.query_params.get("page", "1")
-        pages = max(paginator.num_pages, 1)
-        # isdecimal, not isdigit: int() refuses "²"; and no more digits than int() reads.
-        if not (number.isdecimal() and len(number) <= 9 and 1 <= int(number) <= pages):
-            raise ValidationError({"page": [f"Must be 1 to {pages}."]})
-        page = paginator.page(int(number))
+        page = query.page_of(paginator)
         return success(
             {
                 "total": paginator.count,
@@ -356,10 +259,7 @@ class SuppressionViewSet(viewsets.ViewSet):
         },
     )
     def destroy(self, request: Request, email: str) -> Response:
-        # No listed address holds a NUL, and PostgreSQL refuses one in a query (a 500).
-        if "\x00" in email or not services.suppression_remove(
-            account=request.auth.account, email=email
-        ):
+        if not services.suppression_remove(account=request.auth.account, email=email):
             raise NotFound("This address is not on the suppression list.")
         return success({"email": email.strip().lower()})
 
@@ -373,8 +273,6 @@ class HealthView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []
-    content_negotiation_class = JsonOnlyNegotiation
-    metadata_class = None
 
     @extend_schema(
         summary="Database reachability, and queue depth for the operator",

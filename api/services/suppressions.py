@@ -35,5 +35,7 @@ def suppression_add(
 
 def suppression_remove(*, account: Account, email: str) -> bool:
     """Take `email` off the account's list; False if it was not on it."""
+    if "\x00" in email:  # no listed address holds a NUL, and PostgreSQL refuses one in a query
+        return False
     deleted, _ = Suppression.objects.filter(account=account, email=email.strip().lower()).delete()
     return deleted > 0
