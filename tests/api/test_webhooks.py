@@ -24,12 +24,9 @@ SIGNING_KEY = "key-mailgun-signing-0123456789"
 
 
 def esp_provider(account, kind: str, *, default: bool = False, **credentials: str) -> Provider:
-    provider = Provider(
-        account=account, name=f"{kind} account", kind=kind, options={}, is_default=default
+    return factories.make_esp_provider(
+        account, kind, name=f"{kind} account", credentials=credentials, is_default=default
     )
-    provider.credentials = credentials
-    provider.save()
-    return provider
 
 
 def sent_message(account, provider: Provider, esp_id: str, to: str = "user@example.com"):

@@ -46,7 +46,6 @@ from api.models import Message, MessageEvent, Suppression
 from api.services import api_key_create, suppression_add
 from api.signing import base36
 from providers.models import Provider, ProviderUsage
-from providers.services import provider_create
 from tests import factories
 from tests.security import figures
 from tests.security.database import table_rows
@@ -210,11 +209,12 @@ def esp_ids(w: World) -> Target:
 
 
 def esp_provider(account: Account, webhook_secret: str) -> Provider:
-    return provider_create(
-        account=account,
+    return factories.make_esp_provider(
+        account,
+        Provider.Kind.POSTMARK,
+        key="pm-token",
         name="Postmark",
-        kind=Provider.Kind.POSTMARK,
-        credentials={"server_token": "pm-token", "webhook_secret": webhook_secret},
+        credentials={"webhook_secret": webhook_secret},
         from_email="esp@example.com",
     )
 

@@ -20,9 +20,8 @@ from django.core.mail import EmailMessage
 
 from providers.delivery import LOGGED_TEXT_LIMIT, deliver_via
 from providers.models import Provider
-from providers.services import provider_create
 from tests import factories
-from tests.providers.esp_servers import EspServer, esp_values
+from tests.providers.esp_servers import EspServer
 from tests.security import figures
 
 pytestmark = pytest.mark.django_db
@@ -66,9 +65,7 @@ def _esp_message(message: str) -> Callable[[Any, EspServer, Any], Provider]:
     def arrange(sink: Any, esp: EspServer, account: Any) -> Provider:
         esp.fail_next(422, message)
         Provider.objects.filter(account=account).delete()
-        return provider_create(
-            account=account, name="ESP", kind="postmark", **esp_values("postmark", "key")
-        )
+        return factories.make_esp_provider(account, "postmark", key="key")
 
     return arrange
 

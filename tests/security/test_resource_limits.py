@@ -25,7 +25,6 @@ from rest_framework.test import APIClient
 from api import webhooks
 from api.models import Message
 from api.parsers import MAX_JSON_DEPTH
-from providers.models import Provider
 from tests import factories
 from tests.security import figures
 
@@ -257,19 +256,15 @@ def test_unauthenticated_and_non_json_bodies_over_the_limit_are_refused_unread(
     assert failures == [], "\n".join(failures)
 
 
-def _esp_provider(account) -> Provider:
-    provider = Provider(account=account, name="Mailgun", kind="mailgun", options={})
-    provider.credentials = {"webhook_secret": "user:pass", "webhook_signing_key": "k"}
-    provider.save()
-    return provider
-
-
 def test_posts_outside_the_api_over_the_limit_are_refused_unread_and_never_5xx(
     account, small_limit
 ):
     """Webhooks and the dashboard's forms read bodies through Django, whose own limit
     (DATA_UPLOAD_MAX_MEMORY_SIZE, set to the same figure) refuses them as a 400."""
-    token = webhooks.webhook_token(_esp_provider(account))
+    hook = {"webhook_secret": "user:pass", "webhook_signing_key": "k"}
+    token = webhooks.webhook_token(
+        factories.make_esp_provider(account, "mailgun", credentials=hook)
+    )
     basic = "Basic dXNlcjpwYXNz"  # user:pass
     failures, cases = [], 0
     for path, content_type, extra in [

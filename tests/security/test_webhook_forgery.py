@@ -618,9 +618,9 @@ def targets(account) -> dict[str, Target]:
     """One provider of each ESP kind, each with a sent message its events name."""
     result = {}
     for number, kind in enumerate(KINDS):
-        provider = Provider(account=account, name=f"{kind} hook", kind=kind, options={})
-        provider.credentials = _credentials(kind)
-        provider.save()
+        provider = factories.make_esp_provider(
+            account, kind, name=f"{kind} hook", credentials=_credentials(kind)
+        )
         esp_id = (
             f"<forgery.{number}@mg.example.com>"
             if kind in ("mailgun", "brevo")
