@@ -11,6 +11,7 @@ import pytest
 from django.core.cache import cache
 from django.core.servers.basehttp import WSGIServer
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tests import factories, processes
@@ -155,6 +156,15 @@ def api_key(account):  # type: ignore[no-untyped-def]
 def api(api_key) -> APIClient:  # type: ignore[no-untyped-def]
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key[1]}")
+    return client
+
+
+@pytest.fixture
+def owner_client(owner, account) -> Client:  # type: ignore[no-untyped-def]
+    """A browser logged in to the dashboard as the account's owner. (pytest-django's `client`
+    stays the anonymous browser.)"""
+    client = Client()
+    client.force_login(owner)
     return client
 
 

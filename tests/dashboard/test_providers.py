@@ -37,13 +37,6 @@ SMTP_FORM = {
 SENDGRID_FORM = {"name": "SendGrid", "api_key": "SG.very-secret-key", "from_email": "a@example.com"}
 
 
-@pytest.fixture
-def owner_client(owner, account) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(owner)
-    return client
-
-
 def notes(response) -> list[str]:  # type: ignore[no-untyped-def]
     return [str(note) for note in get_messages(response.wsgi_request)]
 

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.test import Client
 
 from providers.models import Provider
 from providers.services import provider_create, provider_test_connection
@@ -152,14 +151,12 @@ def test_the_relay_shows_nothing_of_itself(settings, sink, relay_allowed, accoun
     assert failed[0] is False
 
 
-def test_an_account_gets_a_few_tests_an_hour(settings, owner, account, provider):
+def test_an_account_gets_a_few_tests_an_hour(owner_client, settings, provider):
     settings.MAILPASS_PROVIDER_TEST_LIMIT = 3
-    client = Client()
-    client.force_login(owner)
 
     notes = []
     for _ in range(5):
-        response = client.post(f"/providers/{provider.pk}/test-connection/", follow=True)
+        response = owner_client.post(f"/providers/{provider.pk}/test-connection/", follow=True)
         notes += [note.message for note in response.context["messages"]]
 
     refused = [note for note in notes if note.startswith("Too many tests")]

@@ -166,18 +166,18 @@ def relay_sink(settings, relay_is_sink):  # type: ignore[no-untyped-def]
     return relay_is_sink
 
 
-def test_an_account_cannot_add_the_relay_unless_the_operator_allows_it(relay_sink, account, owner):
-    client = Client()
-    client.force_login(owner)
+def test_an_account_cannot_add_the_relay_unless_the_operator_allows_it(
+    owner_client, relay_sink, account
+):
     failures = []
     with pytest.raises(ValidationError) as refused:
         provider_create(account=account, name="Free relay", kind=Provider.Kind.MAILPASS)
     if "not enabled for this account" not in str(refused.value):
         failures.append(f"service: {refused.value}")
-    page = client.get("/providers/new/").content.decode()
+    page = owner_client.get("/providers/new/").content.decode()
     if 'href="?kind=mailpass"' in page:
         failures.append("the kinds page offers the relay")
-    form = client.post("/providers/new/?kind=mailpass", {"name": "Free relay"})
+    form = owner_client.post("/providers/new/?kind=mailpass", {"name": "Free relay"})
     if Provider.objects.filter(kind=Provider.Kind.MAILPASS).exists():
         failures.append(f"the form added it ({form.status_code})")
 

@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
-from django.test import Client
 from django.urls import reverse
 
 from api.models import Message
@@ -292,10 +291,8 @@ def host_error(create: Any) -> str | None:
     return None
 
 
-def test_every_hostile_host_is_refused_when_a_provider_is_saved(strict, dns, account, owner):
+def test_every_hostile_host_is_refused_when_a_provider_is_saved(owner_client, strict, dns, account):
     public = factories.make_provider(account, host=PUBLIC_IP, port=25, is_default=False)
-    client = Client()
-    client.force_login(owner)
     create_url = reverse("dashboard:provider-create") + "?kind=smtp"
     form = {"name": "Relay", "port": "2525", "security": "none", "timeout": "5"}
     failures: list[str] = []
@@ -313,7 +310,7 @@ def test_every_hostile_host_is_refused_when_a_provider_is_saved(strict, dns, acc
         if error is None or not is_refusal(error) or public.host != PUBLIC_IP:
             failures.append(f"provider_update({host!r}): {error!r}, stored {public.host!r}")
         cases += 1
-        response = client.post(create_url, {**form, "host": host})
+        response = owner_client.post(create_url, {**form, "host": host})
         errors = response.context["form"].errors.get("host", []) if response.context else []
         if response.status_code != 200 or not is_refusal(" ".join(errors)):
             failures.append(f"dashboard add({host!r}): {response.status_code} {errors}")
