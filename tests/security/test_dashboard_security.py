@@ -26,7 +26,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connections, transaction
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 from django.urls.resolvers import RegexPattern
 
 from accounts.models import Account, PendingSignup
@@ -36,7 +36,7 @@ from api.services import suppression_add
 from providers.models import Provider
 from tests import factories
 from tests.processes import PRODUCTION_ENV, run_configured
-from tests.security import figures
+from tests.security import figures, urlconf
 
 pytestmark = pytest.mark.django_db
 
@@ -108,17 +108,6 @@ def snapshot() -> dict[str, list[tuple]]:
 # --- every route -------------------------------------------------------------------------
 
 
-def _walk(patterns, prefix="", namespace=""):  # type: ignore[no-untyped-def]
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            inner = namespace + (f"{pattern.namespace}:" if pattern.namespace else "")
-            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
-        else:
-            assert isinstance(pattern, URLPattern)
-            name = namespace + pattern.name if pattern.name else None
-            yield prefix, pattern, name
-
-
 ADMIN_OBJECT = re.compile(r"^admin/(\w+)/(\w+)/")
 
 
@@ -143,25 +132,25 @@ def _argument(prefix: str, route: str, param: str, world: SimpleNamespace) -> st
     return {"uidb64": "MQ", "token": "set-password", "content_type_id": "1"}.get(param, "1")
 
 
-def every_route(world: SimpleNamespace) -> Iterator[tuple[str, str | None, object]]:
+def every_path(world: SimpleNamespace) -> Iterator[tuple[str, str | None, object]]:
     """(path, URL name, view) for every route of the site, each with its arguments filled."""
     seen = set()
-    for prefix, pattern, name in _walk(get_resolver().url_patterns):
-        if isinstance(pattern.pattern, RegexPattern):
-            if name == "admin:app_list":
-                path = reverse(name, kwargs={"app_label": "api"})
+    for route in urlconf.every_route():
+        if isinstance(route.pattern.pattern, RegexPattern):
+            if route.name == "admin:app_list":
+                path = reverse(route.name, kwargs={"app_label": "api"})
             else:  # catch-alls: the admin's and the API's
-                path = "/" + prefix + "nothing-here/"
+                path = "/" + route.prefix + "nothing-here/"
         else:
-            route = str(pattern.pattern)
-            params = re.findall(r"<(?:\w+:)?(\w+)>", route)
-            filled = re.sub(r"<[^>]+>", "{}", route).format(
-                *(_argument(prefix, route, param, world) for param in params)
+            own = str(route.pattern.pattern)
+            params = re.findall(r"<(?:\w+:)?(\w+)>", own)
+            filled = re.sub(r"<[^>]+>", "{}", own).format(
+                *(_argument(route.prefix, own, param, world) for param in params)
             )
-            path = "/" + prefix + filled
+            path = "/" + route.prefix + filled
         if path not in seen:  # the log-in routes are listed twice: wrapped, then included
             seen.add(path)
-            yield path, name, pattern.callback
+            yield path, route.name, route.pattern.callback
 
 
 # --- CSRF ----------------------------------------------------------------------------------
@@ -225,7 +214,7 @@ def is_csrf_refusal(response) -> bool:  # type: ignore[no-untyped-def]
 def test_only_the_machine_facing_routes_are_exempt_from_csrf(world):
     exempt = [
         path
-        for path, _name, view in every_route(world)
+        for path, _name, view in every_path(world)
         if getattr(view, "csrf_exempt", False) and not path.startswith(MACHINE_PREFIXES)
     ]
 
@@ -240,7 +229,7 @@ def test_every_form_route_refuses_a_post_without_its_own_sessions_token(world):
     cases = 0
     failures: list[str] = []
     routes = [
-        (path, name) for path, name, _view in every_route(world)
+        (path, name) for path, name, _view in every_path(world)
         if not path.startswith(MACHINE_PREFIXES)
     ]  # fmt: skip
     for path, name in routes:
@@ -908,7 +897,7 @@ def test_every_page_carries_the_security_headers(world):
     cases = 0
     failures: list[str] = []
     preview = f"/messages/{world.message.pk}/html/"
-    for path, _name, _view in every_route(world):
+    for path, _name, _view in every_path(world):
         if path.startswith(MACHINE_PREFIXES) or path == preview:
             continue
         admin = path.startswith("/admin/")

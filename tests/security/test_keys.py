@@ -33,7 +33,7 @@ from django.db import connection
 from django.http import HttpRequest
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 from rest_framework.permissions import AllowAny
 from rest_framework.test import APIClient
 
@@ -44,6 +44,7 @@ from api.services import api_key_create, api_key_revoke
 from tests import factories
 from tests.security import figures
 from tests.security.database import table_rows
+from tests.security.urlconf import every_route
 
 pytestmark = pytest.mark.django_db
 
@@ -77,38 +78,24 @@ class Endpoint:
         return "/" + PARAMETER.sub(r"{\1}", self.route)
 
 
-def _walk(patterns: list, prefix: str = "", namespace: str = "") -> Iterator[tuple]:
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            yield from _walk(
-                pattern.url_patterns,
-                prefix + str(pattern.pattern),
-                pattern.namespace or namespace,
-            )
-        else:
-            assert isinstance(pattern, URLPattern)
-            yield prefix + str(pattern.pattern), namespace, pattern
-
-
 def api_endpoints() -> list[Endpoint]:
     """Every DRF view under /api/, with the methods it serves and whether it needs a key."""
     endpoints = []
-    for route, namespace, pattern in _walk(get_resolver().url_patterns):
-        view = getattr(pattern.callback, "cls", None)
-        if not route.startswith("api/") or view is None:
+    for route in every_route():
+        callback = route.pattern.callback
+        view = getattr(callback, "cls", None)
+        if not route.route.startswith("api/") or view is None:
             continue  # the JSON 404 catch-all is a plain function
-        actions = getattr(pattern.callback, "actions", None)
+        actions = getattr(callback, "actions", None)
         # HEAD and OPTIONS come with GET and with every view; DRF adds "head" to a
         # viewset's actions on its first request.
         served = actions or [m for m in view.http_method_names if hasattr(view, m)]
         methods = [m.upper() for m in served if m not in ("head", "options")]
-        initkwargs = getattr(pattern.callback, "initkwargs", {})
+        initkwargs = getattr(callback, "initkwargs", {})
         authentication = initkwargs.get("authentication_classes", view.authentication_classes)
         permissions = initkwargs.get("permission_classes", view.permission_classes)
         public = not authentication or any(issubclass(p, AllowAny) for p in permissions)
-        endpoints.append(
-            Endpoint(f"{namespace}:{pattern.name}", route, tuple(sorted(methods)), public)
-        )
+        endpoints.append(Endpoint(route.name or "", route.route, tuple(sorted(methods)), public))
     return endpoints
 
 
@@ -428,17 +415,16 @@ def dashboard_pages(client: Client, api_key: ApiKey, message: Message) -> dict[s
     ids = {"key-revoke": api_key.pk, "message-detail": message.pk, "message-html": message.pk}
     provider_id = message.provider_id
     pages = {}
-    for route, namespace, pattern in _walk(get_resolver().url_patterns):
-        if namespace != "dashboard":
+    for route in every_route():
+        if route.namespace != "dashboard":
             continue
-        names = PARAMETER.findall(route)
+        names = PARAMETER.findall(route.route)
         if names == ["token"]:
             continue  # a page behind a mailed link, for someone who is not logged in
         if names:
-            pk = ids.get(pattern.name, provider_id)
-            url = reverse(f"dashboard:{pattern.name}", args=[pk])
+            url = reverse(route.name, args=[ids.get(route.pattern.name, provider_id)])
         else:
-            url = reverse(f"dashboard:{pattern.name}")
+            url = reverse(route.name)
         response = client.get(url)
         if response.status_code == 405:
             continue  # a POST-only route: nothing to render

@@ -11,7 +11,6 @@ a Location, as the tracking views document, whatever method or endpoint it is se
 
 import random
 import re
-import socket
 import string
 from collections.abc import Iterator
 from html import unescape
@@ -199,22 +198,6 @@ def _cases(ours: dict[str, list[str]], theirs: dict[str, list[str]]) -> list[tup
 
 def _has_surrogate(text: str) -> bool:
     return any(0xD800 <= ord(char) <= 0xDFFF for char in text)
-
-
-@pytest.fixture
-def no_outbound(monkeypatch) -> list[object]:  # type: ignore[no-untyped-def]
-    """Any outgoing connection or name lookup from Python is recorded and refused."""
-    attempts: list[object] = []
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        attempts.append(args)
-        raise OSError("outbound connection attempted during the tracking suite")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    return attempts
 
 
 @pytest.fixture

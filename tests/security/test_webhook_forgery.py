@@ -16,7 +16,6 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -577,23 +576,6 @@ def _post(client: Client, path: str, post: Post):  # type: ignore[no-untyped-def
     return client.generic(
         post.method, path, post.body, content_type=post.content_type, **post.headers
     )
-
-
-@pytest.fixture
-def no_outbound(monkeypatch) -> list[object]:  # type: ignore[no-untyped-def]
-    """Any outgoing connection or name lookup from Python is recorded and refused (an SNS
-    subscription confirmation must not be fetched, nor anything else)."""
-    attempts: list[object] = []
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        attempts.append(args)
-        raise OSError("outbound connection attempted during the webhook suite")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    return attempts
 
 
 def _credentials(kind: str) -> dict[str, str]:
