@@ -160,6 +160,15 @@ def api(api_key) -> APIClient:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def teammate_api(account, teammate) -> APIClient:  # type: ignore[no-untyped-def]
+    """An API client holding a key the teammate made for the shared account."""
+    _, secret = factories.make_api_key(account, created_by=teammate)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+@pytest.fixture
 def owner_client(owner, account) -> Client:  # type: ignore[no-untyped-def]
     """A browser logged in to the dashboard as the account's owner. (pytest-django's `client`
     stays the anonymous browser.)"""
