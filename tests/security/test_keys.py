@@ -274,8 +274,7 @@ def test_every_endpoint_and_method_refuses_every_bad_credential_with_the_envelop
     # Refused requests do nothing: no message, no suppression, nothing handed to the sink.
     if Message.objects.exists() or Suppression.objects.exists() or sink.received:
         failures.append("a refused request sent or recorded something")
-    figures.record(SUITE, cases=tried, failures=len(failures))
-    assert failures == [], "\n".join(failures)
+    figures.check(SUITE, cases=tried, failures=failures)
 
 
 @pytest.mark.parametrize(
@@ -307,8 +306,7 @@ def test_the_valid_key_gets_past_authentication_on_every_endpoint_and_method(key
             if response.status_code in (401, 403) or response.status_code >= 500:
                 failures.append(f"{method} {endpoint.route}: {response.status_code}")
 
-    figures.record(SUITE, cases=tried, failures=len(failures))
-    assert failures == [], "\n".join(failures)
+    figures.check(SUITE, cases=tried, failures=failures)
 
 
 def _revoke_from_dashboard(user: Any) -> Callable[[ApiKey], None]:
@@ -359,8 +357,7 @@ def test_a_revoked_key_stops_working_on_the_very_next_request(account, owner, te
                 ):
                     failures.append(f"revoked by {how}, {path}: {problem}")
 
-    figures.record(SUITE, cases=tried, failures=len(failures))
-    assert failures == [], "\n".join(failures)
+    figures.check(SUITE, cases=tried, failures=failures)
 
 
 # --- the full key is shown once, and kept nowhere ------------------------------------------
@@ -532,8 +529,7 @@ def test_the_full_key_is_never_stored_logged_or_rendered_after_creation(
             if any(needle in text for needle in needles):
                 failures.append(f"{secret[:PREFIX_LENGTH]}… is in {where}")
 
-    figures.record(SUITE, cases=tried, failures=len(failures))
-    assert failures == [], "\n".join(failures)
+    figures.check(SUITE, cases=tried, failures=failures)
 
 
 def _explode(**_: Any) -> None:
@@ -590,5 +586,4 @@ def test_a_key_is_found_by_its_prefix_and_compared_by_digest_in_constant_time(mo
     if key_digest(secret) == hashlib.sha256(secret.encode()).hexdigest():
         failures.append("the digest is an unkeyed SHA-256")
 
-    figures.record(SUITE, cases=3, failures=len(failures))
-    assert failures == [], "\n".join(failures)
+    figures.check(SUITE, cases=3, failures=failures)
