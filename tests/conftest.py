@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.core.servers.basehttp import WSGIServer
 from django.db import connection
 from django.test import Client
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from tests import factories, processes
@@ -43,6 +44,9 @@ def _mailpass_settings(settings):  # type: ignore[no-untyped-def]
     # Real password hashing costs ~0.3 s a user; tests need users, not slow hashes.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()  # throttle counters
+    # A test client's request leaves its language active in this thread; code a test then
+    # calls directly would answer in it.
+    translation.activate(settings.LANGUAGE_CODE)
     return settings
 
 
