@@ -11,6 +11,8 @@ import pytest
 from django.core.cache import cache
 from django.core.servers.basehttp import WSGIServer
 from django.db import connection
+from django.test import Client
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from tests import factories, processes
@@ -42,6 +44,9 @@ def _mailpass_settings(settings):  # type: ignore[no-untyped-def]
     # Real password hashing costs ~0.3 s a user; tests need users, not slow hashes.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()  # throttle counters
+    # A test client's request leaves its language active in this thread; code a test then
+    # calls directly would answer in it.
+    translation.activate(settings.LANGUAGE_CODE)
     return settings
 
 
@@ -155,6 +160,24 @@ def api_key(account):  # type: ignore[no-untyped-def]
 def api(api_key) -> APIClient:  # type: ignore[no-untyped-def]
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key[1]}")
+    return client
+
+
+@pytest.fixture
+def teammate_api(account, teammate) -> APIClient:  # type: ignore[no-untyped-def]
+    """An API client holding a key the teammate made for the shared account."""
+    _, secret = factories.make_api_key(account, created_by=teammate)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+@pytest.fixture
+def owner_client(owner, account) -> Client:  # type: ignore[no-untyped-def]
+    """A browser logged in to the dashboard as the account's owner. (pytest-django's `client`
+    stays the anonymous browser.)"""
+    client = Client()
+    client.force_login(owner)
     return client
 
 

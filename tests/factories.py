@@ -12,6 +12,7 @@ from api.models import ApiKey, Message
 from api.services import api_key_create
 from providers.models import Provider
 from providers.services import provider_create
+from tests.providers.esp_servers import esp_values
 
 
 def make_user(username: str) -> AbstractBaseUser:
@@ -25,8 +26,15 @@ def make_account(owner: AbstractBaseUser, *, members: tuple[AbstractBaseUser, ..
     return account
 
 
-def make_api_key(account: Account, *, permissions: list[str] | None = None) -> tuple[ApiKey, str]:
-    return api_key_create(account=account, name="test key", permissions=permissions)
+def make_api_key(
+    account: Account,
+    *,
+    permissions: list[str] | None = None,
+    created_by: AbstractBaseUser | None = None,
+) -> tuple[ApiKey, str]:
+    return api_key_create(
+        account=account, name="test key", permissions=permissions, created_by=created_by
+    )
 
 
 def make_provider(account: Account, *, port: int, **fields: Any) -> Provider:
@@ -42,6 +50,29 @@ def make_provider(account: Account, *, port: int, **fields: Any) -> Provider:
     }
     values.update(fields)
     return provider_create(account=account, **values)
+
+
+def make_esp_provider(
+    account: Account,
+    kind: str,
+    *,
+    key: str = "key-one",
+    name: str = "ESP",
+    credentials: dict[str, str] | None = None,
+    **fields: Any,
+) -> Provider:
+    """A provider of an ESP `kind` whose API credential is `key`, shaped as the loopback fake
+    of that ESP (tests/providers/esp_servers.py) reads it (it refuses only REJECTED_KEY).
+    `credentials` add to or replace the kind's ones (webhook secrets, other keys); `fields`
+    are provider_create's other arguments, `options` replacing the kind's."""
+    values = esp_values(kind, key)
+    return provider_create(
+        account=account,
+        name=name,
+        kind=kind,
+        credentials={**values["credentials"], **(credentials or {})},
+        **{"options": values["options"], **fields},
+    )
 
 
 def make_message(account: Account, **fields: Any) -> Message:

@@ -6,7 +6,6 @@ from pathlib import Path
 import polib
 import pytest
 from django.conf import settings
-from django.test import Client
 
 LOCALE = Path(settings.BASE_DIR) / "locale"
 TRANSLATED = [code for code, _name in settings.LANGUAGES if code != "en"]
@@ -64,13 +63,11 @@ def test_the_compiled_catalogue_is_up_to_date(language):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("language", TRANSLATED)
-def test_the_dashboard_speaks_the_chosen_language(owner, language):
+def test_the_dashboard_speaks_the_chosen_language(owner_client, language):
     entries = {entry.msgid: entry.msgstr for entry in catalogue(language)}
-    client = Client()
-    client.force_login(owner)
-    client.post("/i18n/setlang/", {"language": language})
+    owner_client.post("/i18n/setlang/", {"language": language})
 
-    html = client.get("/").content.decode()
+    html = owner_client.get("/").content.decode()
 
     assert f'<html lang="{language}">' in html
     for label in ["Overview", "Messages", "API keys", "SMTP settings", "API docs"]:

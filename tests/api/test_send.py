@@ -146,7 +146,13 @@ def test_send_counts_usage_against_the_provider(api, provider, sink):
     assert sum(ProviderUsage.objects.filter(provider=provider).values_list("count", flat=True)) == 2
 
 
-def test_a_teammate_key_sends_from_the_same_account(api, provider, sink, account):
-    send(api, {"to": "user@example.com", "subject": "Hi", "text": "x"})
+def test_a_teammate_key_sends_from_the_same_account(
+    teammate_api, teammate, provider, sink, account
+):
+    response = send(teammate_api, {"to": "user@example.com", "subject": "Hi", "text": "x"})
 
-    assert Message.objects.filter(account=account).count() == 1
+    assert response.status_code == 200
+    message = Message.objects.get(message_id=response.json()["data"]["message_id"])
+    assert (message.account, message.provider) == (account, provider)
+    assert message.api_key.created_by == teammate
+    assert len(sink.received) == 1  # through the account's default provider

@@ -5,7 +5,6 @@ from urllib.parse import quote
 import pytest
 
 from api.models import MessageEvent
-from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -99,14 +98,13 @@ def test_another_accounts_message_is_a_404_identical_to_a_missing_one(outsider_a
     assert theirs.content == missing.content
 
 
-def test_a_teammate_sees_the_accounts_messages(account, teammate, sent):
-    from rest_framework.test import APIClient
+def test_a_teammate_sees_the_accounts_messages(api, teammate_api, sent):
+    """`sent` went out with the account's `api` key, not with one the teammate made."""
+    response = teammate_api.get(f"/api/v1/mail/status/{sent}")
 
-    _, secret = factories.make_api_key(account)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-
-    assert client.get(f"/api/v1/mail/status/{sent}").status_code == 200
+    assert response.status_code == 200
+    assert response.json()["data"]["message"]["message_id"] == sent
+    assert response.json() == api.get(f"/api/v1/mail/status/{sent}").json()
 
 
 def test_a_failed_message_shows_the_providers_error(api, provider, sink):

@@ -118,11 +118,8 @@ def test_sign_up_stays_closed_without_a_relay_to_mail_the_links(settings):
     assert Client().get("/signup/").status_code == 404
 
 
-def test_account_settings_turn_tracking_on(owner, account, tracking_allowed):
-    client = Client()
-    client.force_login(owner)
-
-    response = client.post(
+def test_account_settings_turn_tracking_on(owner_client, account, tracking_allowed):
+    response = owner_client.post(
         "/settings/", {"name": "Renamed", "track_opens": "on", "track_clicks": ""}
     )
 
@@ -131,12 +128,9 @@ def test_account_settings_turn_tracking_on(owner, account, tracking_allowed):
     assert (account.name, account.track_opens, account.track_clicks) == ("Renamed", True, False)
 
 
-def test_tracking_cannot_be_turned_on_without_the_operators_permission(owner, account):
-    client = Client()
-    client.force_login(owner)
-
-    page = client.get("/settings/").content.decode()
-    client.post("/settings/", {"name": "Renamed", "track_opens": "on", "track_clicks": "on"})
+def test_tracking_cannot_be_turned_on_without_the_operators_permission(owner_client, account):
+    page = owner_client.get("/settings/").content.decode()
+    owner_client.post("/settings/", {"name": "Renamed", "track_opens": "on", "track_clicks": "on"})
 
     assert "has not enabled open and click tracking" in page
     account.refresh_from_db()
@@ -153,11 +147,8 @@ def test_a_teammate_changes_the_shared_account(teammate, account, tracking_allow
     assert account.track_clicks is True
 
 
-def test_the_password_change_page_works(owner):
-    client = Client()
-    client.force_login(owner)
-
-    response = client.post(
+def test_the_password_change_page_works(owner_client, owner):
+    response = owner_client.post(
         "/accounts/password_change/",
         {
             "old_password": "pw-owner",
@@ -171,30 +162,21 @@ def test_the_password_change_page_works(owner):
     assert owner.check_password("another-long-passphrase")
 
 
-def test_the_browsers_accept_language_picks_the_dashboard_language(owner):
-    client = Client()
-    client.force_login(owner)
-
-    html = client.get("/settings/", HTTP_ACCEPT_LANGUAGE="ja,en;q=0.5").content.decode()
+def test_the_browsers_accept_language_picks_the_dashboard_language(owner_client):
+    html = owner_client.get("/settings/", HTTP_ACCEPT_LANGUAGE="ja,en;q=0.5").content.decode()
 
     assert '<html lang="ja">' in html
 
 
-def test_the_language_switcher_remembers_the_choice(owner):
-    client = Client()
-    client.force_login(owner)
-
-    response = client.post("/i18n/setlang/", {"language": "sw", "next": "/settings/"})
+def test_the_language_switcher_remembers_the_choice(owner_client):
+    response = owner_client.post("/i18n/setlang/", {"language": "sw", "next": "/settings/"})
 
     assert response.status_code == 302 and response["Location"] == "/settings/"
-    assert '<html lang="sw">' in client.get("/settings/").content.decode()
+    assert '<html lang="sw">' in owner_client.get("/settings/").content.decode()
 
 
-def test_the_language_switcher_offers_every_language_by_its_own_name(owner):
-    client = Client()
-    client.force_login(owner)
-
-    html = client.get("/settings/").content.decode()
+def test_the_language_switcher_offers_every_language_by_its_own_name(owner_client):
+    html = owner_client.get("/settings/").content.decode()
 
     for name in ["English", "Deutsch", "日本語", "한국어", "Kiswahili"]:
         assert name in html

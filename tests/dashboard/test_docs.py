@@ -94,10 +94,8 @@ def test_docs_page_requires_login(client, db):  # type: ignore[no-untyped-def]
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_docs_page_answers_only_get(client, owner, account):  # type: ignore[no-untyped-def]
-    client.force_login(owner)
-
-    assert client.post(reverse("dashboard:docs")).status_code == 405
+def test_docs_page_answers_only_get(owner_client):  # type: ignore[no-untyped-def]
+    assert owner_client.post(reverse("dashboard:docs")).status_code == 405
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

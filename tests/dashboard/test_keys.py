@@ -15,13 +15,6 @@ pytestmark = pytest.mark.django_db
 KEYS_URL = reverse("dashboard:key-list")
 
 
-@pytest.fixture
-def owner_client(owner, account) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(owner)
-    return client
-
-
 def notes(response) -> list[str]:  # type: ignore[no-untyped-def]
     return [str(note) for note in get_messages(response.wsgi_request)]
 

@@ -16,13 +16,6 @@ pytestmark = pytest.mark.django_db
 NOW = timezone.now()
 
 
-@pytest.fixture
-def client(owner) -> Client:
-    client = Client()
-    client.force_login(owner)
-    return client
-
-
 def at(days_ago: float, **fields):  # type: ignore[no-untyped-def]
     return {"created_at": NOW - dt.timedelta(days=days_ago), **fields}
 
@@ -54,121 +47,123 @@ def test_the_message_pages_require_a_login(account):
 
 
 def test_the_log_lists_the_accounts_messages_newest_first_and_no_one_elses(
-    client, account, outsider_account
+    owner_client, account, outsider_account
 ):
     make_message(account, subject="Older", **at(2))
     make_message(account, subject="Newer", **at(1))
     make_message(outsider_account, subject="Theirs", **at(1))
 
-    response = client.get("/messages/")
+    response = owner_client.get("/messages/")
 
     assert response.status_code == 200
     assert listed(response) == ["Newer", "Older"]
 
 
-def test_the_log_shows_recipient_status_and_tags(client, account):
+def test_the_log_shows_recipient_status_and_tags(owner_client, account):
     make_message(account, to_email="ada@example.com", status="bounced", tags=["receipt"])
 
-    html = client.get("/messages/").content.decode()
+    html = owner_client.get("/messages/").content.decode()
 
     assert "ada@example.com" in html
     assert '<span class="badge bounced">Bounced</span>' in html
     assert 'href="?tag=receipt"' in html
 
 
-def test_the_status_filter_shows_only_that_status(client, account):
+def test_the_status_filter_shows_only_that_status(owner_client, account):
     make_message(account, subject="Went out", status="sent")
     make_message(account, subject="Refused", status="failed")
     make_message(account, subject="Waiting", status="queued")
 
-    assert listed(client.get("/messages/", {"status": "failed"})) == ["Refused"]
-    assert listed(client.get("/messages/", {"status": "queued"})) == ["Waiting"]
+    assert listed(owner_client.get("/messages/", {"status": "failed"})) == ["Refused"]
+    assert listed(owner_client.get("/messages/", {"status": "queued"})) == ["Waiting"]
 
 
-def test_the_recipient_filter_matches_the_to_address_whatever_its_case(client, account):
+def test_the_recipient_filter_matches_the_to_address_whatever_its_case(owner_client, account):
     make_message(account, subject="For Ada", to_email="Ada@Example.com")
     make_message(account, subject="For Bob", to_email="bob@example.com", cc=["ada@example.com"])
 
-    response = client.get("/messages/", {"recipient": " ada@EXAMPLE.com "})
+    response = owner_client.get("/messages/", {"recipient": " ada@EXAMPLE.com "})
 
     assert listed(response) == ["For Ada"]
 
 
-def test_the_tag_filter_matches_whole_tags_only(client, account):
+def test_the_tag_filter_matches_whole_tags_only(owner_client, account):
     make_message(account, subject="Receipt", tags=["receipt", "shop"])
     make_message(account, subject="Receipts digest", tags=["receipts"])
     make_message(account, subject="Untagged")
 
-    assert listed(client.get("/messages/", {"tag": "receipt"})) == ["Receipt"]
+    assert listed(owner_client.get("/messages/", {"tag": "receipt"})) == ["Receipt"]
 
 
-def test_the_date_filter_includes_both_days(client, account):
+def test_the_date_filter_includes_both_days(owner_client, account):
     today = timezone.localdate()
     make_message(account, subject="Three days ago", **at(3))
     make_message(account, subject="Yesterday", **at(1))
     make_message(account, subject="Today", **at(0))
 
-    response = client.get(
+    response = owner_client.get(
         "/messages/",
         {"date_from": today - dt.timedelta(days=1), "date_to": today - dt.timedelta(days=1)},
     )
     assert listed(response) == ["Yesterday"]
-    assert listed(client.get("/messages/", {"date_from": today - dt.timedelta(days=1)})) == [
+    assert listed(owner_client.get("/messages/", {"date_from": today - dt.timedelta(days=1)})) == [
         "Today",
         "Yesterday",
     ]
 
 
-def test_a_date_range_that_ends_before_it_starts_is_an_error_not_a_list(client, account):
+def test_a_date_range_that_ends_before_it_starts_is_an_error_not_a_list(owner_client, account):
     make_message(account, subject="Anything")
 
-    response = client.get("/messages/", {"date_from": "2026-05-02", "date_to": "2026-05-01"})
+    response = owner_client.get("/messages/", {"date_from": "2026-05-02", "date_to": "2026-05-01"})
 
     assert "The end date is before the start date." in response.content.decode()
     assert listed(response) == []
 
 
-def test_the_subject_search_is_case_insensitive_and_finds_parts_of_words(client, account):
+def test_the_subject_search_is_case_insensitive_and_finds_parts_of_words(owner_client, account):
     make_message(account, subject="Your Receipt for order #1")
     make_message(account, subject="Reset your password")
 
-    assert listed(client.get("/messages/", {"q": "RECEIPT"})) == ["Your Receipt for order #1"]
-    assert listed(client.get("/messages/", {"q": "pass"})) == ["Reset your password"]
+    assert listed(owner_client.get("/messages/", {"q": "RECEIPT"})) == ["Your Receipt for order #1"]
+    assert listed(owner_client.get("/messages/", {"q": "pass"})) == ["Reset your password"]
 
 
-def test_filters_combine(client, account):
+def test_filters_combine(owner_client, account):
     make_message(account, subject="Receipt A", status="sent", tags=["receipt"])
     make_message(account, subject="Receipt B", status="failed", tags=["receipt"])
     make_message(account, subject="Other B", status="failed", tags=["other"])
 
-    response = client.get("/messages/", {"status": "failed", "tag": "receipt", "q": "receipt"})
+    response = owner_client.get(
+        "/messages/", {"status": "failed", "tag": "receipt", "q": "receipt"}
+    )
 
     assert listed(response) == ["Receipt B"]
 
 
-def test_pages_go_back_with_a_cursor_and_forward_again(client, account, monkeypatch):
+def test_pages_go_back_with_a_cursor_and_forward_again(owner_client, account, monkeypatch):
     monkeypatch.setattr(message_views, "MESSAGES_PER_PAGE", 2)
     for i in range(5):
         make_message(account, subject=f"M{i}", **at(10 - i))  # M4 is the newest
 
-    first = client.get("/messages/")
+    first = owner_client.get("/messages/")
     assert listed(first) == ["M4", "M3"]
     assert 'rel="prev"' not in first.content.decode()
-    second = client.get("/messages/" + link(first, "next"))
+    second = owner_client.get("/messages/" + link(first, "next"))
     assert listed(second) == ["M2", "M1"]
-    third = client.get("/messages/" + link(second, "next"))
+    third = owner_client.get("/messages/" + link(second, "next"))
     assert listed(third) == ["M0"]
     assert 'rel="next"' not in third.content.decode()
 
-    back = client.get("/messages/" + link(third, "prev"))
+    back = owner_client.get("/messages/" + link(third, "prev"))
     assert listed(back) == ["M2", "M1"]
-    top = client.get("/messages/" + link(back, "prev"))
+    top = owner_client.get("/messages/" + link(back, "prev"))
     assert listed(top) == ["M4", "M3"]
     assert 'rel="prev"' not in top.content.decode()
 
 
 def test_messages_created_in_the_same_microsecond_are_neither_lost_nor_repeated(
-    client, account, monkeypatch
+    owner_client, account, monkeypatch
 ):
     monkeypatch.setattr(message_views, "MESSAGES_PER_PAGE", 2)
     for i in range(5):
@@ -176,7 +171,7 @@ def test_messages_created_in_the_same_microsecond_are_neither_lost_nor_repeated(
 
     seen, url = [], "/messages/"
     while url:
-        response = client.get(url)
+        response = owner_client.get(url)
         seen += listed(response)
         url = (
             "/messages/" + link(response, "next")
@@ -187,39 +182,39 @@ def test_messages_created_in_the_same_microsecond_are_neither_lost_nor_repeated(
     assert sorted(seen) == ["M0", "M1", "M2", "M3", "M4"]
 
 
-def test_the_page_links_keep_the_filters(client, account, monkeypatch):
+def test_the_page_links_keep_the_filters(owner_client, account, monkeypatch):
     monkeypatch.setattr(message_views, "MESSAGES_PER_PAGE", 1)
     make_message(account, subject="A", status="failed", **at(2))
     make_message(account, subject="B", status="sent", **at(1.5))
     make_message(account, subject="C", status="failed", **at(1))
 
-    first = client.get("/messages/", {"status": "failed"})
+    first = owner_client.get("/messages/", {"status": "failed"})
     older = link(first, "next")
 
     assert "status=failed" in older
-    assert listed(client.get("/messages/" + older)) == ["A"]
+    assert listed(owner_client.get("/messages/" + older)) == ["A"]
 
 
-def test_a_cursor_that_is_not_one_shows_the_newest_page(client, account):
+def test_a_cursor_that_is_not_one_shows_the_newest_page(owner_client, account):
     make_message(account, subject="Hello")
 
     for junk in ("x", "1.2.3", "-.5", "99999999999999999999999999.1", "1." + "9" * 50):
-        assert listed(client.get("/messages/", {"before": junk})) == ["Hello"]
+        assert listed(owner_client.get("/messages/", {"before": junk})) == ["Hello"]
 
 
 def test_a_subject_search_looks_at_a_bounded_window_and_says_where_it_stopped(
-    client, account, monkeypatch
+    owner_client, account, monkeypatch
 ):
     monkeypatch.setattr(selectors, "MESSAGE_SCAN_WINDOW", 3)
     make_message(account, subject="Security alert", **at(9))
     for i in range(5):
         make_message(account, subject=f"Receipt {i}", **at(5 - i))
 
-    first = client.get("/messages/", {"q": "alert"})
+    first = owner_client.get("/messages/", {"q": "alert"})
     assert listed(first) == []
     assert "look at 3 messages per page" in first.content.decode()
 
-    second = client.get("/messages/" + link(first, "next"))
+    second = owner_client.get("/messages/" + link(first, "next"))
     assert listed(second) == ["Security alert"]
     assert "look at 3 messages per page" not in second.content.decode()
 
@@ -236,26 +231,26 @@ def test_the_window_covers_the_filtered_range_only(account, monkeypatch):
     assert page.scanned_to is None and page.older is None
 
 
-def test_an_empty_log_points_to_the_api_docs(client, account):
-    assert 'href="/docs/"' in client.get("/messages/").content.decode()
+def test_an_empty_log_points_to_the_api_docs(owner_client):
+    assert 'href="/docs/"' in owner_client.get("/messages/").content.decode()
 
 
 # --- retrying failed messages ----------------------------------------------------------------
 
 
-def test_the_retry_button_appears_only_when_something_failed(client, account):
+def test_the_retry_button_appears_only_when_something_failed(owner_client, account):
     make_message(account, status="sent")
-    assert "Retry" not in client.get("/messages/").content.decode()
+    assert "Retry" not in owner_client.get("/messages/").content.decode()
 
     make_message(account, status="failed")
-    assert "Retry 1 failed message" in client.get("/messages/").content.decode()
+    assert "Retry 1 failed message" in owner_client.get("/messages/").content.decode()
 
 
-def test_retrying_requeues_only_the_users_failed_messages(client, account, outsider_account):
+def test_retrying_requeues_only_the_users_failed_messages(owner_client, account, outsider_account):
     mine = make_message(account, status="failed", error_message="550 no")
     theirs = make_message(outsider_account, status="failed")
 
-    response = client.post("/messages/requeue-failed/", follow=True)
+    response = owner_client.post("/messages/requeue-failed/", follow=True)
 
     assert "1 failed message is back in the queue." in response.content.decode()
     assert Message.objects.get(pk=mine.pk).status == "queued"
@@ -275,15 +270,17 @@ def test_retrying_needs_a_post_with_a_csrf_token(owner, account):
 # --- one message -----------------------------------------------------------------------------
 
 
-def test_another_accounts_message_is_a_404_on_the_detail_and_html_routes(client, outsider_account):
+def test_another_accounts_message_is_a_404_on_the_detail_and_html_routes(
+    owner_client, outsider_account
+):
     theirs = make_message(outsider_account, html="<p>secret</p>")
 
-    assert client.get(f"/messages/{theirs.pk}/").status_code == 404
-    assert client.get(f"/messages/{theirs.pk}/html/").status_code == 404
-    assert client.get("/messages/999999/").status_code == 404
+    assert owner_client.get(f"/messages/{theirs.pk}/").status_code == 404
+    assert owner_client.get(f"/messages/{theirs.pk}/html/").status_code == 404
+    assert owner_client.get("/messages/999999/").status_code == 404
 
 
-def test_the_detail_page_shows_the_facts_of_the_message(client, account, provider):
+def test_the_detail_page_shows_the_facts_of_the_message(owner_client, account, provider):
     message = make_message(
         account,
         provider=provider,
@@ -301,7 +298,7 @@ def test_the_detail_page_shows_the_facts_of_the_message(client, account, provide
         metadata={"order_id": "48213", "items": [1, 2]},
     )
 
-    html = client.get(f"/messages/{message.pk}/").content.decode()
+    html = owner_client.get(f"/messages/{message.pk}/").content.decode()
 
     for text in (
         message.message_id.replace("<", "&lt;").replace(">", "&gt;"),
@@ -322,10 +319,10 @@ def test_the_detail_page_shows_the_facts_of_the_message(client, account, provide
         assert text in html, text
 
 
-def test_the_detail_page_shows_the_headers_as_sent(client, account):
+def test_the_detail_page_shows_the_headers_as_sent(owner_client, account):
     message = make_message(account, subject="Grüße", cc=["cc@example.com"], bcc=["b@example.com"])
 
-    html = unescape(client.get(f"/messages/{message.pk}/").content.decode())
+    html = unescape(owner_client.get(f"/messages/{message.pk}/").content.decode())
     headers = html.split("<h2>Headers</h2>")[1]
 
     assert f"Message-ID: {message.message_id}" in headers
@@ -335,7 +332,7 @@ def test_the_detail_page_shows_the_headers_as_sent(client, account):
     assert "b@example.com" not in headers  # Bcc never appears in the headers
 
 
-def test_the_detail_page_shows_the_event_timeline(client, account):
+def test_the_detail_page_shows_the_event_timeline(owner_client, account):
     message = make_message(account, status="delivered")
     MessageEvent.objects.create(
         account=account, message=message, event_type="delivered", description="250 OK"
@@ -349,7 +346,7 @@ def test_the_detail_page_shows_the_event_timeline(client, account):
         user_agent="Mail/1.0",
     )
 
-    html = client.get(f"/messages/{message.pk}/").content.decode()
+    html = owner_client.get(f"/messages/{message.pk}/").content.decode()
 
     timeline = html.split("<h2>Events</h2>")[1]
     assert timeline.index("Delivered") < timeline.index("Clicked")
@@ -358,26 +355,28 @@ def test_the_detail_page_shows_the_event_timeline(client, account):
     assert "203.0.113.9" in timeline and "Mail/1.0" in timeline
 
 
-def test_the_html_part_is_shown_in_a_sandboxed_iframe_and_the_text_part_as_text(client, account):
+def test_the_html_part_is_shown_in_a_sandboxed_iframe_and_the_text_part_as_text(
+    owner_client, account
+):
     message = make_message(account, html="<p>Hi</p>", text="Hi <there>")
 
-    html = client.get(f"/messages/{message.pk}/").content.decode()
+    html = owner_client.get(f"/messages/{message.pk}/").content.decode()
 
     assert f'<iframe class="preview" sandbox="" src="/messages/{message.pk}/html/"' in html
     assert "<pre>Hi &lt;there&gt;</pre>" in html
 
 
-def test_a_message_without_html_has_no_preview(client, account):
+def test_a_message_without_html_has_no_preview(owner_client, account):
     message = make_message(account, html="", text="Plain")
 
-    assert "<iframe" not in client.get(f"/messages/{message.pk}/").content.decode()
+    assert "<iframe" not in owner_client.get(f"/messages/{message.pk}/").content.decode()
 
 
-def test_the_html_route_serves_the_stored_html_locked_down(client, account):
+def test_the_html_route_serves_the_stored_html_locked_down(owner_client, account):
     body = '<p>Hi</p><img src="https://tracker.example/x.gif"><script>alert(1)</script>'
     message = make_message(account, html=body)
 
-    response = client.get(f"/messages/{message.pk}/html/")
+    response = owner_client.get(f"/messages/{message.pk}/html/")
 
     assert response.status_code == 200
     assert response.content.decode() == body
@@ -389,10 +388,10 @@ def test_the_html_route_serves_the_stored_html_locked_down(client, account):
     assert "no-store" in response["Cache-Control"]
 
 
-def test_other_pages_still_refuse_to_be_framed(client, account):
+def test_other_pages_still_refuse_to_be_framed(owner_client, account):
     message = make_message(account)
 
-    assert client.get(f"/messages/{message.pk}/")["X-Frame-Options"] == "DENY"
+    assert owner_client.get(f"/messages/{message.pk}/")["X-Frame-Options"] == "DENY"
 
 
 def test_a_teammate_sees_the_accounts_messages(teammate, account):

@@ -14,13 +14,6 @@ from tests.factories import make_api_key, make_message, make_provider
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def client(owner) -> Client:
-    client = Client()
-    client.force_login(owner)
-    return client
-
-
 def stat(html: str, label: str) -> str:
     """The figure of the overview tile whose label starts with `label`."""
     found = re.search(rf'<div class="value">([^<]*)</div><div class="label">{label}', html)
@@ -39,7 +32,7 @@ def test_the_overview_requires_a_login(db):
 
 
 def test_the_overview_counts_the_last_14_days_of_the_users_account_only(
-    client, account, outsider_account
+    owner_client, account, outsider_account
 ):
     now = timezone.now()
     for status in ("sent", "delivered", "delivered", "failed", "bounced", "suppressed"):
@@ -50,7 +43,7 @@ def test_the_overview_counts_the_last_14_days_of_the_users_account_only(
     for _ in range(5):
         make_message(outsider_account, status="failed")
 
-    html = client.get("/").content.decode()
+    html = owner_client.get("/").content.decode()
 
     assert stat(html, "sent in the last 14 days") == "3"
     assert stat(html, "failed or bounced in the last 14 days") == "2"
@@ -60,14 +53,14 @@ def test_the_overview_counts_the_last_14_days_of_the_users_account_only(
 
 
 def test_the_overview_shows_only_the_accounts_own_providers_with_their_usage(
-    client, account, outsider_account, sink
+    owner_client, account, outsider_account, sink
 ):
     mine = make_provider(account, port=sink.port, name="Our relay", hourly_limit=10)
     make_provider(account, port=sink.port, name="Spare", is_default=False)
     make_provider(outsider_account, port=sink.port, name="Their secret relay")
     limits.record_usage(provider=mine, count=3)
 
-    html = client.get("/").content.decode()
+    html = owner_client.get("/").content.decode()
 
     assert "Our relay" in html and "Spare" in html
     assert "Their secret relay" not in html
@@ -76,24 +69,24 @@ def test_the_overview_shows_only_the_accounts_own_providers_with_their_usage(
     assert "3 today, no limit" in html
 
 
-def test_a_provider_at_its_limit_shows_a_full_meter(client, account, sink):
+def test_a_provider_at_its_limit_shows_a_full_meter(owner_client, account, sink):
     provider = make_provider(account, port=sink.port, daily_limit=2)
     limits.record_usage(provider=provider, count=5)
 
-    html = client.get("/").content.decode()
+    html = owner_client.get("/").content.decode()
 
     assert (
         '<div class="meter full" aria-hidden="true"><span style="width:100%"></span></div>' in html
     )
 
 
-def test_the_chart_draws_one_column_per_day_with_the_figures_in_a_table(client, account):
+def test_the_chart_draws_one_column_per_day_with_the_figures_in_a_table(owner_client, account):
     now = timezone.now()
     make_message(account, status="sent", created_at=now - dt.timedelta(days=1))
     make_message(account, status="failed", created_at=now - dt.timedelta(days=1))
     make_message(account, status="delivered", created_at=now)
 
-    html = client.get("/").content.decode()
+    html = owner_client.get("/").content.decode()
 
     assert '<svg viewBox="0 0 720 240" role="img"' in html
     assert html.count("<g><title>") == 14
@@ -104,20 +97,20 @@ def test_the_chart_draws_one_column_per_day_with_the_figures_in_a_table(client, 
     assert "No messages in this period yet." not in html
 
 
-def test_the_chart_of_an_empty_account_says_so(client, account):
-    html = client.get("/").content.decode()
+def test_the_chart_of_an_empty_account_says_so(owner_client):
+    html = owner_client.get("/").content.decode()
 
     assert html.count("<g><title>") == 14
     assert bars(html, "sent") == 0
     assert "No messages in this period yet." in html
 
 
-def test_the_hour_view_draws_the_last_48_hours(client, account):
+def test_the_hour_view_draws_the_last_48_hours(owner_client, account):
     now = timezone.now()
     make_message(account, status="sent", created_at=now - dt.timedelta(hours=3))
     make_message(account, status="sent", created_at=now - dt.timedelta(hours=50))  # too old
 
-    html = client.get("/", {"by": "hour"}).content.decode()
+    html = owner_client.get("/", {"by": "hour"}).content.decode()
 
     assert "Messages per hour, last 48 hours" in html
     assert html.count("<g><title>") == 48
@@ -125,7 +118,7 @@ def test_the_hour_view_draws_the_last_48_hours(client, account):
     assert 'href="?"' in html  # back to days
 
 
-def test_the_chart_numbers_and_dates_follow_the_language(client, account):
+def test_the_chart_numbers_and_dates_follow_the_language(owner_client, account):
     with time_machine.travel(dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)):
         Message.objects.bulk_create(
             Message(
@@ -138,16 +131,16 @@ def test_the_chart_numbers_and_dates_follow_the_language(client, account):
             )
             for i in range(1234)
         )
-        client.cookies["django_language"] = "de"
-        html = client.get("/").content.decode()
+        owner_client.cookies["django_language"] = "de"
+        html = owner_client.get("/").content.decode()
 
     assert '<html lang="de">' in html
     assert "1.234" in html  # the sent figure, grouped the German way
     assert "21. November" in html  # the chart's last day
 
 
-def test_a_new_account_gets_a_getting_started_checklist(client, account):
-    html = client.get("/").content.decode()
+def test_a_new_account_gets_a_getting_started_checklist(owner_client):
+    html = owner_client.get("/").content.decode()
 
     assert "Getting started" in html
     assert 'href="/providers/new/"' in html
@@ -155,15 +148,15 @@ def test_a_new_account_gets_a_getting_started_checklist(client, account):
     assert 'href="/docs/"' in html
 
 
-def test_the_checklist_goes_away_once_everything_is_done(client, account, provider):
+def test_the_checklist_goes_away_once_everything_is_done(owner_client, account, provider):
     make_api_key(account)
     make_message(account, status="sent")
 
-    assert "Getting started" not in client.get("/").content.decode()
+    assert "Getting started" not in owner_client.get("/").content.decode()
 
 
-def test_the_checklist_ticks_off_what_is_done(client, account, provider):
-    html = client.get("/").content.decode()
+def test_the_checklist_ticks_off_what_is_done(owner_client, provider):
+    html = owner_client.get("/").content.decode()
 
     assert '<li class="done">A provider is set up.</li>' in html
     assert 'href="/keys/"' in html
@@ -192,14 +185,16 @@ def test_stacked_bars_stack_the_series_from_the_baseline_up():
     assert [line.label for line in chart.gridlines] == ["4", "8"]
 
 
-def test_past_days_are_counted_once_for_a_few_minutes_and_today_on_every_view(client, account):
+def test_past_days_are_counted_once_for_a_few_minutes_and_today_on_every_view(
+    owner_client, account
+):
     yesterday = timezone.now() - dt.timedelta(days=1)
     make_message(account, status="sent", created_at=yesterday)
-    assert stat(client.get("/").content.decode(), "sent in the last 14 days") == "1"
+    assert stat(owner_client.get("/").content.decode(), "sent in the last 14 days") == "1"
 
     make_message(account, status="sent", created_at=yesterday)
     make_message(account, status="sent")
-    assert stat(client.get("/").content.decode(), "sent in the last 14 days") == "2"
+    assert stat(owner_client.get("/").content.decode(), "sent in the last 14 days") == "2"
 
     with time_machine.travel(timezone.now() + dt.timedelta(minutes=6)):
-        assert stat(client.get("/").content.decode(), "sent in the last 14 days") == "3"
+        assert stat(owner_client.get("/").content.decode(), "sent in the last 14 days") == "3"

@@ -12,7 +12,7 @@ from api.webhooks import webhook_token
 from providers import limits
 from providers.models import Provider
 from providers.selectors import provider_get_default
-from providers.services import provider_create, provider_set_fallbacks
+from providers.services import provider_set_fallbacks
 from tests import factories
 from tests.smtp_sink import closed_port
 
@@ -37,13 +37,6 @@ SMTP_FORM = {
 SENDGRID_FORM = {"name": "SendGrid", "api_key": "SG.very-secret-key", "from_email": "a@example.com"}
 
 
-@pytest.fixture
-def owner_client(owner, account) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(owner)
-    return client
-
-
 def notes(response) -> list[str]:  # type: ignore[no-untyped-def]
     return [str(note) for note in get_messages(response.wsgi_request)]
 
@@ -54,13 +47,13 @@ def url(name: str, provider: Provider) -> str:
 
 def make_esp(account, *, kind: str = "sendgrid", **fields) -> Provider:  # type: ignore[no-untyped-def]
     values = {
+        "key": "SG.very-secret-key",
         "name": "SendGrid",
-        "kind": kind,
-        "credentials": {"api_key": "SG.very-secret-key", "webhook_secret": "hook:hook-secret-pw"},
+        "credentials": {"webhook_secret": "hook:hook-secret-pw"},
         "from_email": "esp@example.com",
         "is_default": False,
     }
-    return provider_create(account=account, **{**values, **fields})
+    return factories.make_esp_provider(account, kind, **{**values, **fields})
 
 
 # --- the list ---------------------------------------------------------------------------

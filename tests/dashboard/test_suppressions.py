@@ -1,5 +1,4 @@
 import pytest
-from django.test import Client
 
 from api import services
 from api.models import Suppression
@@ -7,48 +6,47 @@ from api.models import Suppression
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def client(owner) -> Client:
-    client = Client()
-    client.force_login(owner)
-    return client
-
-
-def test_the_suppressions_page_lists_only_the_accounts_entries(client, account, outsider_account):
+def test_the_suppressions_page_lists_only_the_accounts_entries(
+    owner_client, account, outsider_account
+):
     services.suppression_add(account=account, email="bounced@example.com", reason="bounced")
     services.suppression_add(account=outsider_account, email="theirs@example.com")
 
-    html = client.get("/suppressions/").content.decode()
+    html = owner_client.get("/suppressions/").content.decode()
 
     assert "bounced@example.com" in html and "theirs@example.com" not in html
 
 
-def test_the_suppressions_page_finds_one_address_case_insensitively(client, account):
+def test_the_suppressions_page_finds_one_address_case_insensitively(owner_client, account):
     services.suppression_add(account=account, email="one@example.com")
     services.suppression_add(account=account, email="two@example.com")
 
-    html = client.get("/suppressions/", {"email": "ONE@example.com"}).content.decode()
+    html = owner_client.get("/suppressions/", {"email": "ONE@example.com"}).content.decode()
 
     assert "one@example.com" in html and "two@example.com" not in html
 
 
-def test_removing_a_suppression_lets_mail_go_out_again(client, account):
+def test_removing_a_suppression_lets_mail_go_out_again(owner_client, account):
     services.suppression_add(account=account, email="bounced@example.com", reason="bounced")
 
-    response = client.post("/suppressions/delete/", {"email": "bounced@example.com"}, follow=True)
+    response = owner_client.post(
+        "/suppressions/delete/", {"email": "bounced@example.com"}, follow=True
+    )
 
     assert "is off the suppression list" in response.content.decode()
     assert not Suppression.objects.filter(account=account).exists()
 
 
-def test_another_accounts_suppression_cannot_be_removed(client, outsider_account):
+def test_another_accounts_suppression_cannot_be_removed(owner_client, outsider_account):
     services.suppression_add(account=outsider_account, email="theirs@example.com")
 
-    response = client.post("/suppressions/delete/", {"email": "theirs@example.com"}, follow=True)
+    response = owner_client.post(
+        "/suppressions/delete/", {"email": "theirs@example.com"}, follow=True
+    )
 
     assert "was not on the suppression list" in response.content.decode()
     assert Suppression.objects.filter(email="theirs@example.com").exists()
 
 
-def test_removing_needs_a_post(client):
-    assert client.get("/suppressions/delete/").status_code == 405
+def test_removing_needs_a_post(owner_client):
+    assert owner_client.get("/suppressions/delete/").status_code == 405

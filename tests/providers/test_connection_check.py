@@ -4,15 +4,14 @@ import dataclasses
 
 import pytest
 
-from providers.models import Provider
 from providers.services import provider_create, provider_test_connection
 from tests import factories
+from tests.factories import make_esp_provider
 from tests.providers.esp_servers import (
     AUTH_ERROR_MESSAGES,
     ESP_KINDS,
     REJECTED_KEY,
     Answer,
-    esp_values,
 )
 from tests.smtp_sink import closed_port
 
@@ -26,10 +25,6 @@ CHECK_PATHS = {
     "brevo": ("GET", "/v3/account"),
     "amazon_ses": ("GET", "/v2/email/account"),
 }
-
-
-def make_esp_provider(account, kind: str, key: str = "key-one") -> Provider:
-    return provider_create(account=account, name="ESP", kind=kind, **esp_values(kind, key))
 
 
 @pytest.mark.parametrize("kind", ESP_KINDS)

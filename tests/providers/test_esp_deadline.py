@@ -14,20 +14,14 @@ import pytest
 from django.core.mail import EmailMessage
 
 from providers.delivery import Outcome, deliver_via
-from providers.models import Provider
-from providers.services import provider_create, provider_test_connection
-from tests.providers.esp_servers import ESP_KINDS, esp_values
+from providers.services import provider_test_connection
+from tests.factories import make_esp_provider
+from tests.providers.esp_servers import ESP_KINDS
 
 pytestmark = pytest.mark.django_db
 
 TIMEOUT = 1
 MARGIN = 1.0  # seconds beyond the provider's timeout: a busy machine, Django's own work
-
-
-def make_provider(account: Any, kind: str) -> Provider:
-    return provider_create(
-        account=account, name="ESP", kind=kind, timeout=TIMEOUT, **esp_values(kind, "key-one")
-    )
 
 
 def email() -> EmailMessage:
@@ -49,7 +43,7 @@ def test_a_delivery_to_an_esp_that_stalls_ends_within_the_providers_timeout(
 ):
     server = esp_server(kind)
     server.stall(mode)
-    provider = make_provider(account, kind)
+    provider = make_esp_provider(account, kind, timeout=TIMEOUT)
 
     [result], seconds = timed(lambda: list(deliver_via(provider, [email()])))
 
@@ -67,7 +61,7 @@ def test_the_connection_test_of_an_esp_that_drips_ends_within_the_providers_time
 ):
     server = esp_server(kind)
     server.stall("drip")
-    provider = make_provider(account, kind)
+    provider = make_esp_provider(account, kind, timeout=TIMEOUT)
 
     (ok, said), seconds = timed(provider_test_connection, provider)
 
@@ -82,7 +76,7 @@ def test_an_esp_that_answers_in_time_still_works_over_the_deadline_transport(
     account, esp_server, kind
 ):
     server = esp_server(kind)
-    provider = make_provider(account, kind)
+    provider = make_esp_provider(account, kind, timeout=TIMEOUT)
 
     # Two messages: the second goes over the connection the first one opened.
     results = list(deliver_via(provider, [email(), email()]))

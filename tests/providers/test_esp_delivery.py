@@ -17,16 +17,13 @@ from providers.connections import api_url_for, open_for
 from providers.delivery import DeliveryResult, Outcome, classify_error, deliver_via
 from providers.models import Provider
 from providers.services import provider_create
-from tests.providers.esp_servers import AUTH_ERROR_MESSAGES, ESP_KINDS, ESPS, Answer, esp_values
+from tests.factories import make_esp_provider
+from tests.providers.esp_servers import AUTH_ERROR_MESSAGES, ESP_KINDS, ESPS, Answer
 from tests.smtp_sink import closed_port
 
 pytestmark = pytest.mark.django_db
 
 MESSAGE_ID = "<3f2a9c.1700000000@mailpass.test>"
-
-
-def make_esp_provider(account, kind: str, key: str = "key-one", name: str = "ESP") -> Provider:
-    return provider_create(account=account, name=name, kind=kind, **esp_values(kind, key))
 
 
 def make_email(tags: list[str] | None = None) -> EmailMultiAlternatives:

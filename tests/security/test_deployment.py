@@ -165,8 +165,7 @@ def test_rotating_secret_key_keeps_links_webhooks_keys_and_secrets_working(setti
     if tracking.read_open_token(open_token) is not None:
         failures.append("the old key still signs once it is dropped")
 
-    figures.record(SUITE, cases=5, failures=len(failures))
-    assert failures == []
+    figures.check(SUITE, cases=5, failures=failures)
 
 
 @pytest.mark.django_db

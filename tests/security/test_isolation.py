@@ -32,7 +32,6 @@ from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -46,10 +45,10 @@ from api.models import Message, MessageEvent, Suppression
 from api.services import api_key_create, suppression_add
 from api.signing import base36
 from providers.models import Provider, ProviderUsage
-from providers.services import provider_create
 from tests import factories
 from tests.security import figures
 from tests.security.database import table_rows
+from tests.security.urlconf import every_route
 
 pytestmark = pytest.mark.django_db
 
@@ -63,26 +62,8 @@ PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
 # --- the routes ---------------------------------------------------------------------------
 
 
-def _routes(patterns: list, prefix: str = "") -> list[tuple[str, set[str]]]:
-    """(the full route as written in the URLconf, its parameter names) of every route."""
-    found = []
-    for pattern in patterns:
-        text = prefix + str(pattern.pattern)
-        names = set(pattern.pattern.regex.groupindex) | set(
-            getattr(pattern.pattern, "converters", {})
-        )
-        if isinstance(pattern, URLResolver):
-            found += [
-                (route, names | inner) for route, inner in _routes(pattern.url_patterns, text)
-            ]
-        else:
-            assert isinstance(pattern, URLPattern)
-            found.append((text, names))
-    return found
-
-
 def routes_with_parameters() -> set[str]:
-    return {route for route, names in _routes(get_resolver().url_patterns) if names}
+    return {route.route for route in every_route() if route.parameters}
 
 
 # Routes with a parameter that names no tenant object, and why.
@@ -210,11 +191,12 @@ def esp_ids(w: World) -> Target:
 
 
 def esp_provider(account: Account, webhook_secret: str) -> Provider:
-    return provider_create(
-        account=account,
+    return factories.make_esp_provider(
+        account,
+        Provider.Kind.POSTMARK,
+        key="pm-token",
         name="Postmark",
-        kind=Provider.Kind.POSTMARK,
-        credentials={"server_token": "pm-token", "webhook_secret": webhook_secret},
+        credentials={"webhook_secret": webhook_secret},
         from_email="esp@example.com",
     )
 
@@ -625,7 +607,7 @@ def test_every_route_with_a_parameter_is_in_the_matrix():
     with_parameters = routes_with_parameters()
     exempt = {route for route in with_parameters if route.startswith(tuple(NO_TENANT_OBJECT))}
     missing = with_parameters - covered - exempt
-    stale = covered - {route for route, _ in _routes(get_resolver().url_patterns)}
+    stale = covered - {route.route for route in every_route()}
 
     figures.record(SUITE, cases=0, failures=len(missing) + len(stale))
     assert missing == set(), f"routes with an id that the isolation matrix does not try: {missing}"
@@ -655,8 +637,7 @@ def test_the_outsider_gets_the_missing_object_answer_and_changes_nothing(world):
                 if problems:
                     failures.append("\n".join(problems))
 
-    figures.record(SUITE, cases=tried, failures=len(failures))
-    assert failures == [], "\n".join(failures)
+    figures.check(SUITE, cases=tried, failures=failures)
 
 
 def test_the_teammate_gets_through_where_the_owner_does(world):
@@ -692,8 +673,7 @@ def test_the_teammate_gets_through_where_the_owner_does(world):
                         f"{expected}: {response.content[:200]!r}"
                     )
 
-    figures.record(SUITE, cases=tried, failures=len(failures))
-    assert failures == [], "\n".join(failures)
+    figures.check(SUITE, cases=tried, failures=failures)
 
 
 def test_the_outsider_removing_their_own_entry_for_an_address_leaves_the_owners(

@@ -33,7 +33,7 @@ from django.db import connection
 from django.http import HttpRequest
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 from rest_framework.permissions import AllowAny
 from rest_framework.test import APIClient
 
@@ -44,6 +44,7 @@ from api.services import api_key_create, api_key_revoke
 from tests import factories
 from tests.security import figures
 from tests.security.database import table_rows
+from tests.security.urlconf import every_route
 
 pytestmark = pytest.mark.django_db
 
@@ -77,38 +78,24 @@ class Endpoint:
         return "/" + PARAMETER.sub(r"{\1}", self.route)
 
 
-def _walk(patterns: list, prefix: str = "", namespace: str = "") -> Iterator[tuple]:
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            yield from _walk(
-                pattern.url_patterns,
-                prefix + str(pattern.pattern),
-                pattern.namespace or namespace,
-            )
-        else:
-            assert isinstance(pattern, URLPattern)
-            yield prefix + str(pattern.pattern), namespace, pattern
-
-
 def api_endpoints() -> list[Endpoint]:
     """Every DRF view under /api/, with the methods it serves and whether it needs a key."""
     endpoints = []
-    for route, namespace, pattern in _walk(get_resolver().url_patterns):
-        view = getattr(pattern.callback, "cls", None)
-        if not route.startswith("api/") or view is None:
+    for route in every_route():
+        callback = route.pattern.callback
+        view = getattr(callback, "cls", None)
+        if not route.route.startswith("api/") or view is None:
             continue  # the JSON 404 catch-all is a plain function
-        actions = getattr(pattern.callback, "actions", None)
+        actions = getattr(callback, "actions", None)
         # HEAD and OPTIONS come with GET and with every view; DRF adds "head" to a
         # viewset's actions on its first request.
         served = actions or [m for m in view.http_method_names if hasattr(view, m)]
         methods = [m.upper() for m in served if m not in ("head", "options")]
-        initkwargs = getattr(pattern.callback, "initkwargs", {})
+        initkwargs = getattr(callback, "initkwargs", {})
         authentication = initkwargs.get("authentication_classes", view.authentication_classes)
         permissions = initkwargs.get("permission_classes", view.permission_classes)
         public = not authentication or any(issubclass(p, AllowAny) for p in permissions)
-        endpoints.append(
-            Endpoint(f"{namespace}:{pattern.name}", route, tuple(sorted(methods)), public)
-        )
+        endpoints.append(Endpoint(route.name or "", route.route, tuple(sorted(methods)), public))
     return endpoints
 
 
@@ -287,8 +274,7 @@ def test_every_endpoint_and_method_refuses_every_bad_credential_with_the_envelop
     # Refused requests do nothing: no message, no suppression, nothing handed to the sink.
     if Message.objects.exists() or Suppression.objects.exists() or sink.received:
         failures.append("a refused request sent or recorded something")
-    figures.record(SUITE, cases=tried, failures=len(failures))
-    assert failures == [], "\n".join(failures)
+    figures.check(SUITE, cases=tried, failures=failures)
 
 
 @pytest.mark.parametrize(
@@ -320,8 +306,7 @@ def test_the_valid_key_gets_past_authentication_on_every_endpoint_and_method(key
             if response.status_code in (401, 403) or response.status_code >= 500:
                 failures.append(f"{method} {endpoint.route}: {response.status_code}")
 
-    figures.record(SUITE, cases=tried, failures=len(failures))
-    assert failures == [], "\n".join(failures)
+    figures.check(SUITE, cases=tried, failures=failures)
 
 
 def _revoke_from_dashboard(user: Any) -> Callable[[ApiKey], None]:
@@ -372,8 +357,7 @@ def test_a_revoked_key_stops_working_on_the_very_next_request(account, owner, te
                 ):
                     failures.append(f"revoked by {how}, {path}: {problem}")
 
-    figures.record(SUITE, cases=tried, failures=len(failures))
-    assert failures == [], "\n".join(failures)
+    figures.check(SUITE, cases=tried, failures=failures)
 
 
 # --- the full key is shown once, and kept nowhere ------------------------------------------
@@ -428,17 +412,16 @@ def dashboard_pages(client: Client, api_key: ApiKey, message: Message) -> dict[s
     ids = {"key-revoke": api_key.pk, "message-detail": message.pk, "message-html": message.pk}
     provider_id = message.provider_id
     pages = {}
-    for route, namespace, pattern in _walk(get_resolver().url_patterns):
-        if namespace != "dashboard":
+    for route in every_route():
+        if route.namespace != "dashboard":
             continue
-        names = PARAMETER.findall(route)
+        names = PARAMETER.findall(route.route)
         if names == ["token"]:
             continue  # a page behind a mailed link, for someone who is not logged in
         if names:
-            pk = ids.get(pattern.name, provider_id)
-            url = reverse(f"dashboard:{pattern.name}", args=[pk])
+            url = reverse(route.name, args=[ids.get(route.pattern.name, provider_id)])
         else:
-            url = reverse(f"dashboard:{pattern.name}")
+            url = reverse(route.name)
         response = client.get(url)
         if response.status_code == 405:
             continue  # a POST-only route: nothing to render
@@ -546,8 +529,7 @@ def test_the_full_key_is_never_stored_logged_or_rendered_after_creation(
             if any(needle in text for needle in needles):
                 failures.append(f"{secret[:PREFIX_LENGTH]}… is in {where}")
 
-    figures.record(SUITE, cases=tried, failures=len(failures))
-    assert failures == [], "\n".join(failures)
+    figures.check(SUITE, cases=tried, failures=failures)
 
 
 def _explode(**_: Any) -> None:
@@ -604,5 +586,4 @@ def test_a_key_is_found_by_its_prefix_and_compared_by_digest_in_constant_time(mo
     if key_digest(secret) == hashlib.sha256(secret.encode()).hexdigest():
         failures.append("the digest is an unkeyed SHA-256")
 
-    figures.record(SUITE, cases=3, failures=len(failures))
-    assert failures == [], "\n".join(failures)
+    figures.check(SUITE, cases=3, failures=failures)

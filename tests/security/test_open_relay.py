@@ -117,8 +117,7 @@ def test_a_member_cannot_invite_and_an_invitation_cannot_be_replayed(teammate, o
         failures.append("a member invited someone")
     if replay.status_code != 404:
         failures.append(f"a used invitation answered {replay.status_code}")
-    figures.record(SUITE, cases=2, failures=len(failures))
-    assert failures == []
+    figures.check(SUITE, cases=2, failures=failures)
 
 
 def test_an_invitation_to_an_address_with_a_user_adds_nobody(owner, outsider, account):
@@ -166,23 +165,22 @@ def relay_sink(settings, relay_is_sink):  # type: ignore[no-untyped-def]
     return relay_is_sink
 
 
-def test_an_account_cannot_add_the_relay_unless_the_operator_allows_it(relay_sink, account, owner):
-    client = Client()
-    client.force_login(owner)
+def test_an_account_cannot_add_the_relay_unless_the_operator_allows_it(
+    owner_client, relay_sink, account
+):
     failures = []
     with pytest.raises(ValidationError) as refused:
         provider_create(account=account, name="Free relay", kind=Provider.Kind.MAILPASS)
     if "not enabled for this account" not in str(refused.value):
         failures.append(f"service: {refused.value}")
-    page = client.get("/providers/new/").content.decode()
+    page = owner_client.get("/providers/new/").content.decode()
     if 'href="?kind=mailpass"' in page:
         failures.append("the kinds page offers the relay")
-    form = client.post("/providers/new/?kind=mailpass", {"name": "Free relay"})
+    form = owner_client.post("/providers/new/?kind=mailpass", {"name": "Free relay"})
     if Provider.objects.filter(kind=Provider.Kind.MAILPASS).exists():
         failures.append(f"the form added it ({form.status_code})")
 
-    figures.record(SUITE, cases=3, failures=len(failures))
-    assert failures == []
+    figures.check(SUITE, cases=3, failures=failures)
 
 
 def test_a_relay_provider_from_before_the_upgrade_sends_nothing_without_permission(
@@ -201,8 +199,7 @@ def test_a_relay_provider_from_before_the_upgrade_sends_nothing_without_permissi
     )
 
     failures = [] if relay_sink.received == [] else ["the relay got the message"]
-    figures.record(SUITE, cases=1, failures=len(failures))
-    assert failures == []
+    figures.check(SUITE, cases=1, failures=failures)
     assert response.status_code == 500
     assert "not enabled for this account" in response.json()["error"]["details"]["provider_error"]
 
@@ -230,8 +227,7 @@ def test_the_operator_allows_the_relay_per_account_and_its_mail_bounces_to_the_o
         failures.append(f"envelope sender {received.mail_from!r}")
     if received.message["From"] != "ceo@bank.example":
         failures.append(f"From {received.message['From']!r}")  # the header is the tenant's
-    figures.record(SUITE, cases=2, failures=len(failures))
-    assert failures == []
+    figures.check(SUITE, cases=2, failures=failures)
 
 
 def test_the_access_command_shows_and_changes_what_an_account_may_do(account, capsys):
@@ -285,8 +281,7 @@ def test_the_daily_quota_counts_recipients_not_messages(settings, api, provider,
         failures.append(f"/send past the quota: {over.status_code}")
     if fits.status_code != 200:
         failures.append(f"/send within the quota: {fits.status_code}")
-    figures.record(SUITE, cases=4, failures=len(failures))
-    assert failures == []
+    figures.check(SUITE, cases=4, failures=failures)
     assert Message.objects.count() == 3  # the refused batch and /send left nothing behind
     body = over.json()
     assert body["error"]["code"] == "SEND_LIMIT_EXCEEDED"
@@ -345,5 +340,4 @@ def test_more_keys_do_not_raise_an_accounts_request_rate(settings, account, prov
     codes = [clients[i % 3].get("/api/v1/suppressions").status_code for i in range(8)]
 
     failures = [] if codes == [200] * 5 + [429] * 3 else [f"{codes}"]
-    figures.record(SUITE, cases=8, failures=len(failures))
-    assert failures == []
+    figures.check(SUITE, cases=8, failures=failures)

@@ -20,9 +20,8 @@ from django.core.mail import EmailMessage
 
 from providers.delivery import LOGGED_TEXT_LIMIT, deliver_via
 from providers.models import Provider
-from providers.services import provider_create
 from tests import factories
-from tests.providers.esp_servers import EspServer, esp_values
+from tests.providers.esp_servers import EspServer
 from tests.security import figures
 
 pytestmark = pytest.mark.django_db
@@ -66,9 +65,7 @@ def _esp_message(message: str) -> Callable[[Any, EspServer, Any], Provider]:
     def arrange(sink: Any, esp: EspServer, account: Any) -> Provider:
         esp.fail_next(422, message)
         Provider.objects.filter(account=account).delete()
-        return provider_create(
-            account=account, name="ESP", kind="postmark", **esp_values("postmark", "key")
-        )
+        return factories.make_esp_provider(account, "postmark", key="key")
 
     return arrange
 
@@ -141,8 +138,7 @@ def test_a_providers_words_never_start_a_log_line_of_their_own(account, sink, es
             if len(line) > LOGGED_TEXT_LIMIT * 4 + 200:
                 failures.append(f"{case.name}: a record of {len(line)} characters")
 
-    figures.record(SUITE, cases=len(CASES), failures=len(failures))
-    assert failures == []
+    figures.check(SUITE, cases=len(CASES), failures=failures)
 
 
 def test_a_logged_provider_text_is_quoted_and_cut(account, sink, collected):
@@ -160,5 +156,4 @@ def test_a_logged_provider_text_is_quoted_and_cut(account, sink, collected):
         "the quote holds the limit": len(ast.literal_eval(quoted[:-1])) == LOGGED_TEXT_LIMIT,
     }
     failures = [name for name, ok in checks.items() if not ok]
-    figures.record(SUITE, cases=len(checks), failures=len(failures))
-    assert failures == [], quoted
+    figures.check(SUITE, cases=len(checks), failures=failures)

@@ -308,8 +308,7 @@ def test_a_provider_that_asks_for_tls_and_does_not_get_it_sends_nothing_in_clear
         if sink.received:
             failures.append(f"{case.name}: the server got {len(sink.received)} messages")
 
-    figures.record(SUITE, cases=cases, failures=len(failures))
-    assert failures == []
+    figures.check(SUITE, cases=cases, failures=failures)
 
 
 def test_a_provider_gets_tls_with_a_verified_certificate_and_logs_in_only_over_it(
@@ -330,8 +329,7 @@ def test_a_provider_gets_tls_with_a_verified_certificate_and_logs_in_only_over_i
         if len(sink.received) != 2:  # one delivery, one /send; the test sends nothing
             failures.append(f"{case.name}: the server got {len(sink.received)} messages")
 
-    figures.record(SUITE, cases=cases, failures=len(failures))
-    assert failures == []
+    figures.check(SUITE, cases=cases, failures=failures)
 
 
 def test_the_certificate_is_checked_against_the_host_name_not_the_address(
@@ -400,5 +398,4 @@ def test_the_instance_relay_fails_closed_too(
         if result.outcome is Outcome.SENT or error not in result.error_text or leaked:
             failures.append(f"{options}: {result}, commands {sink.commands}")
 
-    figures.record(SUITE, cases=2, failures=len(failures))
-    assert failures == []
+    figures.check(SUITE, cases=2, failures=failures)

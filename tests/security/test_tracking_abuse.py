@@ -72,8 +72,7 @@ def test_a_click_is_one_lookup_not_a_parse_of_the_message(
     html_read = [q["sql"] for q in queries if '"html"' in q["sql"]]
 
     failures = [] if response.status_code == 302 and not html_read else [f"{response} {html_read}"]
-    figures.record(SUITE, cases=1, failures=len(failures))
-    assert failures == []
+    figures.check(SUITE, cases=1, failures=failures)
     assert response["Location"] == "https://shop.example.com/orders/42"
 
 
@@ -92,8 +91,7 @@ def test_one_clients_repeated_opens_count_once_and_events_are_capped(
 
     opens = MessageEvent.objects.filter(event_type=MessageEvent.Type.OPEN).count()
     failures = [] if opens == 50 else [f"{opens} opens recorded"]
-    figures.record(SUITE, cases=218, failures=len(failures))
-    assert failures == []
+    figures.check(SUITE, cases=218, failures=failures)
     assert set(same_client + many_clients) == {200}  # the pixel is always served
 
 
@@ -139,8 +137,7 @@ def test_status_and_the_message_page_show_events_a_page_at_a_time(
     bad_cursor = api.get(f"/api/v1/mail/status/{message_id}?events_after=abc")
 
     failures = [] if pages == [100, 100, 50] else [f"pages {pages}"]
-    figures.record(SUITE, cases=4, failures=len(failures))
-    assert failures == []
+    figures.check(SUITE, cases=4, failures=failures)
     assert page.count('class="badge ') <= 101 and "?events_after=" in page
     assert bad_cursor.status_code == 400
 
@@ -156,8 +153,7 @@ def test_the_tracking_urls_are_throttled_per_client(
     other = Client(REMOTE_ADDR="203.0.113.4").get(pixel)
 
     failures = [] if codes == [200] * 10 + [429] * 2 else [f"{codes}"]
-    figures.record(SUITE, cases=13, failures=len(failures))
-    assert failures == []
+    figures.check(SUITE, cases=13, failures=failures)
     assert other.status_code == 200
 
 
@@ -174,8 +170,7 @@ def test_tracked_links_expire(settings, api, provider, sink, tracking_allowed, t
     stale = [Client().get(link).status_code, Client().get(pixel).status_code]
 
     failures = [] if fresh.status_code == 302 and stale == [404, 404] else [f"{fresh} {stale}"]
-    figures.record(SUITE, cases=3, failures=len(failures))
-    assert failures == []
+    figures.check(SUITE, cases=3, failures=failures)
 
 
 def test_tracking_needs_the_operators_permission(api, account, provider, sink):
@@ -194,8 +189,7 @@ def test_tracking_needs_the_operators_permission(api, account, provider, sink):
         failures.append(f"asking for tracking: {refused.status_code}")
     if "/t/c/" in received.message.as_string():
         failures.append("the default tracked a message")
-    figures.record(SUITE, cases=2, failures=len(failures))
-    assert failures == []
+    figures.check(SUITE, cases=2, failures=failures)
 
 
 def test_the_operator_withdrawing_tracking_stops_the_redirects_at_once(

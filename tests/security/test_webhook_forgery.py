@@ -16,7 +16,6 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -579,23 +578,6 @@ def _post(client: Client, path: str, post: Post):  # type: ignore[no-untyped-def
     )
 
 
-@pytest.fixture
-def no_outbound(monkeypatch) -> list[object]:  # type: ignore[no-untyped-def]
-    """Any outgoing connection or name lookup from Python is recorded and refused (an SNS
-    subscription confirmation must not be fetched, nor anything else)."""
-    attempts: list[object] = []
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        attempts.append(args)
-        raise OSError("outbound connection attempted during the webhook suite")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    return attempts
-
-
 def _credentials(kind: str) -> dict[str, str]:
     credentials = {"webhook_secret": _secret(kind)}
     if kind == "mailgun":
@@ -618,9 +600,9 @@ def targets(account) -> dict[str, Target]:
     """One provider of each ESP kind, each with a sent message its events name."""
     result = {}
     for number, kind in enumerate(KINDS):
-        provider = Provider(account=account, name=f"{kind} hook", kind=kind, options={})
-        provider.credentials = _credentials(kind)
-        provider.save()
+        provider = factories.make_esp_provider(
+            account, kind, name=f"{kind} hook", credentials=_credentials(kind)
+        )
         esp_id = (
             f"<forgery.{number}@mg.example.com>"
             if kind in ("mailgun", "brevo")
@@ -677,8 +659,7 @@ def test_forged_and_malformed_webhook_posts_write_nothing_and_get_a_4xx(
             failures.append((kind, label, response.status_code, "wrote" if after != before else ""))
             before = after
     failures += [("outbound connection", attempt) for attempt in no_outbound]
-    figures.record(SUITE, cases=cases, failures=len(failures))
-    assert failures == [], "\n".join(map(repr, failures))
+    figures.check(SUITE, cases=cases, failures=failures)
 
 
 def test_each_real_event_writes_once_and_its_replay_writes_nothing(targets, no_outbound):
@@ -693,14 +674,15 @@ def test_each_real_event_writes_once_and_its_replay_writes_nothing(targets, no_o
         before = _snapshot()
         first = _post(client, target.path, post)
         written = _snapshot()
-        assert (first.status_code, written[0] - before[0]) == (200, 1), (kind, first.content)
+        if (first.status_code, written[0] - before[0]) != (200, 1):
+            failures.append((kind, "first post", first.status_code, first.content[:200]))
+            continue
         for attempt in range(3):
             cases += 1
             again = _post(client, target.path, post)
             if again.status_code != 200 or _snapshot() != written:
                 failures.append((kind, "replay", attempt, again.status_code))
-    figures.record(SUITE, cases=cases, failures=len(failures))
-    assert failures == [], "\n".join(map(repr, failures))
+    figures.check(SUITE, cases=cases, failures=failures)
     assert no_outbound == []
 
 
