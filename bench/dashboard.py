@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import os
 import re
+import secrets
 import signal
 import statistics
 import subprocess
@@ -408,7 +409,8 @@ def main() -> int:
         os.environ.update(
             DATABASE_URL=db_url,
             DJANGO_SETTINGS_MODULE="mailpass.settings",
-            SECRET_KEY="bench-only",
+            # A fresh key each run: the settings refuse a weak one when DEBUG is off.
+            SECRET_KEY=secrets.token_urlsafe(50),
             ALLOWED_HOSTS="testserver",
             MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS="1",  # the providers point at 127.0.0.1
             LOG_LEVEL="WARNING",

@@ -55,6 +55,7 @@ import platform
 import random
 import re
 import resource
+import secrets
 import signal
 import smtplib
 import socket
@@ -372,7 +373,8 @@ class Bench:
         env.update(
             DATABASE_URL=db_url,
             DJANGO_SETTINGS_MODULE="mailpass.settings",
-            SECRET_KEY="bench-only",
+            # A fresh key each run: the settings refuse a weak one when DEBUG is off.
+            SECRET_KEY=secrets.token_urlsafe(50),
             MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS="1",
             LOG_LEVEL="WARNING",
             ALLOWED_HOSTS="127.0.0.1",
