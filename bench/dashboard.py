@@ -27,21 +27,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import re
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-ROOT = BENCH_DIR.parent
-sys.path.insert(0, str(BENCH_DIR))
-
-from run import Cleanup, _raise_exit, free_port, log, percentile  # noqa: E402
+from environment import (
+    Cleanup,
+    exit_on_signals,
+    log,
+    settings_env,
+    setup_django,
+    shut_down,
+    start_postgres,
+)
+from report import percentile
 
 RARE_RECIPIENT = "Rare.Person@Example.org"  # one message, 60 days back
 ROW_LINK = re.compile(r'<a href="/messages/(\d+)/">')
@@ -58,22 +59,6 @@ def parse_args() -> argparse.Namespace:
         "--keep", action="store_true", help="leave the database running at the end (Ctrl-C stops)"
     )
     return parser.parse_args()
-
-
-def start_postgres(cleanup: Cleanup) -> str:
-    script = str(ROOT / "bin" / "pg-test-cluster")
-    pg_dir = tempfile.mkdtemp(prefix="mailpass-bench-dashboard-pg.")
-    cleanup.push(
-        "postgres",
-        lambda: subprocess.run([script, "stop", pg_dir], capture_output=True, check=False),
-    )
-    result = subprocess.run(
-        [script, "start", pg_dir, str(free_port())], capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        sys.stderr.write(result.stderr)
-        raise RuntimeError("could not start a throwaway PostgreSQL cluster")
-    return result.stdout.strip()
 
 
 # One chunk of messages for one account. %(n)s is the account's total, g its position:
@@ -399,25 +384,11 @@ def report(
 def main() -> int:
     args = parse_args()
     cleanup = Cleanup()
-    signal.signal(signal.SIGTERM, _raise_exit)
-    signal.signal(signal.SIGHUP, _raise_exit)
+    exit_on_signals()
     try:
         log("starting PostgreSQL")
-        db_url = start_postgres(cleanup)
-        os.environ.pop("DEBUG", None)
-        os.environ.update(
-            DATABASE_URL=db_url,
-            DJANGO_SETTINGS_MODULE="mailpass.settings",
-            SECRET_KEY="bench-only",
-            ALLOWED_HOSTS="testserver",
-            MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS="1",  # the providers point at 127.0.0.1
-            LOG_LEVEL="WARNING",
-        )
-        sys.path.insert(0, str(ROOT))
-        os.chdir(ROOT)
-        import django
-
-        django.setup()
+        db_url = start_postgres(cleanup, prefix="mailpass-bench-dashboard-pg.").url
+        setup_django(settings_env(db_url, allowed_hosts="testserver"))
         world = setup(args)
         rows = measure(args, world)
         log("timing status changes with and without the dashboard's indexes")
@@ -429,11 +400,7 @@ def main() -> int:
                 signal.pause()
         return 0
     finally:
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
-        cleanup.run()
+        shut_down(cleanup)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,193 @@
+"""The bench's data: one account with an API key and a provider pointing at the sink, and the
+message every measurement sends (a ~2 KB html+text receipt), stored once by batch_enqueue
+as the API stores it. Queues of any size are bulk SQL copies of that stored message, and
+every row a measurement adds is deleted after it, so each one starts on the same table.
+"""
+
+from __future__ import annotations
+
+FROM_EMAIL = "bench@example.com"
+TO_EMAIL = "recipient@example.com"
+SUBJECT = "Your MailPass receipt for order #48213"
+TEXT = (
+    "Hello Ada,\n\n"
+    "Thanks for your order #48213, placed on 21 November. Here is what you bought:\n\n"
+    "  1 x Mechanical keyboard (brown switches)        89.00 EUR\n"
+    "  2 x USB-C cable, braided, 2 m                   19.80 EUR\n"
+    "  1 x Desk mat, grey felt                         24.50 EUR\n"
+    "  Shipping (DHL, 2-3 days)                          4.90 EUR\n"
+    "  Total                                           138.20 EUR\n\n"
+    "We will send you another email with the tracking link once it ships.\n"
+    "Questions? Just reply to this message.\n\n"
+    "The Example Shop team\n"
+)
+HTML = (
+    '<!doctype html><html><body style="font-family:sans-serif;color:#222">\n'
+    '<h1 style="font-size:20px">Thanks for your order, Ada!</h1>\n'
+    "<p>Order <strong>#48213</strong>, placed on 21 November.</p>\n"
+    '<table style="border-collapse:collapse;width:100%">\n'
+    "<tr><td>1 &times; Mechanical keyboard, brown</td><td align=right>89.00 EUR</td></tr>\n"
+    "<tr><td>2 &times; USB-C cable, braided, 2&nbsp;m</td><td align=right>19.80 EUR</td></tr>\n"
+    "<tr><td>1 &times; Desk mat, grey felt</td><td align=right>24.50 EUR</td></tr>\n"
+    "<tr><td>Shipping (DHL, 2&ndash;3 days)</td><td align=right>4.90 EUR</td></tr>\n"
+    "<tr><td><strong>Total</strong></td><td align=right><strong>138.20 EUR</strong></td></tr>\n"
+    "</table>\n"
+    "<p>We will send you another email with the tracking link once it ships.</p>\n"
+    '<p><a href="https://shop.example.com/orders/48213">View your order</a> &middot; '
+    "questions? Just reply to this message.</p>\n"
+    '<p style="color:#888;font-size:12px">The Example Shop team</p>\n'
+    "</body></html>\n"
+)
+
+
+class BenchData:
+    """Creates the account, key, provider and template message (Django must be set up)."""
+
+    def __init__(self, *, sink_port: int) -> None:
+        from django.conf import settings
+        from django.contrib.auth import get_user_model
+
+        from accounts.services import account_create
+        from api.emails import build_email
+        from api.models import Message
+        from api.serializers import MessageInputSerializer
+        from api.services import api_key_create, batch_enqueue
+        from providers.services import provider_create
+
+        user = get_user_model().objects.create_user(username="bench", password=None)
+        self.account = account_create(owner=user, name="bench")
+        self.api_key, self.secret = api_key_create(
+            account=self.account, name="bench", created_by=user
+        )
+        self.provider = provider_create(
+            account=self.account,
+            name="bench sink",
+            host="127.0.0.1",
+            port=sink_port,
+            security="none",
+            from_email=FROM_EMAIL,
+            from_name="MailPass Bench",
+            timeout=25,  # the most MAILPASS_REQUEST_TIMEOUT_SECONDS allows by default
+            is_default=True,
+        )
+        serializer = MessageInputSerializer(
+            data={"to": TO_EMAIL, "subject": SUBJECT, "html": HTML, "text": TEXT}
+        )
+        serializer.is_valid(raise_exception=True)
+        [result] = batch_enqueue(
+            account=self.account, api_key=self.api_key, items=[serializer.validated_data]
+        )
+        # The template every bulk-inserted message copies (all columns but the ones set
+        # below), so the copies are what the API itself stores. Kept out of the queue.
+        self.template = result.message
+        Message.objects.filter(pk=self.template.pk).update(
+            status=Message.Status.FAILED, error_message="bench template"
+        )
+        self.message_bytes = build_email(self.template).message().as_bytes(linesep="\r\n")
+        self.columns = [f.column for f in Message._meta.concrete_fields if f.column != "id"]
+        self.table = Message._meta.db_table
+        self.msgid_domain = settings.MAILPASS_MESSAGE_ID_DOMAIN
+        self.base_id = self.template.pk  # rows above it are removed after each measurement
+        # The sent messages the status lookups pick from: none until add_sent_history().
+        self.status_range = (self.template.pk + 1, self.template.pk)
+
+    def insert_copies(self, count: int, *, sent: bool = False, chunk: int = 100_000) -> None:
+        """Insert `count` copies of the template: queued and due now, or already sent.
+
+        Sent copies (the status lookups' history) keep the template's subject and columns
+        but carry a short body, so that a million of them take ~0.6 GB instead of ~2.2 GB.
+        """
+        from django.db import connection, transaction
+
+        message_id = (
+            "'<' || md5(random()::text || clock_timestamp()::text || g::text) || '.' || "
+            f"floor(extract(epoch from now()))::bigint || '@{self.msgid_domain}>'"
+        )
+        when = "now() - g * interval '1 second'" if sent else "now()"
+        overrides = {
+            "message_id": message_id,
+            "to_email": "'user' || g || '@example.com'",
+            "status": "'sent'" if sent else "'queued'",
+            "error_message": "NULL",
+            "attempts": "1" if sent else "0",
+            "next_attempt_at": when,
+            "claim_token": "NULL",
+            "lease_expires_at": "NULL",
+            "provider_message_id": "''",
+            "created_at": when,
+            "sent_at": when if sent else "NULL",
+            "updated_at": when,
+        }
+        if sent:
+            overrides["html"] = "'<p>Thanks for your order #' || g || '.</p>'"
+            overrides["text"] = "'Thanks for your order #' || g || '.'"
+        cols = ", ".join(f'"{c}"' for c in self.columns)
+        exprs = ", ".join(overrides.get(c, f't."{c}"') for c in self.columns)
+        done = 0
+        while done < count:
+            n = min(chunk, count - done)
+            with transaction.atomic(), connection.cursor() as cur:
+                cur.execute(
+                    f'INSERT INTO "{self.table}" ({cols}) SELECT {exprs} '
+                    f'FROM "{self.table}" t, generate_series(%s, %s) g WHERE t.id = %s',
+                    [done + 1, done + n, self.template.pk],
+                )
+            done += n
+
+    def add_sent_history(self, count: int) -> tuple[int, str]:
+        """Insert `count` sent messages that stay for the whole run (the status lookups pick
+        among them). Returns the rows now in the table and its size with indexes."""
+        from django.db import connection
+
+        self.insert_copies(count, sent=True)
+        self.vacuum()
+        with connection.cursor() as cur:
+            cur.execute(f'SELECT min(id), max(id), count(*) FROM "{self.table}"')
+            _, hi, total = cur.fetchone()
+            cur.execute(f"SELECT pg_size_pretty(pg_total_relation_size('{self.table}'))")
+            size = cur.fetchone()[0]
+        self.status_range = (self.template.pk + 1, hi)
+        self.base_id = hi
+        return total, size
+
+    def status_counts(self) -> dict[str, int]:
+        """How many of the messages added since base_id are in each status."""
+        from django.db.models import Count
+
+        from api.models import Message
+
+        rows = (
+            Message.objects.filter(pk__gt=self.base_id)
+            .values_list("status")
+            .annotate(n=Count("id"))
+        )
+        return dict(rows)
+
+    def clear_new_rows(self) -> None:
+        """Remove every message (and event) created since base_id: a stable table size."""
+        from django.db import connection, transaction
+
+        from api.models import Message
+
+        with transaction.atomic(), connection.cursor() as cur:
+            # Rows of other tables that point at those messages (events, ...) go first.
+            for rel in Message._meta.related_objects:
+                if rel.many_to_many or not rel.field.concrete:
+                    continue
+                cur.execute(
+                    f'DELETE FROM "{rel.related_model._meta.db_table}" '
+                    f'WHERE "{rel.field.column}" > %s',
+                    [self.base_id],
+                )
+            cur.execute(f'DELETE FROM "{self.table}" WHERE id > %s', [self.base_id])
+
+    def vacuum(self) -> None:
+        from django.db import connection
+
+        with connection.cursor() as cur:
+            cur.execute(f'VACUUM (ANALYZE) "{self.table}"')
+
+    def point_provider_at(self, port: int) -> None:
+        from providers.models import Provider
+
+        Provider.objects.filter(pk=self.provider.pk).update(port=port)

@@ -1,0 +1,584 @@
+"""The measurements, one function per row of the table, in the table's order.
+
+Each takes the Environment, runs once (bench/run.py repeats them) and returns its figure;
+the ones with detail lines under their row (CPU per message, ...) record those in the
+Results too. A measurement whose outcome is wrong (a drain that did not send every message
+exactly once, an HTTP error) raises VerificationError: its number must not be used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import pstats
+import random
+import re
+import smtplib
+import subprocess
+import time
+import traceback
+import urllib.parse
+from collections.abc import Callable
+from typing import TypeVar
+
+import sink as sinkmod
+from environment import BENCH_DIR, MANAGE, PY, RESULTS_DIR, ROOT, Environment, log
+from fixtures import FROM_EMAIL, HTML, SUBJECT, TEXT, TO_EMAIL
+from probes import (
+    children_cpu_seconds,
+    machine_busy_seconds,
+    self_cpu_seconds,
+    settle,
+    tree_cpu_seconds,
+    vm_kib,
+)
+from report import Results, percentile
+
+T = TypeVar("T")
+
+
+class VerificationError(Exception):
+    """A measurement ran but its outcome was wrong: its number must not be used."""
+
+
+def attempt(results: Results, name: str, measure: Callable[[], T]) -> T | None:
+    """Run one measurement; a failure is noted in `results` and the run goes on."""
+    try:
+        return measure()
+    except VerificationError as exc:
+        results.errors.append(f"rep {results.rep}: {name}: {exc}")
+        log(f"  {name}: NOT VERIFIED: {exc}")
+    except Exception as exc:  # noqa: BLE001 - one broken measurement must not end the run
+        results.errors.append(f"rep {results.rep}: {name}: {type(exc).__name__}: {exc}")
+        log(f"  {name}: ERROR\n{traceback.format_exc()}")
+    return None
+
+
+# --- the limit, and rates measured against it -----------------------------------------
+
+
+class LimitSamples:
+    """The limit row: plain smtplib, one persistent connection, the same pre-built bytes.
+    Sampled between the rates of a rep, so that every rate has a sample of the limit just
+    before and just after it (the machine's speed drifts within minutes)."""
+
+    def __init__(self, env: Environment, results: Results, count: int) -> None:
+        self.env = env
+        self.results = results
+        self.count = count
+        self.last: float | None = None
+
+    def sample(self) -> None:
+        settle()
+        rate = attempt(
+            self.results,
+            "limit",
+            lambda: smtp_rate(self.env, self.results, self.env.sink, self.count),
+        )
+        if rate is not None:
+            self.results.record("limit", rate)
+        self.last = rate
+
+    def rate(self, key: str, measure: Callable[[], float]) -> None:
+        """Measure a rate, then sample the limit; record the rate and its ratio to the
+        samples just before and just after it."""
+        before = self.last
+        rate = attempt(self.results, key, measure)
+        self.sample()
+        if rate is not None:
+            self.results.record_rate(key, rate, self.results.limits_around(before, self.last))
+
+
+def smtp_rate(env: Environment, results: Results, sink: sinkmod.SinkProcess, count: int) -> float:
+    """msg/s of smtplib sending the message `count` times over one connection to `sink`."""
+    msg = env.data.message_bytes
+    sink.reset()
+    client = smtplib.SMTP("127.0.0.1", sink.port, timeout=30)
+    client.ehlo()
+    cpu = sink.cpu_seconds()
+    started = time.perf_counter()
+    for _ in range(count):
+        client.sendmail(FROM_EMAIL, [TO_EMAIL], msg)
+    elapsed = time.perf_counter() - started
+    cpu = sink.cpu_seconds() - cpu
+    client.quit()
+    accepted = sink.stats()["accepted"]
+    if accepted != count:
+        raise VerificationError(f"smtplib loop: sink counted {accepted:.0f} of {count}")
+    if sink is env.sink:
+        results.record("sink_busy", cpu / elapsed)  # fraction of one core
+        results.record("sink_cpu_us", cpu / count * 1e6)
+    return count / elapsed
+
+
+def sink_capacity(env: Environment, count: int) -> float:
+    """sink capacity: a pipelining raw client, to show the sink is never what is measured."""
+    settle()
+    return sinkmod.raw_blast("127.0.0.1", env.sink.port, count, env.data.message_bytes)
+
+
+def django_rate(env: Environment, count: int) -> float:
+    """Reference: Django's EmailMultiAlternatives + send_messages over one connection."""
+    from django.core.mail import EmailMultiAlternatives, get_connection
+
+    settle()
+    env.sink.reset()
+    conn = get_connection(
+        "django.core.mail.backends.smtp.EmailBackend",
+        host="127.0.0.1",
+        port=env.sink.port,
+        username="",
+        password="",
+        use_tls=False,
+        use_ssl=False,
+        timeout=30,
+        fail_silently=False,
+    )
+    conn.open()
+    started = time.perf_counter()
+    for i in range(count):
+        email = EmailMultiAlternatives(
+            SUBJECT,
+            TEXT,
+            f"MailPass Bench <{FROM_EMAIL}>",
+            [TO_EMAIL],
+            headers={"Message-ID": f"<{i}.{started}@bench.invalid>"},
+        )
+        email.attach_alternative(HTML, "text/html")
+        conn.send_messages([email])
+    elapsed = time.perf_counter() - started
+    conn.close()
+    accepted = env.sink.stats()["accepted"]
+    if accepted != count:
+        raise VerificationError(f"Django loop: sink counted {accepted:.0f} of {count}")
+    return count / elapsed
+
+
+# --- draining the queue -----------------------------------------------------------------
+
+
+def drain(
+    env: Environment,
+    results: Results,
+    workers: int,
+    sink: sinkmod.SinkProcess,
+    count: int,
+    key: str | None = None,
+) -> float:
+    """Queue `count` messages, run `workers` process_mail_queue at once until they exit.
+
+    Returns msg/s over the wall time of the subprocesses (start-up included). Verifies
+    every message is `sent` and the sink received each Message-ID exactly once. With
+    `key`, also records the slowest worker's own timing, the peak RSS of the workers
+    and the CPU per message of the workers, PostgreSQL and the sink.
+    """
+    data = env.data
+    data.clear_new_rows()
+    data.point_provider_at(sink.port)
+    sink.reset()
+    data.insert_copies(count)
+    settle()
+    outs = []
+    procs = []
+    cpu_workers = children_cpu_seconds()
+    cpu_pg = tree_cpu_seconds(env.postmaster)
+    cpu_sink = sink.cpu_seconds()
+    cpu_machine = machine_busy_seconds()
+    cpu_self = self_cpu_seconds()
+    started = time.perf_counter()
+    for i in range(workers):
+        out = open(env.workdir / f"drain-{i}.log", "w+")
+        outs.append(out)
+        procs.append(
+            env.popen(
+                [PY, MANAGE, "process_mail_queue"],
+                env=env.env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    peaks = _wait_sampling(procs, timeout=max(300.0, count / 20))
+    elapsed = time.perf_counter() - started
+    cpu_workers = children_cpu_seconds() - cpu_workers
+    cpu_pg = tree_cpu_seconds(env.postmaster) - cpu_pg
+    cpu_sink = sink.cpu_seconds() - cpu_sink
+    cpu_machine = machine_busy_seconds() - cpu_machine
+    cpu_self = self_cpu_seconds() - cpu_self
+    # CPU that none of the processes taking part used: other work on this machine.
+    foreign = cpu_machine - cpu_workers - cpu_pg - cpu_sink - cpu_self
+    results.record("foreign_load", max(0.0, foreign) / elapsed)
+    inner = 0.0
+    texts = []
+    for out in outs:
+        out.seek(0)
+        text = out.read()
+        out.close()
+        texts.append(text)
+        for m in re.finditer(r" in ([0-9.]+)s", text):
+            inner = max(inner, float(m.group(1)))
+    if any(p.returncode for p in procs):
+        raise VerificationError(
+            f"process_mail_queue exited {[p.returncode for p in procs]}: {texts[0][-500:]}"
+        )
+    _verify_sent(env, sink, count, f"drain ({workers} worker(s))")
+    data.clear_new_rows()
+    data.point_provider_at(env.sink.port)
+    if key:
+        if inner > 0:
+            results.record(key + "_inner", count / inner)
+        results.record(key + "_rss", max(peaks) / 1024)
+        results.record(key + "_cpu_worker", cpu_workers / count * 1000)
+        results.record(key + "_cpu_pg", cpu_pg / count * 1000)
+        results.record(key + "_cpu_sink", cpu_sink / count * 1000)
+        results.record(key + "_wall_per_msg", elapsed / count * 1000)
+    return count / elapsed
+
+
+def _wait_sampling(procs: list[subprocess.Popen], timeout: float) -> list[int]:
+    """Wait for `procs`, sampling their peak RSS (VmHWM, KiB) every 20 ms."""
+    peaks = [0] * len(procs)
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = False
+        for i, proc in enumerate(procs):
+            if proc.poll() is None:
+                alive = True
+                peaks[i] = max(peaks[i], vm_kib(proc.pid, "VmHWM") or 0)
+        if not alive:
+            return peaks
+        if time.monotonic() > deadline:
+            for proc in procs:
+                proc.kill()
+                proc.wait()
+            raise VerificationError(f"{len(procs)} process(es) still running after {timeout:.0f}s")
+        time.sleep(0.02)
+
+
+def _verify_sent(env: Environment, sink: sinkmod.SinkProcess, count: int, what: str) -> None:
+    counts = env.data.status_counts()
+    stats = sink.stats()
+    problems = []
+    if counts != {"sent": count}:
+        problems.append(f"statuses {counts}, expected {{'sent': {count}}}")
+    if stats["accepted"] != count or stats["unique_ids"] != count:
+        problems.append(
+            f"sink accepted {stats['accepted']:.0f} messages with "
+            f"{stats['unique_ids']:.0f} distinct Message-IDs, expected {count}"
+        )
+    if stats["duplicate_ids"]:
+        problems.append(f"{stats['duplicate_ids']:.0f} Message-IDs arrived twice")
+    if problems:
+        raise VerificationError(f"{what}: " + "; ".join(problems))
+
+
+def relay_delay(
+    env: Environment,
+    results: Results,
+    limit: LimitSamples,
+    *,
+    conn_messages: int,
+    drain_messages: int,
+) -> None:
+    """The two rows of a relay answering DATA late: one smtplib connection to the slow sink,
+    then a 1-worker drain to it, both between the same two samples of the limit."""
+
+    def one_connection() -> float:
+        settle()
+        return smtp_rate(env, results, env.slow_sink, conn_messages)
+
+    before = limit.last
+    conn = attempt(results, "conn_delay", one_connection)
+    drained = attempt(
+        results,
+        "drain_delay",
+        lambda: drain(env, results, 1, env.slow_sink, drain_messages, key="drain_delay"),
+    )
+    limit.sample()
+    limits = results.limits_around(before, limit.last)
+    for key, rate in (("conn_delay", conn), ("drain_delay", drained)):
+        if rate is not None:
+            results.record_rate(key, rate, limits)
+    if conn and drained:
+        results.record("drain_delay:vs_conn", drained / conn)
+
+
+# --- the HTTP API -------------------------------------------------------------------------
+
+
+def ingest_rate(env: Environment, results: Results, requests: int, clients: int) -> float:
+    """Concurrent client processes POST /send-batch (100 messages each) to gunicorn."""
+    env.data.clear_new_rows()
+    body = json.dumps(
+        {
+            "messages": [
+                {"to": f"user{i}@example.com", "subject": SUBJECT, "html": HTML, "text": TEXT}
+                for i in range(100)
+            ],
+            "from_email": FROM_EMAIL,
+        }
+    )
+    per_client = [requests // clients] * clients
+    for i in range(requests % clients):
+        per_client[i] += 1
+    settle()
+    cpu_app = tree_cpu_seconds(env.gunicorn.pid)
+    cpu_pg = tree_cpu_seconds(env.postmaster)
+    start_at = time.monotonic() + 1.0  # every client started and waiting by then
+    procs = []
+    for n in per_client:
+        if not n:
+            continue
+        proc = env.popen(
+            [PY, str(BENCH_DIR / "clients.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        job = {
+            "port": env.http_port,
+            "path": "/api/v1/mail/send-batch",
+            "headers": env.headers(),
+            "body": body,
+            "count": n,
+            "start_at": start_at,
+        }
+        proc.stdin.write(json.dumps(job))
+        proc.stdin.close()
+        procs.append(proc)
+    answers = []
+    for proc in procs:
+        out = proc.stdout.read()
+        proc.wait(timeout=600)
+        if proc.returncode:
+            raise VerificationError(f"an ingest client exited {proc.returncode}")
+        answers.append(json.loads(out))
+    wall = max(r["ended"] for r in answers) - min(r["started"] for r in answers)
+    cpu_clients = sum(r["cpu"] for r in answers)
+    cpu_app = tree_cpu_seconds(env.gunicorn.pid) - cpu_app
+    cpu_pg = tree_cpu_seconds(env.postmaster) - cpu_pg
+    if min(r["started"] for r in answers) > start_at + 0.05:
+        log("  ingest: a client started late; the clients may be the bottleneck")
+    ok = sum(r["ok"] for r in answers)
+    errors = [e for r in answers for e in r["errors"]]
+    if ok != requests:
+        raise VerificationError(f"ingest: {ok} of {requests} requests answered 200: {errors[:3]}")
+    expected = ok * 100
+    counts = env.data.status_counts()
+    if counts != {"queued": expected}:
+        raise VerificationError(f"ingest: statuses {counts}, expected {expected} queued")
+    env.data.clear_new_rows()
+    results.record("ingest_cpu_app", cpu_app / expected * 1000)
+    results.record("ingest_cpu_pg", cpu_pg / expected * 1000)
+    results.record("ingest_cpu_clients", cpu_clients / expected * 1000)
+    return expected / wall
+
+
+def latency(env: Environment, requests: int) -> dict[str, float]:
+    """/send (sequential) next to a bare smtplib transaction on a fresh connection."""
+    n = requests
+    env.data.clear_new_rows()
+    env.data.point_provider_at(env.sink.port)
+    env.sink.reset()
+    body = json.dumps({"to": TO_EMAIL, "subject": SUBJECT, "html": HTML, "text": TEXT}).encode()
+    msg = env.data.message_bytes
+    send, bare = [], []
+    warmup = 5
+    settle()
+    for i in range(n + warmup):
+        t = time.perf_counter()
+        client = smtplib.SMTP("127.0.0.1", env.sink.port, timeout=30)
+        client.sendmail(FROM_EMAIL, [TO_EMAIL], msg)
+        client.quit()
+        t_bare = time.perf_counter() - t
+        t = time.perf_counter()
+        status, data = env.http("POST", "/api/v1/mail/send", body)
+        t_send = time.perf_counter() - t
+        if status != 200:
+            raise VerificationError(f"/send answered {status}: {data[:300]!r}")
+        if i >= warmup:
+            bare.append(t_bare * 1000)
+            send.append(t_send * 1000)
+    stats = env.sink.stats()
+    if stats["accepted"] != 2 * (n + warmup):
+        raise VerificationError(
+            f"latency: sink counted {stats['accepted']:.0f} of {2 * (n + warmup)}"
+        )
+    counts = env.data.status_counts()
+    if counts != {"sent": n + warmup}:
+        raise VerificationError(f"latency: statuses {counts}, expected all sent")
+    env.data.clear_new_rows()
+    overhead = [s - b for s, b in zip(send, bare, strict=True)]
+    return {
+        "send_p50": percentile(send, 50),
+        "send_p99": percentile(send, 99),
+        "bare_p50": percentile(bare, 50),
+        "bare_p99": percentile(bare, 99),
+        "overhead_p50": percentile(send, 50) - percentile(bare, 50),
+        "overhead_p99_paired": percentile(overhead, 99),
+    }
+
+
+def add_status_history(env: Environment, results: Results, rows: int) -> int:
+    """Before the reps: the sent messages the status lookups pick from. Returns the rows
+    then in the table (they stay for the whole run)."""
+    log(f"inserting {rows:,} sent messages for the status lookups")
+    t0 = time.perf_counter()
+    total, size = env.data.add_sent_history(rows)
+    results.notes["table"] = f"{total:,} rows in {env.data.table} ({size} with indexes)"
+    log(f"  {total:,} rows ({size}) in {time.perf_counter() - t0:.1f}s")
+    return total
+
+
+def status_lookups(env: Environment, lookups: int) -> dict[str, float]:
+    """GET /status for random existing ids, and (one in three) for unknown ids: the
+    404 costs the same request, key and query without a row, so the difference is
+    what fetching and rendering the message adds."""
+    from api.models import Message
+
+    lo, hi = env.data.status_range
+    ids = random.sample(range(lo, hi + 1), min(lookups, hi - lo + 1))
+    known = list(Message.objects.filter(pk__in=ids).values_list("message_id", flat=True))
+    random.shuffle(known)
+    unknown = [
+        f"<{random.getrandbits(128):032x}.1700000000@nowhere.invalid>"
+        for _ in range(max(1, len(known) // 2))
+    ]
+    plan = [(mid, 200) for mid in known] + [(mid, 404) for mid in unknown]
+    random.shuffle(plan)
+    plan = plan[:10] + plan  # the first ten are a warm-up
+    times: dict[int, list[float]] = {200: [], 404: []}
+    settle()
+    for i, (mid, expect) in enumerate(plan):
+        path = "/api/v1/mail/status/" + urllib.parse.quote(mid.strip("<>"), safe="@.")
+        t = time.perf_counter()
+        status, data = env.http("GET", path)
+        elapsed = time.perf_counter() - t
+        if status != expect:
+            raise VerificationError(
+                f"status lookup answered {status}, not {expect}: {data[:300]!r}"
+            )
+        if i >= 10:
+            times[expect].append(elapsed * 1000)
+    return {
+        "p50": percentile(times[200], 50),
+        "p99": percentile(times[200], 99),
+        "404_p50": percentile(times[404], 50),
+        "404_p99": percentile(times[404], 99),
+    }
+
+
+# --- once per run -------------------------------------------------------------------------
+
+
+def memory(env: Environment, messages: int) -> dict[str, float]:
+    """Peak RSS of one process_mail_queue draining `messages`, and its course."""
+    n = messages
+    data = env.data
+    data.clear_new_rows()
+    data.vacuum()
+    data.point_provider_at(env.sink.port)
+    env.sink.reset()
+    log(f"memory: queueing {n:,} messages")
+    data.insert_copies(n, chunk=50_000)
+    log("memory: draining them with one worker")
+    settle()
+    out = open(env.workdir / "memory-drain.log", "w+")
+    started = time.perf_counter()
+    proc = env.popen(
+        [PY, MANAGE, "process_mail_queue"],
+        env=env.env,
+        cwd=ROOT,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    marks = [0.1, 0.25, 0.5, 0.75, 0.9]
+    at: dict[float, float] = {}
+    rss = hwm = 0.0
+    next_poll = 0.0
+    while proc.poll() is None:
+        now_rss, now_hwm = vm_kib(proc.pid, "VmRSS"), vm_kib(proc.pid, "VmHWM")
+        if now_rss and now_hwm:
+            rss, hwm = now_rss / 1024, now_hwm / 1024
+        now = time.perf_counter()
+        if now >= next_poll and len(at) < len(marks):
+            next_poll = now + 0.25
+            with contextlib.suppress(OSError):
+                done = env.sink.stats()["accepted"] / n
+                for mark in marks:
+                    if done >= mark and mark not in at:
+                        at[mark] = rss
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - started
+    out.seek(0)
+    text = out.read()
+    out.close()
+    if proc.returncode:
+        raise VerificationError(f"memory drain exited {proc.returncode}: {text[-500:]}")
+    _verify_sent(env, env.sink, n, "memory drain")
+    data.clear_new_rows()
+    data.vacuum()
+    result = {"peak": hwm, "end": rss, "rate": n / elapsed}
+    for mark in marks:
+        result[f"at{int(mark * 100)}"] = at.get(mark, float("nan"))
+    return result
+
+
+def startup_seconds(env: Environment) -> float:
+    """Wall seconds of process_mail_queue on an empty queue (interpreter + Django)."""
+    env.data.clear_new_rows()
+    settle()
+    started = time.perf_counter()
+    subprocess.run(
+        [PY, MANAGE, "process_mail_queue"],
+        env=env.env,
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def profile_drain(env: Environment, count: int) -> str:
+    """With --profile: one 1-worker drain under cProfile, written to
+    bench/results/drain-profile.txt; returns the top of the cumulative listing."""
+    env.data.clear_new_rows()
+    env.data.point_provider_at(env.sink.port)
+    env.sink.reset()
+    env.data.insert_copies(count)
+    prof = RESULTS_DIR / "drain.prof"
+    prof.parent.mkdir(parents=True, exist_ok=True)
+    # CPU time (process_time), not wall time: waiting on PostgreSQL and the sink is
+    # left out, so the listing shows what the worker itself spends.
+    code = (
+        "import cProfile, runpy, sys, time\n"
+        "sys.argv = [sys.argv[1], 'process_mail_queue']\n"
+        "profile = cProfile.Profile(time.process_time)\n"
+        "try:\n"
+        "    profile.runcall(runpy.run_path, sys.argv[0], run_name='__main__')\n"
+        "finally:\n"
+        f"    profile.dump_stats({str(prof)!r})\n"
+    )
+    started = time.perf_counter()
+    # cProfile sees only the thread it runs in: one connection keeps all the work there.
+    subprocess.run(
+        [PY, "-c", code, MANAGE],
+        env={**env.env, "MAILPASS_QUEUE_CONNECTIONS": "1"},
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    elapsed = time.perf_counter() - started
+    _verify_sent(env, env.sink, count, "profiled drain")
+    env.data.clear_new_rows()
+    buf = io.StringIO()
+    stats = pstats.Stats(str(prof), stream=buf)
+    stats.sort_stats("cumulative").print_stats(40)
+    stats.sort_stats("tottime").print_stats(25)
+    text = (
+        f"cProfile (CPU time) of one process_mail_queue draining {count:,} messages over one "
+        f"connection ({elapsed:.1f}s wall under the profiler)\n" + buf.getvalue()
+    )
+    (RESULTS_DIR / "drain-profile.txt").write_text(text)
+    return text

@@ -1,0 +1,478 @@
+"""A run's figures and the table they make (printed, and written to bench/results/latest.txt
+with the raw numbers in latest.json).
+
+Each figure is kept once per rep under a key ("drain1", "lat_send_p50", ...); a rate measured
+between two samples of the limit also gets "<key>:ratio", its ratio to their mean. The table
+shows the median of each key over the reps and its spread (min-max).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+from pathlib import Path
+
+from environment import ROOT
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+class Results:
+    """Every figure of a run, and what could not be verified."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[float]] = {}  # key -> one value per rep
+        self.errors: list[str] = []
+        self.notes: dict[str, str] = {}
+        self.memory: dict[str, float] | None = None  # the memory row, measured once
+        self.rep: int | str = 0  # what is running now, for the error messages
+        self.brackets = 0  # measurements with limit samples around them
+        self.unsteady = 0  # ... whose two limit samples differ by more than 1.5x
+
+    def record(self, key: str, value: float) -> None:
+        self.values.setdefault(key, []).append(value)
+
+    def limits_around(self, before: float | None, after: float | None) -> list[float]:
+        """The limit samples around a measurement; counts the brackets whose two samples
+        disagree by more than 1.5x (the machine changed speed in the middle of it)."""
+        limits = [x for x in (before, after) if x]
+        if limits:
+            self.brackets += 1
+            if len(limits) == 2 and max(limits) > 1.5 * min(limits):
+                self.unsteady += 1
+        return limits
+
+    def record_rate(self, key: str, rate: float, limits: list[float]) -> None:
+        """A rate, and its ratio to the mean of the limit samples around it."""
+        self.record(key, rate)
+        if limits:
+            self.record(key + ":ratio", rate / statistics.fmean(limits))
+
+    def rep_summary(self) -> str:
+        """The headline figures of the last rep, for the progress log."""
+        parts = []
+        for key in (
+            "limit",
+            "drain1:ratio",
+            "drain2:ratio",
+            "drain_delay:vs_conn",
+            "ingest",
+            "lat_overhead_p50",
+            "status_p99",
+        ):
+            if self.values.get(key):
+                parts.append(f"{key}={self.values[key][-1]:.3g}")
+        return " ".join(parts)
+
+
+# --- the table ----------------------------------------------------------------------------
+
+HEADER = (
+    "metric",
+    "median",
+    "min-max",
+    "unit",
+    "x limit (min-max)",
+    "target",
+    "measured vs target",
+    "met?",
+)
+CPU_PARTS = (("cpu_worker", "worker"), ("cpu_pg", "PostgreSQL"), ("cpu_sink", "sink"))
+
+
+def num(x: float | None, fmt: str) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
+
+
+def met(ok: bool | None) -> str:
+    return "-" if ok is None else ("yes" if ok else "**NO**")
+
+
+class Table:
+    """The table's rows, one column per HEADER entry, from the medians of the figures."""
+
+    def __init__(self, values: dict[str, list[float]]) -> None:
+        self.values = values
+        self.rows: list[tuple[str, ...]] = []
+
+    def median(self, key: str) -> float | None:
+        return statistics.median(self.values[key]) if self.values.get(key) else None
+
+    def spread(self, key: str, fmt: str) -> str:
+        if not self.values.get(key):
+            return "-"
+        return f"{format(min(self.values[key]), fmt)}-{format(max(self.values[key]), fmt)}"
+
+    def ratio(self, key: str) -> str:
+        r = self.median(key + ":ratio")
+        if r is None:
+            return "-"
+        return f"{r:.2f}x ({self.spread(key + ':ratio', '.2f')})"
+
+    def row(
+        self,
+        label: str,
+        median: str,
+        spread: str,
+        unit: str,
+        x_limit: str = "",
+        target: str = "",
+        vs_target: str = "",
+        met: str = "",
+    ) -> None:
+        self.rows.append((label, median, spread, unit, x_limit, target, vs_target, met))
+
+    def rate(
+        self, label: str, key: str, target: str = "", ok: bool | None = None, vs: str = ""
+    ) -> None:
+        """A msg/s row with its ratio to the limit."""
+        x_limit = self.ratio(key) if key != "limit" else "1.00x"
+        value, spread = num(self.median(key), ",.0f"), self.spread(key, ",.0f")
+        self.row(label, value, spread, "msg/s", x_limit, target, vs, met(ok))
+
+    def ms(self, label: str, key: str, target_ms: float | None = None) -> None:
+        """A latency row; with a target, met when the median is below it."""
+        m = self.median(key)
+        self.row(
+            label,
+            num(m, ".2f"),
+            self.spread(key, ".2f"),
+            "ms",
+            "",
+            f"< {target_ms:g} ms" if target_ms else "",
+            f"{m / target_ms:.1f}x target" if target_ms and m else "",
+            met(None if target_ms is None or m is None else m < target_ms),
+        )
+
+    def info(self, label: str, value: str, unit: str, spread: str = "", note: str = "") -> None:
+        """A detail line under the row above it."""
+        self.row("  - " + label, value, spread, unit, "", "", note, "")
+
+    def cpu(self, prefix: str, parts: tuple[tuple[str, str], ...] = CPU_PARTS) -> None:
+        if all(self.values.get(f"{prefix}_{k}") for k, _ in parts):
+            value = " / ".join(f"{name} {self.median(f'{prefix}_{k}'):.2f}" for k, name in parts)
+            self.info("CPU per message", value, "ms")
+
+    def markdown(self) -> list[str]:
+        lines = [
+            "| " + " | ".join(HEADER) + " |",
+            "|" + "|".join("---" for _ in HEADER) + "|",
+        ]
+        return lines + ["| " + " | ".join(row) + " |" for row in self.rows]
+
+
+def limit_rows(t: Table, message_size: int) -> None:
+    t.rate(
+        f"**limit**: plain smtplib, 1 persistent connection, the same pre-built "
+        f"{message_size:,} B html+text message",
+        "limit",
+        "(reference)",
+    )
+    if t.values.get("sink_busy"):
+        t.info(
+            "sink CPU during the limit loop",
+            f"{t.median('sink_cpu_us'):.0f} us/msg = {t.median('sink_busy') * 100:.0f}% of a core",
+            "",
+            note="the sink is not the bottleneck",
+        )
+
+
+def sink_rows(t: Table) -> None:
+    sink, limit = t.median("sink"), t.median("limit")
+    t.row(
+        "sink capacity: pipelined raw client",
+        num(sink, ",.0f"),
+        t.spread("sink", ",.0f"),
+        "msg/s",
+        f"{sink / limit:.0f}x" if sink is not None and limit else "-",
+        "> 20,000 msg/s",
+        "",
+        met(None if sink is None else sink > 20_000),
+    )
+
+
+def django_rows(t: Table) -> None:
+    t.rate("Django EmailMultiAlternatives + send_messages, 1 connection", "django", "(reference)")
+
+
+def drain_rows(t: Table, n_drain: int) -> None:
+    r = t.median("drain1:ratio")
+    t.rate(
+        f"drain: process_mail_queue, 1 worker, {n_drain:,} msgs",
+        "drain1",
+        ">= 0.5x limit",
+        None if r is None else r >= 0.5,
+        f"{r / 0.5:.2f}x target" if r else "",
+    )
+    if t.values.get("drain1_inner"):
+        t.info(
+            "the same, excluding start-up (the command's own timing)",
+            num(t.median("drain1_inner"), ",.0f"),
+            "msg/s",
+            t.spread("drain1_inner", ",.0f"),
+        )
+    t.cpu("drain1")
+    if t.values.get("drain1_wall_per_msg"):
+        t.info(
+            "wall time per message",
+            num(t.median("drain1_wall_per_msg"), ".2f"),
+            "ms",
+            t.spread("drain1_wall_per_msg", ".2f"),
+        )
+    r = t.median("drain2:ratio")
+    t.rate(
+        f"drain: 2 workers at once, {n_drain:,} msgs",
+        "drain2",
+        ">= 1.0x limit",
+        None if r is None else r >= 1.0,
+        f"{r:.2f}x target" if r else "",
+    )
+    t.cpu("drain2")
+
+
+def delay_rows(t: Table, n_drain: int, delay_ms: float) -> None:
+    t.rate(
+        f"1 smtplib connection, sink answers DATA after {delay_ms:g} ms",
+        "conn_delay",
+        "(reference)",
+    )
+    r = t.median("drain_delay:vs_conn")
+    t.rate(
+        f"drain: 1 worker, {n_drain:,} msgs, sink answers DATA after {delay_ms:g} ms",
+        "drain_delay",
+        ">= 5x that 1 connection",
+        None if r is None else r >= 5,
+        f"{r:.2f}x 1 conn ({t.spread('drain_delay:vs_conn', '.2f')})" if r else "",
+    )
+    t.cpu("drain_delay")
+
+
+def ingest_rows(t: Table, gunicorn_workers: int, clients: int) -> None:
+    r = t.median("ingest")
+    t.rate(
+        f"ingest: /send-batch, 100 msgs/request, gunicorn -w {gunicorn_workers}, "
+        f"{clients} client processes",
+        "ingest",
+        ">= 3,000 msg/s",
+        None if r is None else r >= 3000,
+        f"{r / 3000:.2f}x target" if r else "",
+    )
+    t.cpu("ingest", (("cpu_app", "gunicorn"), ("cpu_pg", "PostgreSQL"), ("cpu_clients", "clients")))
+
+
+def latency_rows(t: Table) -> None:
+    t.ms("/send latency p50 (sequential requests)", "lat_send_p50")
+    t.ms("/send latency p99", "lat_send_p99")
+    t.ms("bare SMTP transaction p50 (new connection, EHLO, send, QUIT)", "lat_bare_p50")
+    t.ms("bare SMTP transaction p99", "lat_bare_p99")
+    t.ms("/send overhead p50 (/send p50 - bare p50)", "lat_overhead_p50", target_ms=5.0)
+
+
+def status_rows(t: Table, table_rows: int) -> None:
+    p50 = t.median("status_p50")
+    t.row(
+        f"status lookup p50 ({table_rows:,} messages in the table)",
+        num(p50, ".2f"),
+        t.spread("status_p50", ".2f"),
+        "ms",
+    )
+    t.ms("status lookup p99", "status_p99", target_ms=10)
+    if t.values.get("status_404_p50"):
+        t.info(
+            "unknown id (404: same auth and query, no row) p50 / p99",
+            f"{t.median('status_404_p50'):.2f} / {t.median('status_404_p99'):.2f}",
+            "ms",
+        )
+
+
+def memory_rows(t: Table, memory: dict[str, float], messages: int, n_drain: int) -> None:
+    base = t.median("drain1_rss")
+    growth = memory["peak"] / base - 1 if base else None
+    t.row(
+        f"memory: peak RSS of 1 worker draining {messages:,} (once)",
+        f"{memory['peak']:.0f}",
+        "-",
+        "MiB",
+        "",
+        f"flat: <= 1.10x the {n_drain:,}-message drain's peak" if base else "flat",
+        f"{growth * 100:+.0f}% vs {base:.0f} MiB" if base else "",
+        met(None if growth is None else growth <= 0.10),
+    )
+    course = ", ".join(
+        f"{k[2:]}% {memory[k]:.0f}" for k in ("at10", "at25", "at50", "at75", "at90")
+    )
+    t.info("RSS along the way", f"{course}, end {memory['end']:.0f}", "MiB")
+    t.info("its drain rate", f"{memory['rate']:,.0f}", "msg/s")
+
+
+def startup_rows(t: Table) -> None:
+    t.row(
+        "process_mail_queue start-up on an empty queue (in every drain)",
+        num(t.median("startup"), ".2f"),
+        t.spread("startup", ".2f"),
+        "s",
+    )
+
+
+def table_text(
+    args: argparse.Namespace,
+    results: Results,
+    *,
+    message_size: int,
+    table_rows: int | None,
+    pg_version: str,
+    sink_loop: str,
+    elapsed: float,
+    code: str,
+) -> str:
+    """The heading lines, the table of every row not skipped, and what was not verified."""
+    skip = args.skip
+    t = Table(results.values)
+    limit_rows(t, message_size)
+    if "sink" not in skip:
+        sink_rows(t)
+    if "django" not in skip:
+        django_rows(t)
+    if "drain" not in skip:
+        drain_rows(t, args.drain_messages)
+    if "delay" not in skip:
+        delay_rows(t, args.drain_messages, args.delay_ms)
+    if "ingest" not in skip:
+        ingest_rows(t, args.gunicorn_workers, args.ingest_clients)
+    if "latency" not in skip:
+        latency_rows(t)
+    if "status" not in skip:
+        status_rows(t, table_rows)
+    if "memory" not in skip and results.memory:
+        memory_rows(t, results.memory, args.memory_messages, args.drain_messages)
+    if "startup" not in skip:
+        startup_rows(t)
+
+    head = heading(
+        args, results, pg_version=pg_version, sink_loop=sink_loop, elapsed=elapsed, code=code
+    )
+    text = "\n".join(head) + "\n\n" + "\n".join(t.markdown()) + "\n"
+    if results.errors:
+        text += (
+            "\nNOT VERIFIED (these runs are left out of the figures):\n"
+            + "\n".join(f"- {e}" for e in results.errors)
+            + "\n"
+        )
+    return text
+
+
+def heading(
+    args: argparse.Namespace,
+    results: Results,
+    *,
+    pg_version: str,
+    sink_loop: str,
+    elapsed: float,
+    code: str,
+) -> list[str]:
+    """What ran where, and what disturbed it."""
+    notes = results.notes
+    head = [
+        f"MailPass bench, {dt.datetime.now():%Y-%m-%d %H:%M}, PostgreSQL {pg_version}, "
+        f"Python {platform.python_version()}, {os.cpu_count()} cores; "
+        f"{args.reps} interleaved reps{' (--quick: a smoke run)' if args.quick else ''}; "
+        f"took {elapsed / 60:.1f} min",
+        f"sink: bench/sink.py on {sink_loop}. x limit: each rate over the mean of the limit "
+        "samples taken just before and just after it, median (min-max) over the reps."
+        + (f" {notes['table']}." if "table" in notes else ""),
+        f"code: {code}",
+    ]
+    load = results.values.get("foreign_load")
+    if load:
+        line = (
+            f"other load on the machine during the drains (CPU used by processes outside "
+            f"the bench): median {statistics.median(load):.2f} cores, max {max(load):.2f} "
+            f"of {os.cpu_count()}"
+        )
+        if max(load) > 0.25:
+            line += " -- the run was disturbed; ratios hold up better than absolute rates"
+        head.append(line)
+    if results.unsteady:
+        head.append(
+            f"machine speed: in {results.unsteady} of {results.brackets} measurements the "
+            "limit samples before and after differed by more than 1.5x (the medians absorb a "
+            "few)"
+        )
+    overrides = " ".join(
+        f"{k}={v}"
+        for k, v in sorted(os.environ.items())
+        if k.startswith("MAILPASS_")
+        and k not in ("MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS", "MAILPASS_SMTP_PORTS")
+    )
+    if overrides:
+        head.append(f"environment: {overrides}")
+    return head
+
+
+def write_results(path: Path, table: str, args: argparse.Namespace, results: Results) -> None:
+    """The table to `path`, the raw numbers next to it (.json)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(table)
+    path.with_suffix(".json").write_text(
+        json.dumps(
+            {
+                "args": vars(args) | {"skip": sorted(args.skip)},
+                "values": results.values,
+                "memory": results.memory,
+                "errors": results.errors,
+                "notes": results.notes,
+            },
+            indent=1,
+            default=str,
+        )
+    )
+
+
+# --- which code was measured --------------------------------------------------------------
+
+
+def git_commit() -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+
+
+def code_version(commit_at_start: str) -> str:
+    """The commit measured, and whether files outside bench/ had uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", ".", ":!bench"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    if commit_at_start != commit:
+        commit = f"{commit_at_start} at the start, {commit} at the end"
+    return f"commit {commit}" + (
+        f" with {len(dirty)} uncommitted changes outside bench/" if dirty else ""
+    )
