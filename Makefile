@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 REQS   := requirements.txt requirements-dev.txt
 
-.PHONY: setup test run clean bench messages
+.PHONY: setup test run clean bench messages lint deps debian-packages
 
 ## setup: create .venv, install requirements-dev.txt and compile the translations
 ##        (each step a no-op when up to date)
@@ -27,8 +27,36 @@ $(STAMP): $(REQS) | $(PY)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@
 
+## lint: ruff (rules and formatting), the apps' import layers (import-linter) and the
+##       types (mypy with the Django and DRF plugins); configuration in pyproject.toml
+# DEBUG=1: mypy's Django plugin loads the settings, which want a SECRET_KEY unless DEBUG.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	DEBUG=1 $(PY) -m mypy
+
+## deps: what the tests use from outside PyPI: the Debian packages (installed when run as
+##       root, else a warning and those tests skip) and sdks/js's pinned npm dev dependencies
+JS_STAMP := sdks/js/node_modules/.installed
+
+deps: debian-packages $(JS_STAMP)
+
+debian-packages:
+	bin/install-deps
+
+# npm ci runs only when the lock file changed; without npm, the JavaScript SDK test skips.
+# Order-only on the Debian packages: npm is one of them.
+$(JS_STAMP): sdks/js/package.json sdks/js/package-lock.json | debian-packages
+	@if command -v npm >/dev/null 2>&1; then \
+	    echo "npm ci (sdks/js)"; \
+	    (cd sdks/js && npm ci --no-audit --no-fund --loglevel=error) && touch $@; \
+	else \
+	    echo "deps: warning: npm not found; sdks/js/node_modules not installed" >&2; \
+	fi
+
 ## test: the whole suite on SQLite, then on a throwaway PostgreSQL cluster
-test: setup
+test: setup deps
 	bin/test-all
 
 ## run: migrate, demo account, SMTP sink, queue worker and runserver on 127.0.0.1
