@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Account, Invitation, Membership, PendingSignup
 
 
-def account_create(*, owner: AbstractBaseUser, name: str = "") -> Account:
+def account_create(*, owner: User, name: str = "") -> Account:
     """Create an account owned by `owner`, with the owner's membership, in one transaction."""
     with transaction.atomic():
         account = Account.objects.create(owner=owner, name=name or owner.get_username())
@@ -21,7 +21,7 @@ def account_create(*, owner: AbstractBaseUser, name: str = "") -> Account:
     return account
 
 
-def account_member_add(*, account: Account, user: AbstractBaseUser) -> Membership:
+def account_member_add(*, account: Account, user: User) -> Membership:
     """Give `user` a member seat in `account` (idempotent)."""
     membership, _ = Membership.objects.get_or_create(
         account=account, user=user, defaults={"role": Membership.Role.MEMBER}
@@ -29,7 +29,7 @@ def account_member_add(*, account: Account, user: AbstractBaseUser) -> Membershi
     return membership
 
 
-def account_for_user(*, user: AbstractBaseUser) -> Account:
+def account_for_user(*, user: User) -> Account:
     """The account `user` works in: their first membership, or a new account they own.
 
     Every user has exactly one working account today; the membership table leaves room for
@@ -106,7 +106,7 @@ def signup_start(*, email: str, account_name: str, password: str) -> SignupStart
     return SignupStarted(email, token)
 
 
-def signup_complete(*, token: str) -> AbstractBaseUser | None:
+def signup_complete(*, token: str) -> User | None:
     """Create the user and account of the pending sign-up `token` names, and return the
     user; None for an unknown, used or expired link, or an address taken meanwhile.
 
@@ -126,7 +126,7 @@ def signup_complete(*, token: str) -> AbstractBaseUser | None:
     return user
 
 
-def _user_create(*, email: str, hashed_password: str) -> AbstractBaseUser | None:
+def _user_create(*, email: str, hashed_password: str) -> User | None:
     """A new user whose username and email are `email`; None if either is taken."""
     if email_in_use(email):
         return None
@@ -140,9 +140,7 @@ def _user_create(*, email: str, hashed_password: str) -> AbstractBaseUser | None
     return user
 
 
-def invitation_create(
-    *, account: Account, email: str, invited_by: AbstractBaseUser
-) -> tuple[Invitation, str]:
+def invitation_create(*, account: Account, email: str, invited_by: User) -> tuple[Invitation, str]:
     """Invite `email` into `account` as a member; returns the invitation and its link's
     token (stored only as a digest). Only the account's owner may invite: ValueError else.
     """
@@ -172,7 +170,7 @@ def invitation_get(*, token: str) -> Invitation | None:
     return invitation
 
 
-def invitation_accept(*, invitation: Invitation, password: str) -> AbstractBaseUser | None:
+def invitation_accept(*, invitation: Invitation, password: str) -> User | None:
     """Create the invited user (username and email: the invitation's address, which the
     link proved they read) as a member of the account; None if the address already has a
     user (a user belongs to one account) or the invitation was used meanwhile."""
@@ -197,7 +195,7 @@ def invitation_revoke(*, invitation: Invitation) -> None:
     Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).delete()
 
 
-def member_remove(*, account: Account, user: AbstractBaseUser) -> bool:
+def member_remove(*, account: Account, user: User) -> bool:
     """Take `user`'s seat in `account` and log them out of it for good (the user is
     deactivated: a user belongs to one account). The owner cannot be removed: False."""
     with transaction.atomic():

@@ -16,7 +16,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 # Django 6's default already: a URL typed without a scheme is https://.
-_URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
+_URL_FIELDS: dict[type[models.Field], dict[str, str]] = {
+    models.URLField: {"assume_scheme": "https"}
+}
 
 
 class MessageEventInline(admin.TabularInline):

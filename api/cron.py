@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -207,7 +208,7 @@ def _run_logged(hash_: str, log_path: Path) -> None:
         )
     job = jobs[hash_]
     args = list(job[2]) if len(job) > 2 else []
-    kwargs = dict(job[3]) if len(job) > 3 else {}
+    kwargs: dict[str, Any] = dict(job[3]) if len(job) > 3 else {}
     name = " ".join([job[1], *map(str, args)])
     output = io.StringIO()
     try:

@@ -10,6 +10,7 @@ import secrets
 import time
 from email.header import Header
 from email.utils import formataddr, formatdate
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -88,6 +89,9 @@ class PreparedEmail(EmailMultiAlternatives):
     message_record: Message
     html_as_sent: str  # the HTML body with tracking applied
     tracked_links: dict[int, str]  # the links click tracking rewrote, by position
+    # What anymail's ESP backends read from any message, as from an AnymailMessage.
+    tags: list[str]
+    metadata: dict[str, Any]
 
     def smtp_envelope(self) -> tuple[str, list[str], bytes]:
         message = self.message_record

@@ -11,7 +11,7 @@ from api.errors import PayloadTooLargeError
 # Anything much deeper is an attack on the recursive code (json, DRF, our own) that
 # walks it, which would end in a RecursionError, i.e. a 500.
 MAX_JSON_DEPTH = 32
-_CONTAINERS = frozenset({dict, list})
+_CONTAINERS: frozenset[type] = frozenset({dict, list})
 
 
 def _deeper_than(data: Any, limit: int) -> bool:

@@ -8,6 +8,7 @@ new owner's result.
 """
 
 import datetime as dt
+import functools
 import itertools
 import logging
 import threading
@@ -173,7 +174,7 @@ _MARK_SENT_ROW = {
 }
 
 
-def _mark_sent(sent: list[tuple[Message, str, int]]) -> set[int]:
+def _mark_sent(sent: list[tuple[Message, str, int | None]]) -> set[int]:
     """Record messages as sent (each with the provider that took it and that provider's
     message id) in one statement;
     return the ids whose claim was still ours and so were updated.
@@ -200,8 +201,9 @@ def _mark_sent(sent: list[tuple[Message, str, int]]) -> set[int]:
             cursor.execute(sql, [*itertools.chain(*rows), now, now], prepare=True)
             return {row[0] for row in cursor.fetchall()}
     timestamp = connection.ops.adapt_datetimefield_value(now)
-    params = []
+    params: list[str | int | None] = []
     for pk, token, pmid, provider_id in rows:
+        assert token is not None  # a claimed message carries its claim's token
         params += [pk, token.hex, pmid, provider_id]  # SQLite keeps UUIDs as 32 hex digits
     params += [timestamp, timestamp]
     with connection.cursor() as cursor:
@@ -226,7 +228,7 @@ def record_outcome(
     if result.outcome is Outcome.SENT:
         status = Message.Status.SENT
         sent = [(message, result.provider_message_id, message.provider_id)]
-        updated = message.pk in _mark_sent(sent)
+        updated: int = message.pk in _mark_sent(sent)
     elif result.outcome is Outcome.RETRY and allow_retry and not _expired(message, attempts, now):
         status = Message.Status.QUEUED
         next_attempt = now + retry_delay(attempts)
@@ -524,7 +526,7 @@ def _send_feed(
                 email_for_sending(message),
                 feed.chain,
                 channel_for,
-                may_use=lambda fallback, grants=grants: take_fallback_capacity(fallback, grants),
+                may_use=functools.partial(take_fallback_capacity, grants=grants),
             )
             final = attempts[-1]
             record_failovers(message, attempts)
@@ -558,7 +560,7 @@ def take_fallback_capacity(fallback: Provider, grants: dict[int, dt.datetime]) -
     grant = limits.acquire(provider=fallback, wanted=1)
     if grant.granted:
         grants[fallback.pk] = grant.window_start
-    return grant.granted
+    return grant.granted > 0
 
 
 def record_failovers(message: Message, attempts: list[delivery.Attempt]) -> None:
@@ -684,7 +686,6 @@ class Senders:
         # Shared by this feed's connections to each provider; every feed gives a provider
         # that was down a fresh chance.
         troubles = {provider.pk: delivery.Trouble() for provider in feed.chain}
-        shared = {"lease": lease, "tally": tally, "recorder": self._recorder}
         parts = []
         if connection.in_atomic_block:
             # Inside the caller's transaction (tests), threads could neither see its rows
@@ -694,7 +695,9 @@ class Senders:
                 _send_feed(
                     feed,
                     lambda p: _channel_in(self._inline_channels, p, troubles[p.pk]),
-                    **shared,
+                    lease=lease,
+                    tally=tally,
+                    recorder=self._recorder,
                 )
             )
             return _Sending(feed, [part])
@@ -708,7 +711,9 @@ class Senders:
                     return _send_feed(
                         feed,
                         lambda provider: _channel_in(channels, provider, troubles[provider.pk]),
-                        **shared,
+                        lease=lease,
+                        tally=tally,
+                        recorder=self._recorder,
                     )
                 except BaseException:
                     self._broken.set()
@@ -807,7 +812,8 @@ def start_chunk(
 ) -> _Chunk:
     """Start delivering claimed messages: each provider's share on its lane of `senders`."""
     chunk = _Chunk(messages, should_stop)
-    if not messages:
+    lease = chunk.lease
+    if lease is None:  # nothing was claimed
         return chunk
     messages = _without_suppressed(messages, chunk.tally)
     provider_of = _providers_for(messages)
@@ -832,7 +838,7 @@ def start_chunk(
                 group,
                 lambda: should_stop() or senders.broken(),
             )
-            chunk.sendings.append(senders.start(feed, chunk.lease, chunk.tally))
+            chunk.sendings.append(senders.start(feed, lease, chunk.tally))
     return chunk
 
 

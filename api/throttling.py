@@ -19,6 +19,10 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     """
 
     scope = "api_key"
+    # Set by SimpleRateThrottle.__init__ from parse_rate(get_rate()): ints, as get_rate
+    # always gives a rate (DRF's stubs leave them out).
+    num_requests: int
+    duration: int
 
     def get_rate(self) -> str:
         return settings.MAILPASS_API_RATE_LIMIT

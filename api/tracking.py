@@ -101,18 +101,23 @@ def _rewrite_links(html: str, message_pk: int) -> tuple[str, dict[int, str]]:
     parser = _Links()
     parser.feed(html)
     parser.close()
-    out, position, links = [], 0, {}
+    out: list[str] = []
+    position = 0
+    links: dict[int, str] = {}
     for index, (tag, href) in enumerate(parser.tags):
         start = html.find(tag, position)
         if start < 0:  # the parser normalised the tag: leave this link alone
             continue
         tracked = escape(_url("c", click_token(message_pk, index)), quote=True)
-        new_tag = _HREF.sub(lambda m, url=tracked: f'{m.group(1)}"{url}"', tag, count=1)
-        out += [html[position:start], new_tag]
+        out += [html[position:start], _with_href(tag, tracked)]
         position = start + len(tag)
         links[index] = href
     out.append(html[position:])
     return "".join(out), links
+
+
+def _with_href(tag: str, url: str) -> str:
+    return _HREF.sub(lambda m: f'{m.group(1)}"{url}"', tag, count=1)
 
 
 def _add_pixel(html: str, message_pk: int) -> str:
@@ -131,7 +136,8 @@ def tracked_html(message: Message) -> tuple[str, dict[int, str]]:
     """The HTML body as sent: links rewritten when click tracking is on, the open pixel
     added when open tracking is on; and the rewritten links by position (for
     remember_links). The stored body stays as the caller wrote it."""
-    html, links = message.html, {}
+    html = message.html
+    links: dict[int, str] = {}
     if not html:
         return html, links
     if message.track_clicks:

@@ -17,7 +17,7 @@ from django.contrib import messages
 from django.contrib.auth.forms import AuthenticationForm
 from django.core import signing
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -59,7 +59,7 @@ def refused(
 ) -> HttpResponse:
     """The form page again, unsent, with a note that says why: 429 and Retry-After."""
     messages.error(request, text)
-    context = {"form": form}
+    context: dict[str, object] = {"form": form}
     next_url = request.POST.get("next", "")
     if next_url and url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -95,7 +95,7 @@ def _is_known_device(request: HttpRequest, user_digest: str) -> bool:
         return False
 
 
-def _remember_device(response: HttpResponse, user_digest: str) -> None:
+def _remember_device(response: HttpResponseBase, user_digest: str) -> None:
     response.set_cookie(
         DEVICE_COOKIE,
         signing.dumps(user_digest, salt=_DEVICE_SALT),
@@ -111,7 +111,9 @@ def _slowed(key: str) -> bool:
     return not cache.add(key, 1, timeout=settings.MAILPASS_LOGIN_SLOW_SECONDS)
 
 
-def login_attempts_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def login_attempts_limited(
+    view: Callable[..., HttpResponseBase],
+) -> Callable[..., HttpResponseBase]:
     """Wrap a log-in view (ours, the admin's) so password guessing is slow and nobody can
     lock the real owner out.
 
@@ -128,7 +130,7 @@ def login_attempts_limited(view: Callable[..., HttpResponse]) -> Callable[..., H
     """
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponseBase:
         if request.method != "POST":
             return view(request, *args, **kwargs)
         window = settings.MAILPASS_LOGIN_FAILURE_WINDOW_SECONDS

@@ -9,12 +9,13 @@ header. What does not go out is logged; nobody is told, by design.
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from queue import Queue
 
 from django import db
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.db.models import F
@@ -71,7 +72,9 @@ def _link(view_name: str, **kwargs: str) -> str:
     return settings.MAILPASS_PUBLIC_URL + reverse(view_name, kwargs=kwargs)
 
 
-def _send(to: str, subject: str, template: str, context: dict[str, object], language: str) -> None:
+def _send(
+    to: str, subject: str, template: str, context: Mapping[str, object], language: str
+) -> None:
     def job() -> None:
         with override(language):
             body = render_to_string(template, {**context, "site": settings.MAILPASS_PUBLIC_URL})
@@ -139,7 +142,7 @@ def send_password_reset(*, email: str, language: str) -> None:
     outbox.submit(job)
 
 
-def password_reset_user(email: str):  # type: ignore[no-untyped-def]
+def password_reset_user(email: str) -> User | None:
     """The one active user with a password who may reset it through `email`: an address
     gets one mail however many users carry it (older instances let several users share
     one); the one who logged in last."""

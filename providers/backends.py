@@ -22,7 +22,7 @@ import ssl
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from botocore import exceptions as aws
@@ -39,11 +39,23 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from providers import deadline
 from providers.deadline import DeadlineExceeded
 
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+    from anymail.backends.amazon_ses import EmailBackend as _AwsMixin
+    from anymail.backends.base_requests import AnymailRequestsBackend as _RequestsMixin
+
+    # The mixins below override and call the methods of the class they are put before (at
+    # run time they are plain classes): to the type checker they are its subclasses.
+    _SMTPMixin = smtplib.SMTP
+    _ConnectionMixin = HTTPConnection
+else:
+    _SMTPMixin = _ConnectionMixin = _RequestsMixin = _AwsMixin = object
+
 # A plain addr-spec: nothing that needs quoting or parsing inside <...>.
 _BARE_ADDRESS = re.compile(r"[^\s<>()\[\]\",;:\\@]+@[^\s<>()\[\]\",;:\\@]+")
 
 
-class _QuickAddresses:
+class _QuickAddresses(_SMTPMixin):
     """MAIL FROM / RCPT TO without smtplib's quoteaddr() for plain addresses, and a note of
     whether the DATA phase had begun (for failover: see providers.delivery).
 
@@ -57,7 +69,7 @@ class _QuickAddresses:
     # server took the message, so it is no proof that the message was not accepted.
     in_data = False
 
-    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+    def data(self, msg: "ReadableBuffer | str") -> tuple[int, bytes]:
         self.in_data = True
         return super().data(msg)
 
@@ -153,7 +165,7 @@ class ReplyTooLongError(smtplib.SMTPServerDisconnected):
     An SMTPServerDisconnected, so it is retried like a dropped connection."""
 
 
-class _DeadlineIO:
+class _DeadlineIO(_SMTPMixin):
     """smtplib's socket I/O, each operation within the connection's timeout and the
     current deadline (providers.deadline): connect, TLS handshakes, every send, every
     receive, and QUIT within QUIT_SECONDS.
@@ -163,10 +175,8 @@ class _DeadlineIO:
     arrive with one reply and belong to the next (pipelining) wait there for it.
     """
 
-    sock: socket.socket | None
     timeout: Any  # seconds, or socket._GLOBAL_DEFAULT_TIMEOUT (smtplib's default)
-    source_address: Any
-    _host: str
+    _host: str  # set by smtplib's connect(); not in its stubs
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._unread = bytearray()  # received, not yet read as part of a reply
@@ -181,7 +191,7 @@ class _DeadlineIO:
         self, host: str = "localhost", port: int = 0, source_address: Any = None
     ) -> tuple[int, bytes]:
         self._unread = bytearray()
-        return super().connect(host, port, source_address)  # type: ignore[misc]
+        return super().connect(host, port, source_address)
 
     def _get_socket(self, host: str, port: int, timeout: Any) -> socket.socket:
         return self._connect_tcp(host, port, timeout)
@@ -201,22 +211,25 @@ class _DeadlineIO:
             sock.close()
             raise
 
-    def starttls(self, *, context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+    def starttls(  # type: ignore[override]  # keyfile, certfile: gone in 3.12, unused here
+        self, *, context: ssl.SSLContext | None = None
+    ) -> tuple[int, bytes]:
         """smtplib's STARTTLS, with the handshake within the deadline, and nothing the
         server sent before it kept.
 
         Raises SMTPNotSupportedError when the server does not offer STARTTLS and
         SMTPResponseException when it refuses it, as smtplib does.
         """
-        self.ehlo_or_helo_if_needed()  # type: ignore[attr-defined]
-        if not self.has_extn("starttls"):  # type: ignore[attr-defined]
+        self.ehlo_or_helo_if_needed()
+        if not self.has_extn("starttls"):
             raise smtplib.SMTPNotSupportedError("STARTTLS extension not supported by server.")
-        code, reply = self.docmd("STARTTLS")  # type: ignore[attr-defined]
+        code, reply = self.docmd("STARTTLS")
         if code != 220:
             raise smtplib.SMTPResponseException(code, reply)
         # Whatever came after the 220 came in clear, maybe from someone in between: it must
         # not be read as if it had come over TLS (STARTTLS response injection).
         self._unread = bytearray()
+        assert self.sock is not None  # docmd() sent on it, and a hang-up would have raised
         self.sock = self._start_tls(self.sock, context or ssl.create_default_context())
         # RFC 3207 4.2: forget what the server said before TLS.
         self.helo_resp = self.ehlo_resp = None
@@ -224,10 +237,10 @@ class _DeadlineIO:
         self.does_esmtp = False
         return code, reply
 
-    def send(self, s: bytes | str) -> None:
+    def send(self, s: "ReadableBuffer | str") -> None:
         if not self.sock:
             raise smtplib.SMTPServerDisconnected("please run connect() first")
-        data = s.encode(self.command_encoding) if isinstance(s, str) else s  # type: ignore[attr-defined]
+        data = s.encode(self.command_encoding) if isinstance(s, str) else s
         sys.audit("smtplib.send", self, data)
         sock, view = self.sock, memoryview(data)
         try:
@@ -308,7 +321,7 @@ class _DeadlineIO:
 
     def close(self) -> None:
         self._unread = bytearray()
-        super().close()  # type: ignore[misc]
+        super().close()
 
     def quit(self) -> tuple[int, bytes]:
         """smtplib's QUIT within QUIT_SECONDS (less if an enclosing deadline is nearer).
@@ -318,7 +331,7 @@ class _DeadlineIO:
         """
         try:
             with deadline.within(QUIT_SECONDS):
-                return super().quit()  # type: ignore[misc]
+                return super().quit()
         except DeadlineExceeded as err:
             self.close()
             raise smtplib.SMTPServerDisconnected("no answer to QUIT in time") from err
@@ -366,6 +379,7 @@ class SMTPBackend(EmailBackend):
             data = email_message.message().as_bytes(linesep="\r\n")
         if not recipients:
             return False
+        assert self.connection is not None  # send_messages() opened it
         self.connection.sendmail(self.envelope_sender or sender, recipients, data)
         return True
 
@@ -422,7 +436,8 @@ class _DeadlineSocket:
             raise ValueError(f"only mode 'rb' is supported, not {mode!r}")
         self._io_refs += 1
         size = buffering if buffering and buffering > 0 else io.DEFAULT_BUFFER_SIZE
-        return io.BufferedReader(socket.SocketIO(self, "rb"), size)  # type: ignore[arg-type]
+        # SocketIO uses only recv_into() and _decref_socketios() of what it is given.
+        return io.BufferedReader(socket.SocketIO(self, "rb"), size)  # type: ignore[arg-type]  # not a socket.socket
 
     # socket.socket's own rule: the socket closes once close() was called and no reader
     # from makefile() is open any more (http.client hands the reader to a response that may
@@ -438,13 +453,11 @@ class _DeadlineSocket:
             self._sock.close()
 
 
-class _DeadlineConnection:
+class _DeadlineConnection(_ConnectionMixin):
     """urllib3's connection, connecting within the deadline and then sending and receiving
     through a _DeadlineSocket."""
 
-    timeout: Any
-    host: str
-    sock: Any
+    sock: Any  # a _DeadlineSocket once connected
 
     def _new_conn(self) -> socket.socket:
         given = self.timeout
@@ -458,7 +471,7 @@ class _DeadlineConnection:
             # urllib3 connects with self.timeout; its errors then say how long it waited.
             self.timeout = left
         try:
-            sock = super()._new_conn()  # type: ignore[misc]
+            sock = super()._new_conn()
         finally:
             self.timeout = given
         try:
@@ -471,7 +484,7 @@ class _DeadlineConnection:
         return sock
 
     def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
+        super().connect()
         self.sock = _DeadlineSocket(self.sock)
 
 
@@ -522,13 +535,13 @@ def http_session() -> requests.Session:
     return _mount_deadline_adapters(requests.Session())
 
 
-class RequestsWithinDeadline:
+class RequestsWithinDeadline(_RequestsMixin):
     """For django-anymail's requests-based backends (SendGrid, Mailgun, Postmark, Resend,
     Brevo): their session sends through DeadlineHTTPAdapter. create_session() is anymail's
     documented extension point of AnymailRequestsBackend."""
 
     def create_session(self) -> requests.Session:
-        return _mount_deadline_adapters(super().create_session())  # type: ignore[misc]
+        return _mount_deadline_adapters(super().create_session())
 
 
 # --- HTTP under boto3 (Amazon SES) ------------------------------------------------------
@@ -608,22 +621,21 @@ def _aws_error(err: requests.RequestException, url: str) -> aws.BotoCoreError:
     return aws.HTTPClientError(error=err)
 
 
-class AwsWithinDeadline:
+class AwsWithinDeadline(_AwsMixin):
     """For django-anymail's Amazon SES backend: its boto3 client, made in open(), sends
     through aws_calls_within_deadline(); the session goes with the client in close()."""
 
-    client: Any
     _http: requests.Session | None = None
 
     def open(self) -> bool | None:
-        created = super().open()  # type: ignore[misc]
+        created = super().open()
         if created:
             self._http = aws_calls_within_deadline(self.client)
         return created
 
     def close(self) -> None:
         try:
-            super().close()  # type: ignore[misc]
+            super().close()
         finally:
             if self._http is not None:
                 self._http.close()

@@ -19,7 +19,7 @@ import ipaddress
 import re
 import smtplib
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -137,7 +137,15 @@ def assert_host_allowed(host: str, port: int) -> None:
         resolve(host, port)
 
 
-class _PinnedSocket:
+if TYPE_CHECKING:
+    from providers.backends import _DeadlineIO
+
+    _PinnedMixin = _DeadlineIO  # what it is put before, to the type checker
+else:
+    _PinnedMixin = object
+
+
+class _PinnedSocket(_PinnedMixin):
     """For our smtplib classes: the TCP connection goes to an address resolve() checked,
     not to the name, each try within the timeout and the deadline (backends.tcp_connection).
 
@@ -145,13 +153,11 @@ class _PinnedSocket:
     so the certificate is still verified against the host name the tenant gave.
     """
 
-    source_address: Any
-
     def _connect_tcp(self, host: str, port: int, timeout: Any) -> socket.socket:
         if timeout is not None and not timeout:
             raise ValueError("Non-blocking socket (timeout=0) is not supported")
         *others, last = resolve(host, port)
-        per_operation = self._per_operation()  # type: ignore[attr-defined]
+        per_operation = self._per_operation()
         for address in others:
             # As socket.create_connection does with a name: the next address may answer.
             with contextlib.suppress(OSError):

@@ -15,6 +15,7 @@ from accounts.services import account_for_user, account_update, signup_complete,
 from dashboard import mails
 from dashboard.attempts import client_of, count_attempt, refused
 from dashboard.forms import AccountSettingsForm, PasswordResetRequestForm, SignUpForm
+from dashboard.http import AuthenticatedRequest
 
 
 def signup_available() -> bool:
@@ -123,7 +124,7 @@ def password_reset(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def account_settings(request: HttpRequest) -> HttpResponse:
+def account_settings(request: AuthenticatedRequest) -> HttpResponse:
     account = account_for_user(user=request.user)
     form = AccountSettingsForm(request.POST or None, instance=account)
     if request.method == "POST" and form.is_valid():

@@ -1,3 +1,5 @@
+from typing import cast
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -5,6 +7,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.http import require_safe
+from rest_framework.serializers import CharField
 
 from accounts.quotas import daily_limits
 from accounts.services import account_for_user
@@ -13,6 +16,7 @@ from api.idempotency import MAX_KEY_LENGTH
 from api.selectors import EVENTS_PAGE_SIZE
 from api.throttling import AccountRateThrottle, ApiKeyRateThrottle
 from api.views import SUPPRESSIONS_PAGE_SIZE
+from dashboard.http import AuthenticatedRequest
 
 # The page is written once per language (templates/dashboard/docs/docs.<code>.html);
 # a language without its own page gets the English one.
@@ -27,13 +31,16 @@ def _base_url(request: HttpRequest) -> str:
 
 @login_required
 @require_safe
-def docs(request: HttpRequest) -> HttpResponse:
+def docs(request: AuthenticatedRequest) -> HttpResponse:
     language = translation.get_language() or settings.LANGUAGE_CODE
     throttle = ApiKeyRateThrottle()  # reads settings.MAILPASS_API_RATE_LIMIT
     account_throttle = AccountRateThrottle()  # MAILPASS_ACCOUNT_RATE_LIMIT
     account = account_for_user(user=request.user)
     quota = daily_limits(account)
     fields = api_serializers.MessageInputSerializer().fields
+    # Both are CharFields (an EmailField is one), so they have a max_length.
+    address = cast(CharField, fields["to"])
+    from_name = cast(CharField, fields["from_name"])
     context = {
         "base_url": _base_url(request),
         "schema_url": reverse("api:schema"),
@@ -41,9 +48,9 @@ def docs(request: HttpRequest) -> HttpResponse:
         "message_id_domain": settings.MAILPASS_MESSAGE_ID_DOMAIN,
         # The numbers the API enforces, so the page cannot drift from them.
         "limits": {
-            "address": fields["to"].max_length,
+            "address": address.max_length,
             "subject": api_serializers.MAX_SUBJECT_CHARS,
-            "from_name": fields["from_name"].max_length,
+            "from_name": from_name.max_length,
             "body": api_serializers.MAX_BODY_CHARS,
             "recipients": api_serializers.MAX_RECIPIENTS,
             "tags": api_serializers.MAX_TAGS,

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -12,12 +12,13 @@ from accounts.services import account_for_user
 from api.models import ApiKey
 from api.services import api_key_create, api_key_revoke
 from dashboard.forms import ApiKeyCreateForm
+from dashboard.http import AuthenticatedRequest
 
 
 @never_cache  # the answer to a create holds the full key: no cache may keep a copy
 @login_required
 @require_http_methods(["GET", "POST"])
-def key_list(request: HttpRequest) -> HttpResponse:
+def key_list(request: AuthenticatedRequest) -> HttpResponse:
     account = account_for_user(user=request.user)
     form = ApiKeyCreateForm(request.POST or None)
     new_key = new_secret = None
@@ -45,7 +46,7 @@ def key_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def key_revoke(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     api_key = get_object_or_404(ApiKey, pk=pk, account=account_for_user(user=request.user))
     if request.method == "POST":
         api_key_revoke(api_key=api_key)

@@ -5,9 +5,10 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.humanize.templatetags.humanize import intcomma
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
 from django.views.decorators.clickjacking import xframe_options_sameorigin
@@ -18,11 +19,13 @@ from api import selectors
 from api.emails import headers_as_sent
 from api.models import Message, MessageEvent
 from api.services import messages_requeue_failed
+from dashboard.http import AuthenticatedRequest
 
 MESSAGES_PER_PAGE = 50
 FAILED_COUNT_CAP = 1000  # the page says "1,000+" rather than count them all
 
-STATUS_LABELS = {
+# Keyed by str: the model fields hold plain strings.
+STATUS_LABELS: dict[str, Promise] = {
     Message.Status.QUEUED: _("Queued"),
     Message.Status.SENDING: _("Sending"),
     Message.Status.SENT: _("Sent"),
@@ -32,7 +35,7 @@ STATUS_LABELS = {
     Message.Status.BOUNCED: _("Bounced"),
     Message.Status.COMPLAINED: _("Complained"),
 }
-EVENT_LABELS = {
+EVENT_LABELS: dict[str, Promise] = {
     MessageEvent.Type.DEFERRED: _("Deferred"),
     MessageEvent.Type.OPEN: _("Opened"),
     MessageEvent.Type.CLICK: _("Clicked"),
@@ -45,7 +48,7 @@ EVENT_LABELS = {
     MessageEvent.Type.FAILOVER: _("Failover"),
 }
 # The badge colour of an event: the message status it stands for, where there is one.
-EVENT_BADGES = {
+EVENT_BADGES: dict[str, str] = {
     MessageEvent.Type.DELIVERED: "delivered",
     MessageEvent.Type.BOUNCED: "bounced",
     MessageEvent.Type.COMPLAINED: "complained",
@@ -54,7 +57,7 @@ EVENT_BADGES = {
     MessageEvent.Type.UNSUBSCRIBED: "suppressed",
     MessageEvent.Type.DEFERRED: "queued",
 }
-FAILURE_REASON_LABELS = {
+FAILURE_REASON_LABELS: dict[str, Promise] = {
     Message.FailureReason.REJECTED: _("Rejected by the provider"),
     Message.FailureReason.TEMPORARY: _("Temporary failure"),
     Message.FailureReason.EXPIRED: _("Retries ran out"),
@@ -95,7 +98,8 @@ class MessageFilterForm(forms.Form):
     )
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and end < start:
             self.add_error("date_to", _("The end date is before the start date."))
@@ -152,7 +156,7 @@ def _page_link(query: QueryDict, name: str, cursor: selectors.Cursor | None) -> 
 
 
 @login_required
-def message_list(request: HttpRequest) -> HttpResponse:
+def message_list(request: AuthenticatedRequest) -> HttpResponse:
     account = account_for_user(user=request.user)
     form = MessageFilterForm(request.GET)
     page = None
@@ -180,7 +184,7 @@ def message_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def message_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     account = account_for_user(user=request.user)
     message = get_object_or_404(Message.objects.select_related("provider"), pk=pk, account=account)
     after = request.GET.get("events_after", "")
@@ -198,7 +202,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "message": message,
         "status_label": STATUS_LABELS.get(message.status, message.status),
-        "failure_reason_label": FAILURE_REASON_LABELS.get(message.failure_reason, ""),
+        "failure_reason_label": FAILURE_REASON_LABELS.get(message.failure_reason or "", ""),
         "headers": headers_as_sent(message),
         "metadata": [
             (key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
@@ -212,7 +216,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @xframe_options_sameorigin
-def message_html(request: HttpRequest, pk: int) -> HttpResponse:
+def message_html(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     account = account_for_user(user=request.user)
     message = get_object_or_404(
         Message.objects.only("id", "account_id", "html"), pk=pk, account=account
@@ -225,7 +229,7 @@ def message_html(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def requeue_failed(request: HttpRequest) -> HttpResponse:
+def requeue_failed(request: AuthenticatedRequest) -> HttpResponse:
     count = messages_requeue_failed(account=account_for_user(user=request.user))
     if count:
         messages.success(

@@ -2,7 +2,7 @@ import datetime as dt
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.humanize.templatetags.humanize import intcomma
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -12,6 +12,7 @@ from accounts.services import account_for_user
 from api import selectors
 from api.models import ApiKey, Message
 from dashboard import charts
+from dashboard.http import AuthenticatedRequest
 from providers import limits
 from providers.selectors import provider_list_for_account
 
@@ -70,7 +71,7 @@ def _hour_buckets(activity: dict, first_hour: dt.datetime) -> list[tuple[str, ch
 
 
 @login_required
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: AuthenticatedRequest) -> HttpResponse:
     account = account_for_user(user=request.user)
     by = "hour" if request.GET.get("by") == "hour" else "day"
     now = timezone.now()

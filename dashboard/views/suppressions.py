@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -9,12 +9,13 @@ from django.views.decorators.http import require_POST
 from accounts.services import account_for_user
 from api import selectors
 from api.services import suppression_remove
+from dashboard.http import AuthenticatedRequest
 
 SUPPRESSIONS_PER_PAGE = 50
 
 
 @login_required
-def suppression_list(request: HttpRequest) -> HttpResponse:
+def suppression_list(request: AuthenticatedRequest) -> HttpResponse:
     account = account_for_user(user=request.user)
     email = request.GET.get("email", "").strip() or None
     entries = selectors.suppression_list(account=account, email=email)
@@ -28,7 +29,7 @@ def suppression_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def suppression_delete(request: HttpRequest) -> HttpResponse:
+def suppression_delete(request: AuthenticatedRequest) -> HttpResponse:
     email = request.POST.get("email", "")
     if suppression_remove(account=account_for_user(user=request.user), email=email):
         text = _("%(email)s is off the suppression list: mail to it goes out again.")

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.models import Invitation, Membership
+from accounts.models import Account, Invitation, Membership
 from accounts.services import (
     account_for_user,
     invitation_accept,
@@ -21,9 +21,10 @@ from accounts.services import (
 )
 from dashboard import mails
 from dashboard.forms import InvitationAcceptForm, InvitationForm
+from dashboard.http import AuthenticatedRequest
 
 
-def _is_owner(request: HttpRequest, account: object) -> bool:
+def _is_owner(request: AuthenticatedRequest, account: Account) -> bool:
     return Membership.objects.filter(
         account=account, user=request.user, role=Membership.Role.OWNER
     ).exists()
@@ -32,7 +33,7 @@ def _is_owner(request: HttpRequest, account: object) -> bool:
 @never_cache  # the answer to an invitation holds its link: no cache may keep a copy
 @login_required
 @require_http_methods(["GET", "POST"])
-def team(request: HttpRequest) -> HttpResponse:
+def team(request: AuthenticatedRequest) -> HttpResponse:
     """The account's members and open invitations; its owner invites and removes here."""
     account = account_for_user(user=request.user)
     owner = _is_owner(request, account)
@@ -73,7 +74,7 @@ def team(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def invitation_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+def invitation_withdraw(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     account = account_for_user(user=request.user)
     invitation = get_object_or_404(Invitation, pk=pk, account=account, accepted_at__isnull=True)
     if _is_owner(request, account):
@@ -86,7 +87,7 @@ def invitation_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def member_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def member_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     account = account_for_user(user=request.user)
     membership = get_object_or_404(Membership, pk=pk, account=account)
     if _is_owner(request, account) and member_remove(account=account, user=membership.user):

@@ -46,7 +46,7 @@ class Command(BaseCommand):
         target = account_find(reference=account)
         if target is None:
             raise CommandError(f"No account {account!r} (give its id or owner's username).")
-        current = {
+        current: dict[str, Any] = {
             "relay_enabled": target.relay_enabled,
             "tracking_enabled": target.tracking_enabled,
             "daily_recipient_limit": target.daily_recipient_limit,
