@@ -4,6 +4,7 @@ from django.utils.functional import SimpleLazyObject
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
 
 from api import selectors, services
 from api.models import ApiKey, Permission
@@ -37,6 +38,14 @@ class ApiKeyAuthentication(BaseAuthentication):
     def authenticate_header(self, request: Any) -> str:
         # Returning a challenge makes DRF answer 401 rather than 403 for a missing key.
         return 'Bearer realm="api"'
+
+
+def api_key_of(request: Request) -> ApiKey:
+    """The ApiKey that authenticated `request`: every API view behind HasMailPermission has
+    one (the permission check runs before the view)."""
+    if not isinstance(request.auth, ApiKey):
+        raise exceptions.NotAuthenticated()
+    return request.auth
 
 
 class HasMailPermission(BasePermission):

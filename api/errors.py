@@ -135,7 +135,8 @@ def _describe(exc: exceptions.APIException) -> tuple[str, str, dict[str, Any]]:
     if isinstance(exc, exceptions.NotFound):
         return "NOT_FOUND", "Not found.", {}
     if isinstance(exc, exceptions.Throttled):
-        return "RATE_LIMITED", str(exc.detail), {"retry_after": exc.wait}
+        # DRF sets Throttled.wait in __init__; its stubs do not declare it.
+        return "RATE_LIMITED", str(exc.detail), {"retry_after": exc.wait}  # type: ignore[attr-defined]
     return str(exc.default_code).upper(), str(exc.detail), {}
 
 
@@ -162,7 +163,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_views.exception_handler(exc, context)  # status, WWW-Authenticate, Retry-After
-    if response is None:
+    if response is None or not isinstance(exc, exceptions.APIException):
         logger.exception("unhandled error in %s", context.get("view"), exc_info=exc)
         drf_views.set_rollback()
         return Response(error_body(ApiError()), status=500)
@@ -184,13 +185,13 @@ def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> Json
     return JsonResponse(_envelope("NOT_FOUND", "No such endpoint."), status=404)
 
 
-def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         return JsonResponse(_envelope("VALIDATION_ERROR", "Bad request."), status=400)
     return defaults.bad_request(request, exception)
 
 
-def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def handler403(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         return JsonResponse(_envelope("FORBIDDEN", "Forbidden."), status=403)
     return defaults.permission_denied(request, exception)

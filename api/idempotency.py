@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Account
+from api.authentication import api_key_of
 from api.errors import ApiError, RecipientSuppressedError, SendFailedError, error_body
 from api.models import IdempotencyRecord
 
@@ -41,7 +42,7 @@ class IdempotencyConflictError(ApiError):
 @dataclass(frozen=True)
 class Replay:
     status_code: int
-    body: dict[str, Any]
+    body: Any  # the JSON answer as stored
 
 
 def fingerprint(endpoint: str, body: Any) -> str:
@@ -110,7 +111,7 @@ def respond_once(request: Request, endpoint: str, handle: Callable[[], Response]
             {"Idempotency-Key": [f"Must be 1 to {MAX_KEY_LENGTH} printable characters."]}
         )
     outcome = idempotency_begin(
-        account=request.auth.account,
+        account=api_key_of(request).account,
         key=key,
         request_fingerprint=fingerprint(endpoint, request.data),
     )

@@ -31,7 +31,8 @@ def chunked_body_limit(
                 )
                 return JsonResponse(error_body(refusal), status=refusal.status_code)
             meta["CONTENT_LENGTH"] = str(len(body))
-            request._stream = LimitedStream(io.BytesIO(body), len(body))
+            # WSGIRequest reads the body through its private _stream (typed BinaryIO).
+            request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[assignment]
         return get_response(request)
 
     return middleware

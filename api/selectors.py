@@ -286,14 +286,14 @@ def message_activity(
     rows = Message.objects.filter(account=account, created_at__gte=since)
     if until is not None:
         rows = rows.filter(created_at__lt=until)
-    rows = (
+    counts = (
         rows.annotate(bucket=trunc("created_at"))
         .values_list("bucket", "status")
         .annotate(n=Count("*"))
         .order_by()
     )
     activity: dict[dt.datetime, dict[str, int]] = {}
-    for bucket, status, n in rows:
+    for bucket, status, n in counts:
         activity.setdefault(bucket, {})[status] = n
     return activity
 

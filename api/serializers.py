@@ -6,7 +6,7 @@ that is what stops header injection.
 """
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.paginator import Page, Paginator
 from rest_framework import serializers
@@ -32,7 +32,15 @@ MAX_METADATA_BYTES = 16 * 1024
 MAX_BATCH = 100
 
 
-class _HeaderSafe:
+if TYPE_CHECKING:
+    # The mixin below is put before a serializer field class and calls its method: to the
+    # type checker it is a field (at run time a plain class).
+    _FieldMixin = serializers.Field
+else:
+    _FieldMixin = object
+
+
+class _HeaderSafe(_FieldMixin):
     """Mixin: refuse header-unsafe characters in the raw input, before DRF trims it."""
 
     def run_validation(self, data: Any = serializers.empty) -> Any:

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -18,7 +18,7 @@ def api_key_create(
     *,
     account: Account,
     name: str,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     permissions: list[str] | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its full secret, which is not stored anywhere.

@@ -250,7 +250,7 @@ class InvalidItem:
 class BatchItemResult:
     to: Any
     message: Message | None = None  # recorded: queued, or suppressed
-    errors: dict[str, Any] | None = None  # not recorded: invalid input
+    errors: Any = None  # not recorded: invalid input (a ValidationError's detail)
     suppressed: tuple[str, ...] = ()  # the recipients that kept a recorded message back
 
     @property
@@ -300,7 +300,7 @@ def batch_enqueue(
     ]
     with transaction.atomic():
         # Counted with the insert: a batch that is refused or rolled back counts nothing.
-        _take_quota(account, [r.message for r in results if r.queued])
+        _take_quota(account, [r.message for r in results if r.message and r.queued])
         Message.objects.bulk_create([r.message for r in results if r.message is not None])
     return results
 
