@@ -135,8 +135,8 @@ def _describe(exc: exceptions.APIException) -> tuple[str, str, dict[str, Any]]:
     if isinstance(exc, exceptions.NotFound):
         return "NOT_FOUND", "Not found.", {}
     if isinstance(exc, exceptions.Throttled):
-        # DRF sets Throttled.wait in __init__; its stubs do not declare it.
-        return "RATE_LIMITED", str(exc.detail), {"retry_after": exc.wait}  # type: ignore[attr-defined]
+        wait = exc.wait  # type: ignore[attr-defined]  # set in __init__, not in DRF's stubs
+        return "RATE_LIMITED", str(exc.detail), {"retry_after": wait}
     return str(exc.default_code).upper(), str(exc.detail), {}
 
 

@@ -32,7 +32,8 @@ def chunked_body_limit(
                 return JsonResponse(error_body(refusal), status=refusal.status_code)
             meta["CONTENT_LENGTH"] = str(len(body))
             # WSGIRequest reads the body through its private _stream (typed BinaryIO).
-            request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[assignment]
+            stream = LimitedStream(io.BytesIO(body), len(body))
+            request._stream = stream  # type: ignore[assignment]  # Django's own stream type
         return get_response(request)
 
     return middleware

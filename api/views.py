@@ -321,7 +321,7 @@ def _tracking_throttled(request: HttpRequest) -> HttpResponse | None:
     """A 429 (text, Retry-After) for a client over MAILPASS_TRACKING_RATE_LIMIT, else None."""
     throttle = tracking.TrackingThrottle()
     # /t/ is a plain Django view; the throttle reads only request.META, no DRF request/view.
-    if throttle.allow_request(request, None):  # type: ignore[arg-type]
+    if throttle.allow_request(request, None):  # type: ignore[arg-type]  # needs only META
         return None
     response = HttpResponse("Too many requests.", status=429, content_type="text/plain")
     response["Retry-After"] = str(max(1, math.ceil(throttle.wait() or 1)))

@@ -245,7 +245,7 @@ def cases(world: dict) -> list[tuple[str, str, dict]]:
     ]
 
 
-def page_50_url(client) -> str:  # type: ignore[no-untyped-def]
+def page_50_url(client) -> str:
     url = "/messages/"
     for _ in range(49):
         html = client.get(url).content.decode()

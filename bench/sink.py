@@ -77,7 +77,7 @@ class SinkProtocol(asyncio.Protocol):
     """One SMTP session. Parsing works on a bytearray and an offset: no per-line copies."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport
         self.loop = asyncio.get_running_loop()
         self.buf = bytearray()
         self.in_data = False

@@ -38,7 +38,7 @@ def sink(_smtp_controller: SmtpSink) -> Iterator[SmtpSink]:
 
 
 @pytest.fixture(autouse=True)
-def _mailpass_settings(settings):  # type: ignore[no-untyped-def]
+def _mailpass_settings(settings):
     settings.MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS = True
     settings.MAILPASS_MESSAGE_ID_DOMAIN = "mailpass.test"
     # Real password hashing costs ~0.3 s a user; tests need users, not slow hashes.
@@ -51,7 +51,7 @@ def _mailpass_settings(settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def relay(settings):  # type: ignore[no-untyped-def]
+def relay(settings):
     """The instance has a relay for its own mail (sign-up links, invitations, resets). The
     tests' mail backend is Django's locmem one: `relay.sent()` waits for the outbox thread
     and returns what went out."""
@@ -75,7 +75,7 @@ def relay(settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def relay_is_sink(settings, sink):  # type: ignore[no-untyped-def]
+def relay_is_sink(settings, sink):
     """The instance relay (EMAIL_*, the mailpass provider kind) is the loopback SMTP sink."""
     settings.EMAIL_HOST = sink.host
     settings.EMAIL_PORT = sink.port
@@ -88,7 +88,7 @@ def relay_is_sink(settings, sink):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def signup_open(settings, relay):  # type: ignore[no-untyped-def]
+def signup_open(settings, relay):
     """The operator opened sign-up (closed by default); it needs the relay."""
     settings.MAILPASS_SIGNUP_OPEN = True
     return relay
@@ -100,43 +100,43 @@ def is_postgres() -> bool:
 
 
 @pytest.fixture
-def test_database_url(db) -> str:  # type: ignore[no-untyped-def]
+def test_database_url(db) -> str:
     """A DATABASE_URL that lets another process (a worker) reach this test's database."""
     return processes.database_url()
 
 
 @pytest.fixture
-def owner(db):  # type: ignore[no-untyped-def]
+def owner(db):
     return factories.make_user("owner")
 
 
 @pytest.fixture
-def teammate(db):  # type: ignore[no-untyped-def]
+def teammate(db):
     return factories.make_user("teammate")
 
 
 @pytest.fixture
-def outsider(db):  # type: ignore[no-untyped-def]
+def outsider(db):
     return factories.make_user("outsider")
 
 
 @pytest.fixture
-def account(owner, teammate):  # type: ignore[no-untyped-def]
+def account(owner, teammate):
     return factories.make_account(owner, members=(teammate,))
 
 
 @pytest.fixture
-def outsider_account(outsider):  # type: ignore[no-untyped-def]
+def outsider_account(outsider):
     return factories.make_account(outsider)
 
 
 @pytest.fixture
-def provider(account, sink):  # type: ignore[no-untyped-def]
+def provider(account, sink):
     return factories.make_provider(account, port=sink.port)
 
 
 @pytest.fixture
-def relay_allowed(account):  # type: ignore[no-untyped-def]
+def relay_allowed(account):
     """The operator lets the account send through the instance relay (the mailpass kind)."""
     account.relay_enabled = True
     account.save(update_fields=["relay_enabled"])
@@ -144,7 +144,7 @@ def relay_allowed(account):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def tracking_allowed(account):  # type: ignore[no-untyped-def]
+def tracking_allowed(account):
     """The operator lets the account track opens and clicks (Account.tracking_enabled)."""
     account.tracking_enabled = True
     account.save(update_fields=["tracking_enabled"])
@@ -152,19 +152,19 @@ def tracking_allowed(account):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def api_key(account):  # type: ignore[no-untyped-def]
+def api_key(account):
     return factories.make_api_key(account)
 
 
 @pytest.fixture
-def api(api_key) -> APIClient:  # type: ignore[no-untyped-def]
+def api(api_key) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key[1]}")
     return client
 
 
 @pytest.fixture
-def teammate_api(account, teammate) -> APIClient:  # type: ignore[no-untyped-def]
+def teammate_api(account, teammate) -> APIClient:
     """An API client holding a key the teammate made for the shared account."""
     _, secret = factories.make_api_key(account, created_by=teammate)
     client = APIClient()
@@ -173,7 +173,7 @@ def teammate_api(account, teammate) -> APIClient:  # type: ignore[no-untyped-def
 
 
 @pytest.fixture
-def owner_client(owner, account) -> Client:  # type: ignore[no-untyped-def]
+def owner_client(owner, account) -> Client:
     """A browser logged in to the dashboard as the account's owner. (pytest-django's `client`
     stays the anonymous browser.)"""
     client = Client()
@@ -182,14 +182,14 @@ def owner_client(owner, account) -> Client:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def outsider_api(outsider_account) -> APIClient:  # type: ignore[no-untyped-def]
+def outsider_api(outsider_account) -> APIClient:
     _, secret = factories.make_api_key(outsider_account)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     return client
 
 
-def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+def pytest_collection_modifyitems(config, items):
     if connection.vendor == "postgresql":
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL (runs in the PostgreSQL leg of make test)")
@@ -207,7 +207,7 @@ def _counting_sinks() -> Iterator[tuple[CountingSink, CountingSink]]:
 
 
 @pytest.fixture
-def counting_sinks(_counting_sinks):  # type: ignore[no-untyped-def]
+def counting_sinks(_counting_sinks):
     """Two more loopback SMTP sinks (e.g. two providers), emptied around each test."""
     for sink in _counting_sinks:
         sink.handler.reset()
@@ -216,7 +216,7 @@ def counting_sinks(_counting_sinks):  # type: ignore[no-untyped-def]
         sink.handler.reset()
 
 
-def pytest_terminal_summary(terminalreporter):  # type: ignore[no-untyped-def]
+def pytest_terminal_summary(terminalreporter):
     from tests.security import figures
 
     figures.report(terminalreporter)
@@ -239,7 +239,7 @@ class NonLoopbackConnectError(ConnectionRefusedError):
 def _is_loopback(sock: socket.socket, address: object) -> bool:
     if sock.family not in (socket.AF_INET, socket.AF_INET6):
         return True
-    host = str(address[0])  # type: ignore[index]
+    host = str(address[0])
     try:
         ip = ipaddress.ip_address(host.partition("%")[0])
     except ValueError:
@@ -250,7 +250,7 @@ def _is_loopback(sock: socket.socket, address: object) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def loopback_only(monkeypatch) -> Iterator[list[object]]:  # type: ignore[no-untyped-def]
+def loopback_only(monkeypatch) -> Iterator[list[object]]:
     """The addresses this test tried to reach beyond loopback (a test of the guard itself
     may empty the list after checking it)."""
     attempts: list[object] = []

@@ -39,7 +39,7 @@ def _links(html: str) -> dict[int, str]:
     return links
 
 
-def backfill(apps, schema_editor):  # type: ignore[no-untyped-def]
+def backfill(apps, schema_editor):
     Message = apps.get_model("api", "Message")
     MessageLink = apps.get_model("api", "MessageLink")
     since = timezone.now() - dt.timedelta(days=LINK_DAYS)

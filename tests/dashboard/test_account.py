@@ -34,7 +34,7 @@ SIGN_UP = {
 }
 
 
-def confirmation_link(mail) -> str:  # type: ignore[no-untyped-def]
+def confirmation_link(mail) -> str:
     [link] = re.findall(r"http://\S+/signup/confirm/\S+/", mail.body)
     return urlsplit(link).path
 

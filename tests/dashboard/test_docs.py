@@ -63,7 +63,7 @@ def documented_error_codes() -> dict[str, int]:
     return codes
 
 
-def get_page(client, user, language: str = "en", **headers: str) -> str:  # type: ignore[no-untyped-def]
+def get_page(client, user, language: str = "en", **headers: str) -> str:
     client.force_login(user)
     response = client.get(reverse("dashboard:docs"), HTTP_ACCEPT_LANGUAGE=language, **headers)
     assert response.status_code == 200
@@ -87,21 +87,21 @@ def curl_body(command: str) -> dict:
     return json.loads(re.search(r"-d '(.*)'", command, re.S)[1])
 
 
-def test_docs_page_requires_login(client, db):  # type: ignore[no-untyped-def]
+def test_docs_page_requires_login(client, db):
     response = client.get(reverse("dashboard:docs"))
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_docs_page_answers_only_get(owner_client):  # type: ignore[no-untyped-def]
+def test_docs_page_answers_only_get(owner_client):
     assert owner_client.post(reverse("dashboard:docs")).status_code == 405
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_each_language_gets_its_own_page_with_every_endpoint_and_error_code(
     client, owner, account, language
-):  # type: ignore[no-untyped-def]
+):
     page = get_page(client, owner, language)
 
     assert f'<html lang="{language}">' in page
@@ -117,7 +117,7 @@ def test_each_language_gets_its_own_page_with_every_endpoint_and_error_code(
     assert "<code>mail</code>" in page  # the permission keys need
 
 
-def test_the_language_cookie_picks_the_page(client, owner, account):  # type: ignore[no-untyped-def]
+def test_the_language_cookie_picks_the_page(client, owner, account):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ko"
 
     page = get_page(client, owner, "de")
@@ -125,7 +125,7 @@ def test_the_language_cookie_picks_the_page(client, owner, account):  # type: ig
     assert f"<h1>{HEADINGS['ko']}</h1>" in page
 
 
-def test_a_language_without_its_own_page_gets_the_english_one(client, owner, account):  # type: ignore[no-untyped-def]
+def test_a_language_without_its_own_page_gets_the_english_one(client, owner, account):
     page = get_page(client, owner, "fr")
 
     assert f"<h1>{HEADINGS['en']}</h1>" in page
@@ -137,7 +137,7 @@ def test_a_language_without_its_own_page_gets_the_english_one(client, owner, acc
 )
 def test_numbers_are_written_the_way_the_language_writes_them(
     client, owner, account, language, numbers
-):  # type: ignore[no-untyped-def]
+):
     text = prose(get_page(client, owner, language))
 
     for number in numbers:
@@ -145,7 +145,7 @@ def test_numbers_are_written_the_way_the_language_writes_them(
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_examples_use_this_instances_public_url(client, owner, account, settings, language):  # type: ignore[no-untyped-def]
+def test_examples_use_this_instances_public_url(client, owner, account, settings, language):
     settings.MAILPASS_PUBLIC_URL = "https://mail.example.org"
 
     blocks = code_blocks(get_page(client, owner, language))
@@ -160,7 +160,7 @@ def test_examples_use_this_instances_public_url(client, owner, account, settings
     assert not any("dev.mailpass.im" in block for block in blocks.values())
 
 
-def test_examples_fall_back_to_the_address_the_page_was_asked_on(client, owner, account, settings):  # type: ignore[no-untyped-def]
+def test_examples_fall_back_to_the_address_the_page_was_asked_on(client, owner, account, settings):
     settings.MAILPASS_PUBLIC_URL = ""
 
     blocks = code_blocks(get_page(client, owner))
@@ -168,14 +168,14 @@ def test_examples_fall_back_to_the_address_the_page_was_asked_on(client, owner, 
     assert "curl -X POST http://testserver/api/v1/mail/send \\" in blocks["curl-send"]
 
 
-def test_the_page_links_the_key_page_and_the_openapi_docs(client, owner, account):  # type: ignore[no-untyped-def]
+def test_the_page_links_the_key_page_and_the_openapi_docs(client, owner, account):
     page = get_page(client, owner)
 
     for url in (reverse("dashboard:key-list"), reverse("api:schema"), reverse("api:docs")):
         assert f'href="{url}"' in page
 
 
-def test_every_code_sample_has_a_copy_button_and_a_unique_id(client, owner, account):  # type: ignore[no-untyped-def]
+def test_every_code_sample_has_a_copy_button_and_a_unique_id(client, owner, account):
     page = get_page(client, owner)
 
     ids = re.findall(r'<pre id="code-([\w-]+)">', page)
@@ -188,7 +188,7 @@ def test_every_code_sample_has_a_copy_button_and_a_unique_id(client, owner, acco
 
 @pytest.mark.skipif(not SEEDS.is_dir(), reason=f"product pages not found at {SEEDS}")
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_no_sentence_of_the_product_pages_is_copied(client, owner, account, language):  # type: ignore[no-untyped-def]
+def test_no_sentence_of_the_product_pages_is_copied(client, owner, account, language):
     text = prose(get_page(client, owner, language))
 
     copied = [
@@ -235,7 +235,7 @@ def test_the_copy_check_would_catch_a_copied_sentence():
     assert "사용자의 기본 SMTP provider를 통해 발송됩니다." in fragments
 
 
-def test_the_curl_examples_json_bodies_are_accepted_by_the_api(client, owner, api, provider, sink):  # type: ignore[no-untyped-def]
+def test_the_curl_examples_json_bodies_are_accepted_by_the_api(client, owner, api, provider, sink):
     blocks = code_blocks(get_page(client, owner))
 
     sent = api.post("/api/v1/mail/send", curl_body(blocks["curl-send"]), format="json")
@@ -262,7 +262,7 @@ def test_the_curl_examples_json_bodies_are_accepted_by_the_api(client, owner, ap
 
 def test_the_documented_request_bodies_are_accepted_and_answered_in_the_documented_shape(
     client, owner, account, api, provider, sink
-):  # type: ignore[no-untyped-def]
+):
     blocks = code_blocks(get_page(client, owner))
     documented = {name: json.loads(blocks[name]) for name in blocks if blocks[name][0] == "{"}
 
@@ -301,7 +301,7 @@ def test_the_documented_request_bodies_are_accepted_and_answered_in_the_document
     assert documented_status["message"]["sent_at"].endswith("Z")
 
 
-def test_the_documented_failed_batch_item_is_what_the_api_answers(client, owner, api, provider):  # type: ignore[no-untyped-def]
+def test_the_documented_failed_batch_item_is_what_the_api_answers(client, owner, api, provider):
     documented = json.loads(code_blocks(get_page(client, owner))["batch-failed-item"])
 
     batch = api.post(
@@ -313,7 +313,7 @@ def test_the_documented_failed_batch_item_is_what_the_api_answers(client, owner,
     assert batch.json()["data"]["messages"] == [documented]
 
 
-def test_the_documented_error_answer_is_what_the_api_answers(client, owner, api):  # type: ignore[no-untyped-def]
+def test_the_documented_error_answer_is_what_the_api_answers(client, owner, api):
     documented = json.loads(code_blocks(get_page(client, owner))["error-response"])
 
     response = api.post(
@@ -326,7 +326,7 @@ def test_the_documented_error_answer_is_what_the_api_answers(client, owner, api)
     assert response.json() == documented
 
 
-def test_the_documented_health_answer_has_the_apis_shape(client, owner, settings):  # type: ignore[no-untyped-def]
+def test_the_documented_health_answer_has_the_apis_shape(client, owner, settings):
     documented = json.loads(code_blocks(get_page(client, owner))["health-response"])
     settings.MAILPASS_HEALTH_TOKEN = "operator-token"
 
@@ -340,7 +340,7 @@ def test_the_documented_health_answer_has_the_apis_shape(client, owner, settings
 
 
 @pytest.fixture
-def live_examples(live_server, client, owner, account, sink, settings):  # type: ignore[no-untyped-def]
+def live_examples(live_server, client, owner, account, sink, settings):
     """The English page's code samples with this live server as base URL, and a key."""
     settings.MAILPASS_PUBLIC_URL = live_server.url
     factories.make_provider(account, port=sink.port)
@@ -348,7 +348,7 @@ def live_examples(live_server, client, owner, account, sink, settings):  # type:
     return code_blocks(get_page(client, owner)), key
 
 
-def run(command: list[str], **kwargs) -> str:  # type: ignore[no-untyped-def]
+def run(command: list[str], **kwargs) -> str:
     return subprocess.run(
         command, capture_output=True, text=True, timeout=30, check=True, **kwargs
     ).stdout
@@ -356,7 +356,7 @@ def run(command: list[str], **kwargs) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-def test_the_curl_examples_work_as_written(live_examples, sink):  # type: ignore[no-untyped-def]
+def test_the_curl_examples_work_as_written(live_examples, sink):
     blocks, key = live_examples
 
     def curl(name: str, message_id: str = "") -> dict:
@@ -373,7 +373,7 @@ def test_the_curl_examples_work_as_written(live_examples, sink):  # type: ignore
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_the_fetch_examples_work_as_written(live_examples, sink, tmp_path):  # type: ignore[no-untyped-def]
+def test_the_fetch_examples_work_as_written(live_examples, sink, tmp_path):
     blocks, key = live_examples
 
     def node(name: str, message_id: str = "") -> str:

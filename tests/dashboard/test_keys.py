@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 KEYS_URL = reverse("dashboard:key-list")
 
 
-def notes(response) -> list[str]:  # type: ignore[no-untyped-def]
+def notes(response) -> list[str]:
     return [str(note) for note in get_messages(response.wsgi_request)]
 
 

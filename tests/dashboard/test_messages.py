@@ -16,11 +16,11 @@ pytestmark = pytest.mark.django_db
 NOW = timezone.now()
 
 
-def at(days_ago: float, **fields):  # type: ignore[no-untyped-def]
+def at(days_ago: float, **fields):
     return {"created_at": NOW - dt.timedelta(days=days_ago), **fields}
 
 
-def listed(response) -> list[str]:  # type: ignore[no-untyped-def]
+def listed(response) -> list[str]:
     """The subjects in the log's table, top to bottom."""
     return [
         unescape(subject)
@@ -30,7 +30,7 @@ def listed(response) -> list[str]:  # type: ignore[no-untyped-def]
     ]
 
 
-def link(response, rel: str) -> str:  # type: ignore[no-untyped-def]
+def link(response, rel: str) -> str:
     found = re.search(rf'<a href="([^"]*)" rel="{rel}">', response.content.decode())
     assert found, f"no {rel} link"
     return unescape(found.group(1))

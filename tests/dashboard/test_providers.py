@@ -37,7 +37,7 @@ SMTP_FORM = {
 SENDGRID_FORM = {"name": "SendGrid", "api_key": "SG.very-secret-key", "from_email": "a@example.com"}
 
 
-def notes(response) -> list[str]:  # type: ignore[no-untyped-def]
+def notes(response) -> list[str]:
     return [str(note) for note in get_messages(response.wsgi_request)]
 
 
@@ -45,7 +45,7 @@ def url(name: str, provider: Provider) -> str:
     return reverse(f"dashboard:provider-{name}", args=[provider.pk])
 
 
-def make_esp(account, *, kind: str = "sendgrid", **fields) -> Provider:  # type: ignore[no-untyped-def]
+def make_esp(account, *, kind: str = "sendgrid", **fields) -> Provider:
     values = {
         "key": "SG.very-secret-key",
         "name": "SendGrid",

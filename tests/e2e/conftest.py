@@ -33,7 +33,7 @@ if sync_api is not None:
     sync_api.expect.set_options(timeout=STEP_TIMEOUT_MS)  # assertions retry this long
 
 
-def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+def pytest_collection_modifyitems(config, items):
     if sync_api is None:
         reason = "playwright is not installed: pip install -r requirements-dev.txt"
     elif not CHROMIUM:
@@ -50,7 +50,7 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
 
 
 @pytest.fixture
-def browser(transactional_db) -> Iterator["sync_api.Browser"]:  # type: ignore[no-untyped-def]
+def browser(transactional_db) -> Iterator["sync_api.Browser"]:
     # Per test, and only once the test database is ready: Playwright's sync API keeps an
     # asyncio loop in this thread while it runs, and Django refuses ORM calls from a thread
     # with a running loop (SynchronousOnlyOperation), such as creating or flushing the
@@ -63,7 +63,7 @@ def browser(transactional_db) -> Iterator["sync_api.Browser"]:  # type: ignore[n
 
 
 @pytest.fixture
-def e2e_settings(settings, live_server, signup_open):  # type: ignore[no-untyped-def]
+def e2e_settings(settings, live_server, signup_open):
     """The app as the browser reaches it: tracking links point at the live server, and
     the operator opened sign-up (its confirmation mails are in `signup_open.sent()`)."""
     settings.MAILPASS_PUBLIC_URL = live_server.url
@@ -104,7 +104,7 @@ def problems() -> PageProblems:
 
 
 @pytest.fixture
-def new_context(browser, live_server, e2e_settings, problems):  # type: ignore[no-untyped-def]
+def new_context(browser, live_server, e2e_settings, problems):
     """Make a browser context (a browser profile of its own) on the live server: desktop
     viewport, English, bounded waits, watched for problems. Closed after the test."""
     contexts = []
@@ -129,7 +129,7 @@ def new_context(browser, live_server, e2e_settings, problems):  # type: ignore[n
 
 
 @pytest.fixture
-def context(new_context, live_server):  # type: ignore[no-untyped-def]
+def context(new_context, live_server):
     context = new_context()
     # The copy buttons write to the clipboard; the test reads it back.
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
@@ -137,7 +137,7 @@ def context(new_context, live_server):  # type: ignore[no-untyped-def]
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+def pytest_runtest_makereport(item, call):
     report = yield
     if report.when == "call" and report.failed:
         item.stash[FAILED] = True
@@ -148,7 +148,7 @@ FAILED = pytest.StashKey[bool]()
 
 
 @pytest.fixture
-def page(context, request):  # type: ignore[no-untyped-def]
+def page(context, request):
     page = context.new_page()
     path = SCREENSHOTS / "failed" / f"{request.node.name}.png"
     path.unlink(missing_ok=True)

@@ -28,7 +28,7 @@ PASSWORD = "pw-viewer"  # tests/factories.make_user's
 
 
 @pytest.fixture
-def dashboard_data(transactional_db) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def dashboard_data(transactional_db) -> dict[str, int]:
     """A user whose account has one of everything a page shows: a provider with limits (its
     usage meter), a key, a suppression and the hostile message."""
     account = factories.make_account(factories.make_user(USERNAME))

@@ -8,7 +8,7 @@ from tests.providers.esp_servers import EspServer
 
 
 @pytest.fixture
-def esp_server(settings) -> Iterator[Callable[[str], EspServer]]:  # type: ignore[no-untyped-def]
+def esp_server(settings) -> Iterator[Callable[[str], EspServer]]:
     """start(kind) → a running fake of that ESP; MAILPASS_ESP_API_URLS points the kind at it."""
     servers: list[EspServer] = []
 
@@ -25,7 +25,7 @@ def esp_server(settings) -> Iterator[Callable[[str], EspServer]]:  # type: ignor
 
 
 @pytest.fixture
-def relay_settings(settings, relay_is_sink, relay_allowed):  # type: ignore[no-untyped-def]
+def relay_settings(settings, relay_is_sink, relay_allowed):
     """The instance relay (kind mailpass) configured to be the loopback SMTP sink, and the
     account allowed to use it."""
     settings.EMAIL_TIMEOUT = 5

@@ -36,7 +36,7 @@ class Recorded:
     def mime(self) -> EmailMessage:
         """SES: the raw message inside SendEmail's Content.Raw.Data."""
         raw = base64.b64decode(self.body["Content"]["Raw"]["Data"])
-        return message_from_bytes(raw, policy=policy.default)  # type: ignore[return-value]
+        return message_from_bytes(raw, policy=policy.default)
 
 
 @dataclass

@@ -6,7 +6,7 @@ import pytest
 
 
 @pytest.fixture
-def no_outbound(monkeypatch) -> list[object]:  # type: ignore[no-untyped-def]
+def no_outbound(monkeypatch) -> list[object]:
     """Every outgoing connection or name lookup from Python, loopback too, recorded and
     refused: a forged webhook or a tampered token must make the server fetch nothing (an SNS
     subscription confirmation, a click's target). The list is what was tried."""

@@ -57,7 +57,7 @@ PASSWORD = "pw-owner"  # tests/factories.make_user's
 
 
 @pytest.fixture
-def world(owner, account, provider, sink, signup_open):  # type: ignore[no-untyped-def]
+def world(owner, account, provider, sink, signup_open):
     """One of everything a dashboard route can act on, plus a superuser for the admin; the
     instance has a relay and open sign-up, so every page exists."""
     staff = factories.make_user("staff")
@@ -77,7 +77,7 @@ def world(owner, account, provider, sink, signup_open):  # type: ignore[no-untyp
     )  # fmt: skip
 
 
-def logged_in(user, **kwargs) -> Client:  # type: ignore[no-untyped-def]
+def logged_in(user, **kwargs) -> Client:
     client = Client(**kwargs)
     if user is not None:
         client.force_login(user)
@@ -207,7 +207,7 @@ def _who(name: str | None, path: str) -> str:
     return "staff" if path.startswith("/admin/") else "owner"
 
 
-def is_csrf_refusal(response) -> bool:  # type: ignore[no-untyped-def]
+def is_csrf_refusal(response) -> bool:
     return response.status_code == 403 and b"CSRF verification failed" in response.content
 
 
@@ -476,7 +476,7 @@ ANONYMOUS_PAGES = [
 ]
 
 
-def check_page(response, hostile: list[str], where: str) -> list[str]:  # type: ignore[no-untyped-def]
+def check_page(response, hostile: list[str], where: str) -> list[str]:
     """What is wrong with a page that was given the `hostile` texts: not a 200, markup that
     could run or load something, or one of the texts as it was written (so not escaped)."""
     if response.status_code != 200:
@@ -567,7 +567,7 @@ def test_the_message_html_is_shown_only_in_a_sandbox_that_runs_nothing(world):
 # --- log-in guessing and sign-ups -----------------------------------------------------------
 
 
-def log_in(client: Client, username: str, password: str, ip: str):  # type: ignore[no-untyped-def]
+def log_in(client: Client, username: str, password: str, ip: str):
     return client.post(
         "/accounts/login/", {"username": username, "password": password}, REMOTE_ADDR=ip
     )
@@ -736,7 +736,7 @@ def test_the_admin_log_in_counts_and_is_refused_the_same_way(world):
 def test_sign_ups_are_limited_per_address(world, settings):
     limit = settings.MAILPASS_SIGNUP_LIMIT
 
-    def sign_up(name: str, ip: str):  # type: ignore[no-untyped-def]
+    def sign_up(name: str, ip: str):
         return Client().post(
             "/signup/",
             {"email": f"{name}@example.com", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
@@ -808,7 +808,7 @@ def test_next_never_leads_off_this_host(world):
     cases = 0
     failures: list[str] = []
 
-    def follow(what: str, response, expected: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    def follow(what: str, response, expected: str | None = None) -> None:
         nonlocal cases
         cases += 1
         location = response.get("Location", "")
@@ -876,7 +876,7 @@ COMMON_HEADERS = {
 }
 
 
-def header_problems(response, where: str, csp: dict, frame_options: str) -> list[str]:  # type: ignore[no-untyped-def]
+def header_problems(response, where: str, csp: dict, frame_options: str) -> list[str]:
     problems = []
     if response.status_code >= 500:
         problems.append(f"{where}: {response.status_code}")

@@ -201,7 +201,7 @@ def _describe(case: Any, credential: Credential, response: Any, problems: list[s
 
 
 @pytest.fixture
-def wsgi_app(settings):  # type: ignore[no-untyped-def]
+def wsgi_app(settings):
     """The Django WSGI app, called in-process inside the test's transaction."""
     settings.ALLOWED_HOSTS = ["localhost"]  # schemathesis' WSGI client sends Host: localhost
     settings.MAILPASS_API_RATE_LIMIT = "1000000/min"
@@ -215,17 +215,17 @@ def wsgi_app(settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def schema(wsgi_app):  # type: ignore[no-untyped-def]
+def schema(wsgi_app):
     return schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app)
 
 
 @pytest.fixture
-def valid(api_key) -> Credential:  # type: ignore[no-untyped-def]
+def valid(api_key) -> Credential:
     return Credential("valid key", f"Bearer {api_key[1]}", 200)
 
 
 @pytest.fixture
-def hostile(account) -> list[Credential]:  # type: ignore[no-untyped-def]
+def hostile(account) -> list[Credential]:
     revoked, revoked_secret = factories.make_api_key(account)
     api_key_revoke(api_key=revoked)
     _, no_mail = factories.make_api_key(account, permissions=[])

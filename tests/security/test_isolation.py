@@ -583,7 +583,7 @@ def attempt(clients: Clients, world: World, case: Case, method: str, target: Tar
 
 
 @pytest.fixture
-def world(owner, teammate, outsider, account, outsider_account, sink) -> World:  # type: ignore[no-untyped-def]
+def world(owner, teammate, outsider, account, outsider_account, sink) -> World:
     outsider_message = factories.make_message(
         outsider_account, status=Message.Status.SENT, html="<p>x</p>", track_opens=True
     )

@@ -165,7 +165,7 @@ FORBIDDEN = {"key without mail": lambda k: f"Bearer {k.no_mail}"}
 
 
 @pytest.fixture
-def keys(account) -> Keys:  # type: ignore[no-untyped-def]
+def keys(account) -> Keys:
     _, valid = factories.make_api_key(account)
     revoked_key, revoked = factories.make_api_key(account)
     api_key_revoke(api_key=revoked_key)

@@ -30,11 +30,11 @@ SUITE = "11 safe defaults: reset and sign-up mail"
 VICTIM = "victim@example.com"
 
 
-def reset(ip: str = "198.51.100.1", email: str = VICTIM):  # type: ignore[no-untyped-def]
+def reset(ip: str = "198.51.100.1", email: str = VICTIM):
     return Client().post("/accounts/password_reset/", {"email": email}, REMOTE_ADDR=ip)
 
 
-def user_with(username: str, email: str):  # type: ignore[no-untyped-def]
+def user_with(username: str, email: str):
     user = factories.make_user(username)
     user.email = email
     user.save()
@@ -83,7 +83,7 @@ class _HeldRelay(EmailBackend):
 
     release = threading.Event()
 
-    def send_messages(self, messages):  # type: ignore[no-untyped-def]
+    def send_messages(self, messages):
         self.release.wait(timeout=30)
         return super().send_messages(messages)
 

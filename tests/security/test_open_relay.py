@@ -159,7 +159,7 @@ def test_a_removed_member_can_no_longer_log_in(owner, teammate, account):
 
 
 @pytest.fixture
-def relay_sink(settings, relay_is_sink):  # type: ignore[no-untyped-def]
+def relay_sink(settings, relay_is_sink):
     """The instance relay is the loopback sink; its envelope sender the operator's."""
     settings.MAILPASS_RELAY_RETURN_PATH = "bounces@operator.example"
     return relay_is_sink

@@ -137,7 +137,7 @@ def _create_through_the_command(username: str, world: World, sink_port: int) -> 
         assert not leaks(out.getvalue(), world), out.getvalue()
 
 
-def _create_keys(client: Client, account, username: str, world: World) -> None:  # type: ignore[no-untyped-def]
+def _create_keys(client: Client, account, username: str, world: World) -> None:
     # The dashboard shows a new key once, on the answer to its creation: the only page
     # a secret may be on.
     shown = client.post(
@@ -158,7 +158,7 @@ def _create_keys(client: Client, account, username: str, world: World) -> None: 
 
 
 @pytest.fixture
-def all_logs(settings, caplog):  # type: ignore[no-untyped-def]
+def all_logs(settings, caplog):
     """Every record down to DEBUG, as an operator's LOG_LEVEL=DEBUG would have them: the
     root and every logger at DEBUG, except the loggers the settings pin to a level of
     their own (django.request at ERROR), which keep it."""
@@ -178,7 +178,7 @@ def all_sql() -> Iterator[CaptureQueriesContext]:
 
 
 @pytest.fixture
-def world(settings, owner, account, relay_allowed, sink, all_logs, all_sql) -> World:  # type: ignore[no-untyped-def]
+def world(settings, owner, account, relay_allowed, sink, all_logs, all_sql) -> World:
     world = World()
     # The instance relay (kind mailpass): its password is the operator's, in settings.
     relay_password = _secret("relay-password")
@@ -203,7 +203,7 @@ def world(settings, owner, account, relay_allowed, sink, all_logs, all_sql) -> W
 
 
 @pytest.fixture
-def esp_fakes(settings, world: World) -> Iterator[list[EspServer]]:  # type: ignore[no-untyped-def]
+def esp_fakes(settings, world: World) -> Iterator[list[EspServer]]:
     """A loopback fake of each ESP's API (MAILPASS_ESP_API_URLS), refusing every secret of
     the world with that ESP's authentication error."""
     servers = [EspServer(kind).start() for kind in ESP_KINDS]
@@ -316,7 +316,7 @@ def _api_answers(world: World) -> Iterator[tuple[str, object]]:
         yield f"401 for {label}", stranger.get("/api/v1/suppressions")
 
 
-def _text(response) -> str:  # type: ignore[no-untyped-def]
+def _text(response) -> str:
     parts = [response.content.decode(errors="replace")]
     parts += [f"{name}: {value}" for name, value in response.items()]
     parts += [f"cookie {morsel.key}={morsel.value}" for morsel in response.cookies.values()]

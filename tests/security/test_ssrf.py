@@ -239,7 +239,7 @@ def dns(monkeypatch: pytest.MonkeyPatch) -> FakeDns:
 
 
 @pytest.fixture
-def strict(settings):  # type: ignore[no-untyped-def]
+def strict(settings):
     settings.MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS = False
     return settings
 
@@ -267,7 +267,7 @@ def email() -> EmailMessage:
     return EmailMessage("Hi", "Body", "sender@example.com", ["rcpt@example.com"])
 
 
-def smtp_row(account, host: str, port: int, **fields: Any) -> Provider:  # type: ignore[no-untyped-def]
+def smtp_row(account, host: str, port: int, **fields: Any) -> Provider:
     """A provider row as if it had been saved when its host was allowed (DNS said so then,
     or an operator wrote it): no save-time check runs."""
     values: dict[str, Any] = {

@@ -35,18 +35,18 @@ HTML = (
 
 
 @pytest.fixture(autouse=True)
-def public_url(settings):  # type: ignore[no-untyped-def]
+def public_url(settings):
     settings.MAILPASS_PUBLIC_URL = "http://testserver"
 
 
-def send(api, html: str = HTML, **fields) -> str:  # type: ignore[no-untyped-def]
+def send(api, html: str = HTML, **fields) -> str:
     payload = {"to": "user@example.com", "subject": "Order", "html": html, **fields}
     response = api.post("/api/v1/mail/send", payload, format="json")
     assert response.status_code == 200, response.content
     return response.json()["data"]["message_id"]
 
 
-def urls(sink, kind: str) -> list[str]:  # type: ignore[no-untyped-def]
+def urls(sink, kind: str) -> list[str]:
     [received] = sink.received
     part = next(p for p in received.message.walk() if p.get_content_type() == "text/html")
     html = part.get_payload(decode=True).decode()
@@ -62,7 +62,7 @@ def test_a_click_is_one_lookup_not_a_parse_of_the_message(
     [first, _second] = urls(sink, "c")
     assert MessageLink.objects.count() == 2  # stored when the message was sent
 
-    def no_parsing(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def no_parsing(*args, **kwargs):
         raise AssertionError("a click parsed the HTML")
 
     monkeypatch.setattr(tracking, "trackable_links", no_parsing)

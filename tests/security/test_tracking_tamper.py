@@ -64,7 +64,7 @@ def _tracking_paths(html: str, kind: str) -> list[str]:
     return [urlsplit(unescape(url)).path for url in urls]
 
 
-def _html_received(sink) -> str:  # type: ignore[no-untyped-def]
+def _html_received(sink) -> str:
     [received] = sink.received
     part = next(p for p in received.message.walk() if p.get_content_type() == "text/html")
     return part.get_payload(decode=True).decode()
@@ -201,7 +201,7 @@ def _has_surrogate(text: str) -> bool:
 
 
 @pytest.fixture
-def tracked(settings, api, provider, sink, outsider_account, tracking_allowed):  # type: ignore[no-untyped-def]
+def tracked(settings, api, provider, sink, outsider_account, tracking_allowed):
     """A real tracked message as it arrived, plus another account's tracked message."""
     settings.MAILPASS_PUBLIC_URL = "http://testserver"
     # 10,000 requests from one client: the /t/ throttle (test_tracking_abuse.py) would
@@ -227,7 +227,7 @@ def tracked(settings, api, provider, sink, outsider_account, tracking_allowed): 
     }
 
 
-def _send(client: Client, kind: str, token: str, method: str = "get"):  # type: ignore[no-untyped-def]
+def _send(client: Client, kind: str, token: str, method: str = "get"):
     return getattr(client, method)(f"/t/{kind}/{quote(token, safe='')}")
 
 

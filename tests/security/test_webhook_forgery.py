@@ -572,7 +572,7 @@ def _snapshot() -> tuple:
     )
 
 
-def _post(client: Client, path: str, post: Post):  # type: ignore[no-untyped-def]
+def _post(client: Client, path: str, post: Post):
     return client.generic(
         post.method, path, post.body, content_type=post.content_type, **post.headers
     )
