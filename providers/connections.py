@@ -177,7 +177,7 @@ def open_for(provider: Provider) -> BaseEmailBackend:
     CredentialsUnreadableError when the stored secrets cannot be decrypted,
     ImproperlyConfigured (anymail's configuration errors among them) for a provider that
     cannot work as configured, and KeyError for a kind without a backend row.
-    delivery.deliver opens and closes the connection; its I/O keeps to the deadline of
+    delivery.Channel opens and closes the connection; its I/O keeps to the deadline of
     providers.deadline (its per-operation timeout is deadline.timeout_for(provider)).
     """
     path, options_for = BACKENDS[provider.kind]

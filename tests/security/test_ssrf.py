@@ -26,13 +26,14 @@ from django.urls import reverse
 
 from api.models import Message
 from providers.connections import PUBLIC_API_URLS, api_url_for, open_for
-from providers.delivery import Outcome, deliver_via
+from providers.delivery import Outcome
 from providers.models import Provider
 from providers.services import provider_create, provider_test_connection, provider_update
 from tests import factories
 from tests.providers.esp_servers import ESP_KINDS, EspServer, esp_values
 from tests.security import figures
 from tests.security.ssrf_dns import FakeDns, install
+from tests.sending import deliver_via
 
 pytestmark = pytest.mark.django_db
 
