@@ -29,50 +29,11 @@ from django.utils.module_loading import import_string
 from api.services import provider_event_record
 from api.signing import base36, matches, read_base36, signature
 from providers.connections import ignore_sendgrid_support_warning
+from providers.kinds import KINDS, Webhook, spec_for
 from providers.models import Provider
 
-# Per kind: anymail's tracking view (imported on first use: Resend's pulls in svix, a
-# large import a queue worker never needs), which of the provider's credentials become which
-# of the view's keyword arguments, and fixed ones. Every kind takes HTTP basic auth
-# ("user:password" in the URL given to the ESP) as `webhook_secret`; some also check the
-# ESP's own signature.
-WEBHOOK_VIEWS: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
-    Provider.Kind.SENDGRID: (
-        "anymail.webhooks.sendgrid.SendGridTrackingWebhookView",
-        {
-            "webhook_secret": "webhook_secret",
-            "webhook_verification_key": "tracking_webhook_verification_key",
-        },
-        {},
-    ),
-    Provider.Kind.MAILGUN: (
-        "anymail.webhooks.mailgun.MailgunTrackingWebhookView",
-        {"webhook_secret": "webhook_secret", "webhook_signing_key": "webhook_signing_key"},
-        {},
-    ),
-    Provider.Kind.POSTMARK: (
-        "anymail.webhooks.postmark.PostmarkTrackingWebhookView",
-        {"webhook_secret": "webhook_secret"},
-        {},
-    ),
-    Provider.Kind.RESEND: (
-        "anymail.webhooks.resend.ResendTrackingWebhookView",
-        {"webhook_secret": "webhook_secret", "webhook_signing_secret": "signing_secret"},
-        {},
-    ),
-    Provider.Kind.BREVO: (
-        "anymail.webhooks.brevo.BrevoTrackingWebhookView",
-        {"webhook_secret": "webhook_secret"},
-        {},
-    ),
-    # Never confirm SNS subscriptions by fetching the URL SNS sends: an operator confirms
-    # them in the AWS console, and MailPass makes no outgoing request on a webhook's word.
-    Provider.Kind.AMAZON_SES: (
-        "anymail.webhooks.amazon_ses.AmazonSESTrackingWebhookView",
-        {"webhook_secret": "webhook_secret"},
-        {"auto_confirm_sns_subscriptions": False},
-    ),
-}
+# The kinds whose events come back through a webhook (the webhook part of their row).
+_WEBHOOK_KINDS = [kind for kind, spec in KINDS.items() if spec.webhook is not None]
 
 
 # What anymail's signature checks and parsers raise on a request that is not what the ESP
@@ -153,9 +114,9 @@ def _view_class(kind: str) -> type:
     arguments (Django's View only accepts names that are class attributes, and anymail's
     views read some settings, webhook_secret…, without declaring them), and so that a
     malformed request is a 400 (_StrictWebhookView)."""
-    path, _, fixed = WEBHOOK_VIEWS[kind]
-    view_class = import_string(path)
-    settings_names = ["webhook_secret", *fixed]
+    webhook = _webhook_of(kind)
+    view_class = import_string(webhook.view)
+    settings_names = ["webhook_secret", *webhook.fixed_kwargs]
     return type(
         view_class.__name__, (_StrictWebhookView, view_class), dict.fromkeys(settings_names)
     )
@@ -168,7 +129,7 @@ def webhook_token(provider: Provider) -> str:
 def webhook_url(provider: Provider) -> str | None:
     """The URL to give the ESP (add the basic-auth user:password to it); None for kinds
     that report nothing back (SMTP)."""
-    if provider.kind not in WEBHOOK_VIEWS:
+    if provider.kind not in _WEBHOOK_KINDS:
         return None
     return f"{settings.MAILPASS_PUBLIC_URL}/webhooks/{webhook_token(provider)}"
 
@@ -179,22 +140,31 @@ def provider_for_token(token: str) -> Provider | None:
         return None
     if not matches(parts[1], "webhook", pk):
         return None
-    return Provider.objects.filter(pk=pk, kind__in=list(WEBHOOK_VIEWS)).first()
+    return Provider.objects.filter(pk=pk, kind__in=_WEBHOOK_KINDS).first()
 
 
 def view_for(provider: Provider) -> Callable[[HttpRequest], HttpResponse] | None:
     """anymail's tracking view for `provider`, keyed with its own secrets; None when the
     provider has no webhook secret at all (an unauthenticated webhook accepts nothing)."""
-    _, secret_kwargs, fixed_kwargs = WEBHOOK_VIEWS[provider.kind]
+    webhook = _webhook_of(provider.kind)
     view_class = _view_class(provider.kind)
     credentials = provider.credentials
     kwargs = {
-        kwarg: credentials[name] for name, kwarg in secret_kwargs.items() if credentials.get(name)
+        kwarg: credentials[name]
+        for name, kwarg in webhook.credentials.items()
+        if credentials.get(name)
     }
     if not kwargs:
         return None
     ignore_sendgrid_support_warning()
-    return view_class.as_view(**kwargs, **fixed_kwargs)
+    return view_class.as_view(**kwargs, **webhook.fixed_kwargs)
+
+
+def _webhook_of(kind: str) -> Webhook:
+    webhook = spec_for(kind).webhook
+    if webhook is None:
+        raise KeyError(f"{kind} has no webhook")
+    return webhook
 
 
 _receiving_for: contextvars.ContextVar[Provider | None] = contextvars.ContextVar(

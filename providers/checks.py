@@ -1,22 +1,24 @@
 """Connection tests: can MailPass reach a provider and log in, without sending anything?
 
-SMTP kinds connect, say EHLO, log in when they have a login, and QUIT. Each ESP gets one
-cheap authenticated read against its API, at the same base URL sending uses, so a bad key
-or an unreachable API shows up before the first message does. A check gets the time a
-delivery attempt gets (providers.deadline), over the same deadline-keeping I/O.
+Each kind's row in providers.kinds names its check, one of the functions below. SMTP
+kinds connect, say EHLO, log in when they have a login, and QUIT. Each ESP gets one cheap
+authenticated read against its API, at the same base URL sending uses, so a bad key or an
+unreachable API shows up before the first message does. A check gets the time a delivery
+attempt gets (providers.deadline), over the same deadline-keeping I/O.
 """
 
-from collections.abc import Callable
 from typing import Any
 
 import boto3
 import requests
 from botocore.config import Config
+from django.utils.module_loading import import_string
 
 from providers import deadline
 from providers.backends import aws_calls_within_deadline, http_session
 from providers.connections import api_url_for, open_for
 from providers.delivery import http_error_text
+from providers.kinds import spec_for
 from providers.models import Provider
 
 
@@ -24,7 +26,8 @@ class CheckFailedError(Exception):
     """The provider answered, but not with a yes; the message is the provider's words."""
 
 
-def _smtp(provider: Provider) -> str:
+def smtp(provider: Provider) -> str:
+    """SMTP kinds: connect, EHLO (STARTTLS and login when configured), QUIT."""
     backend = open_for(provider)
     backend.open()
     try:
@@ -58,27 +61,31 @@ def _bearer(provider: Provider) -> dict[str, str]:
     return {"Authorization": f"Bearer {provider.credentials.get('api_key', '')}"}
 
 
-def _sendgrid(provider: Provider) -> str:
+def sendgrid(provider: Provider) -> str:
+    """The API key's scopes, which must include sending."""
     scopes = _get(provider, "scopes", headers=_bearer(provider)).json().get("scopes", [])
     if "mail.send" not in scopes:
         raise CheckFailedError("The SendGrid API key works but may not send mail (mail.send).")
     return "SendGrid accepted the API key."
 
 
-def _mailgun(provider: Provider) -> str:
+def mailgun(provider: Provider) -> str:
+    """The sending domain, read with the API key."""
     domain = provider.options.get("domain", "")
     auth = ("api", provider.credentials.get("api_key", ""))
     _get(provider, f"domains/{domain}", auth=auth)
     return f"Mailgun accepted the API key for {domain}."
 
 
-def _postmark(provider: Provider) -> str:
+def postmark(provider: Provider) -> str:
+    """The server the token belongs to."""
     token = provider.credentials.get("server_token", "")
     name = _get(provider, "server", headers={"X-Postmark-Server-Token": token}).json().get("Name")
     return f"Postmark accepted the server token (server {name!r})."
 
 
-def _resend(provider: Provider) -> str:
+def resend(provider: Provider) -> str:
+    """The account's domains (a sending-only key may not list them, and that is fine)."""
     try:
         _get(provider, "domains", headers=_bearer(provider))
     except CheckFailedError as err:
@@ -88,12 +95,14 @@ def _resend(provider: Provider) -> str:
     return "Resend accepted the API key."
 
 
-def _brevo(provider: Provider) -> str:
+def brevo(provider: Provider) -> str:
+    """The account the API key belongs to."""
     _get(provider, "account", headers={"api-key": provider.credentials.get("api_key", "")})
     return "Brevo accepted the API key."
 
 
-def _amazon_ses(provider: Provider) -> str:
+def amazon_ses(provider: Provider) -> str:
+    """The SES account of the access keys, which must be allowed to send."""
     secrets = provider.credentials
     session = boto3.session.Session(
         aws_access_key_id=secrets.get("access_key_id", ""),
@@ -120,18 +129,6 @@ def _amazon_ses(provider: Provider) -> str:
     return "Amazon SES accepted the access keys."
 
 
-CHECKS: dict[str, Callable[[Provider], str]] = {
-    Provider.Kind.SMTP: _smtp,
-    Provider.Kind.MAILPASS: _smtp,
-    Provider.Kind.AMAZON_SES: _amazon_ses,
-    Provider.Kind.SENDGRID: _sendgrid,
-    Provider.Kind.MAILGUN: _mailgun,
-    Provider.Kind.POSTMARK: _postmark,
-    Provider.Kind.RESEND: _resend,
-    Provider.Kind.BREVO: _brevo,
-}
-
-
 def run(provider: Provider) -> str:
     """Run the kind's check; returns a success sentence, raises on any failure.
 
@@ -139,4 +136,4 @@ def run(provider: Provider) -> str:
     (DeadlineExceeded, or the HTTP library's timeout error, when the provider is slower).
     """
     with deadline.within(deadline.timeout_for(provider)):
-        return CHECKS[provider.kind](provider)
+        return import_string(spec_for(provider.kind).check)(provider)

@@ -1,14 +1,13 @@
 """Turning a Provider into a Django email connection.
 
-The only module that knows backend dotted paths and their option names. Each kind is one
-row of BACKENDS: the backend and a function from the provider to that backend's kwargs.
-Every credential is passed explicitly, so a backend never falls back to global settings:
-django-anymail backends are built per provider with that provider's own keys.
+Each kind's row in providers.kinds names its backend and one of the functions below, which
+turns a provider into that backend's keyword arguments. Every credential is passed
+explicitly, so a backend never falls back to global settings: django-anymail backends are
+built per provider with that provider's own keys.
 """
 
 import functools
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 from anymail.backends.amazon_ses import EmailBackend as AmazonSESBackend
@@ -22,34 +21,26 @@ from django.utils.module_loading import import_string
 from providers.backends import AwsWithinDeadline, RequestsWithinDeadline
 from providers.deadline import timeout_for
 from providers.hosts import HostNotAllowedError, assert_host_allowed
+from providers.kinds import spec_for
 from providers.models import Provider
 from providers.policy import RELAY_REFUSAL, port_allowed, port_refusal, relay_allowed
-
-# Each ESP's public API base, as its anymail backend expects it (SES: None = boto3's own
-# endpoint for the region). MAILPASS_ESP_API_URLS replaces them, never a provider row.
-PUBLIC_API_URLS: dict[str, str | None] = {
-    Provider.Kind.AMAZON_SES: None,
-    Provider.Kind.SENDGRID: "https://api.sendgrid.com/v3/",
-    Provider.Kind.MAILGUN: "https://api.mailgun.net/v3/",
-    Provider.Kind.POSTMARK: "https://api.postmarkapp.com/",
-    Provider.Kind.RESEND: "https://api.resend.com/",
-    Provider.Kind.BREVO: "https://api.brevo.com/v3/",
-}
-MAILGUN_EU_API_URL = "https://api.eu.mailgun.net/v3/"
 
 
 def api_url_for(provider: Provider) -> str | None:
     """The API base URL requests for `provider` go to: the operator's override for its kind,
-    else the ESP's public URL (Mailgun: the one of the provider's region)."""
+    else the ESP's public URL (of the provider's region, where the region names the host)."""
     override = settings.MAILPASS_ESP_API_URLS.get(provider.kind)
     if override:
         return override if override.endswith("/") else override + "/"
-    if provider.kind == Provider.Kind.MAILGUN and provider.options.get("region") == "eu":
-        return MAILGUN_EU_API_URL
-    return PUBLIC_API_URLS[provider.kind]
+    spec = spec_for(provider.kind)
+    for region, url in spec.api_url_by_region.items():
+        if provider.options.get("region") == region:
+            return url
+    return spec.api_url
 
 
-def _smtp_options(provider: Provider) -> dict[str, Any]:
+def smtp_options(provider: Provider) -> dict[str, Any]:
+    """A tenant's SMTP server. Raises HostNotAllowedError for a port or host it may not use."""
     # A provider saved before the operator narrowed the ports (or before ports were
     # checked at all) must not reach another service either.
     if not port_allowed(provider.port):
@@ -69,7 +60,9 @@ def _smtp_options(provider: Provider) -> dict[str, Any]:
     }
 
 
-def _mailpass_options(provider: Provider) -> dict[str, Any]:
+def mailpass_options(provider: Provider) -> dict[str, Any]:
+    """The instance's own relay (EMAIL_* settings). Raises ImproperlyConfigured when there is
+    none, or the account may not use it."""
     # The operator's relay: trusted, so no private-address check (it may well sit on the
     # same private network). Nothing comes from the provider row. The permission is checked
     # here too, so a relay provider added before the operator had a say sends nothing.
@@ -90,7 +83,8 @@ def _mailpass_options(provider: Provider) -> dict[str, Any]:
     }
 
 
-def _ses_options(provider: Provider) -> dict[str, Any]:
+def ses_options(provider: Provider) -> dict[str, Any]:
+    """anymail's Amazon SES backend: the access key pair, region and configuration set."""
     secrets = provider.credentials
     client_params: dict[str, Any] = {
         # One attempt: the queue retries with its own backoff, and boto3's retries would
@@ -116,7 +110,8 @@ def _ses_options(provider: Provider) -> dict[str, Any]:
     }
 
 
-def _api_key_options(provider: Provider) -> dict[str, Any]:
+def api_key_options(provider: Provider) -> dict[str, Any]:
+    """An anymail backend that takes an API key (Resend, Brevo; the base of others)."""
     return {
         "api_key": provider.credentials.get("api_key", ""),
         "api_url": api_url_for(provider),
@@ -140,33 +135,24 @@ def ignore_sendgrid_support_warning() -> None:
     )
 
 
-def _sendgrid_options(provider: Provider) -> dict[str, Any]:
+def sendgrid_options(provider: Provider) -> dict[str, Any]:
+    """api_key_options, without anymail's SendGrid support warning."""
     ignore_sendgrid_support_warning()
-    return _api_key_options(provider)
+    return api_key_options(provider)
 
 
-def _mailgun_options(provider: Provider) -> dict[str, Any]:
-    return {**_api_key_options(provider), "sender_domain": provider.options.get("domain")}
+def mailgun_options(provider: Provider) -> dict[str, Any]:
+    """api_key_options plus the sending domain."""
+    return {**api_key_options(provider), "sender_domain": provider.options.get("domain")}
 
 
-def _postmark_options(provider: Provider) -> dict[str, Any]:
+def postmark_options(provider: Provider) -> dict[str, Any]:
+    """anymail's Postmark backend: the server token."""
     return {
         "server_token": provider.credentials.get("server_token", ""),
         "api_url": api_url_for(provider),
         "timeout": timeout_for(provider),
     }
-
-
-BACKENDS: dict[str, tuple[str, Callable[[Provider], dict[str, Any]]]] = {
-    Provider.Kind.SMTP: ("providers.hosts.PinnedSMTPBackend", _smtp_options),
-    Provider.Kind.MAILPASS: ("providers.backends.SMTPBackend", _mailpass_options),
-    Provider.Kind.AMAZON_SES: ("anymail.backends.amazon_ses.EmailBackend", _ses_options),
-    Provider.Kind.SENDGRID: ("anymail.backends.sendgrid.EmailBackend", _sendgrid_options),
-    Provider.Kind.MAILGUN: ("anymail.backends.mailgun.EmailBackend", _mailgun_options),
-    Provider.Kind.POSTMARK: ("anymail.backends.postmark.EmailBackend", _postmark_options),
-    Provider.Kind.RESEND: ("anymail.backends.resend.EmailBackend", _api_key_options),
-    Provider.Kind.BREVO: ("anymail.backends.brevo.EmailBackend", _api_key_options),
-}
 
 
 def open_for(provider: Provider) -> BaseEmailBackend:
@@ -176,13 +162,14 @@ def open_for(provider: Provider) -> BaseEmailBackend:
     its open() does when the host resolves to one by then: providers.hosts),
     CredentialsUnreadableError when the stored secrets cannot be decrypted,
     ImproperlyConfigured (anymail's configuration errors among them) for a provider that
-    cannot work as configured, and KeyError for a kind without a backend row.
-    delivery.deliver opens and closes the connection; its I/O keeps to the deadline of
+    cannot work as configured, and KeyError for a kind without a row.
+    delivery.Channel opens and closes the connection; its I/O keeps to the deadline of
     providers.deadline (its per-operation timeout is deadline.timeout_for(provider)).
     """
-    path, options_for = BACKENDS[provider.kind]
+    spec = spec_for(provider.kind)
+    options_for = import_string(spec.options)
     # What django.core.mail.get_connection() does, with the class that keeps the deadline.
-    return _within_deadline(path)(fail_silently=False, **options_for(provider))
+    return _within_deadline(spec.backend)(fail_silently=False, **options_for(provider))
 
 
 # django-anymail's backends, and what their HTTP calls need to keep to the deadline (our

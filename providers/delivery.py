@@ -5,13 +5,12 @@ decides what a failure means for the API or the queue.
 """
 
 import contextlib
-import dataclasses
 import enum
 import logging
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,6 @@ from anymail.exceptions import (
     AnymailInvalidAddress,
     AnymailRecipientsRefused,
 )
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
@@ -64,6 +62,9 @@ class DeliveryResult:
     # a second copy. False whenever it might have been accepted (e.g. a timeout after the
     # message content went out).
     not_accepted: bool = False
+    # No server answered: the connection was refused, reset or timed out, or TLS failed.
+    # An SMTP reply or an ESP's HTTP answer comes from a server that is up (see Trouble).
+    connection_failed: bool = False
 
 
 def _smtp_reply_text(code: int, message: bytes | str) -> str:
@@ -124,30 +125,102 @@ def _is_network_error(exc: BaseException) -> bool:
     return isinstance(exc, network) or isinstance(exc.__cause__, network)
 
 
+def _never_connected(error: BaseException) -> bool:
+    # A request that never reached the ESP carried nothing; a read timeout or a connection
+    # dropped mid-answer might have come after the ESP took the message.
+    if isinstance(
+        error,
+        requests.ConnectTimeout
+        | botocore.exceptions.EndpointConnectionError
+        | botocore.exceptions.ConnectTimeoutError,
+    ):
+        return True
+    if isinstance(error, requests.ConnectionError) and error.args:
+        return isinstance(getattr(error.args[0], "reason", None), NewConnectionError)
+    return False
+
+
 def _classify_anymail(exc: AnymailError) -> DeliveryResult:
     esp = exc.esp_name or "ESP"
     if _is_network_error(exc):
+        # No answer came (anymail keeps no response for these).
         cause = exc.__cause__ or exc
-        return DeliveryResult(Outcome.RETRY, error_text=f"cannot reach {esp}: {cause}")
+        return DeliveryResult(
+            Outcome.RETRY,
+            error_text=f"cannot reach {esp}: {cause}",
+            not_accepted=_never_connected(cause),
+            connection_failed=True,
+        )
     status, text = _anymail_status_and_text(exc)
     text = text or (str(exc.args[0]) if exc.args else type(exc).__name__)
-    # Refused recipients (some ESPs answer 200 or 422 for them) and errors raised before
-    # any request (bad address, unsupported feature) fail whatever the status.
-    if status is None or isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
-        return DeliveryResult(Outcome.FAILED, error_text=f"{esp}: {text}")
+    if status is None:
+        # Raised before any request went out (bad address, unsupported feature…).
+        return DeliveryResult(Outcome.FAILED, error_text=f"{esp}: {text}", not_accepted=True)
+    # An answer: after a 429 or 5xx nothing was queued there.
     temporary = status == 429 or status >= 500
+    if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
+        # Refused recipients (some ESPs answer 200 or 422 for them) fail whatever the status.
+        return DeliveryResult(Outcome.FAILED, error_text=f"{esp}: {text}", not_accepted=temporary)
     return DeliveryResult(
-        Outcome.RETRY if temporary else Outcome.FAILED, error_text=f"{esp} {status}: {text}"
+        Outcome.RETRY if temporary else Outcome.FAILED,
+        error_text=f"{esp} {status}: {text}",
+        not_accepted=temporary,
     )
 
 
-def classify_error(exc: BaseException) -> DeliveryResult:
-    """Map an exception raised while connecting or sending to a retry or failed result.
+# SMTP replies that refuse in so many words, at connect, EHLO, login, MAIL or DATA (RCPT:
+# SMTPRecipientsRefused), so the message was certainly not taken.
+_SMTP_REFUSALS = (
+    smtplib.SMTPSenderRefused,
+    smtplib.SMTPDataError,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPHeloError,
+    smtplib.SMTPAuthenticationError,
+)
 
-    The single place that decides what is temporary: SMTP 4xx replies, disconnects,
-    timeouts and network errors, ESP 429 and 5xx answers retry; SMTP 5xx replies, refused
-    recipients, ESP 4xx answers, invalid addresses, authentication and TLS failures and
-    configuration errors fail at once. error_text carries the provider's own words.
+
+def _connection_trouble(exc: OSError) -> tuple[Outcome, str]:
+    # Order matters: smtplib's exceptions and ssl's are OSErrors too.
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        if "STARTTLS" in str(exc):
+            # Raised before any login or message: the connection stays unencrypted, so
+            # nothing more goes over it (fail closed).
+            return (
+                Outcome.FAILED,
+                f"TLS error: the server does not offer STARTTLS, so nothing was sent ({exc})",
+            )
+        return Outcome.FAILED, f"SMTP server: {exc}"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return Outcome.RETRY, f"connection lost: {exc}"
+    if isinstance(exc, smtplib.SMTPException):
+        # e.g. "No suitable authentication method found."
+        return Outcome.FAILED, f"SMTP error: {exc}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        # Self-signed, expired, for another name…: retrying sends into the same wall.
+        reason = getattr(exc, "verify_message", None) or exc
+        return Outcome.FAILED, f"TLS error: certificate verify failed: {reason}; nothing was sent"
+    if isinstance(exc, ssl.SSLError):
+        # Protocol mismatch and the like: retrying sends into the same wall.
+        return Outcome.FAILED, f"TLS error: {exc}"
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return Outcome.RETRY, "timed out talking to the provider"
+    if isinstance(exc, socket.gaierror):
+        return Outcome.RETRY, f"cannot resolve host: {exc}"
+    return Outcome.RETRY, f"connection error: {exc}"
+
+
+def classify_error(exc: BaseException, *, in_data: bool = False) -> DeliveryResult:
+    """The whole DeliveryResult for an exception raised while connecting or sending.
+
+    The single place that reads these exceptions. The outcome: SMTP 4xx replies,
+    disconnects, timeouts and network errors, ESP 429 and 5xx answers retry; SMTP 5xx
+    replies, refused recipients, ESP 4xx answers, invalid addresses, authentication and TLS
+    failures and configuration errors fail at once. error_text carries the provider's own
+    words. not_accepted says whether the provider certainly did not take the message (what
+    failover relies on), connection_failed whether no server answered at all (Trouble).
+
+    `in_data`: the SMTP DATA phase had begun (providers.backends._QuickAddresses.in_data),
+    so a lost or timed-out connection may come after the server took the message.
     """
     if isinstance(exc, AnymailError):
         # Before the SMTP and OSError rules: anymail's HTTP errors are requests
@@ -159,41 +232,30 @@ def classify_error(exc: BaseException) -> DeliveryResult:
             f"{addr}: {_smtp_reply_text(code, msg)}" for addr, (code, msg) in exc.recipients.items()
         )
         temporary = bool(replies) and all(400 <= code < 500 for code, _ in replies)
-        return DeliveryResult(Outcome.RETRY if temporary else Outcome.FAILED, error_text=text)
-    if isinstance(exc, smtplib.SMTPResponseException):
-        text = _smtp_reply_text(exc.smtp_code, exc.smtp_error)
-        temporary = 400 <= exc.smtp_code < 500
-        return DeliveryResult(Outcome.RETRY if temporary else Outcome.FAILED, error_text=text)
-    if isinstance(exc, smtplib.SMTPNotSupportedError):
-        if "STARTTLS" in str(exc):
-            # Raised before any login or message: the connection stays unencrypted, so
-            # nothing more goes over it (fail closed).
-            text = f"TLS error: the server does not offer STARTTLS, so nothing was sent ({exc})"
-            return DeliveryResult(Outcome.FAILED, error_text=text)
-        return DeliveryResult(Outcome.FAILED, error_text=f"SMTP server: {exc}")
-    if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return DeliveryResult(Outcome.RETRY, error_text=f"connection lost: {exc}")
-    if isinstance(exc, smtplib.SMTPException):
-        # Before OSError, its base class: e.g. "No suitable authentication method found."
-        return DeliveryResult(Outcome.FAILED, error_text=f"SMTP error: {exc}")
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        # Self-signed, expired, for another name…: retrying sends into the same wall.
-        reason = getattr(exc, "verify_message", None) or exc
         return DeliveryResult(
-            Outcome.FAILED,
-            error_text=f"TLS error: certificate verify failed: {reason}; nothing was sent",
+            Outcome.RETRY if temporary else Outcome.FAILED, error_text=text, not_accepted=True
         )
-    if isinstance(exc, ssl.SSLError):
-        # Protocol mismatch and the like: retrying sends into the same wall.
-        return DeliveryResult(Outcome.FAILED, error_text=f"TLS error: {exc}")
-    if isinstance(exc, socket.timeout | TimeoutError):
-        return DeliveryResult(Outcome.RETRY, error_text="timed out talking to the provider")
-    if isinstance(exc, socket.gaierror):
-        return DeliveryResult(Outcome.RETRY, error_text=f"cannot resolve host: {exc}")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        # A reply, so the server is up. Any other reply than a refusal (to RSET, QUIT…)
+        # proves nothing once the content may have gone out.
+        temporary = 400 <= exc.smtp_code < 500
+        return DeliveryResult(
+            Outcome.RETRY if temporary else Outcome.FAILED,
+            error_text=_smtp_reply_text(exc.smtp_code, exc.smtp_error),
+            not_accepted=isinstance(exc, _SMTP_REFUSALS) or not in_data,
+        )
     if isinstance(exc, OSError):
-        return DeliveryResult(Outcome.RETRY, error_text=f"connection error: {exc}")
+        # Refused, reset, timed out, TLS trouble: no proof unless the content had not gone
+        # out yet.
+        outcome, text = _connection_trouble(exc)
+        return DeliveryResult(
+            outcome, error_text=text, not_accepted=not in_data, connection_failed=True
+        )
     if isinstance(exc, HostNotAllowedError | CredentialsUnreadableError | ImproperlyConfigured):
-        return DeliveryResult(Outcome.FAILED, error_text=f"provider misconfigured: {exc}")
+        # Found before anything was sent.
+        return DeliveryResult(
+            Outcome.FAILED, error_text=f"provider misconfigured: {exc}", not_accepted=True
+        )
     return DeliveryResult(Outcome.FAILED, error_text=f"{type(exc).__name__}: {exc}")
 
 
@@ -213,15 +275,6 @@ def _provider_message_id(email: EmailMessage) -> str:
 MAX_CONNECTION_FAILURES = 2
 
 
-def _is_connection_failure(exc: BaseException) -> bool:
-    # OSError covers refused/reset connections, timeouts and disconnects; an SMTP reply
-    # (e.g. 451 at DATA) or any ESP HTTP answer comes from a server that is up and talking.
-    if isinstance(exc, AnymailError):
-        return _is_network_error(exc)
-    reply = smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
-    return isinstance(exc, OSError) and not isinstance(exc, reply)
-
-
 class Trouble:
     """Connection failures in a row to one provider, shared by the channels sending to it.
 
@@ -234,8 +287,8 @@ class Trouble:
         self.in_a_row = 0
         self.down: DeliveryResult | None = None
 
-    def failed(self, result: DeliveryResult, *, connection_failure: bool) -> None:
-        self.in_a_row = self.in_a_row + 1 if connection_failure else 0
+    def failed(self, result: DeliveryResult) -> None:
+        self.in_a_row = self.in_a_row + 1 if result.connection_failed else 0
         if self.in_a_row >= MAX_CONNECTION_FAILURES:
             self.down = result
 
@@ -274,13 +327,13 @@ class Channel:
                     self.is_open = True
                 sent = self.connection.send_messages([email])
         except Exception as exc:  # noqa: BLE001 - boundary: every message gets an outcome
-            result = classify_error(exc)
-            if result.outcome is not Outcome.SENT and _not_accepted(exc, self.connection):
-                result = dataclasses.replace(result, not_accepted=True)
+            # Our SMTP clients note whether DATA had begun (providers.backends).
+            client = getattr(self.connection, "connection", None)
+            result = classify_error(exc, in_data=getattr(client, "in_data", False))
             logger.warning("delivery %s: %s", result.outcome, loggable(result.error_text))
             if result.outcome is Outcome.RETRY:
                 self.close()
-            self.trouble.failed(result, connection_failure=_is_connection_failure(exc))
+            self.trouble.failed(result)
             return result
         self.trouble.succeeded()
         if not sent:
@@ -295,47 +348,6 @@ class Channel:
                 self.connection.close()
 
 
-def _not_accepted(exc: BaseException, connection: BaseEmailBackend | None) -> bool:
-    """Whether `exc` proves the provider did not take the message (see DeliveryResult)."""
-    if isinstance(exc, AnymailError):
-        status, _ = _anymail_status_and_text(exc)
-        if status is not None:
-            return status == 429 or status >= 500  # an answer: nothing was queued there
-        if not _is_network_error(exc):
-            return True  # refused before any request went out (bad address…)
-        return _never_connected(exc.__cause__ or exc)
-    if isinstance(
-        exc,
-        smtplib.SMTPSenderRefused
-        | smtplib.SMTPRecipientsRefused
-        | smtplib.SMTPDataError
-        | smtplib.SMTPConnectError
-        | smtplib.SMTPHeloError
-        | smtplib.SMTPAuthenticationError,
-    ):
-        return True  # refused in so many words: at connect, EHLO, login, MAIL, RCPT or DATA
-    if isinstance(exc, OSError):
-        # Refused, reset or timed out: certain only if the content had not gone out yet.
-        client = getattr(connection, "connection", None)
-        return not getattr(client, "in_data", False)
-    return isinstance(exc, HostNotAllowedError | CredentialsUnreadableError | ImproperlyConfigured)
-
-
-def _never_connected(error: BaseException) -> bool:
-    # A request that never reached the ESP carried nothing; a read timeout or a connection
-    # dropped mid-answer might have come after the ESP took the message.
-    if isinstance(
-        error,
-        requests.ConnectTimeout
-        | botocore.exceptions.EndpointConnectionError
-        | botocore.exceptions.ConnectTimeoutError,
-    ):
-        return True
-    if isinstance(error, requests.ConnectionError) and error.args:
-        return isinstance(getattr(error.args[0], "reason", None), NewConnectionError)
-    return False
-
-
 def channel_to(provider: Provider) -> Channel:
     """A Channel to `provider`, not yet connected.
 
@@ -346,41 +358,9 @@ def channel_to(provider: Provider) -> Channel:
     try:
         return Channel(open_for(provider), timeout=timeout)
     except (HostNotAllowedError, CredentialsUnreadableError, ImproperlyConfigured, OSError) as exc:
-        result = dataclasses.replace(classify_error(exc), not_accepted=True)
+        result = classify_error(exc)  # nothing was sent: not_accepted
         logger.warning("provider %s unusable: %s", provider.pk, loggable(result.error_text))
         return Channel(None, timeout=timeout, unusable=result)
-
-
-def deliver(
-    connection: BaseEmailBackend,
-    email_messages: Iterable[EmailMessage],
-    *,
-    timeout: float | None = None,
-) -> Iterator[DeliveryResult]:
-    """Send each message over `connection`, yielding one DeliveryResult per message, in order.
-
-    Results are yielded as soon as each is known, so the caller can commit every outcome
-    before the next message goes out. The connection is closed at the end. Each message
-    gets at most `timeout` seconds (default MAILPASS_REQUEST_TIMEOUT_SECONDS, the most any
-    provider gets), connect to final reply.
-    """
-    seconds = timeout if timeout is not None else settings.MAILPASS_REQUEST_TIMEOUT_SECONDS
-    yield from _deliver(Channel(connection, timeout=seconds), email_messages)
-
-
-def deliver_via(
-    provider: Provider, email_messages: Iterable[EmailMessage]
-) -> Iterator[DeliveryResult]:
-    """deliver() over a new connection to `provider`: ONE connection for all the messages."""
-    yield from _deliver(channel_to(provider), email_messages)
-
-
-def _deliver(channel: Channel, email_messages: Iterable[EmailMessage]) -> Iterator[DeliveryResult]:
-    try:
-        for email in email_messages:
-            yield channel.send(email)
-    finally:
-        channel.close()
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils.translation import gettext, gettext_noop
 
 from accounts.models import Account
+from providers.models import Provider
 
 RELAY_REFUSAL = gettext_noop(
     "The MailPass relay is not enabled for this account: ask the operator of this instance."
@@ -21,6 +22,12 @@ RELAY_REFUSAL = gettext_noop(
 def relay_allowed(account: Account) -> bool:
     """Whether `account` may send through the instance's relay (and add it as a provider)."""
     return bool(settings.EMAIL_HOST) and account.relay_enabled
+
+
+def kind_allowed(kind: str, account: Account) -> bool:
+    """Whether `account` may add a provider of `kind` at all: the instance relay exists only
+    where the operator set one up, for the accounts it allows."""
+    return kind != Provider.Kind.MAILPASS or relay_allowed(account)
 
 
 def port_allowed(port: int) -> bool:

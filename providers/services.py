@@ -14,7 +14,7 @@ from providers import checks, kinds
 from providers.delivery import classify_error
 from providers.hosts import HostNotAllowedError, assert_host_allowed
 from providers.models import Provider
-from providers.policy import RELAY_REFUSAL, port_allowed, port_refusal, relay_allowed
+from providers.policy import RELAY_REFUSAL, kind_allowed, port_allowed, port_refusal
 
 
 def _validate_host(provider: Provider) -> None:
@@ -45,8 +45,8 @@ def provider_create(
 
     `fields` are the model's plain columns (host, port, username, security, timeout,
     from_email, from_name, hourly_limit, daily_limit, options); `credentials` the secrets,
-    stored encrypted. What each kind needs in credentials and options is providers.kinds'
-    table. Raises ValidationError (field → messages) on bad input, including a missing
+    stored encrypted. What each kind needs in credentials and options is its row in
+    providers.kinds. Raises ValidationError (field → messages) on bad input, including a missing
     credential or option of the kind and an smtp host that resolves to a private address.
     """
     provider = Provider(account=account, name=name, kind=kind, **fields)
@@ -138,7 +138,7 @@ def provider_check_kind(*, provider: Provider) -> None:
     that must not be contacted (this resolves the host name).
     """
     kinds.validate(provider.kind, provider.credentials, provider.options)
-    if provider.kind == Provider.Kind.MAILPASS and not relay_allowed(provider.account):
+    if not kind_allowed(provider.kind, provider.account):
         raise ValidationError({"kind": [gettext(RELAY_REFUSAL)]})
     if provider.timeout > settings.MAILPASS_REQUEST_TIMEOUT_SECONDS:
         raise ValidationError(

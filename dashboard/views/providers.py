@@ -14,10 +14,10 @@ from api.errors import RecipientSuppressedError, SendFailedError, SendLimitExcee
 from api.services import message_send_test
 from api.webhooks import webhook_url
 from dashboard.attempts import count_attempt
-from dashboard.forms import ProviderTestEmailForm
+from dashboard.forms import ProviderForm, ProviderTestEmailForm
 from providers import kinds, limits, services
-from providers.forms import KIND_DESCRIPTIONS, KIND_FIELD_LABELS, ProviderForm, kind_is_offered
 from providers.models import Provider
+from providers.policy import kind_allowed
 from providers.selectors import provider_list_for_account
 
 
@@ -48,7 +48,7 @@ def provider_list(request: HttpRequest) -> HttpResponse:
                 hour=hour,
                 day=day,
                 options=[
-                    (KIND_FIELD_LABELS.get(field.name, field.label), provider.options[field.name])
+                    (field.label, provider.options[field.name])
                     for field in kinds.fields_for(provider.kind)
                     if not field.secret and provider.options.get(field.name)
                 ],
@@ -69,7 +69,7 @@ def provider_create(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     if kind not in Provider.Kind.values:
         menu = [
-            (choice, KIND_DESCRIPTIONS.get(choice, ""), kind_is_offered(choice, account))
+            (choice, kinds.spec_for(choice).description, kind_allowed(choice, account))
             for choice in Provider.Kind
         ]
         return render(request, "dashboard/provider_kinds.html", {"menu": menu})

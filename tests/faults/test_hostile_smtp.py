@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 from django.core.mail import EmailMessage
 
-from providers.delivery import DeliveryResult, Outcome, deliver_via
+from providers.delivery import DeliveryResult, Outcome
 from providers.models import Provider
 from providers.services import provider_set_fallbacks, provider_test_connection
 from tests import factories
 from tests.faults.harness import figures, wait_until
 from tests.faults.hostile_smtp import HostileSmtpServer
+from tests.sending import deliver_via
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

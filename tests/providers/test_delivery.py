@@ -1,4 +1,4 @@
-"""providers.delivery: classify_error's table, and deliver/deliver_via against a real SMTP sink."""
+"""providers.delivery: classify_error's table, and Channel against a real SMTP sink."""
 
 import smtplib
 import socket
@@ -13,10 +13,11 @@ from django.utils.crypto import get_random_string
 
 from providers.connections import open_for
 from providers.crypto import CredentialsUnreadableError
-from providers.delivery import DeliveryResult, Outcome, classify_error, deliver, deliver_via
+from providers.delivery import Channel, DeliveryResult, Outcome, channel_to, classify_error
 from providers.hosts import HostNotAllowedError
 from providers.models import Provider
 from tests import factories
+from tests.sending import deliver_via
 from tests.smtp_sink import closed_port
 
 pytestmark = pytest.mark.django_db
@@ -184,6 +185,38 @@ def test_classify_error_maps_each_exception_to_retry_or_failed_with_the_provider
     assert result.provider_message_id == ""
 
 
+# What an exception proves, for failover and for Trouble: that the provider certainly did
+# not take the message (before the DATA phase began, and after), and that no server answered.
+PROOF_TABLE = [
+    pytest.param(smtplib.SMTPDataError(451, b"4.3.0"), True, True, False, id="refused-at-data"),
+    pytest.param(
+        smtplib.SMTPSenderRefused(553, b"5.1.8", "s@example.com"), True, True, False, id="sender"
+    ),
+    pytest.param(smtplib.SMTPAuthenticationError(535, b"5.7.8"), True, True, False, id="login"),
+    pytest.param(refused(b=(550, b"5.1.1")), True, True, False, id="recipients"),
+    pytest.param(
+        smtplib.SMTPResponseException(421, b"4.3.2"), True, False, False, id="other-reply"
+    ),
+    pytest.param(smtplib.SMTPServerDisconnected("gone"), True, False, True, id="disconnected"),
+    pytest.param(TimeoutError("timed out"), True, False, True, id="timeout"),
+    pytest.param(ConnectionRefusedError(111, "refused"), True, False, True, id="refused"),
+    pytest.param(ssl.SSLError(1, "WRONG_VERSION_NUMBER"), True, False, True, id="tls"),
+    pytest.param(HostNotAllowedError("private"), True, True, False, id="host-not-allowed"),
+    pytest.param(CredentialsUnreadableError("x"), True, True, False, id="credentials"),
+    pytest.param(ImproperlyConfigured("bad key"), True, True, False, id="misconfigured"),
+    pytest.param(ValueError("something odd"), False, False, False, id="unknown"),
+]
+
+
+@pytest.mark.parametrize(("exc", "before_data", "in_data", "connection_failed"), PROOF_TABLE)
+def test_classify_error_says_whether_the_message_was_certainly_not_taken(
+    exc, before_data, in_data, connection_failed
+):
+    assert classify_error(exc).not_accepted is before_data
+    assert classify_error(exc, in_data=True).not_accepted is in_data
+    assert classify_error(exc).connection_failed is connection_failed
+
+
 def test_classify_error_fails_a_generic_smtp_exception_at_once():
     # smtplib raises exactly this from login() when no AUTH method is shared with the server:
     # a configuration problem that retrying cannot fix.
@@ -193,7 +226,7 @@ def test_classify_error_fails_a_generic_smtp_exception_at_once():
     assert "No suitable authentication method found." in result.error_text
 
 
-# --- deliver / deliver_via over the real sink ----------------------------------------------
+# --- a Channel over the real sink ---------------------------------------------------------
 
 
 def make_email(
@@ -232,7 +265,7 @@ def relay(account, sink) -> Provider:
     return factories.make_provider(account, port=sink.port, is_default=False, name="Relay")
 
 
-def test_deliver_via_sends_every_message_over_one_connection(relay, sink, smtp_peers):
+def test_a_channel_sends_every_message_over_one_connection(relay, sink, smtp_peers):
     emails = [make_email(f"rcpt{i}@example.com") for i in range(3)]
 
     results = list(deliver_via(relay, emails))
@@ -252,21 +285,24 @@ def test_an_smtp_delivery_has_no_provider_message_id_beyond_our_message_id(relay
     assert sink.received[0].message["Message-ID"] == email.extra_headers["Message-ID"]
 
 
-def test_deliver_yields_each_result_before_sending_the_next_message(relay, sink):
-    results = deliver_via(
-        relay, [make_email("first@example.com"), make_email("second@example.com")]
-    )
+def test_a_channel_answers_each_message_before_the_next_one_goes_out(relay, sink):
+    channel = channel_to(relay)
 
-    assert next(results).outcome is Outcome.SENT
+    assert channel.send(make_email("first@example.com")).outcome is Outcome.SENT
     assert [r.rcpt_tos for r in sink.received] == [["first@example.com"]]
-    assert next(results).outcome is Outcome.SENT
+    assert channel.send(make_email("second@example.com")).outcome is Outcome.SENT
     assert len(sink.received) == 2
+    channel.close()
 
 
-def test_deliver_closes_the_connection_when_done(relay, sink):
+def test_a_channel_keeps_its_connection_open_until_closed(relay, sink):
     connection = open_for(relay)
+    channel = Channel(connection, timeout=5)
 
-    list(deliver(connection, [make_email(), make_email()]))
+    channel.send(make_email())
+    channel.send(make_email())
+    assert connection.connection is not None
+    channel.close()
 
     assert connection.connection is None
     assert len(sink.received) == 2
@@ -362,7 +398,7 @@ def test_a_hung_provider_costs_two_timeouts_not_one_per_message(account, silent_
     assert len(accepted) == 2
 
 
-def test_deliver_via_refuses_a_private_host_before_connecting(settings, account, sink, smtp_peers):
+def test_a_channel_refuses_a_private_host_before_connecting(settings, account, sink, smtp_peers):
     # The row is written directly, as if the host had been allowed when it was saved. The
     # host is the loopback sink itself, so a regression is caught without leaving loopback.
     provider = Provider.objects.create(
@@ -379,7 +415,7 @@ def test_deliver_via_refuses_a_private_host_before_connecting(settings, account,
     assert sink.received == []
 
 
-def test_deliver_via_fails_every_message_when_credentials_cannot_be_decrypted(account, sink):
+def test_a_channel_fails_every_message_when_credentials_cannot_be_decrypted(account, sink):
     provider = Provider.objects.create(
         account=account,
         name="Broken",

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from django.core.mail import EmailMessage
 
-from providers.delivery import Outcome, deliver_via
+from providers.delivery import Outcome
 from providers.services import provider_test_connection
 from tests.factories import make_esp_provider
 from tests.providers.esp_servers import ESP_KINDS
+from tests.sending import deliver_via
 
 pytestmark = pytest.mark.django_db
 

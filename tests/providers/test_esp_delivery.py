@@ -14,11 +14,12 @@ from anymail.exceptions import (
 from django.core.mail import EmailMultiAlternatives
 
 from providers.connections import api_url_for, open_for
-from providers.delivery import DeliveryResult, Outcome, classify_error, deliver_via
+from providers.delivery import DeliveryResult, Outcome, classify_error
 from providers.models import Provider
 from providers.services import provider_create
 from tests.factories import make_esp_provider
 from tests.providers.esp_servers import AUTH_ERROR_MESSAGES, ESP_KINDS, ESPS, Answer
+from tests.sending import deliver_via
 from tests.smtp_sink import closed_port
 
 pytestmark = pytest.mark.django_db
@@ -405,4 +406,5 @@ def _b64(text: str) -> str:
     ],
 )
 def test_classify_error_fails_anymails_permanent_errors_at_once(exc, outcome, text):
-    assert classify_error(exc) == DeliveryResult(outcome, error_text=text)
+    # Raised before any request went out, so certainly not taken.
+    assert classify_error(exc) == DeliveryResult(outcome, error_text=text, not_accepted=True)

@@ -6,9 +6,10 @@ from django.core.mail import EmailMultiAlternatives
 
 from providers.backends import SMTPBackend
 from providers.connections import open_for
-from providers.delivery import Outcome, deliver_via
+from providers.delivery import Outcome
 from providers.models import Provider
 from providers.services import provider_create
+from tests.sending import deliver_via
 
 pytestmark = pytest.mark.django_db
 

@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 from django.core.mail import EmailMessage
 
-from providers.delivery import LOGGED_TEXT_LIMIT, deliver_via
+from providers.delivery import LOGGED_TEXT_LIMIT
 from providers.models import Provider
 from tests import factories
 from tests.providers.esp_servers import EspServer
 from tests.security import figures
+from tests.sending import deliver_via
 
 pytestmark = pytest.mark.django_db
 

@@ -24,14 +24,16 @@ from django.core.mail import EmailMessage
 from django.urls import reverse
 
 from api.models import Message
-from providers.connections import PUBLIC_API_URLS, api_url_for, open_for
-from providers.delivery import Outcome, deliver_via
+from providers.connections import api_url_for, open_for
+from providers.delivery import Outcome
+from providers.kinds import spec_for
 from providers.models import Provider
 from providers.services import provider_create, provider_test_connection, provider_update
 from tests import factories
 from tests.providers.esp_servers import ESP_KINDS, EspServer, esp_values
 from tests.security import figures
 from tests.security.ssrf_dns import FakeDns, install
+from tests.sending import deliver_via
 
 pytestmark = pytest.mark.django_db
 
@@ -508,7 +510,7 @@ def test_an_esp_provider_cannot_point_its_api_anywhere(settings, account):
                 from_email="sender@example.com",
             )
             cases += 1
-            if api_url_for(provider) != PUBLIC_API_URLS[kind]:
+            if api_url_for(provider) != spec_for(kind).api_url:
                 failures.append(f"{kind}: API at {api_url_for(provider)!r}")
             cases += 1
             backend_values = repr(vars(open_for(provider)))

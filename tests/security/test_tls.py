@@ -26,12 +26,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.core.mail import EmailMessage
 
 from api.models import Message
-from providers.delivery import Outcome, deliver_via
+from providers.delivery import Outcome
 from providers.models import Provider
 from providers.services import provider_create, provider_test_connection
 from tests import factories
 from tests.security import figures
 from tests.security.ssrf_dns import FakeDns, install
+from tests.sending import deliver_via
 from tests.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.django_db

@@ -9,31 +9,34 @@ from providers import kinds
 from providers.models import Provider
 from providers.services import provider_create
 
-HELP = {
-    "password": "smtp: password (stored encrypted).",
-    "api_key": "sendgrid, mailgun, resend, brevo: API key (stored encrypted).",
-    "server_token": "postmark: server token (stored encrypted).",
-    "access_key_id": "amazon_ses: access key ID (stored encrypted).",
-    "secret_access_key": "amazon_ses: secret access key (stored encrypted).",
-    "region": "amazon_ses: AWS region (eu-west-1); mailgun: us (default) or eu.",
-    "configuration_set": "amazon_ses: configuration set name (optional).",
-    "domain": "mailgun: sending domain.",
-    "webhook_secret": "ESPs: user:password the ESP sends to the provider's webhook URL.",
-    "webhook_signing_key": "mailgun: webhook signing key, checks each event's signature.",
-    "webhook_signing_secret": "resend: webhook signing secret (whsec_...).",
-    "webhook_verification_key": "sendgrid: signed event webhook verification key.",
-}
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _kind_flags(kind: str) -> str:
+    """`kind` and the flags it takes ([optional] ones in brackets)."""
+    flags = ["--host", "--port", "[--username]"] if kind == Provider.Kind.SMTP else []
+    for field in kinds.fields_for(kind):
+        flags.append(_flag(field.name) if field.required else f"[{_flag(field.name)}]")
+    return f"{kind} {' '.join(flags) or '(no flags)'}"
+
+
+def _flag_help(name: str) -> str:
+    """What the flag `name` is to each kind that takes it, from the kinds' rows."""
+    described: dict[str, list[str]] = {}  # the field's words → the kinds with that field
+    for kind in kinds.kinds_with_field(name):
+        [field] = [f for f in kinds.fields_for(kind) if f.name == name]
+        words = f"{field.label}. {field.help}" if field.help else f"{field.label}."
+        described.setdefault(words, []).append(kind)
+    return " ".join(f"{', '.join(kinds_)}: {words}" for words, kinds_ in described.items())
 
 
 class Command(BaseCommand):
     help = (
         "Add a sending provider to USERNAME's account. Each kind takes its own flags: "
-        "smtp --host --port [--username --password], mailpass none (the instance relay), "
-        "amazon_ses --access-key-id --secret-access-key --region [--configuration-set], "
-        "sendgrid/resend/brevo --api-key, mailgun --api-key --domain [--region], "
-        "postmark --server-token. ESP kinds also take --webhook-secret (and "
-        "--webhook-signing-key, --webhook-signing-secret or --webhook-verification-key) "
-        "for their events webhook."
+        + ", ".join(_kind_flags(kind) for kind in kinds.KINDS)
+        + "."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -44,9 +47,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=None, help="smtp: port (required).")
         parser.add_argument("--username", dest="login", default="", help="smtp: login.")
         for field in kinds.ALL_FIELDS:
-            parser.add_argument(
-                "--" + field.name.replace("_", "-"), default="", help=HELP[field.name]
-            )
+            parser.add_argument(_flag(field.name), default="", help=_flag_help(field.name))
         parser.add_argument(
             "--security", choices=Provider.Security.values, default=Provider.Security.STARTTLS
         )
@@ -114,7 +115,7 @@ class Command(BaseCommand):
                 raise CommandError(f"Kind smtp needs {' and '.join(missing)}.")
             own |= {"host", "port", "login"}
         flags = {"host": "--host", "port": "--port", "login": "--username"}
-        flags |= {f.name: "--" + f.name.replace("_", "-") for f in kinds.ALL_FIELDS}
+        flags |= {f.name: _flag(f.name) for f in kinds.ALL_FIELDS}
         foreign = [flag for name, flag in flags.items() if options[name] and name not in own]
         if foreign:
             raise CommandError(f"Kind {kind} does not take {', '.join(foreign)}.")

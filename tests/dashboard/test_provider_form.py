@@ -1,8 +1,8 @@
-"""providers.forms.ProviderForm: each kind's fields, the service's rules, secrets write-only."""
+"""dashboard.forms.ProviderForm: each kind's fields, the service's rules, secrets write-only."""
 
 import pytest
 
-from providers.forms import ProviderForm
+from dashboard.forms import ProviderForm
 from providers.models import Provider
 
 pytestmark = pytest.mark.django_db
@@ -144,3 +144,12 @@ def test_an_esp_provider_needs_no_smtp_columns(account):
     provider = form.save()
 
     assert (provider.host, provider.port, provider.timeout) == ("", 587, 10)
+
+
+def test_each_kind_shows_its_own_label_and_help_from_its_row(account):
+    ses = ProviderForm(account=account, kind="amazon_ses")
+    mailgun = ProviderForm(account=account, kind="mailgun")
+
+    assert ses.fields["access_key_id"].label == "Access key ID"
+    assert ses.fields["region"].help_text == "The AWS region, like eu-west-1."
+    assert mailgun.fields["region"].help_text == "us (the default) or eu."
