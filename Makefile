@@ -35,6 +35,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	DEBUG=1 $(PY) -m mypy
+	@# Every type: ignore names its error code and says why on the same line.
+	@if git ls-files -z '*.py' | xargs -0 grep -nP 'type: ignore(?!\[[a-z, -]+\]  # \S)'; then \
+		echo "lint: write each type: ignore as '# type: ignore[code]  # reason'" >&2; exit 1; fi
 
 ## deps: what the tests use from outside PyPI: the Debian packages (installed when run as
 ##       root, else a warning and those tests skip) and sdks/js's pinned npm dev dependencies

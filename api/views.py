@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -366,7 +366,7 @@ def tracking_click(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @csrf_exempt
-def provider_webhook(request: HttpRequest, token: str) -> HttpResponse:
+def provider_webhook(request: HttpRequest, token: str) -> HttpResponseBase:
     """An ESP's events for one provider (see api.webhooks); an unknown token is a 404."""
     provider = webhooks.provider_for_token(token)
     if provider is None:

@@ -23,8 +23,9 @@ from anymail.exceptions import (
 from anymail.signals import AnymailTrackingEvent, tracking
 from django.conf import settings
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.module_loading import import_string
+from django.views import View
 
 from api.services import provider_event_record
 from api.signing import base36, matches, read_base36, signature
@@ -77,7 +78,7 @@ class _StrictWebhookView:
 
     def run_validators(self, request: HttpRequest) -> None:
         try:
-            super().run_validators(request)  # type: ignore[misc]
+            super().run_validators(request)  # type: ignore[misc]  # anymail's, after us in the MRO
         except AnymailWebhookValidationFailure:
             raise
         except _MALFORMED as err:
@@ -85,7 +86,7 @@ class _StrictWebhookView:
 
     def parse_events(self, request: HttpRequest) -> list[AnymailTrackingEvent]:
         try:
-            events = list(super().parse_events(request))  # type: ignore[misc]
+            events = list(super().parse_events(request))  # type: ignore[misc]  # anymail's, see above
         except AnymailWebhookValidationFailure:
             raise
         except _MALFORMED as err:
@@ -109,7 +110,7 @@ def _check_event(event: AnymailTrackingEvent) -> None:
 
 
 @functools.cache
-def _view_class(kind: str) -> type:
+def _view_class(kind: str) -> type[View]:
     """anymail's view for `kind`, subclassed so that as_view() takes its settings as keyword
     arguments (Django's View only accepts names that are class attributes, and anymail's
     views read some settings, webhook_secret…, without declaring them), and so that a
@@ -117,9 +118,10 @@ def _view_class(kind: str) -> type:
     webhook = _webhook_of(kind)
     view_class = import_string(webhook.view)
     settings_names = ["webhook_secret", *webhook.fixed_kwargs]
-    return type(
+    subclass: type[View] = type(
         view_class.__name__, (_StrictWebhookView, view_class), dict.fromkeys(settings_names)
     )
+    return subclass
 
 
 def webhook_token(provider: Provider) -> str:
@@ -143,7 +145,7 @@ def provider_for_token(token: str) -> Provider | None:
     return Provider.objects.filter(pk=pk, kind__in=_WEBHOOK_KINDS).first()
 
 
-def view_for(provider: Provider) -> Callable[[HttpRequest], HttpResponse] | None:
+def view_for(provider: Provider) -> Callable[[HttpRequest], HttpResponseBase] | None:
     """anymail's tracking view for `provider`, keyed with its own secrets; None when the
     provider has no webhook secret at all (an unauthenticated webhook accepts nothing)."""
     webhook = _webhook_of(provider.kind)
@@ -172,7 +174,7 @@ _receiving_for: contextvars.ContextVar[Provider | None] = contextvars.ContextVar
 )
 
 
-def receive(request: HttpRequest, provider: Provider) -> HttpResponse:
+def receive(request: HttpRequest, provider: Provider) -> HttpResponseBase:
     """Run the provider's webhook view; its events are recorded against that provider."""
     view = view_for(provider)
     if view is None:

@@ -33,7 +33,8 @@ class _NewPasswordFields(forms.Form):
         raise NotImplementedError
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         first, second = cleaned.get("password1"), cleaned.get("password2")
         if first and second and first != second:
             self.add_error("password2", _("The two passwords are not the same."))
@@ -154,7 +155,8 @@ class ProviderTestEmailForm(forms.Form):
         self.provider = provider
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if not self.provider.from_email:
             raise forms.ValidationError(
                 _("%(name)s has no sender address: add one on its settings page first."),
@@ -318,7 +320,9 @@ class ProviderForm(forms.ModelForm):
             others = others.exclude(pk=self.instance.pk)
         choices = [(p.pk, str(p)) for p in others]
         if choices:
-            self.fields["fallbacks"].choices = choices
+            fallbacks = self.fields["fallbacks"]
+            assert isinstance(fallbacks, forms.ChoiceField)
+            fallbacks.choices = choices
         else:
             del self.fields["fallbacks"]
 
@@ -338,7 +342,8 @@ class ProviderForm(forms.ModelForm):
         return kept + [pk for pk in chosen if pk not in kept]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         kind = self.kind or cleaned.get("kind")
         if not kind:
             return cleaned  # the kind's own error is already reported
@@ -364,11 +369,13 @@ class ProviderForm(forms.ModelForm):
     def add_service_errors(self, err: ValidationError) -> None:
         """Show a provider service's ValidationError: on its field where the form has that
         field, else above the form (e.g. "kind" when the kind is not a choice here)."""
-        errors = err.message_dict if hasattr(err, "error_dict") else {None: err.messages}
+        errors: dict[str | None, list[str]] = {None: err.messages}
+        if hasattr(err, "error_dict"):
+            errors = {name: messages for name, messages in err.message_dict.items()}
         for name, messages in errors.items():
             self.add_error(name if name in self.fields else None, messages)
 
-    def save(self) -> Provider:  # type: ignore[override]
+    def save(self) -> Provider:  # type: ignore[override]  # no commit=: saved by the service
         """Create or update the provider through its service (never ModelForm's save).
 
         Raises ValidationError if the service refuses what clean() accepted (the smtp

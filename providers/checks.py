@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import requests
 from botocore.config import Config
+from django.core.mail.backends.smtp import EmailBackend as SMTPEmailBackend
 from django.utils.module_loading import import_string
 
 from providers import deadline
@@ -29,9 +30,12 @@ class CheckFailedError(Exception):
 def smtp(provider: Provider) -> str:
     """SMTP kinds: connect, EHLO (STARTTLS and login when configured), QUIT."""
     backend = open_for(provider)
+    assert isinstance(backend, SMTPEmailBackend)  # the SMTP kinds' rows name one
     backend.open()
     try:
-        code, reply = backend.connection.ehlo()
+        client = backend.connection
+        assert client is not None  # open() connected, or raised
+        code, reply = client.ehlo()
         if code != 250:
             raise CheckFailedError(f"EHLO refused: {code} {reply.decode(errors='replace')}")
     finally:

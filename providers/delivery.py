@@ -320,15 +320,17 @@ class Channel:
     def send(self, email: EmailMessage) -> DeliveryResult:
         if (refusal := self.unusable or self.trouble.down) is not None:
             return refusal
+        connection = self.connection
+        assert connection is not None  # only an unusable channel has none
         try:
             with deadline.within(self.timeout):
                 if not self.is_open:
-                    self.connection.open()
+                    connection.open()
                     self.is_open = True
-                sent = self.connection.send_messages([email])
+                sent = connection.send_messages([email])
         except Exception as exc:  # noqa: BLE001 - boundary: every message gets an outcome
             # Our SMTP clients note whether DATA had begun (providers.backends).
-            client = getattr(self.connection, "connection", None)
+            client = getattr(connection, "connection", None)
             result = classify_error(exc, in_data=getattr(client, "in_data", False))
             logger.warning("delivery %s: %s", result.outcome, loggable(result.error_text))
             if result.outcome is Outcome.RETRY:
@@ -341,7 +343,7 @@ class Channel:
         return DeliveryResult(Outcome.SENT, provider_message_id=_provider_message_id(email))
 
     def close(self) -> None:
-        if self.is_open:
+        if self.is_open and self.connection is not None:
             self.is_open = False
             # Closing is tidying up: a failing QUIT changes nothing about any outcome.
             with contextlib.suppress(smtplib.SMTPException, OSError):

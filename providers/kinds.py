@@ -15,9 +15,12 @@ Secrets are stored encrypted in Provider.credentials; everything else goes into
 Provider.options.
 """
 
+from __future__ import annotations
+
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -27,15 +30,18 @@ from django.utils.translation import gettext_lazy as _
 
 from providers.models import Provider
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise  # a str, or gettext_lazy's lazy one
+
 
 @dataclass(frozen=True)
 class KindField:
     name: str  # key in credentials (secret) or options (not secret); the form field; --flag
-    label: str  # as the dashboard shows it (translated lazily, like noun and help)
-    noun: str  # the same in a sentence, lower case: "Amazon SES needs its region."
+    label: StrOrPromise  # as the dashboard shows it (translated lazily, like noun and help)
+    noun: StrOrPromise  # the same in a sentence, lower case: "Amazon SES needs its region."
     secret: bool
     required: bool = True
-    help: str = ""  # the dashboard's help text under the input
+    help: StrOrPromise = ""  # the dashboard's help text under the input
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ Rules = Callable[[Mapping[str, str], Mapping[str, object]], Errors]
 
 @dataclass(frozen=True)
 class KindSpec:
-    description: str  # one line on the dashboard's "which kind?" page (translated lazily)
+    description: StrOrPromise  # one line on the dashboard's "which kind?" page (translated lazily)
     fields: tuple[KindField, ...]
     backend: str  # the Django email backend class, by dotted path
     options: str  # function(provider) → the backend's keyword arguments, by dotted path

@@ -15,6 +15,7 @@ from api.services import message_send_test
 from api.webhooks import webhook_url
 from dashboard.attempts import count_attempt
 from dashboard.forms import ProviderForm, ProviderTestEmailForm
+from dashboard.http import AuthenticatedRequest
 from providers import kinds, limits, services
 from providers.models import Provider
 from providers.policy import kind_allowed
@@ -30,14 +31,14 @@ class ProviderRow:
     webhook_url: str | None
 
 
-def _own_provider(request: HttpRequest, pk: int) -> Provider:
+def _own_provider(request: AuthenticatedRequest, pk: int) -> Provider:
     """The provider `pk` of the user's account; another account's is a 404."""
     account = account_for_user(user=request.user)
     return get_object_or_404(Provider.objects.select_related("account"), pk=pk, account=account)
 
 
 @login_required
-def provider_list(request: HttpRequest) -> HttpResponse:
+def provider_list(request: AuthenticatedRequest) -> HttpResponse:
     account = account_for_user(user=request.user)
     rows = []
     for provider in provider_list_for_account(account=account):
@@ -48,7 +49,7 @@ def provider_list(request: HttpRequest) -> HttpResponse:
                 hour=hour,
                 day=day,
                 options=[
-                    (field.label, provider.options[field.name])
+                    (str(field.label), provider.options[field.name])
                     for field in kinds.fields_for(provider.kind)
                     if not field.secret and provider.options.get(field.name)
                 ],
@@ -64,7 +65,7 @@ def provider_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def provider_create(request: HttpRequest) -> HttpResponse:
+def provider_create(request: AuthenticatedRequest) -> HttpResponse:
     account = account_for_user(user=request.user)
     kind = request.GET.get("kind", "")
     if kind not in Provider.Kind.values:
@@ -91,7 +92,7 @@ def provider_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def provider_update(request: HttpRequest, pk: int) -> HttpResponse:
+def provider_update(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     provider = _own_provider(request, pk)
     name = provider.name  # the form writes what was typed into the instance, valid or not
     form = ProviderForm(request.POST or None, account=provider.account, instance=provider)
@@ -112,7 +113,7 @@ def provider_update(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def provider_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def provider_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     provider = _own_provider(request, pk)
     if request.method == "POST":
         name = provider.name
@@ -133,7 +134,7 @@ def provider_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def provider_set_default(request: HttpRequest, pk: int) -> HttpResponse:
+def provider_set_default(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     provider = _own_provider(request, pk)
     services.provider_set_default(provider=provider)
     messages.success(
@@ -159,7 +160,7 @@ def _tests_used_up(request: HttpRequest, provider: Provider) -> bool:
 
 @login_required
 @require_POST
-def provider_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
+def provider_test_connection(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     provider = _own_provider(request, pk)
     if _tests_used_up(request, provider):
         return redirect("dashboard:provider-list")
@@ -181,7 +182,7 @@ def provider_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def provider_test_email(request: HttpRequest, pk: int) -> HttpResponse:
+def provider_test_email(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     provider = _own_provider(request, pk)
     if _tests_used_up(request, provider):
         return redirect("dashboard:provider-list")
