@@ -2,7 +2,6 @@ import hashlib
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,7 +14,7 @@ from accounts.services import account_for_user, account_update, signup_complete,
 from dashboard import mails
 from dashboard.attempts import client_of, count_attempt, refused
 from dashboard.forms import AccountSettingsForm, PasswordResetRequestForm, SignUpForm
-from dashboard.http import AuthenticatedRequest
+from dashboard.http import AuthenticatedRequest, link_invalid, log_in
 
 
 def signup_available() -> bool:
@@ -89,8 +88,8 @@ def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
             "The sign-up link was used already, is older than two days, or the address has a "
             "user by now. Sign up again, or log in."
         )
-        return render(request, "registration/link_invalid.html", {"reason": reason}, status=404)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return link_invalid(request, reason, status=404)
+    log_in(request, user)
     messages.success(request, _("Welcome to MailPass. Add a provider, then create an API key."))
     return redirect("dashboard:overview")
 

@@ -1,6 +1,5 @@
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,7 +20,7 @@ from accounts.services import (
 )
 from dashboard import mails
 from dashboard.forms import InvitationAcceptForm, InvitationForm
-from dashboard.http import AuthenticatedRequest
+from dashboard.http import AuthenticatedRequest, link_invalid, log_in
 
 
 def _is_owner(request: AuthenticatedRequest, account: Account) -> bool:
@@ -106,13 +105,13 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
     invitation = invitation_get(token=token)
     if invitation is None:
         reason = _("The invitation was used already, withdrawn, or is older than seven days.")
-        return render(request, "registration/link_invalid.html", {"reason": reason}, status=404)
+        return link_invalid(request, reason, status=404)
     if request.user.is_authenticated:
         reason = _(
             "You are logged in as a MailPass user already, and a user belongs to one account. "
             "Log out to accept the invitation as the new user it is for."
         )
-        return render(request, "registration/link_invalid.html", {"reason": reason}, status=409)
+        return link_invalid(request, reason, status=409)
     form = InvitationAcceptForm(request.POST or None, email=invitation.email)
     if request.method == "POST" and form.is_valid():
         user = invitation_accept(invitation=invitation, password=form.cleaned_data["password1"])
@@ -121,8 +120,8 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
                 "This address has a MailPass user already, and a user belongs to one account. "
                 "Ask for an invitation to another address."
             )
-            return render(request, "registration/link_invalid.html", {"reason": reason}, status=409)
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return link_invalid(request, reason, status=409)
+        log_in(request, user)
         messages.success(
             request, _("Welcome to %(account)s on MailPass.") % {"account": invitation.account}
         )
