@@ -14,6 +14,9 @@ message or only for given recipients, and the faults can be switched while it ru
     delay           seconds to wait before answering DATA (a slow relay)
     until           Unix time after which all faults lapse (the server "recovers")
 
+With `pipelining`, set when it starts, it offers PIPELINING (RFC 2920) in its EHLO reply
+(aiosmtpd reads pipelined commands either way, answering each in turn).
+
 Every message and refusal is recorded, one line each, flushed at once, so the counts
 survive the processes that sent them:
 
@@ -29,7 +32,7 @@ Two ways to run it:
       python -m tests.faults.fault_sink --port 0 --record FILE [--control FILE]
   It prints "READY <port>" once it listens and stops on SIGTERM/SIGINT. Faults are read
   from the --control JSON file (same keys as above), re-read whenever it changes;
-  FaultSinkProcess wraps all that. Binds 127.0.0.1 only.
+  FaultSinkProcess wraps all that (--pipelining: offer PIPELINING). Binds 127.0.0.1 only.
 """
 
 import argparse
@@ -96,9 +99,16 @@ NO_FAULTS = Faults()
 class FaultHandler:
     """aiosmtpd handler: decides every reply from the current Faults and records outcomes."""
 
-    def __init__(self, record_path: Path | None = None, control_path: Path | None = None):
+    def __init__(
+        self,
+        record_path: Path | None = None,
+        control_path: Path | None = None,
+        *,
+        pipelining: bool = False,
+    ):
         self.record_path = record_path
         self.control_path = control_path
+        self.pipelining = pipelining
         self._faults = NO_FAULTS
         self._control_seen: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
@@ -143,6 +153,14 @@ class FaultHandler:
             self._record.close()
 
     # --- SMTP hooks ---------------------------------------------------------------
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list
+    ) -> list[str]:
+        session.host_name = hostname  # what aiosmtpd does itself when there is no hook
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     def connect_reply(self) -> str | None:
         reply = self.faults.connect
@@ -247,8 +265,8 @@ class _Controller(Controller):
 class FaultSink:
     """The sink in a thread of this process (aiosmtpd Controller), for fast tests."""
 
-    def __init__(self, record_path: Path | None = None) -> None:
-        self.handler = FaultHandler(record_path)
+    def __init__(self, record_path: Path | None = None, *, pipelining: bool = False) -> None:
+        self.handler = FaultHandler(record_path, pipelining=pipelining)
         self.host = HOST
         self.port = free_port()
         self.controller = _Controller(
@@ -286,7 +304,8 @@ class FaultSink:
 class FaultSinkProcess:
     """`python -m tests.faults.fault_sink` in a child process, steered by its control file."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, pipelining: bool = False) -> None:
+        self.pipelining = pipelining
         self.record_path = workdir / "sink-record.tsv"
         self.control_path = workdir / "sink-control.json"
         self.log_path = workdir / "sink-stderr.log"
@@ -301,6 +320,7 @@ class FaultSinkProcess:
             [
                 *(sys.executable, "-m", "tests.faults.fault_sink", "--port", "0"),
                 *("--record", str(self.record_path), "--control", str(self.control_path)),
+                *(["--pipelining"] if self.pipelining else []),
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -342,8 +362,8 @@ class FaultSinkProcess:
             self._log.close()
 
 
-async def _serve(port: int, record: Path, control: Path | None) -> None:
-    handler = FaultHandler(record, control)
+async def _serve(port: int, record: Path, control: Path | None, pipelining: bool) -> None:
+    handler = FaultHandler(record, control, pipelining=pipelining)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: _smtp_factory(handler), HOST, port)
     stop = asyncio.Event()
@@ -362,9 +382,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0: any free port (printed)")
     parser.add_argument("--record", type=Path, required=True)
     parser.add_argument("--control", type=Path, default=None)
+    parser.add_argument("--pipelining", action="store_true", help="offer PIPELINING")
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.port, args.record, args.control))
+        asyncio.run(_serve(args.port, args.record, args.control, args.pipelining))
 
 
 if __name__ == "__main__":
