@@ -1,7 +1,8 @@
 """MailPass benchmark suite: the body of `make bench` (a benchmark, not a test).
 
-    make bench                                # the full run (~10-14 min today; less as
-                                              # the drain gets faster)
+    make bench                                # the full run (~15-20 min today, ~6 of
+                                              # them the far rows; less as the engine
+                                              # hides distance and the drain gets faster)
     make bench BENCH_ARGS=--quick             # a smoke run: small counts, 3 reps (~5 min)
     make bench BENCH_ARGS="--skip memory,status --reps 7"   # any subset; --help lists all
     make bench BENCH_ARGS=--profile           # + a CPU profile of one 1-worker drain
