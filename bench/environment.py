@@ -1,8 +1,9 @@
 """What a bench measures against: all on 127.0.0.1, all thrown away at exit.
 
 A throwaway PostgreSQL cluster (bin/pg-test-cluster), the settings every bench process runs
-with, the two SMTP sinks (bench/sink.py), gunicorn for the HTTP rows and the child processes
-the measurements start. Whatever starts registers its stop with a Cleanup first, so Ctrl-C or
+with, the three SMTP sinks (bench/sink.py: near, answering DATA late, and far away), the fake
+ESP API (bench/esp_fake.py), gunicorn for the HTTP rows and the child processes the
+measurements start. Whatever starts registers its stop with a Cleanup first, so Ctrl-C or
 SIGTERM at any moment leaves nothing running. bench/dashboard.py uses the cluster, the
 settings and the cleanup as well.
 """
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sink as sinkmod
+from esp_fake import EspFakeProcess
 from fixtures import BenchData
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -159,13 +161,17 @@ def setup_django(env: dict[str, str]) -> None:
 
 
 class Environment:
-    """PostgreSQL with a migrated database and the bench's data, two sinks (one answering
-    DATA at once, one after `slow_sink_delay_ms`), Django in this process, gunicorn once
-    start_gunicorn() is called, and every child process: all stopped by `cleanup`."""
+    """PostgreSQL with a migrated database and the bench's data, three sinks (one answering
+    DATA at once, one after `slow_sink_delay_ms`, one `far_sink_rtt_ms` away), the fake ESP
+    API that the bench's Postmark and SES providers call, Django in this process, gunicorn
+    once start_gunicorn() is called, and every child process: all stopped by `cleanup`."""
 
-    def __init__(self, cleanup: Cleanup, *, slow_sink_delay_ms: float) -> None:
+    def __init__(
+        self, cleanup: Cleanup, *, slow_sink_delay_ms: float, far_sink_rtt_ms: float = 20.0
+    ) -> None:
         self.cleanup = cleanup
         self.slow_sink_delay_ms = slow_sink_delay_ms
+        self.far_sink_rtt_ms = far_sink_rtt_ms
         self.workdir = Path(tempfile.mkdtemp(prefix="mailpass-bench."))
         cleanup.push("workdir", lambda: shutil.rmtree(self.workdir, ignore_errors=True))
         self.children: list[subprocess.Popen] = []
@@ -178,11 +184,17 @@ class Environment:
         self.postgres = start_postgres(self.cleanup)
         self.postmaster = self.postgres.postmaster_pid()
         self.env = settings_env(self.postgres.url, allowed_hosts="127.0.0.1")
-        # Measuring throughput, not the per-key throttle (1200/min by default, which a
-        # bench exceeds in seconds); the throttle still runs on every request.
-        self.env["MAILPASS_API_RATE_LIMIT"] = os.environ.get(
-            "MAILPASS_API_RATE_LIMIT", "10000000/min"
-        )
+        # Measuring throughput, not the throttles (1200 requests/min per key and 3000 per
+        # account by default, which a bench passes in seconds) nor the account's daily quota
+        # (10,000 recipients by default; a full run accepts ~35,000). Both still run on
+        # every request: the throttles with a rate never reached, the quota with 0 (none).
+        for name, unlimited in (
+            ("MAILPASS_API_RATE_LIMIT", "10000000/min"),
+            ("MAILPASS_ACCOUNT_RATE_LIMIT", "10000000/min"),
+            ("MAILPASS_ACCOUNT_DAILY_RECIPIENTS", "0"),
+            ("MAILPASS_ACCOUNT_DAILY_BYTES", "0"),
+        ):
+            self.env[name] = os.environ.get(name, unlimited)
         self.env["MAILPASS_SMTP_PORTS"] = "*"  # the sinks listen on free ports
 
         log("starting the SMTP sinks")
@@ -190,6 +202,11 @@ class Environment:
         self.cleanup.push("sink", self.sink.stop)
         self.slow_sink = sinkmod.SinkProcess(delay_ms=self.slow_sink_delay_ms).start()
         self.cleanup.push("slow sink", self.slow_sink.stop)
+        self.far_sink = sinkmod.SinkProcess(rtt_ms=self.far_sink_rtt_ms).start()
+        self.cleanup.push("far sink", self.far_sink.stop)
+        self.esp = EspFakeProcess().start()
+        self.cleanup.push("fake ESP API", self.esp.stop)
+        self._point_esps_at_the_fake()
 
         log("migrating a fresh database")
         subprocess.run(
@@ -197,12 +214,34 @@ class Environment:
         )
         setup_django(self.env)
         self.data = BenchData(sink_port=self.sink.port)
+        self._check_esps_call_the_fake()
         from django.db import connection
 
         with connection.cursor() as cur:
             cur.execute("SHOW server_version")
             self.pg_version = cur.fetchone()[0]
         log(f"setup done in {time.perf_counter() - t0:.1f}s")
+
+    def _point_esps_at_the_fake(self) -> None:
+        """Every process of the bench sends the Postmark and SES providers' calls to the fake,
+        directly: no proxy, no AWS settings or metadata service from this machine."""
+        for name in [k for k in self.env if k.startswith("AWS_") or k.lower().endswith("_proxy")]:
+            del self.env[name]
+        self.env.update(
+            MAILPASS_ESP_API_URLS=f"postmark={self.esp.url},amazon_ses={self.esp.url}",
+            AWS_EC2_METADATA_DISABLED="true",
+            NO_PROXY="127.0.0.1,localhost",
+            no_proxy="127.0.0.1,localhost",
+        )
+
+    def _check_esps_call_the_fake(self) -> None:
+        """Refuse to go on unless both ESP providers resolve to the fake on 127.0.0.1."""
+        from providers.connections import api_url_for
+
+        for kind, provider in self.data.esp_providers.items():
+            url = api_url_for(provider)
+            if url != self.esp.url:
+                raise RuntimeError(f"the bench's {kind} provider would call {url}, not the fake")
 
     # -- child processes
 

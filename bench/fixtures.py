@@ -1,5 +1,7 @@
-"""The bench's data: one account with an API key and a provider pointing at the sink, and the
-message every measurement sends (a ~2 KB html+text receipt), stored once by batch_enqueue
+"""The bench's data: one account with an API key, a provider pointing at the sink (the
+default) and two ESP providers, Postmark and Amazon SES, whose API calls go to the bench's
+fake ESP (bench/esp_fake.py, through MAILPASS_ESP_API_URLS), and the message every
+measurement sends (a ~2 KB html+text receipt), stored once by batch_enqueue
 as the API stores it. Queues of any size are bulk SQL copies of that stored message, and
 every row a measurement adds is deleted after it, so each one starts on the same table.
 """
@@ -90,9 +92,43 @@ class BenchData:
         self.base_id = self.template.pk  # rows above it are removed after each measurement
         # The sent messages the status lookups pick from: none until add_sent_history().
         self.status_range = (self.template.pk + 1, self.template.pk)
+        # Not the default: only the messages a measurement queues for them use them. Their
+        # keys are made up; every call goes to the fake (environment.py checks where).
+        self.esp_providers = {
+            "postmark": provider_create(
+                account=self.account,
+                name="bench postmark",
+                kind="postmark",
+                credentials={"server_token": "bench-postmark-token"},
+                from_email=FROM_EMAIL,
+                from_name="MailPass Bench",
+                timeout=25,
+            ),
+            "amazon_ses": provider_create(
+                account=self.account,
+                name="bench ses",
+                kind="amazon_ses",
+                credentials={
+                    "access_key_id": "AKIABENCHFAKE0000000",
+                    "secret_access_key": "bench-secret-access-key",
+                },
+                options={"region": "eu-west-1"},
+                from_email=FROM_EMAIL,
+                from_name="MailPass Bench",
+                timeout=25,
+            ),
+        }
 
-    def insert_copies(self, count: int, *, sent: bool = False, chunk: int = 100_000) -> None:
-        """Insert `count` copies of the template: queued and due now, or already sent.
+    def insert_copies(
+        self,
+        count: int,
+        *,
+        sent: bool = False,
+        chunk: int = 100_000,
+        provider_id: int | None = None,
+    ) -> None:
+        """Insert `count` copies of the template: queued and due now, or already sent; sent
+        through `provider_id` instead of the template's provider when given.
 
         Sent copies (the status lookups' history) keep the template's subject and columns
         but carry a short body, so that a million of them take ~0.6 GB instead of ~2.2 GB.
@@ -118,6 +154,8 @@ class BenchData:
             "sent_at": when if sent else "NULL",
             "updated_at": when,
         }
+        if provider_id is not None:
+            overrides["provider_id"] = str(int(provider_id))
         if sent:
             overrides["html"] = "'<p>Thanks for your order #' || g || '.</p>'"
             overrides["text"] = "'Thanks for your order #' || g || '.'"

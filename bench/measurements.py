@@ -20,10 +20,12 @@ import time
 import traceback
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import sink as sinkmod
 from environment import BENCH_DIR, MANAGE, PY, RESULTS_DIR, ROOT, Environment, log
+from esp_fake import EspFakeProcess
 from fixtures import FROM_EMAIL, HTML, SUBJECT, TEXT, TO_EMAIL
 from probes import (
     children_cpu_seconds,
@@ -158,6 +160,25 @@ def django_rate(env: Environment, count: int) -> float:
 # --- draining the queue -----------------------------------------------------------------
 
 
+# Each drain worker's PostgreSQL connections carry this name (libpq reads PGAPPNAME), so
+# pg_stat_activity tells them apart from the bench's own and from each other.
+WORKER_APP_NAME = "mailpass-bench-worker-"
+
+
+@dataclass
+class DrainRun:
+    """What one drain measured."""
+
+    elapsed: float  # wall seconds of the worker processes, start-up included
+    inner: float  # the slowest worker's own seconds (its health line), 0 if none printed
+    rss_peaks: list[int]  # KiB, one per worker
+    db_connections: int  # the most PostgreSQL connections one worker held at once (sampled)
+    cpu_workers: float  # CPU seconds of the workers, PostgreSQL and the sink or fake ESP
+    cpu_pg: float
+    cpu_target: float
+    target_stats: dict[str, float]  # the sink's or fake's counters at the end
+
+
 def drain(
     env: Environment,
     results: Results,
@@ -173,17 +194,48 @@ def drain(
     `key`, also records the slowest worker's own timing, the peak RSS of the workers
     and the CPU per message of the workers, PostgreSQL and the sink.
     """
+    run = run_drain(env, results, workers, sink, count)
+    if key:
+        if run.inner > 0:
+            results.record(key + "_inner", count / run.inner)
+        results.record(key + "_rss", max(run.rss_peaks) / 1024)
+        results.record(key + "_cpu_worker", run.cpu_workers / count * 1000)
+        results.record(key + "_cpu_pg", run.cpu_pg / count * 1000)
+        results.record(key + "_cpu_sink", run.cpu_target / count * 1000)
+        results.record(key + "_wall_per_msg", run.elapsed / count * 1000)
+    return count / run.elapsed
+
+
+def run_drain(
+    env: Environment,
+    results: Results,
+    workers: int,
+    target: sinkmod.SinkProcess | EspFakeProcess,
+    count: int,
+    *,
+    provider_id: int | None = None,
+    count_db: bool = False,
+) -> DrainRun:
+    """Queue `count` messages and run `workers` process_mail_queue until they exit; verify
+    every message is `sent` and `target` received each Message-ID exactly once.
+
+    A sink as `target`: the messages go through the bench's SMTP provider, pointed at it
+    for the drain. The fake ESP: they go through `provider_id` (one of the ESP providers).
+    With `count_db`, pg_stat_activity is sampled every 50 ms for the workers' connections.
+    """
     data = env.data
     data.clear_new_rows()
-    data.point_provider_at(sink.port)
-    sink.reset()
-    data.insert_copies(count)
+    if isinstance(target, sinkmod.SinkProcess):
+        data.point_provider_at(target.port)
+    target.reset()
+    data.insert_copies(count, provider_id=provider_id)
+    sampler = DbConnections() if count_db else None
     settle()
     outs = []
     procs = []
     cpu_workers = children_cpu_seconds()
     cpu_pg = tree_cpu_seconds(env.postmaster)
-    cpu_sink = sink.cpu_seconds()
+    cpu_target = target.cpu_seconds()
     cpu_machine = machine_busy_seconds()
     cpu_self = self_cpu_seconds()
     started = time.perf_counter()
@@ -193,21 +245,23 @@ def drain(
         procs.append(
             env.popen(
                 [PY, MANAGE, "process_mail_queue"],
-                env=env.env,
+                env={**env.env, "PGAPPNAME": f"{WORKER_APP_NAME}{i}"},
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
         )
-    peaks = _wait_sampling(procs, timeout=max(300.0, count / 20))
+    peaks = _wait_sampling(
+        procs, timeout=max(300.0, count / 20), tick=sampler.sample if sampler else None
+    )
     elapsed = time.perf_counter() - started
     cpu_workers = children_cpu_seconds() - cpu_workers
     cpu_pg = tree_cpu_seconds(env.postmaster) - cpu_pg
-    cpu_sink = sink.cpu_seconds() - cpu_sink
+    cpu_target = target.cpu_seconds() - cpu_target
     cpu_machine = machine_busy_seconds() - cpu_machine
     cpu_self = self_cpu_seconds() - cpu_self
     # CPU that none of the processes taking part used: other work on this machine.
-    foreign = cpu_machine - cpu_workers - cpu_pg - cpu_sink - cpu_self
+    foreign = cpu_machine - cpu_workers - cpu_pg - cpu_target - cpu_self
     results.record("foreign_load", max(0.0, foreign) / elapsed)
     inner = 0.0
     texts = []
@@ -222,25 +276,60 @@ def drain(
         raise VerificationError(
             f"process_mail_queue exited {[p.returncode for p in procs]}: {texts[0][-500:]}"
         )
-    _verify_sent(env, sink, count, f"drain ({workers} worker(s))")
+    _verify_sent(env, target, count, f"drain ({workers} worker(s))")
+    stats = target.stats()
     data.clear_new_rows()
     data.point_provider_at(env.sink.port)
-    if key:
-        if inner > 0:
-            results.record(key + "_inner", count / inner)
-        results.record(key + "_rss", max(peaks) / 1024)
-        results.record(key + "_cpu_worker", cpu_workers / count * 1000)
-        results.record(key + "_cpu_pg", cpu_pg / count * 1000)
-        results.record(key + "_cpu_sink", cpu_sink / count * 1000)
-        results.record(key + "_wall_per_msg", elapsed / count * 1000)
-    return count / elapsed
+    return DrainRun(
+        elapsed=elapsed,
+        inner=inner,
+        rss_peaks=peaks,
+        db_connections=sampler.peak if sampler else 0,
+        cpu_workers=cpu_workers,
+        cpu_pg=cpu_pg,
+        cpu_target=cpu_target,
+        target_stats=stats,
+    )
 
 
-def _wait_sampling(procs: list[subprocess.Popen], timeout: float) -> list[int]:
-    """Wait for `procs`, sampling their peak RSS (VmHWM, KiB) every 20 ms."""
+class DbConnections:
+    """The most PostgreSQL connections any one drain worker held at once, from
+    pg_stat_activity (every connection of the worker's application name, idle or not),
+    sampled at most every 50 ms: a connection opened and closed between two samples is
+    missed, so this is a lower bound."""
+
+    def __init__(self, every: float = 0.05) -> None:
+        self.every = every
+        self.next = 0.0
+        self.peak = 0
+
+    def sample(self) -> None:
+        from django.db import connection
+
+        now = time.monotonic()
+        if now < self.next:
+            return
+        self.next = now + self.every
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE %s "
+                "GROUP BY application_name",
+                [WORKER_APP_NAME + "%"],
+            )
+            for (n,) in cur.fetchall():
+                self.peak = max(self.peak, n)
+
+
+def _wait_sampling(
+    procs: list[subprocess.Popen], timeout: float, tick: Callable[[], None] | None = None
+) -> list[int]:
+    """Wait for `procs`, sampling their peak RSS (VmHWM, KiB) every 20 ms (and calling
+    `tick` as often)."""
     peaks = [0] * len(procs)
     deadline = time.monotonic() + timeout
     while True:
+        if tick is not None:
+            tick()
         alive = False
         for i, proc in enumerate(procs):
             if proc.poll() is None:
@@ -256,7 +345,9 @@ def _wait_sampling(procs: list[subprocess.Popen], timeout: float) -> list[int]:
         time.sleep(0.02)
 
 
-def _verify_sent(env: Environment, sink: sinkmod.SinkProcess, count: int, what: str) -> None:
+def _verify_sent(
+    env: Environment, sink: sinkmod.SinkProcess | EspFakeProcess, count: int, what: str
+) -> None:
     counts = env.data.status_counts()
     stats = sink.stats()
     problems = []
@@ -264,7 +355,8 @@ def _verify_sent(env: Environment, sink: sinkmod.SinkProcess, count: int, what: 
         problems.append(f"statuses {counts}, expected {{'sent': {count}}}")
     if stats["accepted"] != count or stats["unique_ids"] != count:
         problems.append(
-            f"sink accepted {stats['accepted']:.0f} messages with "
+            f"{'sink' if isinstance(sink, sinkmod.SinkProcess) else 'fake ESP'} accepted "
+            f"{stats['accepted']:.0f} messages with "
             f"{stats['unique_ids']:.0f} distinct Message-IDs, expected {count}"
         )
     if stats["duplicate_ids"]:
@@ -302,6 +394,143 @@ def relay_delay(
             results.record_rate(key, rate, limits)
     if conn and drained:
         results.record("drain_delay:vs_conn", drained / conn)
+
+
+# --- providers at a distance ----------------------------------------------------------
+
+ESP_KEYS = {"postmark": "far_postmark", "amazon_ses": "far_ses"}
+
+
+def _near_and_far(rep: int | str) -> tuple[tuple[str, bool], ...]:
+    """The order of a rep's two drains: near first in odd reps, far first in even ones, so
+    neither always runs on a machine the other just warmed up."""
+    order = (("near", False), ("far", True))
+    return order if not isinstance(rep, int) or rep % 2 else order[::-1]
+
+
+def _distance_drain(
+    env: Environment,
+    results: Results,
+    key: str,
+    target: sinkmod.SinkProcess | EspFakeProcess,
+    count: int,
+    provider_id: int | None = None,
+) -> float | None:
+    """One 1-worker drain of a near/far pair; records its figures under `key` and returns
+    its msg/s by the worker's own timing (start-up left out: it is the same near and far,
+    and would hide most of the difference in a short drain), or None if it failed."""
+    run = attempt(
+        results,
+        key,
+        lambda: run_drain(env, results, 1, target, count, provider_id=provider_id, count_db=True),
+    )
+    if run is None:
+        return None
+    if run.inner <= 0:
+        log(f"  {key}: the worker printed no timing; using the wall time (start-up included)")
+    rate = count / (run.inner or run.elapsed)
+    results.record(key + "_wall", count / run.elapsed)
+    results.record(key + "_db_conns", run.db_connections)
+    stats = run.target_stats
+    if isinstance(target, sinkmod.SinkProcess):
+        results.record(key + "_peak_conns", stats["peak_sessions"])
+    else:
+        results.record(key + "_peak_conns", stats["peak_connections"])
+        results.record(key + "_peak_in_flight", stats["peak_in_flight"])
+    return rate
+
+
+def _record_kept(results: Results, key: str, rates: dict[str, float | None], limits: list) -> None:
+    for distance in ("near", "far"):
+        if rates.get(distance) is not None:
+            results.record_rate(f"{key}_{distance}", rates[distance], limits)
+    if rates.get("near") and rates.get("far"):
+        results.record(key + ":kept", rates["far"] / rates["near"])
+
+
+def far_smtp(env: Environment, results: Results, limit: LimitSamples, *, count: int) -> None:
+    """The SMTP relay at a distance: a 1-worker drain (project defaults) against the far
+    sink (every reply env.far_sink_rtt_ms late, one delay per read) and against the near
+    sink (the same code at 0 ms); kept = far / near. Then a sample of the limit."""
+    before = limit.last
+    rates: dict[str, float | None] = {}
+    for distance, far in _near_and_far(results.rep):
+        sink = env.far_sink if far else env.sink
+        rates[distance] = _distance_drain(env, results, f"far_smtp_{distance}", sink, count)
+    limit.sample()
+    _record_kept(results, "far_smtp", rates, results.limits_around(before, limit.last))
+
+
+def far_api(
+    env: Environment, results: Results, limit: LimitSamples, *, count: int, far_ms: float
+) -> None:
+    """Each ESP API at a distance: a 1-worker drain through the bench's Postmark and SES
+    providers, with the fake answering every send call after `far_ms` and at once; kept =
+    far / near. Then a sample of the limit."""
+    before = limit.last
+    all_rates = {}
+    try:
+        for kind, key in ESP_KEYS.items():
+            provider_id = env.data.esp_providers[kind].pk
+            rates: dict[str, float | None] = {}
+            for distance, far in _near_and_far(results.rep):
+                env.esp.set_latency(far_ms if far else 0)
+                rates[distance] = _distance_drain(
+                    env, results, f"{key}_{distance}", env.esp, count, provider_id
+                )
+            all_rates[key] = rates
+    finally:
+        env.esp.set_latency(0)
+    limit.sample()
+    limits = results.limits_around(before, limit.last)
+    for key, rates in all_rates.items():
+        _record_kept(results, key, rates, limits)
+
+
+def far_send(env: Environment, requests: int, far_ms: float) -> dict[str, float]:
+    """Sequential POST /send with the default provider the relay at 0 ms (env.sink) and
+    `far_ms` away (env.far_sink), alternating request by request; the round trips a /send
+    costs = (far p50 - near p50) / far_ms."""
+    env.data.clear_new_rows()
+    body = json.dumps({"to": TO_EMAIL, "subject": SUBJECT, "html": HTML, "text": TEXT}).encode()
+    sinks = {"near": env.sink, "far": env.far_sink}
+    for sink in sinks.values():
+        sink.reset()
+    times: dict[str, list[float]] = {"near": [], "far": []}
+    warmup = 3
+    settle()
+    try:
+        for i in range(requests + warmup):
+            order = ("near", "far") if i % 2 else ("far", "near")
+            for distance in order:
+                env.data.point_provider_at(sinks[distance].port)
+                t = time.perf_counter()
+                status, data = env.http("POST", "/api/v1/mail/send", body)
+                elapsed = time.perf_counter() - t
+                if status != 200:
+                    raise VerificationError(f"/send answered {status}: {data[:300]!r}")
+                if i >= warmup:
+                    times[distance].append(elapsed * 1000)
+    finally:
+        env.data.point_provider_at(env.sink.port)
+    for distance, sink in sinks.items():
+        accepted = sink.stats()["accepted"]
+        if accepted != requests + warmup:
+            raise VerificationError(
+                f"/send far: the {distance} sink counted {accepted:.0f} of {requests + warmup}"
+            )
+    counts = env.data.status_counts()
+    if counts != {"sent": 2 * (requests + warmup)}:
+        raise VerificationError(f"/send far: statuses {counts}, expected all sent")
+    env.data.clear_new_rows()
+    near_p50, far_p50 = percentile(times["near"], 50), percentile(times["far"], 50)
+    return {
+        "near_p50": near_p50,
+        "near_p99": percentile(times["near"], 99),
+        "far_p50": far_p50,
+        "far_p99": percentile(times["far"], 99),
+        "round_trips": (far_p50 - near_p50) / far_ms,
+    }
 
 
 # --- the HTTP API -------------------------------------------------------------------------

@@ -1,16 +1,18 @@
 """MailPass benchmark suite: the body of `make bench` (a benchmark, not a test).
 
-    make bench                                # the full run (~10-14 min today; less as
-                                              # the drain gets faster)
+    make bench                                # the full run (~15-20 min today, ~6 of
+                                              # them the far rows; less as the engine
+                                              # hides distance and the drain gets faster)
     make bench BENCH_ARGS=--quick             # a smoke run: small counts, 3 reps (~5 min)
     make bench BENCH_ARGS="--skip memory,status --reps 7"   # any subset; --help lists all
     make bench BENCH_ARGS=--profile           # + a CPU profile of one 1-worker drain
                                               # (bench/results/drain-profile.txt)
 
 Everything runs on this machine, on 127.0.0.1 only: a throwaway PostgreSQL cluster
-(bin/pg-test-cluster), a fresh migrated database, two minimal SMTP sinks (bench/sink.py,
-one answering DATA at once, one after --delay-ms), and gunicorn for the HTTP figures. All
-of it is stopped on exit, also on Ctrl-C or SIGTERM.
+(bin/pg-test-cluster), a fresh migrated database, three minimal SMTP sinks (bench/sink.py:
+one answering at once, one answering DATA after --delay-ms, one --far-smtp-ms away), a fake
+ESP API (bench/esp_fake.py: Postmark's and SES v2's send calls) and gunicorn for the HTTP
+figures. All of it is stopped on exit, also on Ctrl-C or SIGTERM.
 
 The machine's speed drifts by up to 2x between minutes, so absolute rates mean little.
 Every rate is therefore also given as a ratio to "the limit" -- a plain smtplib loop
@@ -30,6 +32,21 @@ What is measured, per rep:
               message `sent`, the sink got each Message-ID exactly once.
   delay       the same 1-worker drain against a sink answering DATA after --delay-ms,
               next to one smtplib connection to that sink
+  far-smtp    the SMTP relay at a distance: a 1-worker drain of --far-messages (project
+              defaults) against a sink whose every reply, the greeting too, arrives
+              --far-smtp-ms late (all replies to one read leave together after one delay,
+              so pipelined commands cost one round trip), and against the same sink code
+              at 0 ms; msg/s by the worker's own timing (start-up left out), kept = far /
+              near (target >= 0.7), the most SMTP sessions open at once at the sink, and
+              the most PostgreSQL connections the worker held at once (pg_stat_activity,
+              by the worker's application name, sampled every 50 ms)
+  far-api     the same through the bench's Postmark and Amazon SES providers, both
+              pointed at the fake ESP API (MAILPASS_ESP_API_URLS), which answers every
+              send call --far-api-ms late, and at once; plus the most calls in flight
+              and connections open at once at the fake
+  far-send    sequential POST /send with the relay at 0 ms and --far-smtp-ms away,
+              alternating; p50 and p99 of each, and the round trips a /send costs:
+              (far p50 - near p50) / --far-smtp-ms
   ingest      client processes POST /send-batch (100 messages each) to gunicorn
   latency     sequential POST /send next to a bare smtplib transaction on a fresh
               connection (what /send does per request)
@@ -64,6 +81,10 @@ FULL = {
     "ingest_clients": 4,
     "gunicorn_workers": 2,
     "latency_requests": 150,
+    "far_smtp_ms": 20.0,
+    "far_api_ms": 100.0,
+    "far_messages": 1000,
+    "far_send_requests": 100,
     "status_rows": 1_000_000,
     "status_lookups": 300,
     "memory_messages": 100_000,
@@ -78,6 +99,8 @@ QUICK = {
     "delay_conn_messages": 200,
     "ingest_requests": 20,
     "latency_requests": 40,
+    "far_messages": 200,
+    "far_send_requests": 20,
     "status_rows": 100_000,
     "status_lookups": 100,
     "memory_messages": 20_000,
@@ -101,7 +124,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated: django,drain,delay,ingest,latency,status,memory,startup,sink",
+        help="comma-separated: django,drain,delay,far-smtp,far-api,ingest,latency,far-send,"
+        "status,memory,startup,sink",
     )
     parser.add_argument(
         "--profile",
@@ -117,6 +141,8 @@ def parse_args() -> argparse.Namespace:
     args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     if args.reps < 1:
         parser.error("--reps must be at least 1")
+    if args.far_smtp_ms <= 0 or args.far_api_ms <= 0:
+        parser.error("--far-smtp-ms and --far-api-ms must be above 0 (the far rows divide by them)")
     return args
 
 
@@ -145,6 +171,10 @@ def run_rep(env: Environment, results: Results, args: argparse.Namespace) -> Non
             conn_messages=args.delay_conn_messages,
             drain_messages=args.drain_messages,
         )
+    if "far-smtp" not in skip:
+        measure.far_smtp(env, results, limit, count=args.far_messages)
+    if "far-api" not in skip:
+        measure.far_api(env, results, limit, count=args.far_messages, far_ms=args.far_api_ms)
     if "ingest" not in skip:
         limit.rate(
             "ingest",
@@ -156,6 +186,14 @@ def run_rep(env: Environment, results: Results, args: argparse.Namespace) -> Non
         )
         for k, value in (figures or {}).items():
             results.record("lat_" + k, value)
+    if "far-send" not in skip:
+        figures = measure.attempt(
+            results,
+            "far-send",
+            lambda: measure.far_send(env, args.far_send_requests, args.far_smtp_ms),
+        )
+        for k, value in (figures or {}).items():
+            results.record("far_send_" + k, value)
     if "status" not in skip:
         figures = measure.attempt(
             results, "status", lambda: measure.status_lookups(env, args.status_lookups)
@@ -175,12 +213,12 @@ def run(args: argparse.Namespace, cleanup: Cleanup) -> int:
     t_start = time.perf_counter()
     results = Results()
     commit_at_start = git_commit()
-    env = Environment(cleanup, slow_sink_delay_ms=args.delay_ms)
+    env = Environment(cleanup, slow_sink_delay_ms=args.delay_ms, far_sink_rtt_ms=args.far_smtp_ms)
     env.start()
     table_rows = None
     if "status" not in args.skip:
         table_rows = measure.add_status_history(env, results, args.status_rows)
-    if {"ingest", "latency", "status"} - args.skip:
+    if {"ingest", "latency", "far-send", "status"} - args.skip:
         log("starting gunicorn")
         env.start_gunicorn(args.gunicorn_workers)
     for rep in range(1, args.reps + 1):

@@ -1,13 +1,20 @@
 """A minimal, fast SMTP sink for benchmarks (not for tests, not for production).
 
-    python bench/sink.py --port P [--delay-ms D]         # serve until SIGTERM/SIGINT
+    python bench/sink.py --port P [--delay-ms D] [--rtt-ms R]   # serve until SIGTERM/SIGINT
     python bench/sink.py --selfcheck [--count N]          # how many msg/s it accepts
 
 It speaks just enough SMTP for smtplib and Django's SMTP backend: the greeting, EHLO/HELO
 (advertising PIPELINING, 8BITMIME and SIZE), MAIL, RCPT, DATA (read up to CRLF.CRLF),
 RSET, NOOP and QUIT; anything else is a 502. Messages are counted, never stored. With
---delay-ms each reply to the end of DATA is held back by D ms (a real relay's round
-trip), without blocking other connections; replies on one connection keep their order.
+--delay-ms each reply to the end of DATA is held back by D ms (a relay that takes its time
+to queue a message), without blocking other connections; replies on one connection keep
+their order.
+
+With --rtt-ms the sink is R ms away: every reply, the greeting included, reaches the
+client R ms after the read that produced it. All replies produced by one read of the socket
+leave together after one delay, so commands the client pipelines cost one round trip, not
+one each, as on a real network; and the connection closes R ms after QUIT. Both delays can
+be on at once (the DATA reply then waits D, then travels R).
 
 It runs as its own process (so it never shares a GIL with the sender), on uvloop when
 that is importable, and costs a few microseconds of CPU per message: a sender is never
@@ -15,9 +22,14 @@ waiting on it (aiosmtpd costs ~0.5 ms per message and would be the bottleneck).
 
 Control commands, on any SMTP connection (the bench uses a separate one):
     XSTATS       -> 250 accepted=N connections=N unique_ids=N duplicate_ids=N no_id=N
-                    delay_ms=D   (duplicate_ids: Message-IDs received more than once)
+                    delay_ms=D rtt_ms=R open_sessions=N peak_sessions=N
+                    (duplicate_ids: Message-IDs received more than once; a session is a
+                    connection that said EHLO or HELO, which control connections never do:
+                    peak_sessions is the most SMTP clients connected at once)
     XRESET       -> zero the counters and forget the Message-IDs seen
     XDELAY D     -> change the DATA reply delay to D ms
+    XRTT R       -> change the round trip to R ms (for connections opened from then on,
+                    and for the later replies of open ones)
 The port actually bound (useful with --port 0) is printed as "READY <port>" on stdout.
 """
 
@@ -42,6 +54,8 @@ EHLO_REPLY = b"250-sink.bench.invalid\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 S
 class Stats:
     def __init__(self) -> None:
         self.delay = 0.0
+        self.rtt = 0.0
+        self.open_sessions = 0
         self.reset()
 
     def reset(self) -> None:
@@ -50,6 +64,11 @@ class Stats:
         self.no_id = 0
         self.ids: dict[bytes, int] = {}
         self.duplicates = 0  # ids seen more than once (each counted once)
+        self.peak_sessions = self.open_sessions
+
+    def session_opened(self) -> None:
+        self.open_sessions += 1
+        self.peak_sessions = max(self.peak_sessions, self.open_sessions)
 
     def count(self, message_id: bytes | None) -> None:
         self.accepted += 1
@@ -65,12 +84,15 @@ class Stats:
         return (
             f"250 accepted={self.accepted} connections={self.connections} "
             f"unique_ids={len(self.ids)} duplicate_ids={self.duplicates} no_id={self.no_id} "
-            f"delay_ms={self.delay * 1000:g}\r\n"
+            f"delay_ms={self.delay * 1000:g} rtt_ms={self.rtt * 1000:g} "
+            f"open_sessions={self.open_sessions} peak_sessions={self.peak_sessions}\r\n"
         ).encode()
 
 
 STATS = Stats()
 _CLOSE = object()
+# A reply due within this much of now goes out now (timers fire up to a clock tick early).
+_DUE_SLACK = 0.0005
 
 
 class SinkProtocol(asyncio.Protocol):
@@ -88,6 +110,8 @@ class SinkProtocol(asyncio.Protocol):
         self.waiting = False
         self.closed = False  # QUIT seen (or a protocol error): ignore anything after it
         self.out: list[bytes] = []
+        self.in_transit: deque = deque()  # (due, bytes or _CLOSE) on their way, --rtt-ms
+        self.session = False  # EHLO or HELO seen: an SMTP client, not a control connection
         STATS.connections += 1
         sock = transport.get_extra_info("socket")
         if sock is not None:
@@ -95,7 +119,42 @@ class SinkProtocol(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass
-        transport.write(b"220 sink.bench.invalid ESMTP bench sink\r\n")
+        self._emit(b"220 sink.bench.invalid ESMTP bench sink\r\n")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.session:
+            STATS.open_sessions -= 1
+        self.in_transit.clear()
+
+    # --- the way back: each batch of replies travels the round trip -----------------
+
+    def _emit(self, data: object) -> None:
+        """Send `data` (bytes, or _CLOSE) to the client, one round trip from now."""
+        if STATS.rtt <= 0 and not self.in_transit:
+            if data is _CLOSE:
+                self.transport.close()
+            else:
+                self.transport.write(data)
+            return
+        self.in_transit.append((self.loop.time() + STATS.rtt, data))
+        if len(self.in_transit) == 1:
+            self.loop.call_at(self.in_transit[0][0], self._arrive)
+
+    def _arrive(self) -> None:
+        in_transit = self.in_transit
+        now = self.loop.time() + _DUE_SLACK
+        while in_transit and in_transit[0][0] <= now:
+            _, data = in_transit.popleft()
+            if self.transport.is_closing():
+                in_transit.clear()
+                return
+            if data is _CLOSE:
+                in_transit.clear()
+                self.transport.close()
+                return
+            self.transport.write(data)
+        if in_transit:
+            self.loop.call_at(in_transit[0][0], self._arrive)
 
     # --- output, in order, some replies delayed -------------------------------------
 
@@ -107,7 +166,7 @@ class SinkProtocol(asyncio.Protocol):
 
     def _flush(self) -> None:
         if self.out:
-            self.transport.write(b"".join(self.out))
+            self._emit(b"".join(self.out))
             self.out.clear()
 
     def reply_delayed(self, data: bytes) -> None:
@@ -126,7 +185,7 @@ class SinkProtocol(asyncio.Protocol):
             item = queue.popleft()
             if item is _CLOSE:
                 self._flush()
-                self.transport.close()
+                self._emit(_CLOSE)
                 queue.clear()
                 return
             if isinstance(item, tuple):
@@ -152,7 +211,7 @@ class SinkProtocol(asyncio.Protocol):
             self.queue.append(_CLOSE)
         else:
             self._flush()
-            self.transport.close()
+            self._emit(_CLOSE)
 
     # --- input ------------------------------------------------------------------------
 
@@ -225,10 +284,10 @@ class SinkProtocol(asyncio.Protocol):
             self.reply(b"354 End data with <CR><LF>.<CR><LF>\r\n")
             return True
         elif verb == b"EHLO":
-            self.have_mail = False
+            self._start_session()
             self.reply(EHLO_REPLY)
         elif verb == b"HELO":
-            self.have_mail = False
+            self._start_session()
             self.reply(b"250 sink.bench.invalid\r\n")
         elif verb == b"RSET":
             self.have_mail = False
@@ -251,9 +310,21 @@ class SinkProtocol(asyncio.Protocol):
                 self.reply(b"250 OK\r\n")
             except (IndexError, ValueError):
                 self.reply(b"501 XDELAY <ms>\r\n")
+        elif verb == b"XRTT":
+            try:
+                STATS.rtt = max(0.0, float(line.split()[1]) / 1000)
+                self.reply(b"250 OK\r\n")
+            except (IndexError, ValueError):
+                self.reply(b"501 XRTT <ms>\r\n")
         else:
             self.reply(b"502 5.5.2 Command not implemented\r\n")
         return False
+
+    def _start_session(self) -> None:
+        self.have_mail = False
+        if not self.session:
+            self.session = True
+            STATS.session_opened()
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
@@ -277,8 +348,9 @@ async def _serve(host: str, port: int) -> None:
     server.close()
 
 
-def serve(host: str, port: int, delay_ms: float) -> None:
+def serve(host: str, port: int, delay_ms: float, rtt_ms: float = 0.0) -> None:
     STATS.delay = max(0.0, delay_ms / 1000)
+    STATS.rtt = max(0.0, rtt_ms / 1000)
     with asyncio.Runner(loop_factory=_new_loop) as runner:
         runner.run(_serve(host, port))
 
@@ -289,9 +361,10 @@ def serve(host: str, port: int, delay_ms: float) -> None:
 class SinkProcess:
     """The sink as a child process: start(), control(), stop()."""
 
-    def __init__(self, delay_ms: float = 0, host: str = "127.0.0.1") -> None:
+    def __init__(self, delay_ms: float = 0, host: str = "127.0.0.1", rtt_ms: float = 0) -> None:
         self.host = host
         self.delay_ms = delay_ms
+        self.rtt_ms = rtt_ms
         self.proc: subprocess.Popen | None = None
         self.port = 0
         self.loop_kind = ""
@@ -307,6 +380,8 @@ class SinkProcess:
                 "0",
                 "--delay-ms",
                 str(self.delay_ms),
+                "--rtt-ms",
+                str(self.rtt_ms),
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -425,14 +500,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=2525, help="0 picks a free port")
-    parser.add_argument("--delay-ms", type=float, default=0.0)
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="DATA's reply held back")
+    parser.add_argument("--rtt-ms", type=float, default=0.0, help="every reply's round trip")
     parser.add_argument("--selfcheck", action="store_true", help="measure the sink and exit")
     parser.add_argument("--count", type=int, default=50_000, help="messages per selfcheck run")
     args = parser.parse_args()
     if args.selfcheck:
         _selfcheck(args.count, args.delay_ms)
         return
-    serve(args.host, args.port, args.delay_ms)
+    serve(args.host, args.port, args.delay_ms, args.rtt_ms)
 
 
 if __name__ == "__main__":
