@@ -28,7 +28,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-HOST = "127.0.0.1"
+from tests.loopback_server import LoopbackServer
+
 DRIP_SECONDS = 0.2
 GIVE_UP_SECONDS = 8.0
 
@@ -46,67 +47,25 @@ class _GaveUp(Exception):
     pass
 
 
-class HostileSmtpServer:
+class HostileSmtpServer(LoopbackServer):
+    name = "hostile-smtp"
+
     def __init__(self, give_up_seconds: float = GIVE_UP_SECONDS) -> None:
+        super().__init__()
         self.give_up_seconds = give_up_seconds
-        self._listener = socket.create_server((HOST, 0))
-        self.host = HOST
-        self.port: int = self._listener.getsockname()[1]
         self.behaviour = Behaviour()
         self.events: list[tuple[str, ...]] = []
-        self._stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._connections: list[socket.socket] = []
-        self._threads: list[threading.Thread] = []
-
-    def start(self) -> "HostileSmtpServer":
-        thread = threading.Thread(target=self._accept, name="hostile-smtp", daemon=True)
-        thread.start()
-        self._threads.append(thread)
-        return self
 
     def behave(self, **changes: Any) -> None:
         self.behaviour = replace(Behaviour(), **changes)
 
-    def stop(self) -> None:
-        self._stopping.set()
-        self._listener.close()
-        with self._lock:
-            for conn in self._connections:
-                # shutdown() wakes a thread blocked reading it; close() alone does not.
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-                conn.close()
-        for thread in self._threads:
-            thread.join(timeout=5)
+    def connected(self, conn: socket.socket) -> None:
+        self.events.append(("connect",))
 
-    # --- the server -------------------------------------------------------------------
-
-    def _accept(self) -> None:
-        self._listener.settimeout(0.05)  # to see _stopping: close() does not wake accept()
-        while not self._stopping.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            conn.settimeout(None)
-            with self._lock:
-                self._connections.append(conn)
-                self.events.append(("connect",))
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def _serve(self, conn: socket.socket) -> None:
+    def serve(self, conn: socket.socket, state: object) -> None:
         session = _Session(conn, self.behaviour, self._stopping, self.events, self.give_up_seconds)
-        try:
+        with contextlib.suppress(_GaveUp):  # we hung up
             session.run()
-        except (OSError, _GaveUp):
-            pass  # the client hung up, or we did
-        finally:
-            conn.close()
 
 
 class _Session:

@@ -7,14 +7,13 @@ here all replies to one read leave together, as a real server's do, so commands 
 together cost one round trip.
 """
 
-import contextlib
 import re
 import socket
-import threading
 import time
 from dataclasses import dataclass, field
 
-HOST = "127.0.0.1"
+from tests.loopback_server import LoopbackServer
+
 GIVE_UP_SECONDS = 10.0  # a connection nobody closes is dropped after this
 _LINE_START_DOTS = re.compile(rb"(?m)^\.\.")
 
@@ -50,75 +49,38 @@ class Connection:
         return [read for read in self.reads if read[:5].upper() == b"MAIL "]
 
 
-class ScriptedSmtpServer:
+class ScriptedSmtpServer(LoopbackServer):
+    name = "scripted-smtp"
+    socket_timeout = GIVE_UP_SECONDS
+
     def __init__(self, script: Script | None = None) -> None:
+        super().__init__()
         self.script = script or Script()
-        self._listener = socket.create_server((HOST, 0))
-        self.host = HOST
-        self.port: int = self._listener.getsockname()[1]
         self.connections: list[Connection] = []
         self.received: list[Received] = []
-        self._stopping = threading.Event()
-        self._sockets: list[socket.socket] = []
-        self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
 
-    def start(self) -> "ScriptedSmtpServer":
-        thread = threading.Thread(target=self._accept, name="scripted-smtp", daemon=True)
-        thread.start()
-        self._threads.append(thread)
-        return self
+    def connected(self, conn: socket.socket) -> Connection:
+        record = Connection()
+        self.connections.append(record)
+        return record
 
-    def stop(self) -> None:
-        self._stopping.set()
-        self._listener.close()
-        with self._lock:
-            for conn in self._sockets:
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in recv()
-                conn.close()
-        for thread in self._threads:
-            thread.join(timeout=5)
-
-    def _accept(self) -> None:
-        self._listener.settimeout(0.05)  # to see _stopping: close() does not wake accept()
-        while not self._stopping.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
+    def serve(self, conn: socket.socket, state: object) -> None:
+        assert isinstance(state, Connection)
+        session = _Session(self.script, state, self.received)
+        conn.sendall(b"220 scripted.test ESMTP\r\n")
+        while chunk := conn.recv(65536):
+            state.reads.append(chunk)
+            replies, then = session.take(chunk)
+            if replies:
+                if self.script.delay:
+                    time.sleep(self.script.delay)
+                conn.sendall("".join(r + "\r\n" for r in replies).encode())
+            if then == "close":
                 return
-            conn.settimeout(GIVE_UP_SECONDS)
-            record = Connection()
-            with self._lock:
-                self._sockets.append(conn)
-                self.connections.append(record)
-            thread = threading.Thread(target=self._serve, args=(conn, record), daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def _serve(self, conn: socket.socket, record: Connection) -> None:
-        session = _Session(self.script, record, self.received)
-        try:
-            conn.sendall(b"220 scripted.test ESMTP\r\n")
-            while chunk := conn.recv(65536):
-                record.reads.append(chunk)
-                replies, then = session.take(chunk)
-                if replies:
-                    if self.script.delay:
-                        time.sleep(self.script.delay)
-                    conn.sendall("".join(r + "\r\n" for r in replies).encode())
-                if then == "close":
-                    return
-                if then == "hang":
-                    while conn.recv(65536):  # until the client hangs up
-                        pass
-                    return
-        except OSError:
-            pass  # the client hung up, or the test is over
-        finally:
-            conn.close()
+            if then == "hang":
+                while conn.recv(65536):  # until the client hangs up
+                    pass
+                return
 
 
 class _Session:
