@@ -37,14 +37,13 @@ import datetime as dt
 import http.client
 import json
 import re
-import signal
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from sink import proc_cpu_seconds
+from sink import proc_cpu_seconds, run_until_signalled
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
@@ -235,30 +234,11 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
         writer.close()
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop  # optional speed-up
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
-
-async def _serve(host: str, port: int) -> None:
-    loop = asyncio.get_running_loop()
-    server = await asyncio.start_server(handle, host, port, backlog=512, reuse_address=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    bound = server.sockets[0].getsockname()[1]
-    print(f"READY {bound} {type(loop).__module__.split('.')[0]}", flush=True)
-    await stop.wait()
-    server.close()
-
-
 def serve(host: str, port: int, latency_ms: float) -> None:
     STATS.latency = max(0.0, latency_ms / 1000)
-    with asyncio.Runner(loop_factory=_new_loop) as runner:
-        runner.run(_serve(host, port))
+    run_until_signalled(
+        lambda: asyncio.start_server(handle, host, port, backlog=512, reuse_address=True)
+    )
 
 
 # --- the bench's side ------------------------------------------------------------------

@@ -45,6 +45,7 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
 
@@ -335,24 +336,35 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-async def _serve(host: str, port: int) -> None:
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(SinkProtocol, host, port, backlog=512, reuse_address=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    bound = server.sockets[0].getsockname()[1]
-    kind = type(loop).__module__.split(".")[0]
-    print(f"READY {bound} {kind}", flush=True)
-    await stop.wait()
-    server.close()
+def run_until_signalled(start: Callable[[], Awaitable[asyncio.AbstractServer]]) -> None:
+    """Run the server `start()` makes (on uvloop when importable), print "READY <port>
+    <loop>" for the parent, and serve until SIGTERM or SIGINT. The fake ESP API runs the
+    same way."""
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        server = await start()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        bound = server.sockets[0].getsockname()[1]
+        kind = type(loop).__module__.split(".")[0]
+        print(f"READY {bound} {kind}", flush=True)
+        await stop.wait()
+        server.close()
+
+    with asyncio.Runner(loop_factory=_new_loop) as runner:
+        runner.run(serve())
 
 
 def serve(host: str, port: int, delay_ms: float, rtt_ms: float = 0.0) -> None:
     STATS.delay = max(0.0, delay_ms / 1000)
     STATS.rtt = max(0.0, rtt_ms / 1000)
-    with asyncio.Runner(loop_factory=_new_loop) as runner:
-        runner.run(_serve(host, port))
+    run_until_signalled(
+        lambda: asyncio.get_running_loop().create_server(
+            SinkProtocol, host, port, backlog=512, reuse_address=True
+        )
+    )
 
 
 # --- helpers for the bench (client side) -----------------------------------------------
