@@ -297,13 +297,7 @@ class Environment:
             self.http("GET", "/api/v1/mail/status/nope@bench")
 
     def _stop_gunicorn(self) -> None:
-        if self.gunicorn.poll() is None:
-            self.gunicorn.terminate()
-            try:
-                self.gunicorn.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.gunicorn.kill()
-                self.gunicorn.wait()
+        sinkmod.stop_process(self.gunicorn, timeout=30)
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.data.secret}", "Content-Type": "application/json"}

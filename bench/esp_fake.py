@@ -37,13 +37,11 @@ import datetime as dt
 import http.client
 import json
 import re
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from sink import proc_cpu_seconds, run_until_signalled
+from sink import ServerProcess, run_until_signalled
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
@@ -244,41 +242,22 @@ def serve(host: str, port: int, latency_ms: float) -> None:
 # --- the bench's side ------------------------------------------------------------------
 
 
-class EspFakeProcess:
+class EspFakeProcess(ServerProcess):
     """The fake as a child process: start(), stats(), reset(), set_latency(), stop()."""
 
+    name = "fake ESP API"
+
     def __init__(self, latency_ms: float = 0, host: str = "127.0.0.1") -> None:
-        self.host = host
+        super().__init__(host)
         self.latency_ms = latency_ms
-        self.proc: subprocess.Popen | None = None
-        self.port = 0
 
     @property
     def url(self) -> str:
         """The API base of both ESPs, as MAILPASS_ESP_API_URLS takes it."""
         return f"http://{self.host}:{self.port}/"
 
-    def start(self) -> EspFakeProcess:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--host",
-                self.host,
-                "--port",
-                "0",
-                "--latency-ms",
-                str(self.latency_ms),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        line = self.proc.stdout.readline().split()
-        if not line or line[0] != "READY":
-            self.stop()
-            raise RuntimeError("the fake ESP API did not start")
-        self.port = int(line[1])
-        return self
+    def command(self) -> list[str]:
+        return [str(Path(__file__).resolve()), "--latency-ms", str(self.latency_ms)]
 
     def _call(self, method: str, path: str) -> dict:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
@@ -300,23 +279,6 @@ class EspFakeProcess:
 
     def set_latency(self, ms: float) -> None:
         self._call("POST", f"/_bench/latency?ms={ms:g}")
-
-    def cpu_seconds(self) -> float:
-        return proc_cpu_seconds(self.proc.pid)
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        self.proc = None
 
 
 def main() -> None:

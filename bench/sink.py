@@ -46,6 +46,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Self
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
 
@@ -370,45 +371,77 @@ def serve(host: str, port: int, delay_ms: float, rtt_ms: float = 0.0) -> None:
 # --- helpers for the bench (client side) -----------------------------------------------
 
 
-class SinkProcess:
-    """The sink as a child process: start(), control(), stop()."""
+def stop_process(proc: subprocess.Popen, timeout: float = 5) -> None:
+    """SIGTERM, then SIGKILL if it is not gone within `timeout` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
-    def __init__(self, delay_ms: float = 0, host: str = "127.0.0.1", rtt_ms: float = 0) -> None:
+
+class ServerProcess:
+    """A bench server (this sink, the fake ESP API) as a child process that prints
+    "READY <port> <loop>" once it listens (run_until_signalled): start(), stop()."""
+
+    name = "server"
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
-        self.delay_ms = delay_ms
-        self.rtt_ms = rtt_ms
         self.proc: subprocess.Popen | None = None
         self.port = 0
         self.loop_kind = ""
 
-    def start(self) -> SinkProcess:
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> Self:
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                os.path.abspath(__file__),
-                "--host",
-                self.host,
-                "--port",
-                "0",
-                "--delay-ms",
-                str(self.delay_ms),
-                "--rtt-ms",
-                str(self.rtt_ms),
-            ],
+            [sys.executable, *self.command(), "--host", self.host, "--port", "0"],
             stdout=subprocess.PIPE,
             text=True,
         )
         line = self.proc.stdout.readline().split()
         if not line or line[0] != "READY":
             self.stop()
-            raise RuntimeError("the SMTP sink did not start")
+            raise RuntimeError(f"the {self.name} did not start")
         self.port = int(line[1])
         self.loop_kind = line[2] if len(line) > 2 else "?"
         return self
 
     def cpu_seconds(self) -> float:
-        """User+system CPU the sink process has used so far (from /proc)."""
+        """User+system CPU the process has used so far (from /proc)."""
         return proc_cpu_seconds(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        stop_process(self.proc)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self.proc = None
+
+
+class SinkProcess(ServerProcess):
+    """The sink as a child process: start(), control(), stop()."""
+
+    name = "SMTP sink"
+
+    def __init__(self, delay_ms: float = 0, host: str = "127.0.0.1", rtt_ms: float = 0) -> None:
+        super().__init__(host)
+        self.delay_ms = delay_ms
+        self.rtt_ms = rtt_ms
+
+    def command(self) -> list[str]:
+        return [
+            os.path.abspath(__file__),
+            "--delay-ms",
+            str(self.delay_ms),
+            "--rtt-ms",
+            str(self.rtt_ms),
+        ]
 
     def control(self, command: str) -> str:
         return control(self.host, self.port, command)
@@ -419,20 +452,6 @@ class SinkProcess:
 
     def reset(self) -> None:
         self.control("XRESET")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        self.proc = None
 
 
 def proc_cpu_seconds(pid: int) -> float:
