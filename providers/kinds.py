@@ -64,6 +64,14 @@ Errors = dict[str, list[str]]  # field name → messages
 Rules = Callable[[Mapping[str, str], Mapping[str, object]], Errors]
 
 
+# Default in-flight caps. An SMTP relay's: 50, what Postfix accepts from one client by
+# default (smtpd_client_connection_count_limit). An ESP's API: 100 requests at once, well
+# under what their documented limits allow; SES also caps messages per second, which
+# max_per_second follows.
+SMTP_IN_FLIGHT = 50
+API_IN_FLIGHT = 100
+
+
 @dataclass(frozen=True)
 class KindSpec:
     description: StrOrPromise  # one line on the dashboard's "which kind?" page (translated lazily)
@@ -79,6 +87,9 @@ class KindSpec:
     api_url_by_region: dict[str, str] = field(default_factory=dict)
     webhook: Webhook | None = None  # None: the kind reports nothing back
     rules: Rules | None = None
+    # The most connections or requests a provider of the kind gets at once from all workers
+    # together, unless its max_in_flight says otherwise (providers.courtesy).
+    in_flight: int = API_IN_FLIGHT
 
 
 MAILGUN_REGIONS = ("us", "eu")
@@ -153,6 +164,7 @@ KINDS: dict[str, KindSpec] = {
         backend="providers.hosts.PinnedSMTPBackend",
         options="providers.connections.smtp_options",
         check="providers.checks.smtp",
+        in_flight=SMTP_IN_FLIGHT,
     ),
     Provider.Kind.MAILPASS: KindSpec(
         description=_(
@@ -163,6 +175,7 @@ KINDS: dict[str, KindSpec] = {
         options="providers.connections.mailpass_options",
         check="providers.checks.smtp",
         rules=_relay_rules,
+        in_flight=SMTP_IN_FLIGHT,
     ),
     Provider.Kind.AMAZON_SES: KindSpec(
         description=_("Amazon SES over its API, with an access key pair and a region."),

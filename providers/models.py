@@ -55,6 +55,15 @@ class Provider(models.Model):
     from_name = models.CharField(max_length=200, blank=True, validators=[validate_header_safe])
     hourly_limit = models.PositiveIntegerField(null=True, blank=True)
     daily_limit = models.PositiveIntegerField(null=True, blank=True)
+    # Courtesy towards the provider, honoured by every worker on every host together: the
+    # most connections (SMTP) or requests (API) open at once (empty: the kind's default,
+    # providers.courtesy), and the most messages handed to it per second (empty: no cap).
+    max_in_flight = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(256)]
+    )
+    max_per_second = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100000)]
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -106,6 +115,43 @@ class Provider(models.Model):
     @property
     def has_limits(self) -> bool:
         return self.hourly_limit is not None or self.daily_limit is not None
+
+
+class ProviderPace(models.Model):
+    """When a provider with a per-second cap may take its next message (providers.courtesy).
+
+    A row of its own, narrow and written once per message, so pacing never locks the
+    provider row that limits.acquire and the dashboard use.
+    """
+
+    provider = models.OneToOneField(
+        Provider, on_delete=models.CASCADE, primary_key=True, related_name="pace"
+    )
+    next_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.provider_id} next at {self.next_at:%H:%M:%S.%f}"
+
+
+class ProviderSlot(models.Model):
+    """One of a provider's max_in_flight connection slots, leased by a worker while it
+    keeps a connection (or a request) open to the provider (providers.courtesy).
+
+    A lease runs out like a message claim: a worker that dies frees its slots by itself.
+    """
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="slots")
+    number = models.PositiveIntegerField()
+    holder = models.UUIDField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "number"], name="one_slot_per_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id} slot {self.number}: {self.holder or 'free'}"
 
 
 class ProviderUsage(models.Model):
