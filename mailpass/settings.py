@@ -358,11 +358,14 @@ MAILPASS_HEALTH_TOKEN = env_str("MAILPASS_HEALTH_TOKEN")
 
 # Queue: chunk size, how long a claim lasts, and the retry schedule for temporary failures.
 MAILPASS_QUEUE_BATCH_SIZE = env_int("MAILPASS_QUEUE_BATCH_SIZE", 100, minimum=1)
-# Connections a worker keeps open to each provider, each sending from its own thread.
-MAILPASS_QUEUE_CONNECTIONS = env_int("MAILPASS_QUEUE_CONNECTIONS", 4, minimum=1)
-# Providers a worker sends to side by side, each on its own connections (api.queue.Senders):
-# a slow provider holds up only its own messages. Bounds a worker's threads and database
-# connections at MAILPASS_QUEUE_PROVIDERS_AT_ONCE x MAILPASS_QUEUE_CONNECTIONS.
+# Messages a worker has in flight to each provider at most: connections (SMTP) or requests
+# (API), each sending from its own thread; what hides a provider's distance. Within the
+# provider's own cap for all workers together (Provider.max_in_flight).
+MAILPASS_QUEUE_CONNECTIONS = env_int("MAILPASS_QUEUE_CONNECTIONS", 64, minimum=1)
+# Providers a worker sends to side by side, each on its own connections (api.drain.Senders):
+# a slow provider holds up only its own messages. Bounds a worker's sending threads at
+# MAILPASS_QUEUE_PROVIDERS_AT_ONCE x MAILPASS_QUEUE_CONNECTIONS; its database connections
+# stay at api.drain.DB_THREADS + 1 whatever these are.
 MAILPASS_QUEUE_PROVIDERS_AT_ONCE = env_int("MAILPASS_QUEUE_PROVIDERS_AT_ONCE", 4, minimum=1)
 MAILPASS_QUEUE_LEASE_SECONDS = env_int("MAILPASS_QUEUE_LEASE_SECONDS", 600, minimum=1)
 MAILPASS_RETRY_BASE_SECONDS = env_int("MAILPASS_RETRY_BASE_SECONDS", 60, minimum=0)

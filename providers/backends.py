@@ -15,12 +15,14 @@ left of the deadline, whichever is less, so the last one ends when the deadline 
 """
 
 import contextlib
+import hashlib
 import io
 import re
 import smtplib
 import socket
 import ssl
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -764,22 +766,41 @@ def _aws_error(err: requests.RequestException, url: str) -> aws.BotoCoreError:
     return aws.HTTPClientError(error=err)
 
 
+# boto3 builds a client from its service model files, tens of milliseconds of CPU each time,
+# and a client is safe to share between threads: a worker's sending threads to one SES
+# provider would otherwise spend seconds building one each. Backends with the same settings
+# share a client (and the session it sends through) for the life of the process; the
+# oldest goes once there are more than this many.
+_AWS_CLIENTS_KEPT = 32
+_aws_clients: dict[str, tuple[Any, requests.Session]] = {}
+_aws_clients_lock = threading.Lock()
+
+
 class AwsWithinDeadline(_AwsMixin):
     """For django-anymail's Amazon SES backend: its boto3 client, made in open(), sends
-    through aws_calls_within_deadline(); the session goes with the client in close()."""
+    through aws_calls_within_deadline(), and is shared by every backend of the process
+    with the same settings (close() lets go of it without closing it)."""
 
-    _http: requests.Session | None = None
+    def __init__(self, **kwargs: Any) -> None:
+        self._settings_key = hashlib.sha256(repr(sorted(kwargs.items())).encode()).hexdigest()
+        super().__init__(**kwargs)
 
     def open(self) -> bool | None:
-        created = super().open()
-        if created:
-            self._http = aws_calls_within_deadline(self.client)
-        return created
+        if self.client:
+            return False
+        with _aws_clients_lock:
+            shared = _aws_clients.get(self._settings_key)
+            if shared is None:
+                if not super().open():
+                    return None  # failed silently (fail_silently=True)
+                shared = (self.client, aws_calls_within_deadline(self.client))
+                _aws_clients[self._settings_key] = shared
+                if len(_aws_clients) > _AWS_CLIENTS_KEPT:
+                    oldest = next(iter(_aws_clients))
+                    _client, session = _aws_clients.pop(oldest)
+                    session.close()
+        self.client = shared[0]
+        return True
 
     def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            if self._http is not None:
-                self._http.close()
-                self._http = None
+        self.client = None

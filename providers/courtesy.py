@@ -61,11 +61,11 @@ def renew_slots(*, holder: uuid.UUID) -> None:
     ProviderSlot.objects.filter(holder=holder).update(expires_at=timezone.now() + SLOT_LEASE)
 
 
-def free_slots(*, holder: uuid.UUID, provider: Provider | None = None) -> None:
-    """Give back the slots `holder` holds (only `provider`'s, when given)."""
+def free_slots(*, holder: uuid.UUID, provider_id: int | None = None) -> None:
+    """Give back the slots `holder` holds (only those of provider `provider_id`, if given)."""
     held = ProviderSlot.objects.filter(holder=holder)
-    if provider is not None:
-        held = held.filter(provider=provider)
+    if provider_id is not None:
+        held = held.filter(provider_id=provider_id)
     held.update(holder=None, expires_at=None)
 
 

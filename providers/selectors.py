@@ -22,7 +22,8 @@ def provider_chain(*, provider: Provider) -> list[Provider]:
     """`provider` followed by its fallbacks in their order: those that still exist, belong
     to the same account and are not the provider itself."""
     wanted = [pk for pk in provider.fallbacks if isinstance(pk, int) and pk != provider.pk]
-    found = Provider.objects.in_bulk(wanted)
+    # With their accounts, which connecting to the instance's relay reads.
+    found = Provider.objects.select_related("account").in_bulk(wanted)
     return [provider] + [
         found[pk]
         for pk in dict.fromkeys(wanted)

@@ -4,7 +4,7 @@ tried in order, and a message is never sent through two providers."""
 import pytest
 from django.utils import timezone
 
-from api import queue
+from api import drain
 from api.models import Message, MessageEvent
 from providers.models import Provider
 from tests import factories
@@ -50,7 +50,7 @@ def test_the_queue_with_a_dead_primary_delivers_each_message_once_through_the_fa
         for _ in range(6)
     ]
 
-    stats = queue.process_due()
+    stats = drain.process_due()
 
     assert (stats.sent, stats.retried, stats.failed) == (6, 0, 0)
     assert sorted(r.message["Message-ID"] for r in sink.received) == sorted(
@@ -70,7 +70,7 @@ def test_an_envelope_refusal_fails_over(account, sink, fallback, counting_sinks)
         account, provider=primary, to_email="user@example.com", next_attempt_at=timezone.now()
     )
 
-    assert queue.process_due().sent == 1
+    assert drain.process_due().sent == 1
 
     assert refusing.received == [] and len(sink.received) == 1
     message.refresh_from_db()
@@ -90,7 +90,7 @@ def test_a_provider_that_may_have_taken_the_message_is_not_failed_over(
     )
     message = factories.make_message(account, provider=primary, next_attempt_at=timezone.now())
 
-    stats = queue.process_due()
+    stats = drain.process_due()
 
     assert (stats.sent, stats.retried) == (0, 1)
     assert backup.received == []

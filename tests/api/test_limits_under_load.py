@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connections
 
-from api import queue
+from api import drain, queue
 from api.models import Message
 from api.services import batch_enqueue
 from tests import factories
@@ -66,7 +66,7 @@ def test_300_concurrent_sends_against_an_hourly_limit_of_100_send_exactly_100(
 
 def _worker(results: list[queue.QueueStats]) -> None:
     try:
-        results.append(queue.process_due(batch_size=40))
+        results.append(drain.process_due(batch_size=40))
     finally:
         connections.close_all()
 
@@ -82,7 +82,7 @@ def test_300_queued_messages_against_an_hourly_limit_of_100_send_100_and_keep_20
         worker.start()
     for worker in workers:
         worker.join(timeout=60)
-    again = queue.process_due(batch_size=40)
+    again = drain.process_due(batch_size=40)
 
     counts = {s: Message.objects.filter(status=s).count() for s in Message.Status.values}
     counts = {status: n for status, n in counts.items() if n}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from api import queue
+from api import drain, queue
 from api.models import Message, MessageEvent
 from api.services import batch_enqueue
 from providers.delivery import DeliveryResult, Outcome
@@ -161,9 +161,9 @@ def test_a_message_of_a_dead_worker_is_sent_exactly_once_after_the_lease_expires
     [message] = queued(account)
     [lost] = queue.claim_due(batch_size=10)  # the worker dies before sending anything
 
-    assert queue.process_due().claimed == 0  # leased: nobody else touches it yet
+    assert drain.process_due().claimed == 0  # leased: nobody else touches it yet
     clock.shift(dt.timedelta(seconds=301))
-    stats = queue.process_due()
+    stats = drain.process_due()
 
     assert (stats.claimed, stats.sent) == (1, 1)
     assert received_ids(sink) == [message.message_id]
@@ -174,7 +174,7 @@ def test_a_message_of_a_dead_worker_is_sent_exactly_once_after_the_lease_expires
     # The dead worker's outcome, should it ever arrive, no longer counts.
     queue.record_outcome(lost, DeliveryResult(Outcome.FAILED, error_text="550 late"))
     assert refreshed(message).status == Message.Status.SENT
-    assert queue.process_due().claimed == 0
+    assert drain.process_due().claimed == 0
     assert len(sink.received) == 1
 
 
@@ -191,9 +191,9 @@ def test_a_message_left_sending_by_a_crashed_send_request_is_delivered_once_its_
         next_attempt_at=None,
     )
 
-    assert queue.process_due().claimed == 0
+    assert drain.process_due().claimed == 0
     clock.shift(dt.timedelta(seconds=301))
-    stats = queue.process_due()
+    stats = drain.process_due()
 
     assert (stats.claimed, stats.sent) == (1, 1)
     assert received_ids(sink) == [message.message_id]
@@ -221,7 +221,7 @@ def test_process_due_delivers_with_the_stored_message_id_and_bcc_only_in_the_env
         provider=provider,
     )
 
-    stats = queue.process_due()
+    stats = drain.process_due()
 
     assert (stats.claimed, stats.sent, stats.retried, stats.failed) == (1, 1, 0, 0)
     [got] = sink.received
@@ -250,8 +250,8 @@ def test_process_due_delivers_with_the_stored_message_id_and_bcc_only_in_the_env
 def test_process_due_right_after_a_run_sends_nothing_again(clock, account, provider, sink):
     messages = queued(account, 3)
 
-    assert queue.process_due().sent == 3
-    again = queue.process_due()
+    assert drain.process_due().sent == 3
+    again = drain.process_due()
 
     assert (again.claimed, again.sent) == (0, 0)
     assert sorted(received_ids(sink)) == sorted(m.message_id for m in messages)
@@ -266,7 +266,7 @@ def test_process_due_works_through_the_queue_in_chunks_of_the_batch_size_setting
 
     chunks: list[int] = []
 
-    stats = queue.process_due(on_chunk=lambda stats, seconds: chunks.append(stats.claimed))
+    stats = drain.process_due(on_chunk=lambda stats, seconds: chunks.append(stats.claimed))
 
     assert (stats.claimed, stats.sent) == (5, 5)
     assert sorted(received_ids(sink)) == sorted(m.message_id for m in messages)
@@ -288,7 +288,7 @@ def test_a_chunk_uses_the_set_connections_per_provider_and_each_message_leaves_t
 
     claimed = queue.claim_due(batch_size=10)
     assert len(claimed) == 8
-    stats = queue.deliver_claimed(claimed)
+    stats = drain.deliver_claimed(claimed)
 
     assert (stats.claimed, stats.sent) == (8, 8)
     assert sorted(received_ids(sink_a)) == sorted(m.message_id for m in of_a)
@@ -307,7 +307,7 @@ def test_a_451_at_data_puts_the_message_back_with_the_base_backoff_and_a_deferre
     sink.fail_data(RCPT, "451 4.3.0 Mailbox busy, try later")
     [message] = queued(account, to_email=RCPT)
 
-    stats = queue.process_due()
+    stats = drain.process_due()
 
     assert (stats.claimed, stats.sent, stats.retried, stats.failed) == (1, 0, 1, 0)
     row = refreshed(message)
@@ -333,11 +333,11 @@ def test_retries_back_off_exponentially_up_to_the_cap_and_then_succeed(
     delays = []
     for _ in range(4):
         started = timezone.now()
-        assert queue.process_due().retried == 1
+        assert drain.process_due().retried == 1
         row = refreshed(message)
         delays.append((row.next_attempt_at - started).total_seconds())
         clock.move_to(row.next_attempt_at - dt.timedelta(seconds=1))
-        assert queue.process_due().claimed == 0  # not due a second early
+        assert drain.process_due().claimed == 0  # not due a second early
         clock.move_to(row.next_attempt_at)
 
     assert delays == [60, 120, 200, 200]  # base, 2 x base, 4 x base capped at 200, cap
@@ -345,7 +345,7 @@ def test_retries_back_off_exponentially_up_to_the_cap_and_then_succeed(
     assert MessageEvent.objects.filter(message=message, event_type="deferred").count() == 4
 
     sink.handler.data_replies.clear()  # the receiving side recovers
-    stats = queue.process_due()
+    stats = drain.process_due()
 
     assert (stats.claimed, stats.sent) == (1, 1)
     assert received_ids(sink) == [message.message_id]
@@ -364,7 +364,7 @@ def test_a_message_whose_retries_run_out_fails_with_the_last_provider_text(
 
     outcomes = []
     for _ in range(3):
-        stats = queue.process_due()
+        stats = drain.process_due()
         outcomes.append((stats.retried, stats.failed))
         if refreshed(message).status == Message.Status.QUEUED:
             clock.move_to(message.next_attempt_at)
@@ -379,7 +379,7 @@ def test_a_message_whose_retries_run_out_fails_with_the_last_provider_text(
     assert MessageEvent.objects.filter(message=message, event_type="deferred").count() == 2
 
     clock.shift(dt.timedelta(days=1))
-    assert queue.process_due().claimed == 0
+    assert drain.process_due().claimed == 0
     assert sink.received == []
 
 
@@ -387,7 +387,7 @@ def test_a_refused_connection_is_retried_not_failed(clock, retry_settings, accou
     dead = factories.make_provider(account, port=closed_port())
     [message] = queued(account, provider=dead)
 
-    stats = queue.process_due()
+    stats = drain.process_due()
 
     assert (stats.claimed, stats.retried, stats.failed) == (1, 1, 0)
     row = refreshed(message)
@@ -406,7 +406,7 @@ def test_a_550_at_rcpt_fails_the_message_at_once_with_the_provider_text(
     sink.fail_rcpt(RCPT, "550 5.1.1 No such user here")
     [message] = queued(account, to_email=RCPT)
 
-    stats = queue.process_due()
+    stats = drain.process_due()
 
     assert (stats.claimed, stats.sent, stats.retried, stats.failed) == (1, 0, 0, 1)
     row = refreshed(message)
@@ -418,7 +418,7 @@ def test_a_550_at_rcpt_fails_the_message_at_once_with_the_provider_text(
     assert not MessageEvent.objects.filter(message=message).exists()
 
     clock.shift(dt.timedelta(days=1))
-    assert queue.process_due().claimed == 0
+    assert drain.process_due().claimed == 0
     assert sink.received == []
 
 
@@ -430,7 +430,7 @@ def test_a_permanent_failure_does_not_hold_back_the_rest_of_the_chunk(
     bad = factories.make_message(account, next_attempt_at=T0, to_email="bad@example.com")
     last = factories.make_message(account, next_attempt_at=T0, to_email="b@example.com")
 
-    stats = queue.process_due()
+    stats = drain.process_due()
 
     assert (stats.sent, stats.failed) == (2, 1)
     assert sorted(received_ids(sink)) == sorted([first.message_id, last.message_id])
@@ -444,7 +444,7 @@ def test_messages_over_the_hourly_limit_stay_queued_until_the_next_clock_hour(cl
     limited = factories.make_provider(account, port=sink.port, hourly_limit=2)
     messages = queued(account, 5, provider=limited)
 
-    stats = queue.process_due()
+    stats = drain.process_due()
 
     assert (stats.claimed, stats.sent, stats.deferred) == (5, 2, 3)
     assert (stats.retried, stats.failed) == (0, 0)
@@ -462,14 +462,14 @@ def test_messages_over_the_hourly_limit_stay_queued_until_the_next_clock_hour(cl
     assert not MessageEvent.objects.filter(message__in=messages).exists()
 
     clock.move_to(next_hour - dt.timedelta(seconds=1))
-    assert queue.process_due().claimed == 0
+    assert drain.process_due().claimed == 0
 
     clock.move_to(next_hour)
-    stats = queue.process_due()
+    stats = drain.process_due()
     assert (stats.claimed, stats.sent, stats.deferred) == (3, 2, 1)
 
     clock.move_to(next_hour + dt.timedelta(hours=1))
-    assert queue.process_due().sent == 1
+    assert drain.process_due().sent == 1
 
     assert sorted(received_ids(sink)) == sorted(m.message_id for m in messages)
     assert all(refreshed(m).status == Message.Status.SENT for m in messages)
@@ -482,7 +482,7 @@ def test_messages_over_the_hourly_limit_are_not_due_before_the_next_clock_hour_s
     limited = factories.make_provider(account, port=sink.port, hourly_limit=1)
     queued(account, 2, provider=limited)
 
-    assert queue.process_due().deferred == 1
+    assert drain.process_due().deferred == 1
 
     next_hour = dt.datetime(2030, 1, 15, 11, 0, tzinfo=dt.UTC)
     [waiting] = Message.objects.filter(status=Message.Status.QUEUED)
@@ -493,7 +493,7 @@ def test_messages_over_the_daily_limit_stay_queued_until_the_next_utc_day(clock,
     limited = factories.make_provider(account, port=sink.port, daily_limit=3)
     messages = queued(account, 5, provider=limited)
 
-    stats = queue.process_due()
+    stats = drain.process_due()
 
     assert (stats.sent, stats.deferred, stats.failed) == (3, 2, 0)
     tomorrow = dt.datetime(2030, 1, 16, tzinfo=dt.UTC)
@@ -502,10 +502,10 @@ def test_messages_over_the_daily_limit_stay_queued_until_the_next_utc_day(clock,
     assert waiting.count() == 2
 
     clock.move_to(T0 + dt.timedelta(hours=3))  # a new hour, but the same day
-    assert queue.process_due().claimed == 0
+    assert drain.process_due().claimed == 0
 
     clock.move_to(tomorrow)
-    assert queue.process_due().sent == 2
+    assert drain.process_due().sent == 2
     assert sorted(received_ids(sink)) == sorted(m.message_id for m in messages)
 
 
@@ -515,13 +515,13 @@ def test_a_refused_message_gives_its_limit_capacity_back(clock, account, sink):
     [bad] = queued(account, provider=limited, to_email="bad@example.com")
     [good] = queued(account, provider=limited)
 
-    stats = queue.process_due()
+    stats = drain.process_due()
     assert (stats.sent, stats.failed, stats.deferred) == (1, 1, 0)
     assert refreshed(bad).status == Message.Status.FAILED
 
     # The refused message no longer counts against this hour: one more may go out now.
     [later] = queued(account, provider=limited)
-    stats = queue.process_due()
+    stats = drain.process_due()
 
     assert (stats.sent, stats.deferred) == (1, 0)
     assert received_ids(sink) == [good.message_id, later.message_id]
@@ -568,7 +568,7 @@ def test_deliver_claimed_leaves_the_new_owners_row_alone_after_losing_the_claim(
     theirs = uuid.uuid4()
     Message.objects.filter(pk=message.pk).update(claim_token=theirs)
 
-    queue.deliver_claimed(mine)
+    drain.deliver_claimed(mine)
 
     # At-least-once: it went out, but the row belongs to the other worker now.
     assert received_ids(sink) == [message.message_id]
@@ -586,7 +586,7 @@ def test_a_message_whose_provider_was_deleted_goes_out_through_the_account_defau
     [message] = queued(account, provider=old)
     old.delete()
 
-    stats = queue.process_due()
+    stats = drain.process_due()
 
     assert (stats.claimed, stats.sent) == (1, 1)
     assert received_ids(sink) == [message.message_id]
@@ -602,7 +602,7 @@ def test_a_provider_deleted_after_the_claim_falls_back_to_the_account_default(
     assert claimed[0].provider_id == old.pk
     old.delete()
 
-    stats = queue.deliver_claimed(claimed)
+    stats = drain.deliver_claimed(claimed)
 
     assert stats.sent == 1
     assert received_ids(sink) == [message.message_id]
@@ -611,7 +611,7 @@ def test_a_provider_deleted_after_the_claim_falls_back_to_the_account_default(
 def test_a_message_without_any_provider_fails_with_a_clear_reason(clock, account, sink):
     [message] = queued(account, provider=None)
 
-    stats = queue.process_due()
+    stats = drain.process_due()
 
     assert (stats.claimed, stats.failed, stats.sent) == (1, 1, 0)
     row = refreshed(message)
@@ -630,7 +630,7 @@ def test_a_message_stored_by_the_batch_api_is_delivered_by_the_queue(
         items=[{"to": "one@example.com", "subject": "One", "text": "1"}],
     )
 
-    assert queue.process_due().sent == 1
+    assert drain.process_due().sent == 1
     [got] = sink.received
     assert got.message["Message-ID"] == results[0].message.message_id
     assert got.mail_from == provider.from_email
@@ -650,7 +650,7 @@ def test_a_stop_request_finishes_the_messages_in_flight_and_puts_the_rest_back(
     def stop_after_the_first_message() -> bool:
         return len(sink.received) >= 1
 
-    stats = queue.deliver_claimed(claimed, should_stop=stop_after_the_first_message)
+    stats = drain.deliver_claimed(claimed, should_stop=stop_after_the_first_message)
 
     # At most one message per connection was already on its way when the stop came.
     assert stats.claimed == 6
@@ -664,7 +664,7 @@ def test_a_stop_request_finishes_the_messages_in_flight_and_puts_the_rest_back(
     assert {m.claim_token for m in rest} == {None}
     assert all(m.next_attempt_at <= timezone.now() for m in rest)  # due again at once
 
-    assert queue.process_due().sent == len(rest)
+    assert drain.process_due().sent == len(rest)
     assert len(sink.received) == 6
 
 
@@ -681,10 +681,10 @@ def test_a_message_failing_temporarily_past_the_maximum_age_expires(
     sink.fail_data(RCPT, "451 4.3.0 Try again later")
 
     for _ in range(3):
-        queue.process_due()
+        drain.process_due()
         assert refreshed(message).status == Message.Status.QUEUED
         clock.shift(dt.timedelta(hours=1, seconds=1))
-    queue.process_due()
+    drain.process_due()
 
     message = refreshed(message)
     assert message.status == Message.Status.FAILED
@@ -697,7 +697,7 @@ def test_a_permanent_refusal_is_rejected_not_expired(clock, account, provider, s
     [message] = queued(account, provider=provider)
     sink.fail_rcpt(RCPT, "550 5.1.1 No such user")
 
-    queue.process_due()
+    drain.process_due()
 
     assert refreshed(message).failure_reason == Message.FailureReason.REJECTED
 

@@ -3,7 +3,7 @@
 The process tests run real `manage.py process_mail_queue` workers as separate OS processes
 against the test database, so they need a server database every process can reach:
 PostgreSQL (the SQLite test database lives in this process's memory). The in-process
-variant runs queue.process_due in threads, each with its own connection. Rows must be
+variant runs drain.process_due in threads, each with its own connection. Rows must be
 committed to be seen by the other workers, hence django_db(transaction=True).
 """
 
@@ -21,7 +21,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connections
 
-from api import queue
+from api import drain, queue
 from api.models import Message
 from api.services import batch_enqueue
 from providers.models import Provider, ProviderUsage
@@ -100,7 +100,7 @@ def test_concurrent_worker_processes_send_every_message_exactly_once(
 def _thread_worker(barrier: threading.Barrier, stats: list, errors: list) -> None:
     try:
         barrier.wait(timeout=10)
-        stats.append(queue.process_due(batch_size=5))
+        stats.append(drain.process_due(batch_size=5))
     except Exception as exc:  # noqa: BLE001 - reported by the test
         errors.append(exc)
     finally:
@@ -152,7 +152,7 @@ def test_a_chunk_slower_than_its_lease_is_never_claimed_by_another_worker(
     claimed = queue.claim_due(batch_size=10)
     poller.start()
     try:
-        stats = queue.deliver_claimed(claimed)
+        stats = drain.deliver_claimed(claimed)
     finally:
         done.set()
         poller.join(timeout=10)

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from api import queue
+from api import drain
 from api.models import Message
 from tests import factories
 
@@ -35,7 +35,7 @@ def test_requeued_messages_are_due_now_with_fresh_attempts_and_are_sent(account,
     message.refresh_from_db()
     assert (message.status, message.attempts, message.failure_reason) == ("queued", 0, None)
     assert message.error_message is None
-    assert queue.process_due().sent == 1
+    assert drain.process_due().sent == 1
     assert [r.message["Message-ID"] for r in sink.received] == [message.message_id]
 
 

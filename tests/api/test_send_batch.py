@@ -3,7 +3,7 @@
 import pytest
 
 from api.models import Message
-from api.queue import process_due
+from api.drain import process_due
 from tests import factories
 
 pytestmark = pytest.mark.django_db

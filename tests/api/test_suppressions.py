@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from api import queue, services
+from api import drain, queue, services
 from api.models import Message, Suppression
 from tests import factories
 
@@ -194,7 +194,7 @@ def test_a_batch_item_to_a_suppressed_address_fails_and_the_rest_are_queued_and_
     message = Message.objects.get(pk=held_back["queue_id"])
     assert (message.message_id, message.status) == (held_back["message_id"], "suppressed")
 
-    assert queue.deliver_claimed(queue.claim_due(batch_size=10)).sent == 1
+    assert drain.deliver_claimed(queue.claim_due(batch_size=10)).sent == 1
     assert [r.rcpt_tos for r in sink.received] == [["a@example.com"]]
 
 
@@ -205,7 +205,7 @@ def test_a_queued_message_whose_recipient_bounced_meanwhile_is_not_sent(account,
     )
     suppress(account, "later@example.com")
 
-    stats = queue.process_due()
+    stats = drain.process_due()
 
     assert (stats.claimed, stats.sent, stats.failed) == (1, 0, 1)
     assert sink.received == []

@@ -191,13 +191,13 @@ def test_html_without_a_body_tag_gets_the_pixel_at_the_end(api, provider, sink):
 
 
 def test_batch_messages_are_tracked_too(api, provider, sink):
-    from api import queue
+    from api import drain, queue
 
     payload = {"messages": [{"to": "a@example.com", "subject": "A", "html": HTML}]}
     payload["messages"][0].update(track_opens=True, track_clicks=True)
     assert api.post("/api/v1/mail/send-batch", payload, format="json").status_code == 200
 
-    queue.deliver_claimed(queue.claim_due(batch_size=10))
+    drain.deliver_claimed(queue.claim_due(batch_size=10))
 
     html = html_received(sink)
     assert len(tracking_urls(html, "o")) == 1 and len(tracking_urls(html, "c")) == 2

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from api import queue
+from api import drain
 from api.models import Message, MessageEvent
 from tests import factories
 from tests.faults.fault_sink import FaultSink, FaultSinkProcess
@@ -47,7 +47,7 @@ def test_a_message_a_pipelining_relay_dropped_after_data_is_retried_there_not_fa
     )
     message = factories.make_message(account, provider=primary, next_attempt_at=timezone.now())
 
-    stats = queue.process_due()
+    stats = drain.process_due()
 
     assert (stats.sent, stats.retried) == (0, 1)
     assert pipelining_sink.record.dispositions() == {"drop": 1}
@@ -59,7 +59,7 @@ def test_a_message_a_pipelining_relay_dropped_after_data_is_retried_there_not_fa
     pipelining_sink.clear_faults()
     Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
 
-    assert queue.process_due().sent == 1
+    assert drain.process_due().sent == 1
     assert pipelining_sink.record.accepted() == {message.message_id: 1}
     assert sink.received == []
 

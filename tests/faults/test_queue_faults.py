@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from api import queue
+from api import drain, queue
 from api.models import Message
 from api.services import batch_enqueue
 from tests import factories
@@ -40,7 +40,7 @@ def enqueue(account, recipients: list[str]) -> list[Message]:
 
 
 def one_pass(messages: list[Message]) -> queue.QueueStats:
-    return queue.process_due(batch_size=len(messages), limit=len(messages))
+    return drain.process_due(batch_size=len(messages), limit=len(messages))
 
 
 def statuses(messages: list[Message]) -> dict[str, str]:

@@ -26,7 +26,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import DataError, transaction
 
-from api import queue
+from api import drain
 from api.models import Message
 from providers.services import provider_update
 from tests.security import figures
@@ -425,7 +425,7 @@ def test_what_the_api_accepts_reaches_the_sink_without_an_injected_header(
         message_ids += [item.get("message_id") for item in data["messages"]]
         if data["queued"] != len(chunk):
             failures.append(f"batch: queued {data['queued']} of {len(chunk)}: {data}")
-    queue.process_due()
+    drain.process_due()
     # The queue sends over several connections at once: put what arrived in case order.
     order = {message_id: i for i, message_id in enumerate(message_ids)}
     queued = sorted(sink.received, key=lambda r: order.get(_message_id(r), -1))

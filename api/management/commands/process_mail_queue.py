@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
 
-from api import queue
+from api import drain, queue
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class Command(BaseCommand):
     def _run(self, *, limit: int | None, batch_size: int, loop: bool, quiet: bool) -> None:
         if not loop:
             started = time.monotonic()
-            stats = queue.process_due(
+            stats = drain.process_due(
                 batch_size=batch_size, limit=limit, should_stop=self._should_stop
             )
             if stats.claimed or not quiet:
@@ -98,7 +98,7 @@ class Command(BaseCommand):
         while not self.stopping:
             try:
                 # Drains until nothing is due; connections stay open while there is work.
-                stats = queue.process_due(
+                stats = drain.process_due(
                     batch_size=batch_size, should_stop=self._should_stop, on_chunk=self._report
                 )
             except DatabaseError as err:
