@@ -3,6 +3,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
@@ -176,8 +177,23 @@ _COLUMNS = (
     "from_name",
     "hourly_limit",
     "daily_limit",
+    "max_in_flight",
+    "max_per_second",
     "fallbacks",
 )
+
+
+def _in_flight_help(kind: str | None) -> str:
+    """The help under max_in_flight, naming the default it falls back on for `kind` (both
+    defaults on the all-kinds form)."""
+    if kind is None:
+        return gettext(
+            "All workers together keep to it. Empty means the kind's default: %(smtp)s for "
+            "SMTP servers and the MailPass relay, %(api)s for the ESPs' APIs."
+        ) % {"smtp": kinds.SMTP_IN_FLIGHT, "api": kinds.API_IN_FLIGHT}
+    return gettext(
+        "All workers together keep to it. Empty means the kind's default: %(default)s."
+    ) % {"default": kinds.spec_for(kind).in_flight}
 
 
 class ProviderForm(forms.ModelForm):
@@ -220,6 +236,8 @@ class ProviderForm(forms.ModelForm):
             "from_name",
             "hourly_limit",
             "daily_limit",
+            "max_in_flight",
+            "max_per_second",
             "fallbacks",
             "is_default",
         ]
@@ -235,6 +253,8 @@ class ProviderForm(forms.ModelForm):
             "from_name": _("Sender name"),
             "hourly_limit": _("Hourly limit"),
             "daily_limit": _("Daily limit"),
+            "max_in_flight": _("Connections or requests at once"),
+            "max_per_second": _("Messages per second"),
             "is_default": _("Make it the default provider"),
         }
         help_texts = {
@@ -247,6 +267,10 @@ class ProviderForm(forms.ModelForm):
             "from_name": _("Used when a request names no from_name."),
             "hourly_limit": _("Messages per clock hour (UTC). Empty means no limit."),
             "daily_limit": _("Messages per day (UTC). Empty means no limit."),
+            "max_per_second": _(
+                "For example your Amazon SES account's sending rate. All workers together keep "
+                "to it. Empty means no cap."
+            ),
             "is_default": _("The API sends through the default provider."),
         }
 
@@ -268,6 +292,7 @@ class ProviderForm(forms.ModelForm):
         kind_fields = kinds.fields_for(self.kind) if self.kind else kinds.ALL_FIELDS
         for field in kind_fields:
             self.fields[field.name] = self._kind_field(field)
+        self.fields["max_in_flight"].help_text = _in_flight_help(self.kind)
         self._set_fallback_choices()
         if self.is_new and "is_default" in self.fields:
             # The first provider is what the API sends through: offer that.

@@ -44,10 +44,11 @@ def provider_create(
     """Validate and save a new provider for `account`; optionally make it the default.
 
     `fields` are the model's plain columns (host, port, username, security, timeout,
-    from_email, from_name, hourly_limit, daily_limit, options); `credentials` the secrets,
-    stored encrypted. What each kind needs in credentials and options is its row in
-    providers.kinds. Raises ValidationError (field → messages) on bad input, including a missing
-    credential or option of the kind and an smtp host that resolves to a private address.
+    from_email, from_name, hourly_limit, daily_limit, max_in_flight, max_per_second, options);
+    `credentials` the secrets, stored encrypted. What each kind needs in credentials and
+    options is its row in providers.kinds. Raises ValidationError (field → messages) on bad
+    input, including a missing credential or option of the kind and an smtp host that
+    resolves to a private address.
     """
     provider = Provider(account=account, name=name, kind=kind, **fields)
     provider.credentials = {k: v for k, v in (credentials or {}).items() if v}
@@ -75,6 +76,8 @@ _UPDATABLE = frozenset(
         "from_name",
         "hourly_limit",
         "daily_limit",
+        "max_in_flight",
+        "max_per_second",
     }
 )
 

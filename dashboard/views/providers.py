@@ -16,7 +16,7 @@ from api.webhooks import webhook_url
 from dashboard.attempts import count_attempt
 from dashboard.forms import ProviderForm, ProviderTestEmailForm
 from dashboard.http import AuthenticatedRequest
-from providers import kinds, limits, services
+from providers import courtesy, kinds, limits, services
 from providers.models import Provider
 from providers.policy import kind_allowed
 from providers.selectors import provider_list_for_account
@@ -27,6 +27,7 @@ class ProviderRow:
     provider: Provider
     hour: limits.WindowUse
     day: limits.WindowUse
+    in_flight: int  # providers.courtesy.in_flight_cap: its own max_in_flight or the kind's
     options: list[tuple[str, str]]  # the kind's settings that are not secret, labelled
     webhook_url: str | None
 
@@ -48,6 +49,7 @@ def provider_list(request: AuthenticatedRequest) -> HttpResponse:
                 provider=provider,
                 hour=hour,
                 day=day,
+                in_flight=courtesy.in_flight_cap(provider),
                 options=[
                     (str(field.label), provider.options[field.name])
                     for field in kinds.fields_for(provider.kind)

@@ -153,3 +153,12 @@ def test_each_kind_shows_its_own_label_and_help_from_its_row(account):
     assert ses.fields["access_key_id"].label == "Access key ID"
     assert ses.fields["region"].help_text == "The AWS region, like eu-west-1."
     assert mailgun.fields["region"].help_text == "us (the default) or eu."
+
+
+def test_the_all_kinds_form_names_the_in_flight_default_of_each_kind(account):
+    form = ProviderForm(account=account)
+
+    assert form.fields["max_in_flight"].help_text == (
+        "All workers together keep to it. Empty means the kind's default: 50 for SMTP servers "
+        "and the MailPass relay, 100 for the ESPs' APIs."
+    )

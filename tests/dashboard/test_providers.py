@@ -127,6 +127,18 @@ def test_the_list_says_no_limit_and_still_counts_for_a_provider_without_limits(
     assert 'class="meter' not in content
 
 
+def test_the_list_shows_how_many_connections_or_requests_a_provider_gets_at_once(
+    owner_client, account, provider
+):
+    make_esp(account, max_in_flight=7, max_per_second=14)
+
+    content = owner_client.get(LIST_URL).content.decode()
+
+    assert "At most 50 at once" in content  # the SMTP kind's default
+    assert "At most 7 at once<br>At most 14 per second" in content
+    assert content.count("per second</div>") == 1  # only where a cap is set
+
+
 def test_the_list_shows_the_events_webhook_url_of_an_esp_provider(owner_client, settings, account):
     settings.MAILPASS_PUBLIC_URL = "https://mail.example.test"
     esp = make_esp(account)
@@ -212,6 +224,71 @@ def test_adding_an_smtp_provider_saves_it_with_its_password_encrypted(owner_clie
     assert not provider.is_default  # the box was left unticked
 
 
+def test_adding_a_provider_saves_its_courtesy_caps(owner_client, account):
+    data = {**SENDGRID_FORM, "max_in_flight": "8", "max_per_second": "14"}
+
+    response = owner_client.post(CREATE_URL + "?kind=sendgrid", data)
+
+    assert response.status_code == 302
+    provider = Provider.objects.get(account=account)
+    assert (provider.max_in_flight, provider.max_per_second) == (8, 14)
+
+
+def test_adding_a_provider_without_courtesy_caps_leaves_them_empty(owner_client, account):
+    owner_client.post(CREATE_URL + "?kind=smtp", SMTP_FORM)
+
+    provider = Provider.objects.get(account=account)
+    assert (provider.max_in_flight, provider.max_per_second) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("max_in_flight", "0", "Ensure this value is greater than or equal to 1."),
+        ("max_in_flight", "257", "Ensure this value is less than or equal to 256."),
+        ("max_per_second", "0", "Ensure this value is greater than or equal to 1."),
+        ("max_per_second", "100001", "Ensure this value is less than or equal to 100000."),
+        ("max_per_second", "-3", "Ensure this value is greater than or equal to 0."),
+        ("max_per_second", "fast", "Enter a whole number."),
+    ],
+)
+def test_a_courtesy_cap_out_of_range_is_refused_on_its_field(
+    owner_client, account, field, value, error
+):
+    response = owner_client.post(CREATE_URL + "?kind=sendgrid", {**SENDGRID_FORM, field: value})
+
+    assert response.status_code == 200
+    assert error in response.context["form"].errors[field]
+    assert not Provider.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "default"),
+    [("smtp", 50), ("mailpass", 50), ("amazon_ses", 100), ("mailgun", 100)],
+)
+def test_the_in_flight_help_names_the_default_of_the_providers_kind(
+    owner_client, settings, kind, default
+):
+    settings.EMAIL_HOST = "relay.internal"
+
+    form = owner_client.get(CREATE_URL + f"?kind={kind}").context["form"]
+
+    assert form.fields["max_in_flight"].label == "Connections or requests at once"
+    assert form.fields["max_in_flight"].help_text == (
+        f"All workers together keep to it. Empty means the kind's default: {default}."
+    )
+    assert "no cap" in form.fields["max_per_second"].help_text
+
+
+def test_the_edit_form_names_the_default_of_the_providers_own_kind(owner_client, account):
+    esp = make_esp(account, max_in_flight=8)
+
+    response = owner_client.get(url("update", esp))
+
+    assert 'name="max_in_flight" value="8"' in response.content.decode()
+    assert response.context["form"].fields["max_in_flight"].help_text.endswith("default: 100.")
+
+
 def test_adding_an_esp_provider_saves_its_kinds_fields(owner_client, account):
     response = owner_client.post(
         CREATE_URL + "?kind=mailgun",
@@ -282,6 +359,8 @@ def test_the_instance_relay_asks_only_for_a_name_sender_and_limits(owner_client,
         "from_name",
         "hourly_limit",
         "daily_limit",
+        "max_in_flight",
+        "max_per_second",
         "is_default",
     }
 
@@ -337,6 +416,32 @@ def test_editing_with_a_new_secret_replaces_the_stored_one(owner_client, account
     assert esp.credentials == {"api_key": "SG.new-key", "webhook_secret": "hook:hook-secret-pw"}
 
 
+def test_editing_changes_the_courtesy_caps(owner_client, account):
+    esp = make_esp(account, max_in_flight=8)
+
+    response = owner_client.post(
+        url("update", esp), {"name": "SendGrid", "max_in_flight": "20", "max_per_second": "14"}
+    )
+
+    assert response.status_code == 302
+    esp.refresh_from_db()
+    assert (esp.max_in_flight, esp.max_per_second) == (20, 14)
+
+
+def test_editing_refuses_a_courtesy_cap_out_of_range_and_keeps_the_stored_one(
+    owner_client, account
+):
+    esp = make_esp(account, max_in_flight=8)
+
+    response = owner_client.post(url("update", esp), {"name": "SendGrid", "max_in_flight": "300"})
+
+    assert response.context["form"].errors["max_in_flight"] == [
+        "Ensure this value is less than or equal to 256."
+    ]
+    esp.refresh_from_db()
+    assert esp.max_in_flight == 8
+
+
 def test_editing_applies_the_same_rules_as_adding(owner_client, account, settings):
     settings.MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS = False
     mailgun = make_esp(
@@ -361,6 +466,8 @@ def test_editing_can_clear_an_optional_setting_and_the_limits(owner_client, acco
         credentials={"access_key_id": "AKIA", "secret_access_key": "ses-secret"},
         options={"region": "eu-west-1", "configuration_set": "transactional"},
         hourly_limit=10,
+        max_in_flight=8,
+        max_per_second=14,
     )
 
     owner_client.post(url("update", ses), {"name": "SES", "region": "eu-west-1"})
@@ -368,6 +475,7 @@ def test_editing_can_clear_an_optional_setting_and_the_limits(owner_client, acco
     ses.refresh_from_db()
     assert ses.options == {"region": "eu-west-1"}
     assert ses.hourly_limit is None
+    assert (ses.max_in_flight, ses.max_per_second) == (None, None)
     assert ses.credentials == {"access_key_id": "AKIA", "secret_access_key": "ses-secret"}
 
 

@@ -5,6 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from providers.management.commands.add_provider import Command as AddProvider
 from providers.models import Provider
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +35,8 @@ def test_add_provider_creates_a_provider_with_every_option(account):
         "--from-name", "News",
         "--hourly-limit", "100",
         "--daily-limit", "1000",
+        "--max-in-flight", "8",
+        "--max-per-second", "14",
     )  # fmt: skip
 
     provider = Provider.objects.get()
@@ -47,6 +50,7 @@ def test_add_provider_creates_a_provider_with_every_option(account):
     assert (provider.username, provider.security, provider.timeout) == ("relay-user", "ssl", 25)
     assert (provider.from_email, provider.from_name) == ("news@example.com", "News")
     assert (provider.hourly_limit, provider.daily_limit) == (100, 1000)
+    assert (provider.max_in_flight, provider.max_per_second) == (8, 14)
     assert provider.credentials == {"password": PASSWORD}
     assert provider.is_default is False
     assert output == f"Added provider #{provider.pk} Relay (SMTP server).\n"
@@ -61,6 +65,7 @@ def test_add_provider_uses_safe_defaults_for_omitted_options(account):
     assert provider.username == ""
     assert provider.credentials_encrypted == ""
     assert (provider.hourly_limit, provider.daily_limit) == (None, None)
+    assert (provider.max_in_flight, provider.max_per_second) == (None, None)
 
 
 def test_add_provider_with_default_makes_it_the_only_default(account):
@@ -109,6 +114,31 @@ def test_add_provider_reports_an_invalid_port_by_field(account):
         add_provider("owner", *required(port=70000))
 
     assert not Provider.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "field", "bound"),
+    [
+        ("--max-in-flight", "0", "max_in_flight", "greater than or equal to 1"),
+        ("--max-in-flight", "257", "max_in_flight", "less than or equal to 256"),
+        ("--max-per-second", "0", "max_per_second", "greater than or equal to 1"),
+    ],
+)
+def test_add_provider_refuses_a_courtesy_cap_out_of_range_by_field(
+    account, flag, value, field, bound
+):
+    with pytest.raises(CommandError) as excinfo:
+        add_provider("owner", *required(), flag, value)
+
+    assert str(excinfo.value) == f"Provider not saved. {field}: Ensure this value is {bound}."
+    assert not Provider.objects.exists()
+
+
+def test_add_provider_help_names_each_kinds_default_in_flight_cap():
+    parser = AddProvider().create_parser("manage.py", "add_provider")
+
+    text = " ".join(parser.format_help().split())
+    assert "Default: 50 for smtp, mailpass; 100 for amazon_ses, sendgrid, mailgun" in text
 
 
 def test_add_provider_stores_the_password_only_encrypted(account):

@@ -80,6 +80,8 @@ def test_provider_update_changes_every_allowed_field_and_saves_it(account):
         from_name="News",
         hourly_limit=100,
         daily_limit=1000,
+        max_in_flight=8,
+        max_per_second=14,
     )
 
     assert returned is provider
@@ -90,6 +92,7 @@ def test_provider_update_changes_every_allowed_field_and_saves_it(account):
     assert saved.fallbacks == [other.pk]
     assert (saved.from_email, saved.from_name) == ("news@example.com", "News")
     assert (saved.hourly_limit, saved.daily_limit) == (100, 1000)
+    assert (saved.max_in_flight, saved.max_per_second) == (8, 14)
     assert (saved.account, saved.is_default) == (account, False)
 
 
@@ -116,6 +119,25 @@ def test_provider_update_can_clear_the_limits(account):
     saved = stored(provider)
     assert (saved.hourly_limit, saved.daily_limit) == (None, None)
     assert saved.has_limits is False
+
+
+def test_provider_update_can_clear_the_courtesy_caps(account):
+    provider = create(account, max_in_flight=8, max_per_second=14)
+
+    provider_update(provider=provider, max_in_flight=None, max_per_second=None)
+
+    saved = stored(provider)
+    assert (saved.max_in_flight, saved.max_per_second) == (None, None)
+
+
+def test_provider_update_accepts_the_courtesy_caps_at_their_bounds(account):
+    provider = create(account)
+
+    provider_update(provider=provider, max_in_flight=256, max_per_second=100_000)
+    assert (stored(provider).max_in_flight, stored(provider).max_per_second) == (256, 100_000)
+
+    provider_update(provider=provider, max_in_flight=1, max_per_second=1)
+    assert (stored(provider).max_in_flight, stored(provider).max_per_second) == (1, 1)
 
 
 def test_provider_update_moves_updated_at(account):
@@ -173,6 +195,11 @@ def test_provider_update_of_a_mailgun_provider_changes_its_options(account):
         pytest.param({"from_email": "not-an-email"}, "from_email", id="bad-from-email"),
         pytest.param({"name": ""}, "name", id="no-name"),
         pytest.param({"hourly_limit": -1}, "hourly_limit", id="negative-limit"),
+        pytest.param({"max_in_flight": 0}, "max_in_flight", id="in-flight-0"),
+        pytest.param({"max_in_flight": 257}, "max_in_flight", id="in-flight-257"),
+        pytest.param({"max_per_second": 0}, "max_per_second", id="per-second-0"),
+        pytest.param({"max_per_second": 100_001}, "max_per_second", id="per-second-100001"),
+        pytest.param({"max_per_second": "fast"}, "max_per_second", id="per-second-not-a-number"),
         pytest.param({"fallbacks": "1,2"}, "fallbacks", id="fallbacks-not-a-list"),
         pytest.param({"fallbacks": [999_999]}, "fallbacks", id="unknown-fallback"),
     ],

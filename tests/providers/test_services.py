@@ -35,6 +35,8 @@ def test_provider_create_saves_every_field(account):
         from_name="News",
         hourly_limit=100,
         daily_limit=1000,
+        max_in_flight=8,
+        max_per_second=14,
         options={"note": "eu relay"},
     )
 
@@ -44,6 +46,7 @@ def test_provider_create_saves_every_field(account):
     assert (saved.username, saved.security, saved.timeout) == ("relay-user", "ssl", 20)
     assert (saved.from_email, saved.from_name) == ("news@example.com", "News")
     assert (saved.hourly_limit, saved.daily_limit) == (100, 1000)
+    assert (saved.max_in_flight, saved.max_per_second) == (8, 14)
     assert saved.options == {"note": "eu relay"}
     assert saved.is_default is False
 
@@ -61,6 +64,10 @@ def test_provider_create_saves_every_field(account):
         pytest.param({"from_email": "not-an-email"}, "from_email", id="bad-from-email"),
         pytest.param({"name": ""}, "name", id="no-name"),
         pytest.param({"hourly_limit": -1}, "hourly_limit", id="negative-limit"),
+        pytest.param({"max_in_flight": 0}, "max_in_flight", id="in-flight-0"),
+        pytest.param({"max_in_flight": 257}, "max_in_flight", id="in-flight-257"),
+        pytest.param({"max_per_second": 0}, "max_per_second", id="per-second-0"),
+        pytest.param({"max_per_second": 100_001}, "max_per_second", id="per-second-100001"),
     ],
 )
 def test_provider_create_rejects_invalid_input_by_field(account, overrides, field):

@@ -44,7 +44,7 @@ from api.emails import new_message_id
 from api.models import Message, MessageEvent, Suppression
 from api.services import api_key_create, suppression_add
 from api.signing import base36
-from providers.models import Provider, ProviderUsage
+from providers.models import Provider, ProviderPace, ProviderSlot, ProviderUsage
 from tests import factories
 from tests.security import figures
 from tests.security.database import table_rows
@@ -402,6 +402,12 @@ ADMIN_OBJECTS: dict[str, Callable[[World], Any]] = {
     "providers.Provider": owner_provider,
     "providers.ProviderUsage": lambda w: ProviderUsage.objects.create(
         provider=owner_provider(w), window_start=timezone.now()
+    ),
+    "providers.ProviderSlot": lambda w: ProviderSlot.objects.create(
+        provider=owner_provider(w), number=0
+    ),
+    "providers.ProviderPace": lambda w: ProviderPace.objects.create(
+        provider=owner_provider(w), next_at=timezone.now()
     ),
     "auth.Group": lambda w: Group.objects.get_or_create(name="operators")[0],
     "auth.User": lambda w: w.owner,

@@ -32,6 +32,14 @@ def _flag_help(name: str) -> str:
     return " ".join(f"{', '.join(kinds_)}: {words}" for words, kinds_ in described.items())
 
 
+def _in_flight_defaults() -> str:
+    """Each kind's default --max-in-flight, from the kinds' rows: "50 for smtp, mailpass; …"."""
+    kinds_by_cap: dict[int, list[str]] = {}
+    for kind, spec in kinds.KINDS.items():
+        kinds_by_cap.setdefault(spec.in_flight, []).append(kind)
+    return "; ".join(f"{cap} for {', '.join(names)}" for cap, names in kinds_by_cap.items())
+
+
 class Command(BaseCommand):
     help = (
         "Add a sending provider to USERNAME's account. Each kind takes its own flags: "
@@ -56,6 +64,22 @@ class Command(BaseCommand):
         parser.add_argument("--from-name", default="")
         parser.add_argument("--hourly-limit", type=int, default=None)
         parser.add_argument("--daily-limit", type=int, default=None)
+        parser.add_argument(
+            "--max-in-flight",
+            type=int,
+            default=None,
+            metavar="N",
+            help="The most connections (SMTP) or requests (ESP APIs) open to the provider at "
+            f"once, from all workers together. Default: {_in_flight_defaults()}.",
+        )
+        parser.add_argument(
+            "--max-per-second",
+            type=int,
+            default=None,
+            metavar="N",
+            help="The most messages handed to the provider per second, from all workers "
+            "together (an Amazon SES account's sending rate, say). Default: no cap.",
+        )
         parser.add_argument("--default", action="store_true", help="Make it the account's default.")
         parser.add_argument(
             "--fallback",
@@ -92,6 +116,8 @@ class Command(BaseCommand):
                 from_name=options["from_name"],
                 hourly_limit=options["hourly_limit"],
                 daily_limit=options["daily_limit"],
+                max_in_flight=options["max_in_flight"],
+                max_per_second=options["max_per_second"],
                 options=kind_options,
                 credentials=credentials,
                 is_default=options["default"],
