@@ -38,7 +38,7 @@ def lease_slots(*, provider: Provider, holder: uuid.UUID, wanted: int) -> int:
     """
     cap = in_flight_cap(provider)
     now = timezone.now()
-    if not ProviderSlot.objects.filter(provider=provider, number=cap - 1).exists():
+    if ProviderSlot.objects.filter(provider=provider, number__lt=cap).count() < cap:
         ProviderSlot.objects.bulk_create(
             [ProviderSlot(provider=provider, number=number) for number in range(cap)],
             ignore_conflicts=True,
