@@ -234,21 +234,34 @@ class _Tally:
                 self.stats.failed += 1
 
 
+def _machine_cpu() -> tuple[float, float] | None:
+    """(busy, total) CPU time of the whole machine so far, in clock ticks (Linux's
+    /proc/stat); None where there is no such file."""
+    try:
+        with open("/proc/stat", "rb") as stat:
+            ticks = [int(n) for n in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
 class _Widths:
     """How many sending threads each lane may have.
 
     A lane starts at LANE_MIN_THREADS and grows fourfold whenever it uses every thread it
-    has, holds more messages than that, and the worker's CPU had room since the last look
-    (under BUSY_CPU of a core: a Python process works on one core at a time). A lane to a
-    far provider so widens within a fraction of a second, until its threads hide the
-    distance or the CPU is the limit; one to a near provider stays narrow, the CPU being
-    the limit from the start.
+    has, holds more messages than that, and the CPU had room since the last look: the
+    worker used under BUSY_CPU of a core (a Python process works on one core at a time)
+    and the machine as a whole was under BUSY_CPU busy (other workers, the database). A
+    lane to a far provider so widens within a fraction of a second, until its threads hide
+    the distance or the CPU is the limit; one to a near provider stays narrow, the CPU
+    being the limit from the start.
     """
 
     def __init__(self, most: int) -> None:
         self.most = most
         self._of: dict[int, int] = {}  # provider pk → width
-        self._last_look = (time.monotonic(), time.process_time())
+        self._last_look = (time.monotonic(), time.process_time(), _machine_cpu())
 
     def of(self, provider_pk: int) -> int:
         return self._of.get(provider_pk, min(LANE_MIN_THREADS, self.most))
@@ -259,15 +272,18 @@ class _Widths:
         return self._of[provider_pk]
 
     def cpu_has_room(self) -> bool:
-        """Whether the worker used less than BUSY_CPU of a core since the last look (False
-        when the last look is under a LOOK_SECONDS ago)."""
-        now, cpu = time.monotonic(), time.process_time()
-        seconds = now - self._last_look[0]
-        if seconds < LOOK_SECONDS:
+        """Whether the worker and the machine were under BUSY_CPU since the last look (False
+        when the last look is under LOOK_SECONDS ago)."""
+        now, cpu, machine = time.monotonic(), time.process_time(), _machine_cpu()
+        last_now, last_cpu, last_machine = self._last_look
+        if now - last_now < LOOK_SECONDS:
             return False
-        used = (cpu - self._last_look[1]) / seconds
-        self._last_look = (now, cpu)
-        return used < BUSY_CPU
+        self._last_look = (now, cpu, machine)
+        if (cpu - last_cpu) / (now - last_now) >= BUSY_CPU:
+            return False
+        if machine is None or last_machine is None or machine[1] == last_machine[1]:
+            return True
+        return (machine[0] - last_machine[0]) / (machine[1] - last_machine[1]) < BUSY_CPU
 
 
 @dataclass
@@ -638,9 +654,13 @@ class Senders:
         return new
 
     def _retire(self, provider_pk: int) -> None:
-        """Close a lane: its threads stop (closing their connections), its slots go back."""
-        for thread in self._lanes.pop(provider_pk, []):
+        """Close an idle lane: its threads stop and close their connections, then its slots
+        go back (not before: another worker could open connections on them meanwhile)."""
+        threads = self._lanes.pop(provider_pk, [])
+        for thread in threads:
             thread.stop()
+        for thread in threads:
+            thread.join()
         self._idle_since.pop(provider_pk, None)
         courtesy.free_slots(holder=self.holder, provider_id=provider_pk)
 

@@ -51,9 +51,13 @@ def lease_slots(*, provider: Provider, holder: uuid.UUID, wanted: int) -> int:
             .order_by("number")
             .values_list("pk", flat=True)[: min(wanted, cap)]
         )
-        ProviderSlot.objects.filter(pk__in=slots).update(holder=holder, expires_at=now + SLOT_LEASE)
+        # The condition again: where SKIP LOCKED is a no-op (SQLite), two workers may have
+        # picked the same free slots, and only the first UPDATE gets them.
+        ProviderSlot.objects.filter(takeable, pk__in=slots).update(
+            holder=holder, expires_at=now + SLOT_LEASE
+        )
     # Slots above a lowered cap are neither leased nor counted.
-    return len(slots)
+    return ProviderSlot.objects.filter(provider=provider, holder=holder, number__lt=cap).count()
 
 
 def renew_slots(*, holder: uuid.UUID) -> None:

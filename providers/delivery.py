@@ -320,24 +320,36 @@ class Channel:
     def send(self, email: EmailMessage) -> DeliveryResult:
         if (refusal := self.unusable or self.trouble.down) is not None:
             return refusal
+        with deadline.within(self.timeout):
+            kept_open = self.is_open
+            result = self._send(email)
+            if kept_open and result.connection_failed and result.not_accepted:
+                # The server closed the kept connection while it was idle (relays drop idle
+                # clients): nothing went out, so the same message goes on a new one.
+                self.close()
+                result = self._send(email)
+        if result.outcome is not Outcome.SENT:
+            logger.warning("delivery %s: %s", result.outcome, loggable(result.error_text))
+            self.trouble.failed(result)
+        else:
+            self.trouble.succeeded()
+        return result
+
+    def _send(self, email: EmailMessage) -> DeliveryResult:
         connection = self.connection
         assert connection is not None  # only an unusable channel has none
         try:
-            with deadline.within(self.timeout):
-                if not self.is_open:
-                    connection.open()
-                    self.is_open = True
-                sent = connection.send_messages([email])
+            if not self.is_open:
+                connection.open()
+                self.is_open = True
+            sent = connection.send_messages([email])
         except Exception as exc:  # noqa: BLE001 - boundary: every message gets an outcome
             # Our SMTP clients note whether DATA had begun (providers.backends).
             client = getattr(connection, "connection", None)
             result = classify_error(exc, in_data=getattr(client, "in_data", False))
-            logger.warning("delivery %s: %s", result.outcome, loggable(result.error_text))
             if result.outcome is Outcome.RETRY:
                 self.close()
-            self.trouble.failed(result)
             return result
-        self.trouble.succeeded()
         if not sent:
             return DeliveryResult(Outcome.FAILED, error_text="the message has no recipients")
         return DeliveryResult(Outcome.SENT, provider_message_id=_provider_message_id(email))

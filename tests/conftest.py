@@ -15,6 +15,7 @@ from django.test import Client
 from django.utils import translation
 from rest_framework.test import APIClient
 
+from providers import pool
 from tests import factories, processes
 from tests.smtp_sink import CountingSink, SmtpSink
 
@@ -35,6 +36,14 @@ def sink(_smtp_controller: SmtpSink) -> Iterator[SmtpSink]:
     _smtp_controller.handler.reset()
     yield _smtp_controller
     _smtp_controller.handler.reset()
+
+
+@pytest.fixture(autouse=True)
+def _no_warm_connections_across_tests() -> Iterator[None]:
+    """/send keeps provider connections warm in the process (providers.pool); each test
+    starts without any, as a new web process would."""
+    yield
+    pool.channels.close_idle(older_than=0)
 
 
 @pytest.fixture(autouse=True)

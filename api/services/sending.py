@@ -3,6 +3,7 @@ failed messages back into it."""
 
 import dataclasses
 import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ from api.errors import (
 from api.models import ApiKey, Message, Suppression
 from api.selectors import recipients_of, suppressed_recipients
 from api.services.suppressions import suppression_text
-from providers import deadline, delivery, limits
+from providers import courtesy, deadline, delivery, limits, pool
 from providers.delivery import Outcome
 from providers.models import Provider
 from providers.selectors import provider_chain, provider_get_default
@@ -170,6 +171,12 @@ def _send_through(
         grant = limits.acquire(provider=provider, wanted=1)
         if not grant.granted:
             raise SendLimitExceededError(retry_after=grant.retry_after)
+    if not _turn_comes_in_time(provider, within=settings.MAILPASS_REQUEST_TIMEOUT_SECONDS / 2):
+        if grant is not None:
+            limits.release(provider=provider, grant_window=grant.window_start, count=1)
+        raise SendLimitExceededError(
+            retry_after=1, message="The provider's per-second rate is reached."
+        )
     try:
         _take_quota(account, [message])
     except SendLimitExceededError:
@@ -207,28 +214,38 @@ def _send_now(
     message: Message, chain: list[Provider]
 ) -> tuple[list[delivery.Attempt], dict[int, dt.datetime]]:
     """Send through the first provider of `chain`, then the next while one certainly did
-    not take it; each over a connection of its own, closed afterwards. All of it within
-    MAILPASS_REQUEST_TIMEOUT_SECONDS, so the request answers before the web tier gives up."""
-    channels: dict[int, delivery.Channel] = {}
+    not take it; each over a warm connection of the process's pool (providers.pool), given
+    back afterwards. All of it within MAILPASS_REQUEST_TIMEOUT_SECONDS, so the request
+    answers before the web tier gives up."""
     grants: dict[int, dt.datetime] = {}
+    with deadline.within(settings.MAILPASS_REQUEST_TIMEOUT_SECONDS), pool.channels.lend() as lent:
 
-    def channel_for(target: Provider) -> delivery.Channel:
-        if target.pk not in channels:
-            channels[target.pk] = delivery.channel_to(target)
-        return channels[target.pk]
+        def may_use(fallback: Provider) -> bool:
+            try:
+                left = deadline.remaining() or 0.0
+            except deadline.DeadlineExceeded:
+                left = 0.0
+            if not _turn_comes_in_time(fallback, within=left):
+                return False
+            return queue.take_fallback_capacity(fallback, grants)
 
-    try:
-        with deadline.within(settings.MAILPASS_REQUEST_TIMEOUT_SECONDS):
-            attempts = delivery.send_with_failover(
-                email_for_sending(message),
-                chain,
-                channel_for,
-                may_use=lambda fallback: queue.take_fallback_capacity(fallback, grants),
-            )
-    finally:
-        for channel in channels.values():
-            channel.close()
+        attempts = delivery.send_with_failover(
+            email_for_sending(message), chain, lent, may_use=may_use
+        )
     return attempts, grants
+
+
+def _turn_comes_in_time(provider: Provider, *, within: float) -> bool:
+    """Take the provider's next per-second turn (providers.courtesy) and wait for it, unless
+    it is more than `within` seconds away: then False, and the turn is given up."""
+    if not provider.max_per_second:
+        return True
+    seconds = courtesy.take_turn(provider=provider)
+    if seconds > within:
+        return False
+    if seconds > 0:
+        time.sleep(seconds)
+    return True
 
 
 def _record_suppressed(message: Message, hits: list[Suppression]) -> None:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from api.models import Message
 from api.drain import process_due
+from api.models import Message
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -20,7 +20,10 @@ With `pipelining`, set when it starts, it offers PIPELINING (RFC 2920) in its EH
 Every message and refusal is recorded, one line each, flushed at once, so the counts
 survive the processes that sent them:
 
-    <disposition> TAB <Message-ID or -> TAB <recipients, comma-separated>
+    <disposition> TAB <Message-ID or -> TAB <recipients, comma-separated> TAB <Unix time>
+
+The most connections it had open at once is kept in <record>.peak (the courtesy caps'
+tests read it).
 
 where disposition is "250" (accepted), the code of a refusal ("421", "550", "451"),
 "hang" or "drop". A hung or dropped message was read in full: a real server may well have
@@ -113,7 +116,10 @@ class FaultHandler:
         self._control_seen: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
         self.lines: list[tuple[str, str, str]] = []  # what was recorded, also kept in memory
+        self.times: list[float] = []  # when each line was recorded
         self._record = open(record_path, "a", encoding="utf-8") if record_path else None
+        self.open_sessions = 0
+        self.peak_sessions = 0
 
     # --- faults -------------------------------------------------------------------
 
@@ -142,11 +148,24 @@ class FaultHandler:
 
     def record(self, disposition: str, message_id: str = "-", rcpts: list[str] = ()) -> None:
         line = (disposition, message_id or "-", ",".join(rcpts))
+        now = time.time()
         with self._lock:
             self.lines.append(line)
+            self.times.append(now)
             if self._record is not None:
-                self._record.write("\t".join(line) + "\n")
+                self._record.write("\t".join((*line, f"{now:.6f}")) + "\n")
                 self._record.flush()
+
+    def session_opened(self) -> None:
+        # Called on the event loop only: no lock needed for the counts.
+        self.open_sessions += 1
+        if self.open_sessions > self.peak_sessions:
+            self.peak_sessions = self.open_sessions
+            if self.record_path is not None:
+                self.record_path.with_suffix(".peak").write_text(str(self.peak_sessions))
+
+    def session_closed(self) -> None:
+        self.open_sessions -= 1
 
     def close(self) -> None:
         if self._record is not None:
@@ -208,16 +227,21 @@ class FaultHandler:
 
 
 class FaultSMTP(SMTP):
-    """aiosmtpd's SMTP server, plus a refusal in place of the greeting."""
+    """aiosmtpd's SMTP server, plus a refusal in place of the greeting and a count of the
+    connections open."""
 
     async def _handle_client(self) -> None:
-        reply = self.event_handler.connect_reply()
-        if reply:
-            await self.push(reply)
-            if self.transport is not None:
-                self.transport.close()
-            return
-        await super()._handle_client()
+        self.event_handler.session_opened()
+        try:
+            reply = self.event_handler.connect_reply()
+            if reply:
+                await self.push(reply)
+                if self.transport is not None:
+                    self.transport.close()
+                return
+            await super()._handle_client()
+        finally:
+            self.event_handler.session_closed()
 
 
 def _smtp_factory(handler: FaultHandler) -> FaultSMTP:
@@ -229,16 +253,29 @@ class FaultRecord:
     """What a sink recorded, read back from its lines."""
 
     lines: list[tuple[str, str, str]]
+    times: list[float] = field(default_factory=list)  # Unix time of each line
 
     @classmethod
     def read(cls, path: Path) -> "FaultRecord":
-        lines = []
+        lines, times = [], []
         if path.exists():
             for raw in path.read_text(encoding="utf-8").splitlines():
                 parts = raw.split("\t")
-                if len(parts) == 3:  # a half-written last line cannot happen (flush per line)
+                if len(parts) == 4:  # a half-written last line cannot happen (flush per line)
                     lines.append((parts[0], parts[1], parts[2]))
-        return cls(lines)
+                    times.append(float(parts[3]))
+        return cls(lines, times)
+
+    def most_accepted_in_a_second(self) -> int:
+        """The most messages accepted within any one second (a sliding window)."""
+        pairs = zip(self.lines, self.times, strict=True)
+        accepted = sorted(moment for (disp, _, _), moment in pairs if disp == "250")
+        most, start = 0, 0
+        for end, moment in enumerate(accepted):
+            while moment - accepted[start] >= 1.0:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
 
     def accepted(self) -> Counter:
         """Message-ID → how many times it was accepted with a 250."""
@@ -295,7 +332,7 @@ class FaultSink:
     @property
     def record(self) -> FaultRecord:
         with self.handler._lock:
-            return FaultRecord(list(self.handler.lines))
+            return FaultRecord(list(self.handler.lines), list(self.handler.times))
 
 
 # --- as a separate process ------------------------------------------------------------
@@ -347,6 +384,11 @@ class FaultSinkProcess:
     @property
     def record(self) -> FaultRecord:
         return FaultRecord.read(self.record_path)
+
+    def peak_sessions(self) -> int:
+        """The most SMTP connections it had open at once."""
+        peak = self.record_path.with_suffix(".peak")
+        return int(peak.read_text()) if peak.exists() else 0
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

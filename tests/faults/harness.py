@@ -110,15 +110,18 @@ class QueueDb:
         """Run a manage.py command against this database; its stdout, or an AssertionError."""
         return run_checked([sys.executable, "manage.py", *args], self.env(**env), timeout)
 
-    def seed(
-        self, *, port: int, messages: int, timeout: int = 5, hourly_limit: int | None = None
-    ) -> None:
-        """A user, account, default provider at 127.0.0.1:`port` and `messages` queued."""
-        limit = ["--hourly-limit", str(hourly_limit)] if hourly_limit is not None else []
+    def seed(self, *, port: int, messages: int, timeout: int = 5, **provider: int | None) -> None:
+        """A user, account, default provider at 127.0.0.1:`port` and `messages` queued.
+        `provider`: hourly_limit, max_in_flight, max_per_second (see seed_queue)."""
+        options = [
+            f"--{name.replace('_', '-')}={value}"
+            for name, value in provider.items()
+            if value is not None
+        ]
         out = run_checked(
             [
                 *(sys.executable, "-m", "tests.faults.seed_queue", "--port", str(port)),
-                *("--messages", str(messages), "--timeout", str(timeout), *limit),
+                *("--messages", str(messages), "--timeout", str(timeout), *options),
             ],
             self.env(),
             timeout=120,

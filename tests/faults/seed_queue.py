@@ -1,7 +1,7 @@
 """Seed a queue for worker subprocesses, through the app's own services.
 
     DATABASE_URL=… python -m tests.faults.seed_queue --port P --messages N [--timeout S]
-        [--hourly-limit L]
+        [--hourly-limit L] [--max-in-flight N] [--max-per-second N]
 
 Creates a user, their account, a default SMTP provider at 127.0.0.1:P and N queued
 messages (batch_enqueue, as /send-batch does), then prints "SEEDED <provider id>". Runs in
@@ -23,6 +23,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, required=True)
     parser.add_argument("--timeout", type=int, default=5, help="the provider's SMTP timeout")
     parser.add_argument("--hourly-limit", type=int, default=None)
+    parser.add_argument("--max-in-flight", type=int, default=None)
+    parser.add_argument("--max-per-second", type=int, default=None)
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailpass.settings")
@@ -48,6 +50,8 @@ def main() -> None:
         from_name="Sender",
         is_default=True,
         hourly_limit=args.hourly_limit,
+        max_in_flight=args.max_in_flight,
+        max_per_second=args.max_per_second,
     )
     items = [
         {"to": f"r{i}@example.com", "subject": f"Message {i}", "text": f"Body {i}"}

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.postgres_only
 MESSAGES = 1000
 STOP_AFTER = 200  # messages accepted by the sink before the database goes away
 OUTAGE_SECONDS = 2
-CONNECTIONS = 4  # the worker's connections to the sink (the default)
+CONNECTIONS = 16  # the most the worker has in flight to the sink (the default is 64)
 WORKER_ENV = {
     "MAILPASS_QUEUE_LEASE_SECONDS": "3",
     "MAILPASS_QUEUE_POLL_SECONDS": "1",

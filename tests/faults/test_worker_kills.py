@@ -6,8 +6,8 @@ the SMTP exchange or the commit of an outcome), it is signalled; then one last w
 the rest, after the dead workers' leases (2 s here) have run out.
 
 SIGKILL: at-least-once. Nothing is lost, nothing stays `sending`, and the only possible
-duplicate is the message in flight on each of the worker's connections when it died:
-duplicates <= kills x connections.
+duplicate is the message in flight on each of the worker's sending threads (one per
+connection) when it died: duplicates <= kills x MAILPASS_QUEUE_CONNECTIONS.
 SIGTERM: the worker finishes the messages in flight, hands the rest of its chunk back and
 exits 0 (no message left `sending` behind it), so nothing is sent twice.
 
@@ -36,7 +36,9 @@ MESSAGES = 1000
 SIGNALS = 20
 BATCH = 20
 LEASE_SECONDS = 2
-CONNECTIONS = 4  # per worker: the default of MAILPASS_QUEUE_CONNECTIONS
+# In flight per worker at most (MAILPASS_QUEUE_CONNECTIONS; the default is 64): a lane
+# widens up to it while the CPU has room, so this bounds the duplicates of a kill.
+CONNECTIONS = 16
 WORKER_ENV = {
     "MAILPASS_QUEUE_LEASE_SECONDS": str(LEASE_SECONDS),
     "MAILPASS_QUEUE_POLL_SECONDS": "1",
@@ -88,7 +90,7 @@ def drain_under_signals(
     rng = random.Random(seed)
     # Each worker is signalled after a random 1..2*per_life messages of its own: ~30% of
     # the queue goes out under fire, the rest in the final drain. At most 60% by the draw:
-    # a worker keeps sending on its four connections while the signal is on its way (a few
+    # a worker keeps sending on its connections while the signal is on its way (a few
     # messages more each), and the queue must not run dry before the last signal.
     per_life = max(1, int(messages * 0.3 / signals))
     queue_db.seed(port=sink_process.port, messages=messages, hourly_limit=hourly_limit)

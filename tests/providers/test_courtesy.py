@@ -192,7 +192,7 @@ def test_free_slots_of_one_provider_keeps_the_others(account, clock):
     for provider in (one, two):
         courtesy.lease_slots(provider=provider, holder=worker, wanted=2)
 
-    courtesy.free_slots(holder=worker, provider=one)
+    courtesy.free_slots(holder=worker, provider_id=one.pk)
 
     assert courtesy.lease_slots(provider=one, holder=other, wanted=2) == 2
     assert courtesy.lease_slots(provider=two, holder=other, wanted=2) == 0
