@@ -363,33 +363,6 @@ class _SentRecorder:
             pending.settle(pending.message.pk in updated, error)
 
 
-def _settle(
-    message: Message,
-    attempts: list[delivery.Attempt],
-    grants: dict[int, Any],
-    *,
-    recorder: _SentRecorder,
-    database: DatabaseLane,
-) -> Message.Status:
-    """Commit what happened to a message: its failovers, its outcome (a `sent` one in a
-    group with other threads'), and the limit capacity it did not use given back."""
-    final = attempts[-1]
-    sent = final.result.outcome is Outcome.SENT
-    if len(attempts) > 1:
-        database.run(functools.partial(queue.record_failovers, message, attempts))
-    if sent:
-        if not recorder.record(message, final.result.provider_message_id, final.provider.pk):
-            logger.warning("message %s was reclaimed by another worker; dropped", message.pk)
-        message.status = Message.Status.SENT
-        message.provider_id = final.provider.pk
-        message.attempts += 1
-    else:
-        database.run(functools.partial(queue.record_outcome, message, final.result))
-    if grants:
-        database.run(functools.partial(queue.release_unused_capacity, attempts, grants, sent=sent))
-    return message.status
-
-
 def _send_feed(
     feed: _Feed,
     channel_for: Callable[[Provider], delivery.Channel],
@@ -412,15 +385,19 @@ def _send_feed(
             if email.tracked_links:
                 # Stored first: the recipient may click one as soon as the provider takes it.
                 database.run(functools.partial(remember_links, message, email.tracked_links))
-            attempts = delivery.send_with_failover(
-                email,
-                feed.chain,
-                channel_for,
-                may_use=lambda fallback, grants=grants: database.run(
-                    functools.partial(queue.take_fallback_capacity, fallback, grants)
-                ),
+            take_fallback = functools.partial(queue.take_fallback_capacity, grants=grants)
+
+            def may_use(fallback: Provider, take: Callable[..., bool] = take_fallback) -> bool:
+                return database.run(functools.partial(take, fallback))
+
+            attempts = delivery.send_with_failover(email, feed.chain, channel_for, may_use=may_use)
+            status = queue.record_attempts(
+                message,
+                attempts,
+                grants,
+                mark_sent_grouped=recorder.record,
+                run=database.run,
             )
-            status = _settle(message, attempts, grants, recorder=recorder, database=database)
             tally.count(status)
             if status == Message.Status.SENT:
                 accepted[attempts[-1].provider.pk] += 1

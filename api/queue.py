@@ -8,10 +8,11 @@ new owner's result.
 """
 
 import datetime as dt
+import functools
 import itertools
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -165,7 +166,7 @@ _MARK_SENT_ROW = {
 }
 
 
-def mark_sent(sent: list[tuple[Message, str, int | None]]) -> set[int]:
+def mark_sent(sent: Sequence[tuple[Message, str, int | None]]) -> set[int]:
     """Record messages as sent (each with the provider that took it and that provider's
     message id) in one statement;
     return the ids whose claim was still ours and so were updated.
@@ -338,6 +339,47 @@ def without_suppressed(messages: list[Message]) -> tuple[list[Message], int]:
             lease_expires_at=None,
         )
     return [message for message in messages if message.pk not in held_back], len(held_back)
+
+
+def _run_here(work: Callable[[], object]) -> object:
+    return work()
+
+
+def record_attempts(
+    message: Message,
+    attempts: list[delivery.Attempt],
+    grants: dict[int, dt.datetime],
+    *,
+    allow_retry: bool = True,
+    mark_sent_grouped: Callable[[Message, str, int], bool] | None = None,
+    run: Callable[[Callable[[], object]], object] = _run_here,
+) -> Message.Status:
+    """Commit what delivery.send_with_failover did with a claimed message, and return its
+    new status: the one sequence after sending, for /send and the queue alike.
+
+    A `failover` event for each provider it was handed on from, its outcome (record_outcome,
+    with `allow_retry`; a `sent` one through `mark_sent_grouped` when given, which commits
+    several threads' outcomes in one statement), and the limit capacity it did not use
+    given back (`grants`: provider pk → usage window). `run` runs each database write: the
+    queue's sending threads hand theirs to their worker's DatabaseLane (api.drain).
+    """
+    final = attempts[-1]
+    sent = final.result.outcome is Outcome.SENT
+    if sent:
+        message.provider_id = final.provider.pk  # a fallback, perhaps
+    if len(attempts) > 1:
+        run(functools.partial(record_failovers, message, attempts))
+    if sent and mark_sent_grouped is not None:
+        if not mark_sent_grouped(message, final.result.provider_message_id, final.provider.pk):
+            logger.warning("message %s was reclaimed by another worker; dropped", message.pk)
+        message.status = Message.Status.SENT
+        message.attempts += 1
+    else:
+        record = functools.partial(record_outcome, message, final.result, allow_retry=allow_retry)
+        run(record)
+    if grants:
+        run(functools.partial(release_unused_capacity, attempts, grants, sent=sent))
+    return Message.Status(message.status)
 
 
 def release_unused_capacity(

@@ -781,6 +781,8 @@ class AwsWithinDeadline(_AwsMixin):
     through aws_calls_within_deadline(), and is shared by every backend of the process
     with the same settings (close() lets go of it without closing it)."""
 
+    client: Any
+
     def __init__(self, **kwargs: Any) -> None:
         self._settings_key = hashlib.sha256(repr(sorted(kwargs.items())).encode()).hexdigest()
         super().__init__(**kwargs)

@@ -194,16 +194,11 @@ def _send_through(
             limits.release(provider=provider, grant_window=grant.window_start, count=1)
         raise
     attempts, grants = _send_now(message, chain)
-    final = attempts[-1]
-    queue.record_failovers(message, attempts)
-    sent = final.result.outcome is Outcome.SENT
-    if sent:
-        message.provider_id = final.provider.pk
-    queue.record_outcome(message, final.result, allow_retry=False)
     if grant is not None:
         grants[provider.pk] = grant.window_start
-    queue.release_unused_capacity(attempts, grants, sent=sent)
-    if not sent:
+    queue.record_attempts(message, attempts, grants, allow_retry=False)
+    final = attempts[-1]
+    if final.result.outcome is not Outcome.SENT:
         raise SendFailedError(message_id=message.message_id, provider_error=final.result.error_text)
     if not final.provider.has_limits:
         limits.record_usage(provider=final.provider, count=1)
