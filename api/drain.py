@@ -91,6 +91,7 @@ class _SenderThread(threading.Thread):
                         future.set_exception(exc)
         finally:
             _close_channels(self.channels)
+            db.connections.close_all()  # opened only by a query that was refused
 
     def stop(self) -> None:
         self.inbox.put(None)
