@@ -32,6 +32,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: Any  # parsed JSON, a form as {name: [values]}, or b"" for none
+    peer: tuple[str, int] = ("", 0)  # the client's address: one per TCP connection
 
     def mime(self) -> EmailMessage:
         """SES: the raw message inside SendEmail's Content.Raw.Data."""
@@ -280,7 +281,9 @@ class EspServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                request = Recorded(self.command, self.path, headers, _parse(headers, raw))
+                request = Recorded(
+                    self.command, self.path, headers, _parse(headers, raw), self.client_address
+                )
                 if (mode := server.stalling) is not None:
                     server.requests.append(request)
                     self.close_connection = True

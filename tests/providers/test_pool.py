@@ -95,3 +95,15 @@ def test_a_process_keeps_at_most_a_few_connections_per_provider(relay):
         lending.__exit__(None, None, None)
 
     assert len(kept(provider)) == pool.KEPT_PER_PROVIDER
+
+
+@pytest.mark.parametrize("kind", ["postmark", "amazon_ses"])
+def test_sends_through_an_esp_reuse_one_kept_alive_connection(api, account, esp_server, kind):
+    server = esp_server(kind)
+    factories.make_esp_provider(account, kind, is_default=True, from_email="shop@example.com")
+
+    for i in range(3):
+        send(api, subject=f"Hello {i}")
+
+    assert len(server.requests) == 3
+    assert len({request.peer for request in server.requests}) == 1
