@@ -220,12 +220,16 @@ def test_take_turn_without_a_per_second_cap_never_waits(account, clock):
     assert [courtesy.take_turn(provider=provider) for _ in range(5)] == [0.0] * 5
 
 
-def test_consecutive_turns_are_one_over_the_rate_apart(account, clock):
+def spacing(rate: int) -> float:
+    return 1 / (courtesy.PACE_HEADROOM * rate)
+
+
+def test_consecutive_turns_are_one_over_the_rate_apart_with_headroom(account, clock):
     provider = make_provider(account, max_per_second=4)
 
     waits = [courtesy.take_turn(provider=provider) for _ in range(4)]
 
-    assert waits == [0.0, 0.25, 0.5, 0.75]
+    assert waits == pytest.approx([0.0, spacing(4), 2 * spacing(4), 3 * spacing(4)])
 
 
 def test_a_sender_that_waited_for_its_turn_waits_the_spacing_again(account, clock):
@@ -235,7 +239,7 @@ def test_a_sender_that_waited_for_its_turn_waits_the_spacing_again(account, cloc
 
     clock.shift(dt.timedelta(seconds=wait))
 
-    assert courtesy.take_turn(provider=provider) == pytest.approx(0.1)
+    assert courtesy.take_turn(provider=provider) == pytest.approx(spacing(10))
 
 
 def test_an_idle_provider_saves_up_no_burst(account, clock):
@@ -245,7 +249,7 @@ def test_an_idle_provider_saves_up_no_burst(account, clock):
     clock.shift(dt.timedelta(seconds=10))
 
     assert courtesy.take_turn(provider=provider) == 0.0
-    assert courtesy.take_turn(provider=provider) == 0.5
+    assert courtesy.take_turn(provider=provider) == pytest.approx(spacing(2))
 
 
 def test_each_provider_keeps_its_own_pace(account, clock):
@@ -254,4 +258,4 @@ def test_each_provider_keeps_its_own_pace(account, clock):
     courtesy.take_turn(provider=one)
 
     assert courtesy.take_turn(provider=two) == 0.0
-    assert courtesy.take_turn(provider=one) == 1.0
+    assert courtesy.take_turn(provider=one) == pytest.approx(spacing(1))
