@@ -217,6 +217,10 @@ class _Feed:
     def untaken(self) -> list[Message]:
         return [message for message in self.messages if message.pk not in self.taken]
 
+    def left(self) -> int:
+        """How many messages it has not handed out yet."""
+        return len(self.messages) - len(self.taken)
+
 
 class _Tally:
     """QueueStats that several sending threads add to."""
@@ -435,11 +439,11 @@ def _paced(
 ) -> Callable[[Provider], delivery.Channel]:
     """channel_for, first waiting for the provider's turn when it has a per-second cap."""
 
+    def take_on_lane(provider: Provider) -> float:
+        return database.run(functools.partial(courtesy.take_turn, provider=provider))
+
     def paced(provider: Provider) -> delivery.Channel:
-        if provider.max_per_second:
-            turn = functools.partial(courtesy.take_turn, provider=provider)
-            if (seconds := database.run(turn)) > 0:
-                time.sleep(seconds)
+        courtesy.wait_for_turn(provider, take=take_on_lane)
         return channel_for(provider)
 
     return paced
@@ -484,7 +488,6 @@ class Senders:
         self.holder = uuid.uuid4()  # this worker, as the holder of provider slots
         self.database = DatabaseLane()
         self.widths = _Widths(self.per_provider)
-        self.peak_threads = 0  # the most sending threads the worker had at once
         self._lanes: dict[int, list[_SenderThread]] = {}  # provider pk → its threads
         self._idle_since: dict[int, float] = {}
         self._no_slot_until: dict[int, float] = {}
@@ -557,7 +560,7 @@ class Senders:
             return
         for pk, sendings in under_way.items():
             threads = self._lanes.get(pk, [])
-            left = sum(len(s.feed.messages) - len(s.feed.taken) for s in sendings)
+            left = sum(sending.feed.left() for sending in sendings)
             if len(threads) < self.widths.of(pk) or not left:
                 continue  # not using the width it has (no slot, a small feed)
             wanted = min(self.widths.widen(pk), len(threads) + left)
@@ -579,8 +582,7 @@ class Senders:
         self._busy()  # drops the feeds that are done
         left: Counter[int] = Counter()
         for sending in self._under_way:
-            feed = sending.feed
-            left[feed.provider.pk] += len(feed.messages) - len(feed.taken)
+            left[sending.feed.provider.pk] += sending.feed.left()
         full = [pk for pk, count in left.items() if count >= 2 * len(self._lanes.get(pk, ()))]
         return full + [pk for pk, until in self._no_slot_until.items() if until > now]
 
@@ -628,7 +630,6 @@ class Senders:
             thread.start()
             threads.append(thread)
             new.append(thread)
-        self.peak_threads = max(self.peak_threads, sum(map(len, self._lanes.values())))
         return new
 
     def _retire(self, provider_pk: int) -> None:

@@ -13,7 +13,10 @@ provider sees the message.
 """
 
 import datetime as dt
+import math
+import time
 import uuid
+from collections.abc import Callable
 
 from django.db import transaction
 from django.db.models import Q
@@ -106,3 +109,23 @@ def take_turn(*, provider: Provider) -> float:
         pace.next_at = turn + spacing
         pace.save(update_fields=["next_at"])
     return (turn - now).total_seconds()
+
+
+def wait_for_turn(
+    provider: Provider,
+    *,
+    within: float = math.inf,
+    take: Callable[[Provider], float] = lambda provider: take_turn(provider=provider),
+) -> bool:
+    """Take the provider's next per-second turn and sleep until it comes; True at once for a
+    provider without a cap. False, the turn given up, when it is more than `within` seconds
+    away. `take` takes the turn: the queue's sending threads hand that query to their
+    worker's DatabaseLane, and sleep outside it."""
+    if not provider.max_per_second:
+        return True
+    seconds = take(provider)
+    if seconds > within:
+        return False
+    if seconds > 0:
+        time.sleep(seconds)
+    return True

@@ -84,16 +84,14 @@ class ChannelPool:
     def close_idle(self, *, older_than: float = IDLE_SECONDS) -> None:
         """Close the kept channels unused for `older_than` seconds (0: all of them)."""
         now = time.monotonic()
+        stale = []
         with self._lock:
-            stale = [
-                channel
-                for kept in self._idle.values()
-                for returned_at, channel in kept
-                if now - returned_at >= older_than
-            ]
             for key, kept in list(self._idle.items()):
-                kept[:] = [(at, channel) for at, channel in kept if now - at < older_than]
-                if not kept:
+                fresh = [(at, channel) for at, channel in kept if now - at < older_than]
+                stale += [channel for at, channel in kept if now - at >= older_than]
+                if fresh:
+                    self._idle[key] = fresh
+                else:
                     del self._idle[key]
         for channel in stale:
             channel.close()

@@ -3,7 +3,6 @@ failed messages back into it."""
 
 import dataclasses
 import datetime as dt
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -171,7 +170,7 @@ def _send_through(
         grant = limits.acquire(provider=provider, wanted=1)
         if not grant.granted:
             raise SendLimitExceededError(retry_after=grant.retry_after)
-    if not _turn_comes_in_time(provider, within=settings.MAILPASS_REQUEST_TIMEOUT_SECONDS / 2):
+    if not courtesy.wait_for_turn(provider, within=settings.MAILPASS_REQUEST_TIMEOUT_SECONDS / 2):
         if grant is not None:
             limits.release(provider=provider, grant_window=grant.window_start, count=1)
         raise SendLimitExceededError(
@@ -220,7 +219,7 @@ def _send_now(
                 left = deadline.remaining() or 0.0
             except deadline.DeadlineExceeded:
                 left = 0.0
-            if not _turn_comes_in_time(fallback, within=left):
+            if not courtesy.wait_for_turn(fallback, within=left):
                 return False
             return queue.take_fallback_capacity(fallback, grants)
 
@@ -228,19 +227,6 @@ def _send_now(
             email_for_sending(message), chain, lent, may_use=may_use
         )
     return attempts, grants
-
-
-def _turn_comes_in_time(provider: Provider, *, within: float) -> bool:
-    """Take the provider's next per-second turn (providers.courtesy) and wait for it, unless
-    it is more than `within` seconds away: then False, and the turn is given up."""
-    if not provider.max_per_second:
-        return True
-    seconds = courtesy.take_turn(provider=provider)
-    if seconds > within:
-        return False
-    if seconds > 0:
-        time.sleep(seconds)
-    return True
 
 
 def _record_suppressed(message: Message, hits: list[Suppression]) -> None:
