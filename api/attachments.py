@@ -201,7 +201,10 @@ def _purge_strays(cutoff: dt.datetime) -> int:
 
 
 def _stored_names() -> Iterator[str]:
-    folders, _ = storage().listdir("")
+    try:
+        folders, _ = storage().listdir("")
+    except FileNotFoundError:  # nothing stored yet: the folder does not exist
+        return
     for folder in folders:
         for name in storage().listdir(folder)[1]:
             yield f"{folder}/{name}"

@@ -277,8 +277,12 @@ SPECTACULAR_SETTINGS = {
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Cron drains the queue every minute: `MAILPASS_ENV_FILE=… manage.py crontab add` installs
-# the line (api/cron.py). --quiet: an idle minute prints nothing.
-CRONJOBS = [("* * * * *", "django.core.management.call_command", ["process_mail_queue", "--quiet"])]
+# the lines (api/cron.py). --quiet: an idle minute prints nothing. Once a day, at 03:17,
+# purge deletes messages past MAILPASS_MESSAGE_RETENTION_DAYS and unused attachments.
+CRONJOBS = [
+    ("* * * * *", "django.core.management.call_command", ["process_mail_queue", "--quiet"]),
+    ("17 3 * * *", "django.core.management.call_command", ["purge", "--quiet"]),
+]
 # The crontab program that `crontab add/show/remove` run (looked up on PATH).
 CRONTAB_EXECUTABLE = env_str("CRONTAB_EXECUTABLE", "crontab")
 CRONTAB_DJANGO_MANAGE_PATH = str(BASE_DIR / "manage.py")

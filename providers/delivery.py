@@ -24,7 +24,6 @@ from anymail.exceptions import (
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
-from django.template.defaultfilters import filesizeformat
 from urllib3.exceptions import NewConnectionError
 
 from providers import deadline
@@ -391,9 +390,10 @@ def too_big_for(provider: Provider, size: int) -> str | None:
     limit = KINDS[provider.kind].max_message_bytes
     if limit is None or size <= limit:
         return None
+    # In decimal megabytes, as the ESPs state their limits.
     return (
-        f"The message takes about {filesizeformat(size)} as sent, attachments encoded; "
-        f"{provider.get_kind_display()} accepts at most {filesizeformat(limit)}."
+        f"The message takes about {size / 1e6:.1f} MB as sent, attachments encoded; "
+        f"{provider.get_kind_display()} accepts at most {limit / 1e6:g} MB."
     )
 
 

@@ -129,9 +129,10 @@ class Cron:
     def add(self, *, exported: bool = False, **env: str | None) -> subprocess.CompletedProcess:
         return self.manage("crontab", "add", exported=exported, **env)
 
-    def installed_command(self) -> str:
-        """The command of our one line: what follows the five time fields, up to the comment."""
-        [line] = our_lines()
+    def installed_command(self, schedule: str = "* * * * *") -> str:
+        """The command of our line with that schedule (the queue's, by default): what follows
+        the five time fields, up to the comment."""
+        [line] = [line for line in our_lines() if line.startswith(f"{schedule} ")]
         command = line.split(None, 5)[5].split("#", 1)[0].strip()
         assert "%" not in command, f"cron would cut the line at its %: {line}"
         return command
@@ -204,6 +205,23 @@ def test_the_installed_line_delivers_the_queue_under_cron_and_an_idle_run_says_n
 
     assert cron.run(command) == (0, "", "")
     assert cron.log.read_text() == logged  # no line per idle minute
+
+
+def test_the_installed_purge_line_runs_under_cron_says_nothing_and_keeps_queued_mail(
+    cron: Cron, fault_sink: FaultSink
+):
+    cron.db.seed(port=fault_sink.port, messages=2)
+    cron.write_env(
+        MAILPASS_MESSAGE_RETENTION_DAYS="1",
+        MAILPASS_ATTACHMENT_DIR=str(cron.log.parent / "attachments"),  # not made yet
+    )
+    added = cron.add()
+    assert added.returncode == 0, added.stderr
+
+    ran = cron.run(cron.installed_command("17 3 * * *"))
+    assert ran == (0, "", ""), ran[2]
+    assert cron.db.statuses() == {"queued": 2}  # retention never takes unsent mail
+    assert fault_sink.record.accepted() == {}
 
 
 def test_a_run_that_cannot_reach_the_database_exits_non_zero_and_logs_why(
@@ -337,9 +355,10 @@ def test_add_replaces_its_older_lines_keeps_the_users_own_and_show_and_remove_wo
     for _ in range(2):  # a second add replaces the first one's line
         added = cron.add()
         assert added.returncode == 0, added.stderr
-    [line] = our_lines()
-    assert crontab_l() == own + line + "\n"
-    job_hash = line.split("crontab run ")[1].split()[0]
+    queue, purge = our_lines()  # every minute; daily at 03:17
+    assert queue.startswith("* * * * * ") and purge.startswith("17 3 * * * ")
+    assert crontab_l() == own + queue + "\n" + purge + "\n"
+    job_hash = queue.split("crontab run ")[1].split()[0]
 
     shown = cron.manage("crontab", "show")
     assert shown.returncode == 0, shown.stderr

@@ -1,7 +1,8 @@
 """Suite 4, header injection: no request can add a header or a recipient to a message.
 
 Every field that ends up in a mail header (to, cc, bcc, reply_to, from_email, from_name,
-subject, tags, metadata keys; batch items and the batch-wide from_email/from_name too) is
+subject, tags, metadata keys, custom header names and values, attachment filenames, types
+and content ids; batch items and the batch-wide from_email/from_name too) is
 tried with every line separator a mail or HTTP stack might split on, at the start, in the
 middle and at the end of the value, carrying an "X-Injected: yes" or "Bcc: …" payload: each
 is a 400 VALIDATION_ERROR naming the field. What the API must accept (encoded words and
@@ -11,7 +12,8 @@ received message is read back: only our own headers, each once, no raw CR/LF/NUL
 header line, no line over 998 bytes, the envelope recipients exactly those given, and each
 header decoding (RFC 2047, only where encoded words are allowed) to exactly what was sent.
 
-The API has no custom `headers` field: an unknown field like that is a 400, never passed on.
+The `headers` field takes X- headers and a short allowlist only: every header MailPass
+writes itself, or that would change recipients or structure, is a 400 (test_custom_headers).
 """
 
 import email.utils
@@ -65,7 +67,15 @@ ADDRESS_FIELDS = {
     "bcc": "bcc@example.com",
 }
 LIST_FIELDS = {"cc", "bcc", "tags"}
-HEADER_FIELDS = [*TEXT_FIELDS, *ADDRESS_FIELDS, "metadata"]
+# Fields of the headers and attachments objects: (field the error names, base value).
+NESTED_FIELDS = {
+    "header-value": ("headers", "value"),
+    "header-name": ("headers", "X-Name"),
+    "filename": ("attachments", "invoice.pdf"),
+    "content_type": ("attachments", "application/pdf"),
+    "content_id": ("attachments", "logo"),
+}
+HEADER_FIELDS = [*TEXT_FIELDS, *ADDRESS_FIELDS, "metadata", *NESTED_FIELDS]
 
 # The headers render() writes; anything else in a received message was injected.
 OUR_HEADERS = {
@@ -95,6 +105,13 @@ def with_value(name: str, value: str) -> dict[str, Any]:
     """The request fields that put `value` into field `name` (lists keep a good entry first)."""
     if name == "metadata":
         return {"metadata": {"ok": 1, value: "v"}}
+    if name == "header-value":
+        return {"headers": {"X-Ok": "1", "X-Custom": value}}
+    if name == "header-name":
+        return {"headers": {"X-Ok": "1", value: "v"}}
+    if name in NESTED_FIELDS:
+        attachment = {"filename": "a.pdf", "content": "aGk=", name: value}
+        return {"attachments": [{"filename": "ok.txt", "content": "aGk="}, attachment]}
     if name in LIST_FIELDS:
         good = TEXT_FIELDS.get(name) or ADDRESS_FIELDS[name]
         return {name: [good, value]}
@@ -114,9 +131,13 @@ def injected_values(base: str) -> Iterator[tuple[str, str]]:
 def injection_cases() -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(case id, field, request fields) for every field x separator x position x payload."""
     for name in HEADER_FIELDS:
-        base = "key" if name == "metadata" else TEXT_FIELDS.get(name) or ADDRESS_FIELDS[name]
+        if name in NESTED_FIELDS:
+            named, base = NESTED_FIELDS[name]
+        else:
+            named = name
+            base = "key" if name == "metadata" else TEXT_FIELDS.get(name) or ADDRESS_FIELDS[name]
         for case_id, value in injected_values(base):
-            yield f"{name}/{case_id}", name, with_value(name, value)
+            yield f"{name}/{case_id}", named, with_value(name, value)
 
 
 def envelope_ok(error: dict[str, Any], name: str) -> bool:
@@ -233,11 +254,13 @@ def test_address_fields_refuse_display_names_lists_and_encoded_words(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("where", ["send", "batch item", "batch"])
-def test_there_is_no_custom_headers_field_and_it_is_refused_not_passed_on(
+def test_header_fields_other_than_headers_are_unknown_and_refused_not_passed_on(
     api, provider, sink, where
 ):
+    # `headers` is a field of a message (/send, a batch item), not of the batch envelope.
+    unknown = ("Headers", "extra_headers", "X-Injected", "Bcc", "bcc ")
     failures, cases = [], 0
-    for name in ("headers", "Headers", "extra_headers", "X-Injected", "Bcc", "bcc "):
+    for name in ("headers", *unknown) if where == "batch" else unknown:
         cases += 1
         value = {"X-Injected": "yes"} if "eader" in name else "yes"
         if where == "send":
