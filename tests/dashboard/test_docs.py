@@ -17,11 +17,16 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 from django.conf import settings
+from django.contrib.humanize.templatetags.humanize import intcomma
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils import translation
 
 from api.errors import ApiError
 from api.idempotency import IdempotencyConflictError
 from api.models import Message, MessageEvent
+from dashboard.views import docs as docs_view
+from providers.models import Provider
 from tests import factories
 
 LANGUAGES = ["en", "de", "ja", "ko", "sw"]
@@ -184,6 +189,139 @@ def test_every_code_sample_has_a_copy_button_and_a_unique_id(client, owner, acco
         assert f'data-copy="#code-{block_id}"' in page
     # Samples are escaped text, never live markup.
     assert "&lt;p&gt;Hello World&lt;/p&gt;" in page
+
+
+_SECTION = re.compile(r'<section id="([\w-]+)">')
+_TOC_ENTRY = re.compile(r'<li><a href="#([\w-]+)">')
+
+
+def section(page: str, section_id: str) -> str:
+    """The HTML of one <section> of the page."""
+    start = page.index(f'<section id="{section_id}">')
+    return page[start : page.index("</section>", start)]
+
+
+def field_row(page: str, field: str) -> str:
+    """The row of a field in the /send field table."""
+    return re.search(rf"<tr><td><code>{field}</code></td>.*?</tr>", section(page, "send"))[0]
+
+
+def localized(language: str, value, format_value) -> str:
+    with translation.override(language):
+        return str(format_value(value))
+
+
+def test_every_language_has_the_same_sections_each_in_its_contents_list(client, owner, account):
+    pages = {language: get_page(client, owner, language) for language in LANGUAGES}
+
+    sections = {language: _SECTION.findall(page) for language, page in pages.items()}
+    contents = {
+        language: _TOC_ENTRY.findall(
+            re.search(r'<nav class="card docs-toc".*?</nav>', page, re.S)[0]
+        )
+        for language, page in pages.items()
+    }
+
+    assert all(ids == sections["en"] for ids in sections.values()), sections
+    for language in LANGUAGES:
+        assert contents[language] == sections[language], language
+    assert {"attachments", "headers", "unsubscribe"} <= set(sections["en"])
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_send_fields_table_has_the_new_fields_with_their_limits(
+    client, owner, account, language
+):
+    page = get_page(client, owner, language)
+
+    attachments = field_row(page, "attachments")
+    assert "<td>array</td>" in attachments and 'href="#attachments"' in attachments
+    assert str(docs_view.MAX_ATTACHMENTS) in attachments
+    assert localized(language, docs_view.MAX_ATTACHMENT_BYTES, filesizeformat) in attachments
+    headers = field_row(page, "headers")
+    assert "<td>object</td>" in headers and 'href="#headers"' in headers
+    assert str(docs_view.MAX_HEADERS) in headers
+    assert localized(language, docs_view.MAX_HEADERS_BYTES, filesizeformat) in headers
+    unsubscribe = field_row(page, "unsubscribe")
+    assert "<td>boolean</td>" in unsubscribe and 'href="#unsubscribe"' in unsubscribe
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_attachments_section_states_the_apis_limits(client, owner, account, language):
+    text = unescape(section(get_page(client, owner, language), "attachments"))
+
+    assert localized(language, docs_view.MAX_ATTACHMENT_BYTES, filesizeformat) in text
+    assert localized(language, docs_view.MAX_ATTACHMENT_BYTES, intcomma) in text
+    for number in (docs_view.MAX_ATTACHMENTS, docs_view.MAX_FILENAME_CHARS):
+        assert str(number) in text
+    assert str(docs_view.MAX_CONTENT_ID_CHARS) in text
+    blocked = [f"<code>.{extension}</code>" for extension in sorted(docs_view.BLOCKED_EXTENSIONS)]
+    separator = "、" if language == "ja" else ", "
+    assert separator.join(blocked) in text
+    assert 'src="cid:logo"' in text
+    for field in ("filename", "content", "content_type", "content_id", "size"):
+        assert f"<code>{field}</code>" in text
+    assert "<code>400 VALIDATION_ERROR</code>" in text and "<code>failed</code>" in text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_attachments_section_lists_each_providers_largest_message(
+    client, owner, account, language
+):
+    text = unescape(section(get_page(client, owner, language), "attachments"))
+
+    cells = dict(re.findall(r"<tr><td>([^<]+)</td><td>([^<]*)</td></tr>", text))
+    for kind in Provider.Kind:
+        label = localized(language, Provider.Kind(kind).label, str)
+        size = docs_view.MAX_MESSAGE_BYTES[kind]
+        if size is None:
+            assert "MailPass" in cells[label], label
+        else:
+            assert localized(language, size, intcomma) in cells[label], label
+    assert re.search(r"\bMB 10\b|\b10 MB\b", cells["Postmark"])
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_headers_section_names_the_allowed_and_refused_headers(
+    client, owner, account, language
+):
+    text = unescape(section(get_page(client, owner, language), "headers"))
+
+    for name in (*docs_view.ALLOWED_HEADERS, "X-", "From", "Subject", "DKIM-Signature"):
+        assert f"<code>{name}</code>" in text, name
+    assert localized(language, docs_view.MAX_HEADER_VALUE_CHARS, intcomma) in text
+    assert str(docs_view.MAX_HEADERS) in text
+    assert localized(language, docs_view.MAX_HEADERS_BYTES, filesizeformat) in text
+    assert 'href="#unsubscribe"' in text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_unsubscribe_section_shows_this_instances_link_and_the_account_setting(
+    client, owner, account, settings, language
+):
+    settings.MAILPASS_PUBLIC_URL = "https://mail.example.org"
+
+    text = unescape(section(get_page(client, owner, language), "unsubscribe"))
+
+    assert "<code>List-Unsubscribe: <https://mail.example.org/u/…></code>" in text
+    assert "<code>List-Unsubscribe-Post: List-Unsubscribe=One-Click</code>" in text
+    assert f'href="{reverse("dashboard:account-settings")}"' in text
+    for code in ("POST", "GET", "unsubscribed", "404"):
+        assert f"<code>{code}</code>" in text, code
+    assert 'href="#suppressions"' in text and 'href="#headers"' in text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_status_and_limits_sections_mention_attachments_and_headers(
+    client, owner, account, language
+):
+    page = get_page(client, owner, language)
+
+    assert "<code>attachments</code>" in section(page, "status")
+    limits = section(page, "limits")
+    assert 'href="#attachments"' in limits
+    assert localized(language, docs_view.MAX_ATTACHMENT_BYTES, filesizeformat) in limits
+    assert localized(language, docs_view.MAX_HEADERS_BYTES, filesizeformat) in limits
 
 
 @pytest.mark.skipif(not SEEDS.is_dir(), reason=f"product pages not found at {SEEDS}")
