@@ -17,42 +17,8 @@ from api.selectors import EVENTS_PAGE_SIZE
 from api.throttling import AccountRateThrottle, ApiKeyRateThrottle
 from api.views import SUPPRESSIONS_PAGE_SIZE
 from dashboard.http import AuthenticatedRequest
+from providers.kinds import KINDS, MB
 from providers.models import Provider
-
-# TODO(issue15): import from api.serializers (stand-ins until the server side lands)
-MAX_ATTACHMENTS = 20
-MAX_FILENAME_CHARS = 255
-MAX_CONTENT_ID_CHARS = 100
-MAX_HEADERS = 50
-MAX_HEADERS_BYTES = 16 * 1024
-MAX_HEADER_VALUE_CHARS = 998
-BLOCKED_EXTENSIONS = frozenset(
-    "ade adp app appx bas bat cab chm cmd com cpl dll dmg exe hta inf ins isp iso jar js jse lib"
-    " lnk mde msc msi msix msp mst nsh pif ps1 reg scr sct shb sys vb vbe vbs vhd vxd wsc wsf"
-    " wsh".split()
-)
-ALLOWED_HEADERS = (
-    "In-Reply-To",
-    "References",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-    "List-Id",
-    "Auto-Submitted",
-    "Precedence",
-)
-# TODO(issue15): settings.MAILPASS_MAX_ATTACHMENT_BYTES and
-# providers.kinds.KINDS[kind].max_message_bytes
-MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
-MAX_MESSAGE_BYTES: dict[str, int | None] = {
-    "smtp": None,
-    "mailpass": None,
-    "amazon_ses": 40_000_000,
-    "sendgrid": 30_000_000,
-    "mailgun": 25_000_000,
-    "postmark": 10_000_000,
-    "resend": 40_000_000,
-    "brevo": 20_000_000,
-}
 
 # The page is written once per language (templates/dashboard/docs/docs.<code>.html);
 # a language without its own page gets the English one.
@@ -63,13 +29,13 @@ def _message_sizes() -> list[dict[str, object]]:
     """Per provider kind, its display label and the largest message it takes (bytes: None
     for an SMTP server, which sets its own limit), smallest first. megabytes: the size in
     the decimal megabytes the providers state it in, when it is a whole number of them."""
-    rows = [(Provider.Kind(kind).label, MAX_MESSAGE_BYTES[kind]) for kind in Provider.Kind]
+    rows = [(Provider.Kind(kind).label, KINDS[kind].max_message_bytes) for kind in Provider.Kind]
     rows.sort(key=lambda row: (row[1] is None, row[1] or 0))
     return [
         {
             "label": label,
             "bytes": size,
-            "megabytes": size // 1_000_000 if size and size % 1_000_000 == 0 else None,
+            "megabytes": size // MB if size and size % MB == 0 else None,
         }
         for label, size in rows
     ]
@@ -123,16 +89,16 @@ def docs(request: AuthenticatedRequest) -> HttpResponse:
             "daily_bytes": quota.bytes,
             "events_page": EVENTS_PAGE_SIZE,
             "tracking_days": settings.MAILPASS_TRACKING_LINK_DAYS,
-            "attachments": MAX_ATTACHMENTS,
-            "attachment_bytes": MAX_ATTACHMENT_BYTES,
-            "filename_chars": MAX_FILENAME_CHARS,
-            "content_id_chars": MAX_CONTENT_ID_CHARS,
-            "blocked_extensions": sorted(BLOCKED_EXTENSIONS),
+            "attachments": api_serializers.MAX_ATTACHMENTS,
+            "attachment_bytes": settings.MAILPASS_MAX_ATTACHMENT_BYTES,
+            "filename_chars": api_serializers.MAX_FILENAME_CHARS,
+            "content_id_chars": api_serializers.MAX_CONTENT_ID_CHARS,
+            "blocked_extensions": sorted(api_serializers.BLOCKED_EXTENSIONS),
             "message_sizes": _message_sizes(),
-            "headers": MAX_HEADERS,
-            "headers_bytes": MAX_HEADERS_BYTES,
-            "header_value_chars": MAX_HEADER_VALUE_CHARS,
-            "allowed_headers": ALLOWED_HEADERS,
+            "headers": api_serializers.MAX_HEADERS,
+            "headers_bytes": api_serializers.MAX_HEADERS_BYTES,
+            "header_value_chars": api_serializers.MAX_HEADER_VALUE_CHARS,
+            "allowed_headers": api_serializers.ALLOWED_HEADERS,
         },
         "tracking_enabled": account.tracking_enabled,
     }
