@@ -17,10 +17,28 @@ from api.selectors import EVENTS_PAGE_SIZE
 from api.throttling import AccountRateThrottle, ApiKeyRateThrottle
 from api.views import SUPPRESSIONS_PAGE_SIZE
 from dashboard.http import AuthenticatedRequest
+from providers.kinds import KINDS, MB
+from providers.models import Provider
 
 # The page is written once per language (templates/dashboard/docs/docs.<code>.html);
 # a language without its own page gets the English one.
 FALLBACK_TEMPLATE = "dashboard/docs/docs.en.html"
+
+
+def _message_sizes() -> list[dict[str, object]]:
+    """Per provider kind, its display label and the largest message it takes (bytes: None
+    for an SMTP server, which sets its own limit), smallest first. megabytes: the size in
+    the decimal megabytes the providers state it in, when it is a whole number of them."""
+    rows = [(Provider.Kind(kind).label, KINDS[kind].max_message_bytes) for kind in Provider.Kind]
+    rows.sort(key=lambda row: (row[1] is None, row[1] or 0))
+    return [
+        {
+            "label": label,
+            "bytes": size,
+            "megabytes": size // MB if size and size % MB == 0 else None,
+        }
+        for label, size in rows
+    ]
 
 
 def _base_url(request: HttpRequest) -> str:
@@ -71,6 +89,16 @@ def docs(request: AuthenticatedRequest) -> HttpResponse:
             "daily_bytes": quota.bytes,
             "events_page": EVENTS_PAGE_SIZE,
             "tracking_days": settings.MAILPASS_TRACKING_LINK_DAYS,
+            "attachments": api_serializers.MAX_ATTACHMENTS,
+            "attachment_bytes": settings.MAILPASS_MAX_ATTACHMENT_BYTES,
+            "filename_chars": api_serializers.MAX_FILENAME_CHARS,
+            "content_id_chars": api_serializers.MAX_CONTENT_ID_CHARS,
+            "blocked_extensions": sorted(api_serializers.BLOCKED_EXTENSIONS),
+            "message_sizes": _message_sizes(),
+            "headers": api_serializers.MAX_HEADERS,
+            "headers_bytes": api_serializers.MAX_HEADERS_BYTES,
+            "header_value_chars": api_serializers.MAX_HEADER_VALUE_CHARS,
+            "allowed_headers": api_serializers.ALLOWED_HEADERS,
         },
         "tracking_enabled": account.tracking_enabled,
     }

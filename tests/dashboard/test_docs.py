@@ -6,6 +6,7 @@ written against a live server. The client-library examples run in tests/sdks, be
 libraries' own suites.
 """
 
+import base64
 import json
 import os
 import re
@@ -17,11 +18,17 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 from django.conf import settings
+from django.contrib.humanize.templatetags.humanize import intcomma
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils import translation
 
+from api import serializers as api_serializers
 from api.errors import ApiError
 from api.idempotency import IdempotencyConflictError
 from api.models import Message, MessageEvent
+from providers.kinds import KINDS
+from providers.models import Provider
 from tests import factories
 
 LANGUAGES = ["en", "de", "ja", "ko", "sw"]
@@ -186,6 +193,152 @@ def test_every_code_sample_has_a_copy_button_and_a_unique_id(client, owner, acco
     assert "&lt;p&gt;Hello World&lt;/p&gt;" in page
 
 
+_SECTION = re.compile(r'<section id="([\w-]+)">')
+_TOC_ENTRY = re.compile(r'<li><a href="#([\w-]+)">')
+
+
+def section(page: str, section_id: str) -> str:
+    """The HTML of one <section> of the page."""
+    start = page.index(f'<section id="{section_id}">')
+    return page[start : page.index("</section>", start)]
+
+
+def field_row(page: str, field: str) -> str:
+    """The row of a field in the /send field table."""
+    return re.search(rf"<tr><td><code>{field}</code></td>.*?</tr>", section(page, "send"))[0]
+
+
+def localized(language: str, value, format_value) -> str:
+    with translation.override(language):
+        return str(format_value(value))
+
+
+def test_every_language_has_the_same_sections_each_in_its_contents_list(client, owner, account):
+    pages = {language: get_page(client, owner, language) for language in LANGUAGES}
+
+    sections = {language: _SECTION.findall(page) for language, page in pages.items()}
+    contents = {
+        language: _TOC_ENTRY.findall(
+            re.search(r'<nav class="card docs-toc".*?</nav>', page, re.S)[0]
+        )
+        for language, page in pages.items()
+    }
+
+    assert all(ids == sections["en"] for ids in sections.values()), sections
+    for language in LANGUAGES:
+        assert contents[language] == sections[language], language
+    assert {"attachments", "headers", "unsubscribe"} <= set(sections["en"])
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_send_fields_table_has_the_new_fields_with_their_limits(
+    client, owner, account, language
+):
+    page = get_page(client, owner, language)
+
+    attachments = field_row(page, "attachments")
+    assert "<td>array</td>" in attachments and 'href="#attachments"' in attachments
+    assert str(api_serializers.MAX_ATTACHMENTS) in attachments
+    assert (
+        localized(language, settings.MAILPASS_MAX_ATTACHMENT_BYTES, filesizeformat) in attachments
+    )
+    headers = field_row(page, "headers")
+    assert "<td>object</td>" in headers and 'href="#headers"' in headers
+    assert str(api_serializers.MAX_HEADERS) in headers
+    assert localized(language, api_serializers.MAX_HEADERS_BYTES, filesizeformat) in headers
+    unsubscribe = field_row(page, "unsubscribe")
+    assert "<td>boolean</td>" in unsubscribe and 'href="#unsubscribe"' in unsubscribe
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_attachments_section_states_the_apis_limits(client, owner, account, language):
+    text = unescape(section(get_page(client, owner, language), "attachments"))
+
+    assert localized(language, settings.MAILPASS_MAX_ATTACHMENT_BYTES, filesizeformat) in text
+    assert localized(language, settings.MAILPASS_MAX_ATTACHMENT_BYTES, intcomma) in text
+    for number in (api_serializers.MAX_ATTACHMENTS, api_serializers.MAX_FILENAME_CHARS):
+        assert str(number) in text
+    assert str(api_serializers.MAX_CONTENT_ID_CHARS) in text
+    blocked = [
+        f"<code>.{extension}</code>" for extension in sorted(api_serializers.BLOCKED_EXTENSIONS)
+    ]
+    separator = "、" if language == "ja" else ", "
+    assert separator.join(blocked) in text
+    assert 'src="cid:logo"' in text
+    for field in ("filename", "content", "content_type", "content_id", "size"):
+        assert f"<code>{field}</code>" in text
+    assert "<code>400 VALIDATION_ERROR</code>" in text and "<code>failed</code>" in text
+
+
+def test_the_attachment_limit_follows_the_operators_setting(client, owner, account, settings):
+    settings.MAILPASS_MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+
+    text = section(get_page(client, owner), "attachments")
+
+    assert f"{filesizeformat(5 * 1024 * 1024)} (5,242,880 bytes)" in text
+    assert filesizeformat(20 * 1024 * 1024) not in text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_attachments_section_lists_each_providers_largest_message(
+    client, owner, account, language
+):
+    text = unescape(section(get_page(client, owner, language), "attachments"))
+
+    cells = dict(re.findall(r"<tr><td>([^<]+)</td><td>([^<]*)</td></tr>", text))
+    for kind in Provider.Kind:
+        label = localized(language, Provider.Kind(kind).label, str)
+        size = KINDS[kind].max_message_bytes
+        if size is None:
+            assert "MailPass" in cells[label], label
+        else:
+            assert localized(language, size, intcomma) in cells[label], label
+    assert re.search(r"\bMB 10\b|\b10 MB\b", cells["Postmark"])
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_headers_section_names_the_allowed_and_refused_headers(
+    client, owner, account, language
+):
+    text = unescape(section(get_page(client, owner, language), "headers"))
+
+    for name in (*api_serializers.ALLOWED_HEADERS, "X-", "From", "Subject", "DKIM-Signature"):
+        assert f"<code>{name}</code>" in text, name
+    assert localized(language, api_serializers.MAX_HEADER_VALUE_CHARS, intcomma) in text
+    assert str(api_serializers.MAX_HEADERS) in text
+    assert localized(language, api_serializers.MAX_HEADERS_BYTES, filesizeformat) in text
+    assert 'href="#unsubscribe"' in text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_unsubscribe_section_shows_this_instances_link_and_the_account_setting(
+    client, owner, account, settings, language
+):
+    settings.MAILPASS_PUBLIC_URL = "https://mail.example.org"
+
+    text = unescape(section(get_page(client, owner, language), "unsubscribe"))
+
+    assert "<code>List-Unsubscribe: <https://mail.example.org/u/…></code>" in text
+    assert "<code>List-Unsubscribe-Post: List-Unsubscribe=One-Click</code>" in text
+    assert f'href="{reverse("dashboard:account-settings")}"' in text
+    for code in ("POST", "GET", "unsubscribed", "404"):
+        assert f"<code>{code}</code>" in text, code
+    assert 'href="#suppressions"' in text and 'href="#headers"' in text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_status_and_limits_sections_mention_attachments_and_headers(
+    client, owner, account, language
+):
+    page = get_page(client, owner, language)
+
+    assert "<code>attachments</code>" in section(page, "status")
+    limits = section(page, "limits")
+    assert 'href="#attachments"' in limits
+    assert localized(language, settings.MAILPASS_MAX_ATTACHMENT_BYTES, filesizeformat) in limits
+    assert localized(language, api_serializers.MAX_HEADERS_BYTES, filesizeformat) in limits
+
+
 @pytest.mark.skipif(not SEEDS.is_dir(), reason=f"product pages not found at {SEEDS}")
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_no_sentence_of_the_product_pages_is_copied(client, owner, account, language):
@@ -293,12 +446,82 @@ def test_the_documented_request_bodies_are_accepted_and_answered_in_the_document
     )
     status = api.get(f"/api/v1/mail/status/{quote(message.message_id, safe='')}")
     documented_status = documented["status-response"]["data"]
-    assert status.json()["data"]["message"].keys() == documented_status["message"].keys()
+    # The status example predates attachments (it is the product page's); the page shows
+    # the message's attachments list in an example of its own.
+    documented_message = (
+        documented_status["message"].keys() | documented["status-attachments"].keys()
+    )
+    assert status.json()["data"]["message"].keys() == documented_message
+    assert status.json()["data"]["message"]["attachments"] == []
     assert status.json()["data"]["events"][0].keys() == documented_status["events"][0].keys()
     assert re.fullmatch(
         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", status.json()["data"]["message"]["sent_at"]
     )
     assert documented_status["message"]["sent_at"].endswith("Z")
+
+
+def test_the_documented_attachments_are_sent_and_listed_as_the_page_says(
+    client, owner, api, provider, sink
+):
+    blocks = code_blocks(get_page(client, owner))
+    request = json.loads(blocks["send-attachments-request"])
+
+    sent = api.post("/api/v1/mail/send", request, format="json")
+
+    assert sent.status_code == 200, sent.json()
+    [received] = sink.received
+    parts = {part.get_filename(): part for part in received.message.walk() if part.get_filename()}
+    for attachment in request["attachments"]:
+        part = parts[attachment["filename"]]
+        assert part.get_content() == base64.b64decode(attachment["content"])
+        if "content_id" in attachment:
+            assert part["Content-ID"] == f"<{attachment['content_id']}>"
+            assert f'src="cid:{attachment["content_id"]}"' in request["html"]
+    message_id = quote(sent.json()["data"]["message_id"], safe="")
+    status = api.get(f"/api/v1/mail/status/{message_id}").json()["data"]["message"]
+    assert status["attachments"] == json.loads(blocks["status-attachments"])["attachments"]
+
+
+def test_the_documented_headers_are_sent_and_unsubscribe_adds_the_documented_pair(
+    client, owner, api, provider, sink, settings
+):
+    settings.MAILPASS_PUBLIC_URL = "https://mail.example.org"
+    page = get_page(client, owner)
+    request = json.loads(code_blocks(page)["send-headers-request"])
+
+    sent = api.post("/api/v1/mail/send", request, format="json")
+    unsubscribing = api.post("/api/v1/mail/send", request | {"unsubscribe": True}, format="json")
+
+    assert sent.status_code == unsubscribing.status_code == 200, sent.json()
+    plain, with_link = (received.message for received in sink.received)
+    for name, value in request["headers"].items():
+        assert plain[name] == with_link[name] == value
+    assert request["unsubscribe"] is False and plain["List-Unsubscribe"] is None
+    documented = dict(re.findall(r"<code>(List-Unsubscribe[\w-]*): (.*?)</code>", unescape(page)))
+    assert with_link["List-Unsubscribe-Post"] == documented["List-Unsubscribe-Post"]
+    link = documented["List-Unsubscribe"].removesuffix("…>")
+    assert with_link["List-Unsubscribe"].startswith(link), with_link["List-Unsubscribe"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "refused"),
+    [
+        ({"From": "a@example.com"}, "From"),
+        ({"X-Ok": "1", "DKIM-Signature": "v=1"}, "DKIM-Signature"),
+    ],
+)
+def test_headers_the_page_calls_refused_are_refused(client, owner, api, provider, headers, refused):
+    page = unescape(section(get_page(client, owner), "headers"))
+    assert f"<code>{refused}</code>" in page
+
+    response = api.post(
+        "/api/v1/mail/send",
+        {"to": "user@example.com", "subject": "Hi", "text": "Hello", "headers": headers},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["details"]["headers"]) == [refused]
 
 
 def test_the_documented_failed_batch_item_is_what_the_api_answers(client, owner, api, provider):
