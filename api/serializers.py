@@ -41,6 +41,7 @@ MAX_ATTACHMENTS = 20
 MAX_FILENAME_CHARS = 255
 MAX_CONTENT_ID_CHARS = 100
 MAX_HEADERS = 50
+MAX_HEADER_NAME_CHARS = 76  # a name and its colon fit a folded line of 78
 MAX_HEADERS_BYTES = 16 * 1024  # names and values together
 MAX_HEADER_VALUE_CHARS = 998  # RFC 5322's line limit
 
@@ -65,7 +66,7 @@ ALLOWED_HEADERS = (
 )
 _ALLOWED_HEADER_KEYS = frozenset(name.lower() for name in ALLOWED_HEADERS)
 # RFC 5322 section 3.6.8: printable US-ASCII except the colon.
-_FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]{1,76}")
+_FIELD_NAME = re.compile(rf"[\x21-\x39\x3b-\x7e]{{1,{MAX_HEADER_NAME_CHARS}}}")
 _CONTENT_ID = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]+")
 # type/subtype with optional parameters ("text/calendar; method=REQUEST"), RFC 2045 tokens.
 _TOKEN = r"[A-Za-z0-9!#$%&'*+.^_`{|}~-]+"
@@ -272,7 +273,10 @@ class HeadersField(serializers.Field):
 def _header_problem(name: str, value: Any, seen: set[str]) -> str | None:
     """Why the caller may not set header `name` to `value`, or None if they may."""
     if not _FIELD_NAME.fullmatch(name):
-        return "Not a header name: 1-76 printable ASCII characters, no colon or space."
+        return (
+            f"Not a header name: 1-{MAX_HEADER_NAME_CHARS} printable ASCII characters, "
+            "no colon or space."
+        )
     key = name.lower()
     if not (key.startswith("x-") or key in _ALLOWED_HEADER_KEYS):
         return (

@@ -97,6 +97,7 @@ def docs(request: AuthenticatedRequest) -> HttpResponse:
             "message_sizes": _message_sizes(),
             "headers": api_serializers.MAX_HEADERS,
             "headers_bytes": api_serializers.MAX_HEADERS_BYTES,
+            "header_name_chars": api_serializers.MAX_HEADER_NAME_CHARS,
             "header_value_chars": api_serializers.MAX_HEADER_VALUE_CHARS,
             "allowed_headers": api_serializers.ALLOWED_HEADERS,
         },
