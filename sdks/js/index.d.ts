@@ -107,12 +107,24 @@ export interface StatusAttachment {
   content_id: string | null;
 }
 
-export interface StatusData {
-  message: Record<string, any>;
-  events: Array<Record<string, any>>;
-  events_next: string | null;
+export interface StatusMessage {
+  message_id: string;
+  from_email: string;
+  to_email: string;
+  subject: string;
+  status: string;
+  error_message: string | null;
+  failure_reason: string | null;
+  sent_at: string | null;
+  created_at: string;
   attachments: StatusAttachment[];
   [field: string]: unknown;
+}
+
+export interface StatusData {
+  message: StatusMessage;
+  events: Array<Record<string, any>>;
+  events_next: string | null;
 }
 
 export interface SendOptions {

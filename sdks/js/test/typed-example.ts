@@ -28,7 +28,7 @@ export async function example(): Promise<string> {
     headers: { 'X-Invoice-Id': '2024-017' },
     unsubscribe: true,
   });
-  const [first]: StatusAttachment[] = (await mailpass.mail.status(withFiles.data.message_id)).data.attachments;
+  const [first]: StatusAttachment[] = (await mailpass.mail.status(withFiles.data.message_id)).data.message.attachments;
   const inline: string | null = first.content_id;
   const size: number = first.size;
   await mailpass.suppressions.add({ email: 'gone@example.com', reason: 'unsubscribed' });

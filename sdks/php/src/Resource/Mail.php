@@ -119,7 +119,8 @@ class Mail
 
     /**
      * Status and events of a message. The id may be given with or without its angle
-     * brackets ("<abc.123@host>" or "abc.123@host").
+     * brackets ("<abc.123@host>" or "abc.123@host"). `data.message.attachments` lists its
+     * attachments by name, type, size (bytes) and content_id (null unless inline).
      *
      * @param array{events_after?: string} $params events_after: the events_next of an
      *                                             earlier answer, for the next page of events
@@ -127,15 +128,25 @@ class Mail
      * @return array{
      *     success: bool,
      *     data: array{
-     *         message: array<string, mixed>,
+     *         message: array{
+     *             message_id: string,
+     *             from_email: string,
+     *             to_email: string,
+     *             subject: string,
+     *             status: string,
+     *             error_message: string|null,
+     *             failure_reason: string|null,
+     *             sent_at: string|null,
+     *             created_at: string,
+     *             attachments: list<array{
+     *                 filename: string,
+     *                 content_type: string,
+     *                 size: int,
+     *                 content_id: string|null
+     *             }>
+     *         },
      *         events: list<array<string, mixed>>,
-     *         events_next: string|null,
-     *         attachments: list<array{
-     *             filename: string,
-     *             content_type: string,
-     *             size: int,
-     *             content_id: string|null
-     *         }>
+     *         events_next: string|null
      *     }
      * }
      *
