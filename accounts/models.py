@@ -20,6 +20,8 @@ class Account(models.Model):
     # Defaults for messages that do not say: a pixel before </body>, links via redirects.
     track_opens = models.BooleanField(default=False)
     track_clicks = models.BooleanField(default=False)
+    # Default for messages that do not say: one-click unsubscribe headers (RFC 8058).
+    unsubscribe = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     # What the operator lets this account do (the admin, or `manage.py account_access`):

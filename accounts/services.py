@@ -44,14 +44,21 @@ def account_for_user(*, user: User) -> Account:
 
 
 def account_update(
-    *, account: Account, name: str, track_opens: bool, track_clicks: bool
+    *,
+    account: Account,
+    name: str,
+    track_opens: bool,
+    track_clicks: bool,
+    unsubscribe: bool,
 ) -> Account:
-    """Rename the account and set the tracking defaults of messages that do not choose."""
+    """Rename the account and set the tracking and one-click unsubscribe defaults of
+    messages that do not choose."""
     account.name = name
     account.track_opens = track_opens
     account.track_clicks = track_clicks
+    account.unsubscribe = unsubscribe
     account.full_clean()
-    account.save(update_fields=["name", "track_opens", "track_clicks"])
+    account.save(update_fields=["name", "track_opens", "track_clicks", "unsubscribe"])
     return account
 
 

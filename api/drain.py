@@ -395,7 +395,9 @@ def _send_feed(
             def may_use(fallback: Provider, take: Callable[..., bool] = take_fallback) -> bool:
                 return database.run(functools.partial(take, fallback))
 
-            attempts = delivery.send_with_failover(email, feed.chain, channel_for, may_use=may_use)
+            attempts = delivery.send_with_failover(
+                email, feed.chain, channel_for, may_use=may_use, size=email.sent_size
+            )
             status = queue.record_attempts(
                 message,
                 attempts,

@@ -8,7 +8,10 @@ object's ordinary Django attributes instead.
 import binascii
 import secrets
 import time
+from email import encoders
 from email.header import Header
+from email.mime.base import MIMEBase
+from email.policy import compat32
 from email.utils import formataddr, formatdate
 from typing import Any
 
@@ -16,8 +19,10 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import sanitize_address
 
-from api.models import Message
+from api.attachments import content_of, message_sent_size
+from api.models import Message, MessageAttachment
 from api.tracking import remember_links, tracked_html
+from api.unsubscribe import unsubscribe_url
 
 _CRLF = b"\r\n"
 _MAX_LINE = 998  # RFC 5322 hard limit, without the CRLF
@@ -89,6 +94,8 @@ class PreparedEmail(EmailMultiAlternatives):
     message_record: Message
     html_as_sent: str  # the HTML body with tracking applied
     tracked_links: dict[int, str]  # the links click tracking rewrote, by position
+    files: list[tuple[MessageAttachment, bytes]]  # the attachments and their contents
+    sent_size: int  # about how many bytes it takes as sent (api.attachments.sent_size)
     # What anymail's ESP backends read from any message, as from an AnymailMessage.
     tags: list[str]
     metadata: dict[str, Any]
@@ -96,12 +103,98 @@ class PreparedEmail(EmailMultiAlternatives):
     def smtp_envelope(self) -> tuple[str, list[str], bytes]:
         message = self.message_record
         recipients = [_address(a) for a in [message.to_email, *message.cc, *message.bcc]]
-        return _address(message.from_email), recipients, render(message, html=self.html_as_sent)
+        wire = render(message, html=self.html_as_sent, files=self.files)
+        return _address(message.from_email), recipients, wire
 
 
-def render(message: Message, *, html: str | None = None) -> bytes:
-    """The message as it goes on the wire: headers, then one text/html part or both as
-    multipart/alternative. Bcc never appears; line ends are CRLF."""
+def _extra_headers(message: Message) -> dict[str, str]:
+    """The caller's headers, and MailPass's one-click unsubscribe headers unless the caller
+    set a List-Unsubscribe of their own."""
+    headers = dict(message.headers)
+    if message.unsubscribe and "list-unsubscribe" not in {name.lower() for name in headers}:
+        headers = {k: v for k, v in headers.items() if k.lower() != "list-unsubscribe-post"}
+        headers["List-Unsubscribe"] = f"<{unsubscribe_url(message.pk)}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return headers
+
+
+def _custom_header(name: str, value: str) -> bytes:
+    # Plain ASCII is folded at spaces, so structured values (References, List-Unsubscribe)
+    # stay as they are; non-ASCII (X- headers only) and "=?" become encoded words.
+    if not value.isascii() or "=?" in value:
+        return _header(name, value)
+    line, lines = f"{name}:", []
+    for word in value.split(" "):
+        if len(line) + 1 + len(word) > 78 and line.strip() and not line.endswith(":"):
+            lines.append(line)
+            line = ""
+        line += f" {word}"
+    lines.append(line)
+    return "\r\n".join(lines).encode()
+
+
+def _attachment_mime(attachment: MessageAttachment, data: bytes) -> MIMEBase:
+    """The attachment as a MIME part: base64, its filename in Content-Disposition (RFC 2231
+    when not ASCII) and, for an inline one, its Content-ID."""
+    maintype, _, subtype = attachment.content_type.partition(";")[0].strip().partition("/")
+    part = MIMEBase(maintype, subtype)
+    del part["MIME-Version"]  # the message's own says it once
+    part.replace_header("Content-Type", attachment.content_type)
+    part.set_payload(data)
+    encoders.encode_base64(part)
+    disposition = "inline" if attachment.content_id else "attachment"
+    part.add_header("Content-Disposition", disposition, filename=attachment.filename)
+    if attachment.content_id:
+        part["Content-ID"] = f"<{attachment.content_id}>"
+    return part
+
+
+_PART_POLICY = compat32.clone(linesep="\r\n", max_line_length=78)
+
+
+def _multipart(subtype: str, parts: list[bytes]) -> bytes:
+    """A multipart entity (its Content-Type line, a blank line, the parts) around `parts`."""
+    # "=_" cannot occur in base64 or quoted-printable; 7bit parts are checked.
+    boundary = f"=_mp_{secrets.token_hex(12)}"
+    while any(boundary.encode() in part for part in parts):
+        boundary = f"=_mp_{secrets.token_hex(24)}"
+    dash = b"--" + boundary.encode()
+    head = f'Content-Type: multipart/{subtype}; boundary="{boundary}"'.encode() + _CRLF * 2
+    body = b"".join(dash + _CRLF + part + _CRLF for part in parts)
+    return head + body + dash + b"--" + _CRLF
+
+
+def _content(message: Message, html: str, files: list[tuple[MessageAttachment, bytes]]) -> bytes:
+    """The message's content entity: text, HTML or both as multipart/alternative; inline
+    images with the HTML in multipart/related; attachments around it in multipart/mixed."""
+    inline = [
+        _attachment_mime(a, d).as_bytes(policy=_PART_POLICY) for a, d in files if a.content_id
+    ]
+    regular = [
+        _attachment_mime(a, d).as_bytes(policy=_PART_POLICY) for a, d in files if not a.content_id
+    ]
+    html_entity = _body_part(html, "html") if html else None
+    if html_entity is not None and inline:
+        html_entity, inline = _multipart("related", [html_entity, *inline]), []
+    text_entity = _body_part(message.text, "plain") if message.text or not html else None
+    if text_entity is not None and html_entity is not None:
+        content = _multipart("alternative", [text_entity, html_entity])
+    else:
+        content = html_entity or text_entity or b""
+    if inline or regular:
+        content = _multipart("mixed", [content, *inline, *regular])
+    return content
+
+
+def render(
+    message: Message,
+    *,
+    html: str | None = None,
+    files: list[tuple[MessageAttachment, bytes]] | None = None,
+) -> bytes:
+    """The message as it goes on the wire: headers, the caller's own headers, then its
+    content (_content). Bcc never appears; line ends are CRLF. `files` defaults to the
+    message's attachments with their stored contents."""
     lines = [
         _address_header("From", [_mailbox(message.from_name, message.from_email)]),
         _address_header("To", [_address(message.to_email)]),
@@ -114,27 +207,18 @@ def render(message: Message, *, html: str | None = None) -> bytes:
         _header("Subject", message.subject),
         f"Date: {formatdate(usegmt=True)}".encode(),
         f"Message-ID: {message.message_id}".encode(),
-        b"MIME-Version: 1.0",
     ]
+    lines += [_custom_header(name, value) for name, value in _extra_headers(message).items()]
+    lines.append(b"MIME-Version: 1.0")
     html = tracked_html(message)[0] if html is None else html
-    if message.text and html:
-        # "=_" cannot occur in quoted-printable text, and 7bit parts are ours to check.
-        boundary = f"=_mp_{secrets.token_hex(12)}"
-        parts = [_body_part(message.text, "plain"), _body_part(html, "html")]
-        if any(boundary.encode() in part for part in parts):
-            boundary = f"=_mp_{secrets.token_hex(24)}"
-        lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"'.encode())
-        body = b"".join(b"--" + boundary.encode() + _CRLF + part + _CRLF for part in parts)
-        body += b"--" + boundary.encode() + b"--" + _CRLF
-    else:
-        part = _body_part(html, "html") if html else _body_part(message.text, "plain")
-        head, body = part.split(_CRLF * 2, 1)
-        lines += head.split(_CRLF)
-    return _CRLF.join(lines) + _CRLF * 2 + body
+    if files is None:
+        files = [(a, content_of(a)) for a in message.attachment_list]
+    return _CRLF.join(lines) + _CRLF + _content(message, html, files)
 
 
 def build_email(message: Message) -> PreparedEmail:
-    """The email for `message`: our Message-ID on every attempt, Bcc only in the envelope.
+    """The email for `message`: our Message-ID on every attempt, Bcc only in the envelope,
+    the caller's headers and the attachments (read from storage).
 
     Tags and metadata ride along as attributes that django-anymail ESP backends map to
     their own fields; over SMTP they are not sent (they are not for the recipient's eyes).
@@ -147,6 +231,11 @@ def build_email(message: Message) -> PreparedEmail:
     else:
         email = PreparedEmail(body=html)
         email.content_subtype = "html"
+    attachments = message.attachment_list
+    email.files = [(attachment, content_of(attachment)) for attachment in attachments]
+    for attachment, data in email.files:
+        email.attach(_attachment_mime(attachment, data))
+    email.sent_size = message_sent_size(message, attachments)
     email.message_record = message
     email.html_as_sent = html
     email.subject = message.subject
@@ -155,7 +244,7 @@ def build_email(message: Message) -> PreparedEmail:
     email.cc = list(message.cc)
     email.bcc = list(message.bcc)
     email.reply_to = [message.reply_to] if message.reply_to else []
-    email.extra_headers = {"Message-ID": message.message_id}
+    email.extra_headers = {"Message-ID": message.message_id, **_extra_headers(message)}
     email.tags = list(message.tags)
     email.metadata = dict(message.metadata)
     email.tracked_links = links
@@ -165,9 +254,10 @@ def build_email(message: Message) -> PreparedEmail:
 def headers_as_sent(message: Message) -> str:
     """The message's header block as MailPass hands it to an SMTP server, with its line
     folding (for people to read: the dashboard's message page). The Date header is the time
-    of this call, not of the sending."""
-    _, _, wire = build_email(message).smtp_envelope()
-    head = wire.split(_CRLF * 2, 1)[0]
+    of this call, not of the sending; attachments are not read."""
+    html = tracked_html(message)[0]
+    files = [(attachment, b"") for attachment in message.attachment_list]
+    head = render(message, html=html, files=files).split(_CRLF * 2, 1)[0]
     return head.decode("ascii", errors="replace").replace("\r\n", "\n")
 
 

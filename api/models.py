@@ -90,6 +90,12 @@ class Message(models.Model):
     # Resolved when the message is accepted: the request's choice, else the account's.
     track_opens = models.BooleanField(default=False)
     track_clicks = models.BooleanField(default=False)
+    # The caller's own headers (name → value, allowed names only: api.serializers), and
+    # whether MailPass adds its one-click unsubscribe headers (request, else the account).
+    headers = models.JSONField(default=dict, blank=True)
+    unsubscribe = models.BooleanField(default=False)
+    # How many MessageAttachment rows it has: sending a message without any never asks.
+    attachment_count = models.PositiveSmallIntegerField(default=0)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     # null, not "", while there is no error: the API shows it as JSON null.
@@ -183,6 +189,62 @@ class Message(models.Model):
     def __str__(self) -> str:
         return self.message_id
 
+    @property
+    def attachment_list(self) -> list["MessageAttachment"]:
+        """Its attachments in order: no query for a message without any, and none at all
+        once api.attachments.prefetch_attachments has loaded them."""
+        return list(self.attachments.all()) if self.attachment_count else []
+
+
+class StoredFile(models.Model):
+    """The bytes of an attachment, stored once per account however many messages carry
+    them (content-addressed by sha256), in the "attachments" storage (STORAGES) under
+    `name`. api.attachments stores, reads and purges them."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    name = models.CharField(max_length=255, unique=True)  # in the storage: "ab/<sha256>-<…>"
+    created_at = models.DateTimeField(default=timezone.now)
+    # Set each time a new message refers to it: a purge never deletes a file that a message
+    # being accepted right now is about to refer to.
+    last_used_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "sha256"], name="one_file_per_content")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sha256[:12]}… ({self.size} B)"
+
+
+class MessageAttachment(models.Model):
+    """A file a message carries: a regular attachment, or an inline one (content_id set)
+    that the HTML shows as cid:<content_id>."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    file = models.ForeignKey(StoredFile, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField()  # its place in the request's list
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255)
+    content_id = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "position"], name="one_attachment_per_position"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def size(self) -> int:
+        return self.file.size
+
 
 class IdempotencyRecord(models.Model):
     """The first answer to a request sent with an Idempotency-Key, replayed to its repeats.
@@ -221,7 +283,7 @@ class MessageEvent(models.Model):
         COMPLAINED = "complained"  # the recipient marked it as spam
         REJECTED = "rejected"  # the ESP refused to send it (e.g. on its own blocklist)
         FAILED = "failed"  # the ESP could not send it
-        UNSUBSCRIBED = "unsubscribed"  # the recipient unsubscribed (through the ESP)
+        UNSUBSCRIBED = "unsubscribed"  # the recipient unsubscribed (our one-click link, an ESP)
         FAILOVER = "failover"  # a provider certainly did not take it; the next one was tried
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
@@ -286,7 +348,7 @@ class Suppression(models.Model):
     class Reason(models.TextChoices):
         BOUNCED = "bounced"  # a hard bounce reported by the provider
         COMPLAINED = "complained"  # the recipient marked a message as spam
-        UNSUBSCRIBED = "unsubscribed"  # the recipient unsubscribed (reported by an ESP)
+        UNSUBSCRIBED = "unsubscribed"  # the recipient unsubscribed (our link, or an ESP said)
         MANUAL = "manual"  # added through the API or the dashboard
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="suppressions")

@@ -23,6 +23,7 @@ from django.db.models import F, Max, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from api.attachments import prefetch_attachments
 from api.models import Message, MessageEvent
 from api.selectors import suppressed_recipients
 from api.services.suppressions import suppression_text
@@ -95,11 +96,14 @@ def claim_due(
         Message.objects.filter(_due(now), id__in=ids).update(
             status=Message.Status.SENDING, claim_token=token, lease_expires_at=now + lease
         )
-    return list(
+    claimed = list(
         Message.objects.filter(id__in=ids, claim_token=token, status=Message.Status.SENDING)
         .only(*_SENDING_FIELDS)
         .order_by("turn_at", "id")
     )
+    # Loaded here, on the claiming thread: sending threads never query (api.drain).
+    prefetch_attachments(claimed)
+    return claimed
 
 
 # What sending a claimed message reads: loading only these makes a claim cheaper (fewer
@@ -108,6 +112,7 @@ _SENDING_FIELDS = [
     *("account_id", "provider_id", "message_id", "from_email", "from_name", "to_email"),
     *("reply_to", "cc", "bcc", "subject", "html", "text", "tags", "metadata"),
     *("track_opens", "track_clicks", "attempts", "queued_at", "claim_token", "lease_expires_at"),
+    *("headers", "unsubscribe", "attachment_count"),
 ]
 
 

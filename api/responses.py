@@ -32,6 +32,20 @@ class BatchResultSerializer(serializers.Serializer):
     messages = BatchItemResultSerializer(many=True)
 
 
+class AttachmentSummarySerializer(serializers.Serializer):
+    filename = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField(help_text="Bytes, decoded.")
+    content_id = serializers.CharField(
+        allow_null=True, help_text="Set for an inline attachment (cid: in the HTML)."
+    )
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["content_id"] = data["content_id"] or None
+        return data
+
+
 class MessageStatusSerializer(serializers.Serializer):
     message_id = serializers.CharField()
     from_email = serializers.EmailField()
@@ -44,6 +58,9 @@ class MessageStatusSerializer(serializers.Serializer):
     )
     sent_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
+    attachments = AttachmentSummarySerializer(
+        source="attachment_list", many=True, help_text="By name, type and size; never content."
+    )
 
 
 class MessageEventSerializer(serializers.Serializer):

@@ -11,6 +11,7 @@ from django.db.models.functions import Lower, TruncDay, TruncHour
 from django.utils import timezone
 
 from accounts.models import Account
+from api.attachments import prefetch_attachments
 from api.keys import hmac_keys, key_digest, key_prefix, looks_like_key
 from api.models import ApiKey, Message, MessageEvent, Suppression
 
@@ -50,7 +51,13 @@ def message_get_for_account(*, account: Account, message_id: str) -> Message:
     # PostgreSQL refuses NUL in text, and no stored id has control characters or is longer.
     if len(normalized) > 255 or not normalized.isprintable():
         raise Message.DoesNotExist(normalized)
-    return Message.objects.get(account=account, message_id=normalized)
+    message = Message.objects.get(account=account, message_id=normalized)
+    prefetch_attachments([message])
+    return message
+
+
+def message_exists(*, pk: int) -> bool:
+    return Message.objects.filter(pk=pk).exists()
 
 
 def database_ping() -> None:

@@ -5,10 +5,17 @@ a mail header refuse line breaks and control characters outright, before any tri
 that is what stops header injection.
 """
 
+import base64
+import binascii
 import json
+import mimetypes
+import re
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.paginator import Page, Paginator
+from django.template.defaultfilters import filesizeformat
 from rest_framework import serializers
 
 from api.models import Suppression
@@ -30,6 +37,41 @@ MAX_METADATA_KEY_CHARS = 100
 MAX_METADATA_VALUE_CHARS = 1000
 MAX_METADATA_BYTES = 16 * 1024
 MAX_BATCH = 100
+MAX_ATTACHMENTS = 20
+MAX_FILENAME_CHARS = 255
+MAX_CONTENT_ID_CHARS = 100
+MAX_HEADERS = 50
+MAX_HEADERS_BYTES = 16 * 1024  # names and values together
+MAX_HEADER_VALUE_CHARS = 998  # RFC 5322's line limit
+
+# Attachments whose name ends in one of these are refused: files that run when opened,
+# which mailbox providers refuse or strip anyway (Gmail bounces most of them).
+BLOCKED_EXTENSIONS = frozenset(
+    """ade adp app appx bas bat cab chm cmd com cpl dll dmg exe hta inf ins isp iso jar js
+    jse lib lnk mde msc msi msix msp mst nsh pif ps1 reg scr sct shb sys vb vbe vbs vhd vxd
+    wsc wsf wsh""".split()
+)
+# The headers a caller may set besides any X- header: threading, list headers and the
+# auto-reply markers. Everything else MailPass writes itself, or it changes who receives
+# the message or how its parts are read.
+ALLOWED_HEADERS = (
+    "In-Reply-To",
+    "References",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "List-Id",
+    "Auto-Submitted",
+    "Precedence",
+)
+_ALLOWED_HEADER_KEYS = frozenset(name.lower() for name in ALLOWED_HEADERS)
+# RFC 5322 section 3.6.8: printable US-ASCII except the colon.
+_FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]{1,76}")
+_CONTENT_ID = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]+")
+# type/subtype with optional parameters ("text/calendar; method=REQUEST"), RFC 2045 tokens.
+_TOKEN = r"[A-Za-z0-9!#$%&'*+.^_`{|}~-]+"
+_CONTENT_TYPE = re.compile(
+    rf'{_TOKEN}/{_TOKEN}(\s*;\s*{_TOKEN}=({_TOKEN}|"[\x20\x21\x23-\x5b\x5d-\x7e]*"))*'
+)
 
 
 if TYPE_CHECKING:
@@ -115,6 +157,144 @@ def _optional(field_class: type[serializers.Field], **kwargs: Any) -> serializer
     return field_class(required=False, allow_null=True, **kwargs)
 
 
+def _filename_problem(name: str) -> str | None:
+    """Why `name` cannot be an attachment's filename, or None if it can."""
+    if name != name.strip() or name.endswith("."):
+        return "Must not begin or end with a space, or end with a dot."
+    if name in (".", "..") or "/" in name or "\\" in name:
+        return "Must be a file name, without / or \\."
+    # Control and format characters: line breaks, NUL, and the right-to-left override that
+    # makes "invoice\u202efdp.exe" look like "invoiceexe.pdf".
+    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in name):
+        return "Must not contain control or formatting characters."
+    if "=?" in name:
+        return "Must not contain =? (it would read as an encoded word)."
+    extension = name.rpartition(".")[2].lower() if "." in name else ""
+    if extension in BLOCKED_EXTENSIONS:
+        return f"Files ending in .{extension} are refused: they run when opened."
+    return None
+
+
+class AttachmentInputSerializer(StrictSerializer):
+    filename = serializers.CharField(
+        max_length=MAX_FILENAME_CHARS, trim_whitespace=False, help_text="The file's name."
+    )
+    content = serializers.CharField(
+        trim_whitespace=False, help_text="The file's bytes in base64 (RFC 4648, padded)."
+    )
+    content_type = _optional(
+        serializers.CharField,
+        max_length=255,
+        help_text="MIME type such as application/pdf. Default: guessed from the filename.",
+    )
+    content_id = _optional(
+        serializers.CharField,
+        max_length=MAX_CONTENT_ID_CHARS,
+        help_text='Makes the attachment inline: the HTML shows it as <img src="cid:...">.',
+    )
+
+    def validate_filename(self, value: str) -> str:
+        if problem := _filename_problem(value):
+            raise serializers.ValidationError(problem)
+        return value
+
+    def validate_content(self, value: str) -> bytes:
+        # Line breaks and spaces are allowed (MIME-style base64 wraps at 76), nothing else.
+        compact = "".join(value.split())
+        if len(compact) > -(-settings.MAILPASS_MAX_ATTACHMENT_BYTES // 3) * 4:
+            raise serializers.ValidationError(_too_big_message())
+        try:
+            data = base64.b64decode(compact, validate=True)
+        except (binascii.Error, ValueError) as err:
+            raise serializers.ValidationError("Must be base64 (RFC 4648, padded).") from err
+        if not data:
+            raise serializers.ValidationError("Must not be empty.")
+        return data
+
+    def validate_content_type(self, value: str) -> str:
+        if not _CONTENT_TYPE.fullmatch(value):
+            raise serializers.ValidationError("Must be a MIME type such as application/pdf.")
+        if value.lower().startswith(("multipart/", "message/")):
+            raise serializers.ValidationError("multipart/* and message/* types are refused.")
+        return value
+
+    def validate_content_id(self, value: str) -> str:
+        if not _CONTENT_ID.fullmatch(value):
+            raise serializers.ValidationError(
+                "Must be letters, digits and !#$%&'*+-/=?^_`{|}~.@ only, without <>."
+            )
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = {name: value for name, value in attrs.items() if value is not None}
+        if "content_type" not in attrs:
+            guessed, _ = mimetypes.guess_type(attrs["filename"], strict=False)
+            attrs["content_type"] = guessed or "application/octet-stream"
+        return attrs
+
+
+def _too_big_message() -> str:
+    limit = filesizeformat(settings.MAILPASS_MAX_ATTACHMENT_BYTES)
+    return f"Attachments may take {limit} in all (decoded)."
+
+
+class HeadersField(serializers.Field):
+    """The caller's own headers: {name: value}, allowed names only (ALLOWED_HEADERS and any
+    X- header), each once, values without line breaks or control characters."""
+
+    default_error_messages = {
+        "not_object": "Must be an object of header names to string values.",
+        "too_many": f"At most {MAX_HEADERS} headers.",
+        "too_big": f"At most {MAX_HEADERS_BYTES} bytes of names and values in all.",
+    }
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        if not isinstance(data, dict):
+            self.fail("not_object")
+        if len(data) > MAX_HEADERS:
+            self.fail("too_many")
+        errors: dict[str, list[str]] = {}
+        seen: set[str] = set()
+        for name, value in data.items():
+            if problem := _header_problem(name, value, seen):
+                errors[_without_nul(name)] = [problem]
+            seen.add(name.lower())
+        if errors:
+            raise serializers.ValidationError(errors)
+        if sum(len(f"{name}{value}".encode()) for name, value in data.items()) > MAX_HEADERS_BYTES:
+            self.fail("too_big")
+        return dict(data)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+def _header_problem(name: str, value: Any, seen: set[str]) -> str | None:
+    """Why the caller may not set header `name` to `value`, or None if they may."""
+    if not _FIELD_NAME.fullmatch(name):
+        return "Not a header name: 1-76 printable ASCII characters, no colon or space."
+    key = name.lower()
+    if not (key.startswith("x-") or key in _ALLOWED_HEADER_KEYS):
+        return (
+            "This header cannot be set: allowed are X- headers and "
+            + ", ".join(ALLOWED_HEADERS)
+            + "."
+        )
+    if key in seen:
+        return "Given twice (header names are case-insensitive)."
+    if not isinstance(value, str):
+        return "Must be a string."
+    if HEADER_UNSAFE.search(value):
+        return HEADER_UNSAFE_MESSAGE
+    if len(value) > MAX_HEADER_VALUE_CHARS:
+        return f"At most {MAX_HEADER_VALUE_CHARS} characters."
+    if not value.strip():
+        return "Must not be empty."
+    if not key.startswith("x-") and not value.isascii():
+        return "Must be ASCII (only X- headers may hold other characters)."
+    return None
+
+
 def _body(help_text: str) -> serializers.Field:
     # Bodies keep their whitespace and may hold line breaks: they never become a header.
     return _optional(
@@ -174,6 +354,28 @@ class MessageInputSerializer(StrictSerializer):
         help_text="Record clicks by sending http(s) links through a redirect (HTML only). "
         "Default: the account's setting.",
     )
+    attachments = _optional(
+        serializers.ListField,
+        child=AttachmentInputSerializer(),
+        max_length=MAX_ATTACHMENTS,
+        help_text=(
+            f"Files to attach: at most {MAX_ATTACHMENTS}, together at most "
+            "MAILPASS_MAX_ATTACHMENT_BYTES decoded (20 MiB unless the operator changed it). "
+            "Executable types (.exe, .js, ...) are refused."
+        ),
+    )
+    headers = _optional(
+        HeadersField,
+        help_text=(
+            "Extra headers, name to value: any X- header and "
+            + ", ".join(ALLOWED_HEADERS)
+            + f"; at most {MAX_HEADERS}, {MAX_HEADERS_BYTES} bytes in all."
+        ),
+    )
+    unsubscribe = _optional(
+        serializers.BooleanField,
+        help_text="Add one-click unsubscribe headers (RFC 8058). Default: the account's setting.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # null means "not given" for every optional field.
@@ -184,6 +386,16 @@ class MessageInputSerializer(StrictSerializer):
         if recipients > MAX_RECIPIENTS:
             raise serializers.ValidationError(
                 {"cc": [f"At most {MAX_RECIPIENTS} recipients in to, cc and bcc together."]}
+            )
+        attachments = attrs.get("attachments", [])
+        if sum(len(item["content"]) for item in attachments) > (
+            settings.MAILPASS_MAX_ATTACHMENT_BYTES
+        ):
+            raise serializers.ValidationError({"attachments": [_too_big_message()]})
+        content_ids = [item["content_id"] for item in attachments if "content_id" in item]
+        if len(content_ids) != len(set(content_ids)):
+            raise serializers.ValidationError(
+                {"attachments": ["Each content_id may be used once in a message."]}
             )
         return attrs
 

@@ -7,8 +7,9 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
@@ -18,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import idempotency, selectors, services, tracking, webhooks
+from api import unsubscribe as unsubscribe_links
 from api.authentication import api_key_of
 from api.envelope import success
 from api.errors import RecipientSuppressedError, ServiceUnavailableError, error_of
@@ -363,6 +365,32 @@ def tracking_click(request: HttpRequest, token: str) -> HttpResponse:
     response = HttpResponseRedirect(target)
     response["Cache-Control"] = "no-store, max-age=0"
     return response
+
+
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """A message's one-click unsubscribe URL (api.unsubscribe). POST, what mailbox providers
+    send (RFC 8058) and what the page's button sends, unsubscribes the recipient; GET only
+    shows that button. Without CSRF protection: a mailbox provider's POST carries no token,
+    and whoever holds the URL may unsubscribe its recipient anyway."""
+    if (refusal := _tracking_throttled(request)) is not None:
+        return refusal
+    message_pk = unsubscribe_links.read_unsubscribe_token(token)
+    if message_pk is None:
+        return _not_found()
+    if request.method != "POST":
+        if not selectors.message_exists(pk=message_pk):
+            return _not_found()
+        return render(request, "api/unsubscribe_confirm.html")
+    message = services.message_unsubscribe(
+        message_pk=message_pk,
+        ip_address=tracking.client_ip(request.META),
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+    if message is None:
+        return _not_found()
+    return render(request, "api/unsubscribe_done.html", {"email": message.to_email})
 
 
 @csrf_exempt

@@ -108,11 +108,12 @@ class AccountSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Account
-        fields = ("name", "track_opens", "track_clicks")
+        fields = ("name", "track_opens", "track_clicks", "unsubscribe")
         labels = {
             "name": _("Account name"),
             "track_opens": _("Track opens"),
             "track_clicks": _("Track clicks"),
+            "unsubscribe": _("One-click unsubscribe"),
         }
         help_texts = {
             "track_opens": _(
@@ -121,6 +122,11 @@ class AccountSettingsForm(forms.ModelForm):
             "track_clicks": _(
                 "Sends links in HTML mail through MailPass first. Messages can override it "
                 "with track_clicks."
+            ),
+            "unsubscribe": _(
+                "Adds List-Unsubscribe headers that Gmail and Yahoo show as an unsubscribe "
+                "button; an unsubscribed address goes on your suppression list. Messages can "
+                "override it with unsubscribe."
             ),
         }
 

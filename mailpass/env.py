@@ -7,6 +7,7 @@ deployment fails at start-up instead of silently falling back to a default.
 import base64
 import binascii
 import ipaddress
+import json
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -60,6 +61,20 @@ def env_map(name: str) -> dict[str, str]:
             raise ImproperlyConfigured(f"{name} must be KEY=VALUE pairs, got {item!r}")
         mapping[key.strip()] = value.strip()
     return mapping
+
+
+def env_json_object(name: str) -> dict[str, object] | None:
+    """A JSON object ('{"BACKEND": "…", "OPTIONS": {…}}'), or None when unset or empty."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as err:
+        raise ImproperlyConfigured(f"{name} must be a JSON object: {err}") from err
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object, got {raw!r}")
+    return value
 
 
 def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from mailpass.env import (
     env_bool,
     env_int,
+    env_json_object,
     env_list,
     env_map,
     env_networks,
@@ -174,6 +175,26 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# Attachments are stored once per account and content (api.attachments) in the
+# "attachments" storage: by default files under MAILPASS_ATTACHMENT_DIR (relative paths are
+# from BASE_DIR). MAILPASS_ATTACHMENT_STORAGE replaces it with any storage as a JSON STORAGES
+# entry, e.g. S3 through django-storages:
+# {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {"bucket_name": "mail-files"}}
+MAILPASS_ATTACHMENT_DIR = BASE_DIR / (env_str("MAILPASS_ATTACHMENT_DIR") or "var/attachments")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": env_json_object("MAILPASS_ATTACHMENT_STORAGE")
+    or {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": str(MAILPASS_ATTACHMENT_DIR),
+            "directory_permissions_mode": 0o700,
+            "file_permissions_mode": 0o600,
+        },
+    },
+}
 # WhiteNoise serves static files (admin, the API docs' Swagger UI) without a CDN or a
 # separate web server; straight from the apps unless `collectstatic` was run.
 WHITENOISE_USE_FINDERS = True
@@ -208,8 +229,17 @@ _PROXY_SSL_HEADER = env_str("SECURE_PROXY_SSL_HEADER")
 if _PROXY_SSL_HEADER:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
 
-# Whole request bodies above this are refused with 413 before they are parsed.
-MAILPASS_MAX_REQUEST_BYTES = env_int("MAILPASS_MAX_REQUEST_BYTES", 10 * 1024 * 1024, minimum=1024)
+# A message's attachments, decoded, in all (refused with 400 above it).
+MAILPASS_MAX_ATTACHMENT_BYTES = env_int(
+    "MAILPASS_MAX_ATTACHMENT_BYTES", 20 * 1024 * 1024, minimum=1024
+)
+# Whole request bodies above this are refused with 413 before they are parsed. Default:
+# 10 MiB for the rest of a request plus the attachments in base64 (4 characters per 3 bytes).
+MAILPASS_MAX_REQUEST_BYTES = env_int(
+    "MAILPASS_MAX_REQUEST_BYTES",
+    10 * 1024 * 1024 + -(-MAILPASS_MAX_ATTACHMENT_BYTES // 3) * 4,
+    minimum=1024,
+)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAILPASS_MAX_REQUEST_BYTES
 
 REST_FRAMEWORK = {
@@ -272,6 +302,10 @@ LOGGING = {
 }
 
 # --- MailPass ---------------------------------------------------------------
+
+# Messages older than this many days are deleted by `manage.py purge` (cron, daily), with
+# their events and the attachments no other message carries. 0: kept for ever.
+MAILPASS_MESSAGE_RETENTION_DAYS = env_int("MAILPASS_MESSAGE_RETENTION_DAYS", 0, minimum=0)
 
 # Where the instance is reachable from the outside (tracking links, dashboard URLs).
 MAILPASS_PUBLIC_URL = env_str("MAILPASS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")

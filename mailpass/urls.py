@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from api.views import provider_webhook, tracking_click, tracking_open
+from api.views import provider_webhook, tracking_click, tracking_open, unsubscribe
 from dashboard.attempts import login_attempts_limited
 from dashboard.views.account import password_reset
 
@@ -18,6 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("t/o/<str:token>", tracking_open, name="tracking-open"),
     path("t/c/<str:token>", tracking_click, name="tracking-click"),
+    path("u/<str:token>", unsubscribe, name="unsubscribe"),
     path("webhooks/<str:token>", provider_webhook, name="provider-webhook"),
     path("", include("dashboard.urls")),
 ]

@@ -24,12 +24,14 @@ from anymail.exceptions import (
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
+from django.template.defaultfilters import filesizeformat
 from urllib3.exceptions import NewConnectionError
 
 from providers import deadline
 from providers.connections import open_for
 from providers.crypto import CredentialsUnreadableError
 from providers.hosts import HostNotAllowedError
+from providers.kinds import KINDS
 from providers.models import Provider
 
 logger = logging.getLogger(__name__)
@@ -383,21 +385,41 @@ class Attempt:
     result: DeliveryResult
 
 
+def too_big_for(provider: Provider, size: int) -> str | None:
+    """Why `provider` would refuse a message of `size` bytes as sent, or None if it takes it:
+    its kind's documented limit (KindSpec.max_message_bytes)."""
+    limit = KINDS[provider.kind].max_message_bytes
+    if limit is None or size <= limit:
+        return None
+    return (
+        f"The message takes about {filesizeformat(size)} as sent, attachments encoded; "
+        f"{provider.get_kind_display()} accepts at most {filesizeformat(limit)}."
+    )
+
+
 def send_with_failover(
     email: EmailMessage,
     providers: list[Provider],
     channel_for: Callable[[Provider], Channel],
     *,
     may_use: Callable[[Provider], bool] = lambda provider: True,
+    size: int = 0,
 ) -> list[Attempt]:
-    """Send `email` through providers[0]; while a provider certainly did not take it
-    (DeliveryResult.not_accepted), try the next one that `may_use` allows. Return every
-    attempt, the last one being the outcome. A message that may have been accepted is
-    never offered to another provider, so it cannot go out twice through two of them.
+    """Send `email` (`size` bytes as sent) through providers[0]; while a provider certainly
+    did not take it (DeliveryResult.not_accepted), try the next one that `may_use` allows.
+    Return every attempt, the last one being the outcome. A message that may have been
+    accepted is never offered to another provider, so it cannot go out twice through two
+    of them. A provider too small for the message is not contacted: its attempt fails
+    for good, and the next provider is tried.
     """
     attempts: list[Attempt] = []
     for index, provider in enumerate(providers):
-        if index and not may_use(provider):
+        refusal = too_big_for(provider, size)
+        if index and (refusal or not may_use(provider)):
+            continue
+        if refusal:
+            too_big = DeliveryResult(Outcome.FAILED, error_text=refusal, not_accepted=True)
+            attempts.append(Attempt(provider, too_big))
             continue
         result = channel_for(provider).send(email)
         attempts.append(Attempt(provider, result))

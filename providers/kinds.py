@@ -70,6 +70,7 @@ Rules = Callable[[Mapping[str, str], Mapping[str, object]], Errors]
 # max_per_second follows.
 SMTP_IN_FLIGHT = 50
 API_IN_FLIGHT = 100
+MB = 1000 * 1000  # ESPs state their size limits in decimal megabytes
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,9 @@ class KindSpec:
     # The most connections or requests a provider of the kind gets at once from all workers
     # together, unless its max_in_flight says otherwise (providers.courtesy).
     in_flight: int = API_IN_FLIGHT
+    # The largest message the ESP's API takes, counted as sent (attachments in base64),
+    # from its documentation; None: no limit of ours (an SMTP server says so itself).
+    max_message_bytes: int | None = None
 
 
 MAILGUN_REGIONS = ("us", "eu")
@@ -213,6 +217,7 @@ KINDS: dict[str, KindSpec] = {
             {"auto_confirm_sns_subscriptions": False},
         ),
         rules=_ses_rules,
+        max_message_bytes=40 * MB,
     ),
     Provider.Kind.SENDGRID: KindSpec(
         description=_("SendGrid's v3 API, with an API key allowed to send mail."),
@@ -239,6 +244,7 @@ KINDS: dict[str, KindSpec] = {
                 "webhook_verification_key": "tracking_webhook_verification_key",
             },
         ),
+        max_message_bytes=30 * MB,
     ),
     Provider.Kind.MAILGUN: KindSpec(
         description=_("Mailgun's API, with an API key and your sending domain (US or EU)."),
@@ -273,6 +279,7 @@ KINDS: dict[str, KindSpec] = {
             {"webhook_secret": "webhook_secret", "webhook_signing_key": "webhook_signing_key"},
         ),
         rules=_mailgun_rules,
+        max_message_bytes=25 * MB,
     ),
     Provider.Kind.POSTMARK: KindSpec(
         description=_("Postmark's API, with a server token."),
@@ -288,6 +295,7 @@ KINDS: dict[str, KindSpec] = {
             "anymail.webhooks.postmark.PostmarkTrackingWebhookView",
             {"webhook_secret": "webhook_secret"},
         ),
+        max_message_bytes=10 * MB,
     ),
     Provider.Kind.RESEND: KindSpec(
         description=_("Resend's API, with an API key."),
@@ -311,6 +319,7 @@ KINDS: dict[str, KindSpec] = {
             "anymail.webhooks.resend.ResendTrackingWebhookView",
             {"webhook_secret": "webhook_secret", "webhook_signing_secret": "signing_secret"},
         ),
+        max_message_bytes=40 * MB,
     ),
     Provider.Kind.BREVO: KindSpec(
         description=_("Brevo's v3 API, with an API key."),
@@ -323,6 +332,7 @@ KINDS: dict[str, KindSpec] = {
             "anymail.webhooks.brevo.BrevoTrackingWebhookView",
             {"webhook_secret": "webhook_secret"},
         ),
+        max_message_bytes=20 * MB,
     ),
 }
 

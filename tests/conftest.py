@@ -47,8 +47,16 @@ def _no_warm_connections_across_tests() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _mailpass_settings(settings):
+def _mailpass_settings(settings, tmp_path):
     settings.MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS = True
+    # Each test its own attachment storage, so what one stores another never sees.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "attachments": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "attachments")},
+        },
+    }
     settings.MAILPASS_MESSAGE_ID_DOMAIN = "mailpass.test"
     # Real password hashing costs ~0.3 s a user; tests need users, not slow hashes.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

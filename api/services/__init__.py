@@ -2,7 +2,7 @@
 
   keys          API keys: create, revoke, note a use
   sending       /send now, /send-batch into the queue, failed messages back into it
-  suppressions  the account's suppression list
+  suppressions  the account's suppression list, one-click unsubscribes
   events        opens and clicks from tracking links, events ESPs report by webhook
 
 Every public name is re-exported here, so a caller need not know which module holds it.
@@ -20,7 +20,12 @@ from api.services.sending import (
     message_send_test,
     messages_requeue_failed,
 )
-from api.services.suppressions import suppression_add, suppression_remove, suppression_text
+from api.services.suppressions import (
+    message_unsubscribe,
+    suppression_add,
+    suppression_remove,
+    suppression_text,
+)
 
 __all__ = [
     "TRACKING_FIELDS",
@@ -35,6 +40,7 @@ __all__ = [
     "event_record_open",
     "message_send",
     "message_send_test",
+    "message_unsubscribe",
     "messages_requeue_failed",
     "provider_event_record",
     "suppression_add",

@@ -16,6 +16,13 @@ from rest_framework.exceptions import ValidationError
 from accounts.models import Account
 from accounts.quotas import quota_take
 from api import queue
+from api.attachments import (
+    Upload,
+    attachments_for,
+    files_store,
+    prefetch_attachments,
+    sent_size,
+)
 from api.emails import email_for_sending, new_message_id
 from api.errors import (
     NoProviderError,
@@ -23,7 +30,7 @@ from api.errors import (
     SendFailedError,
     SendLimitExceededError,
 )
-from api.models import ApiKey, Message, Suppression
+from api.models import ApiKey, Message, MessageAttachment, Suppression
 from api.selectors import recipients_of, suppressed_recipients
 from api.services.suppressions import suppression_text
 from providers import courtesy, deadline, delivery, limits, pool
@@ -39,20 +46,39 @@ def _default_provider(account: Account) -> Provider:
     return provider
 
 
+@dataclass
+class NewMessage:
+    """A message about to be recorded, and the files it carries (stored with it)."""
+
+    message: Message
+    uploads: list[Upload]
+
+
 def _new_message(
     *, account: Account, api_key: ApiKey | None, provider: Provider, data: dict[str, Any]
-) -> Message:
+) -> NewMessage:
     """An unsaved Message from validated input, the provider's sender filling the gaps.
 
-    Raises ValidationError when neither the request nor the provider names a sender.
+    Raises ValidationError when neither the request nor the provider names a sender, and
+    when the message is larger than the provider takes (delivery.too_big_for): better a
+    400 now than a failure, or a bounce, later.
     """
     from_email = data.get("from_email") or provider.from_email
     if not from_email:
         raise ValidationError(
             {"from_email": ["Required: the default provider has no sender address."]}
         )
+    uploads = [Upload.from_input(item) for item in data.get("attachments", [])]
+    size = sent_size(
+        subject=data["subject"],
+        html=data.get("html", ""),
+        text=data.get("text", ""),
+        attachment_sizes=(len(upload.data) for upload in uploads),
+    )
+    if refusal := delivery.too_big_for(provider, size):
+        raise ValidationError({"attachments" if uploads else "html": [refusal]})
     tracking = {name: _tracking_choice(account, data, name) for name in TRACKING_FIELDS}
-    return Message(
+    message = Message(
         account=account,
         api_key=api_key,
         provider=provider,
@@ -68,8 +94,28 @@ def _new_message(
         text=data.get("text", ""),
         tags=data.get("tags", []),
         metadata=data.get("metadata", {}),
+        headers=data.get("headers", {}),
+        unsubscribe=data.get("unsubscribe", account.unsubscribe),
+        attachment_count=len(uploads),
         **tracking,
     )
+    return NewMessage(message, uploads)
+
+
+def _save_with_attachments(account: Account, new: list[NewMessage]) -> None:
+    """Store the files of `new` (each distinct content once), then insert the messages and
+    their attachment rows; call inside a transaction. A file stored for a transaction that
+    rolls back is deleted by the next purge (api.attachments)."""
+    files = files_store(
+        account=account, contents=(upload.data for item in new for upload in item.uploads)
+    )
+    Message.objects.bulk_create([item.message for item in new])
+    rows: list[MessageAttachment] = []
+    for item in new:
+        for row in attachments_for(item.uploads, files):
+            row.message = item.message
+            rows.append(row)
+    MessageAttachment.objects.bulk_create(rows)
 
 
 TRACKING_FIELDS = ("track_opens", "track_clicks")
@@ -92,14 +138,17 @@ TRACKING_REFUSAL = (
 )
 
 
-def _take_quota(account: Account, messages: list[Message]) -> None:
+def _take_quota(account: Account, messages: list[NewMessage]) -> None:
     """Count `messages` against the account's daily quota; raise SendLimitExceededError
     (scope "account") when they do not fit, and then nothing is counted."""
     recipients = sizes = 0
-    for message in messages:
+    for new in messages:
+        message = new.message
         count = len(recipients_of(message))
         recipients += count
-        sizes += count * len(f"{message.subject}{message.html}{message.text}".encode())
+        size = len(f"{message.subject}{message.html}{message.text}".encode())
+        size += sum(len(upload.data) for upload in new.uploads)
+        sizes += count * size
     refusal = quota_take(account=account, recipients=recipients, size=sizes)
     if refusal is not None:
         raise SendLimitExceededError(
@@ -157,11 +206,13 @@ def _send_through(
     """message_send's work, through the first provider of `chain` and then the others in
     turn while one certainly did not take the message."""
     provider = chain[0]
-    message = _new_message(account=account, api_key=api_key, provider=provider, data=data)
+    new = _new_message(account=account, api_key=api_key, provider=provider, data=data)
+    message = new.message
     if suppressed := suppressed_recipients(messages=[message]):
         [(_, hits)] = suppressed
         _record_suppressed(message, hits)
-        message.save()
+        with transaction.atomic():
+            _save_with_attachments(account, [new])
         raise RecipientSuppressedError(
             message_id=message.message_id, addresses=[entry.email for entry in hits]
         )
@@ -177,7 +228,7 @@ def _send_through(
             retry_after=1, message="The provider's per-second rate is reached."
         )
     try:
-        _take_quota(account, [message])
+        _take_quota(account, [new])
     except SendLimitExceededError:
         if grant is not None:
             limits.release(provider=provider, grant_window=grant.window_start, count=1)
@@ -187,7 +238,12 @@ def _send_through(
     message.claim_token = uuid.uuid4()
     message.lease_expires_at = now + dt.timedelta(seconds=settings.MAILPASS_QUEUE_LEASE_SECONDS)
     try:
-        message.save()
+        if new.uploads:
+            with transaction.atomic():
+                _save_with_attachments(account, [new])
+            prefetch_attachments([message])
+        else:
+            message.save()
     except Exception:
         if grant is not None:
             limits.release(provider=provider, grant_window=grant.window_start, count=1)
@@ -223,8 +279,9 @@ def _send_now(
                 return False
             return queue.take_fallback_capacity(fallback, grants)
 
+        email = email_for_sending(message)
         attempts = delivery.send_with_failover(
-            email_for_sending(message), chain, lent, may_use=may_use
+            email, chain, lent, may_use=may_use, size=email.sent_size
         )
     return attempts, grants
 
@@ -272,15 +329,18 @@ def batch_enqueue(
     now = timezone.now()
     turns = iter(queue.next_turns(account_id=account.pk, count=len(items)))
     results: list[BatchItemResult] = []
+    new_by_message: dict[int, NewMessage] = {}
     for item in items:
         if isinstance(item, InvalidItem):
             results.append(BatchItemResult(to=item.to, errors=item.errors))
             continue
         try:
-            message = _new_message(account=account, api_key=api_key, provider=provider, data=item)
+            new = _new_message(account=account, api_key=api_key, provider=provider, data=item)
         except ValidationError as err:
             results.append(BatchItemResult(to=item.get("to"), errors=err.detail))
             continue
+        message = new.message
+        new_by_message[id(message)] = new
         message.next_attempt_at = now
         message.queued_at = now
         message.turn_at = next(turns)
@@ -298,8 +358,12 @@ def batch_enqueue(
     ]
     with transaction.atomic():
         # Counted with the insert: a batch that is refused or rolled back counts nothing.
-        _take_quota(account, [r.message for r in results if r.message and r.queued])
-        Message.objects.bulk_create([r.message for r in results if r.message is not None])
+        _take_quota(
+            account, [new_by_message[id(r.message)] for r in results if r.message and r.queued]
+        )
+        _save_with_attachments(
+            account, [new_by_message[id(r.message)] for r in results if r.message is not None]
+        )
     return results
 
 

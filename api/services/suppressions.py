@@ -3,7 +3,7 @@
 from django.db import IntegrityError, transaction
 
 from accounts.models import Account
-from api.models import Message, Suppression
+from api.models import Message, MessageEvent, Suppression
 
 
 def suppression_text(hits: list[Suppression]) -> str:
@@ -39,3 +39,36 @@ def suppression_remove(*, account: Account, email: str) -> bool:
         return False
     deleted, _ = Suppression.objects.filter(account=account, email=email.strip().lower()).delete()
     return deleted > 0
+
+
+def message_unsubscribe(
+    *, message_pk: int, ip_address: str | None = None, user_agent: str = ""
+) -> Message | None:
+    """The recipient of a message pressed its one-click unsubscribe (api.unsubscribe): its
+    `to` address goes on the account's suppression list (reason unsubscribed), and the
+    message gets an `unsubscribed` event, once however often it is pressed. None when no
+    such message exists (any more)."""
+    message = Message.objects.select_related("account").filter(pk=message_pk).first()
+    if message is None:
+        return None
+    with transaction.atomic():
+        suppression_add(
+            account=message.account,
+            email=message.to_email,
+            reason=Suppression.Reason.UNSUBSCRIBED,
+            description="One-click unsubscribe",
+            message=message,
+        )
+        unsubscribed = MessageEvent.objects.filter(
+            message=message, event_type=MessageEvent.Type.UNSUBSCRIBED
+        )
+        if not unsubscribed.exists():
+            MessageEvent.objects.create(
+                account=message.account,
+                message=message,
+                event_type=MessageEvent.Type.UNSUBSCRIBED,
+                ip_address=ip_address,
+                user_agent=user_agent[:1000],
+                description="One-click unsubscribe",
+            )
+    return message

@@ -54,6 +54,9 @@ def test_the_send_request_schema_has_the_seeds_fields(schema):
         "metadata",
         "track_opens",  # ours, beyond the seed: per-message tracking
         "track_clicks",
+        "attachments",  # ours, beyond the seed: files, headers and one-click unsubscribe
+        "headers",
+        "unsubscribe",
     }
     assert set(request["required"]) == {"to", "subject"}
 
