@@ -4,6 +4,35 @@ export declare const VERSION: string;
 
 export type MetadataValue = string | number | boolean | null;
 
+/** One entry of SendParams.attachments; attachmentFromPath and attachmentFromBytes build it. */
+export interface Attachment {
+  /** The name the recipient sees, e.g. 'invoice.pdf'. */
+  filename: string;
+  /** The file's bytes in base64. */
+  content: string;
+  /** e.g. 'application/pdf'; guessed by the server from the filename when left out. */
+  content_type?: string;
+  /** Makes the attachment inline: the HTML shows it with <img src="cid:…">. */
+  content_id?: string;
+}
+
+export interface AttachmentOptions {
+  /** e.g. 'application/pdf'; default: the server guesses from the filename. */
+  contentType?: string;
+  /** e.g. 'logo', for <img src="cid:logo"> in the HTML. */
+  contentId?: string;
+}
+
+/** The file at `path` as an attachment named like the file. Node.js only. */
+export declare function attachmentFromPath(path: string | URL, options?: AttachmentOptions): Promise<Attachment>;
+
+/** Bytes you already hold as an attachment named `filename`. */
+export declare function attachmentFromBytes(
+  filename: string,
+  data: Uint8Array | ArrayBuffer | ArrayBufferView,
+  options?: AttachmentOptions
+): Attachment;
+
 export interface SendParams {
   to: string;
   subject: string;
@@ -18,6 +47,12 @@ export interface SendParams {
   metadata?: Record<string, MetadataValue>;
   track_opens?: boolean;
   track_clicks?: boolean;
+  /** At most 20; program files (.exe, .js, .bat...) are refused. */
+  attachments?: Attachment[];
+  /** X-… headers, and In-Reply-To, References, List-Unsubscribe, List-Id, Auto-Submitted... */
+  headers?: Record<string, string>;
+  /** The one-click unsubscribe headers (RFC 8058); default: the account's setting. */
+  unsubscribe?: boolean;
 }
 
 export interface SendBatchParams {
@@ -62,6 +97,36 @@ export interface BatchData {
   messages: Array<Record<string, any>>;
 }
 
+/** An attachment as the status answer describes it (never its content). */
+export interface StatusAttachment {
+  filename: string;
+  content_type: string;
+  /** Bytes, decoded. */
+  size: number;
+  /** Null unless the attachment is inline. */
+  content_id: string | null;
+}
+
+export interface StatusMessage {
+  message_id: string;
+  from_email: string;
+  to_email: string;
+  subject: string;
+  status: string;
+  error_message: string | null;
+  failure_reason: string | null;
+  sent_at: string | null;
+  created_at: string;
+  attachments: StatusAttachment[];
+  [field: string]: unknown;
+}
+
+export interface StatusData {
+  message: StatusMessage;
+  events: Array<Record<string, any>>;
+  events_next: string | null;
+}
+
 export interface SendOptions {
   /** Sent as Idempotency-Key; default: a fresh UUID per call, the same on every retry. */
   idempotencyKey?: string;
@@ -90,7 +155,7 @@ export interface MailPassOptions {
 export interface MailResource {
   send(params: SendParams, options?: SendOptions): Promise<Envelope<SendData>>;
   sendBatch(params: SendBatchParams, options?: SendOptions): Promise<Envelope<BatchData>>;
-  status(messageId: string, params?: StatusParams, options?: RequestOptions): Promise<Envelope>;
+  status(messageId: string, params?: StatusParams, options?: RequestOptions): Promise<Envelope<StatusData>>;
 }
 
 export interface SuppressionsResource {

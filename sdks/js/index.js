@@ -68,6 +68,39 @@ export const ERRORS_BY_CODE = Object.freeze({
   UNAVAILABLE: UnavailableError,
 });
 
+/**
+ * The file at `path` (a string or a file: URL) as an attachment named like the file.
+ * Node.js only: it reads with node:fs, loaded on first use so that browsers never need it.
+ * A file that cannot be read rejects with fs's own error (ENOENT, EISDIR, EACCES).
+ * @param {string | URL} path
+ * @param {{contentType?: string, contentId?: string}} [options] contentType: e.g.
+ *   'application/pdf', guessed by the server from the name when left out; contentId: e.g.
+ *   'logo', which makes the attachment inline, shown by the HTML as <img src="cid:logo">
+ */
+export async function attachmentFromPath(path, options = {}) {
+  let fs, nodePath, nodeUrl;
+  try {
+    [fs, nodePath, nodeUrl] = await Promise.all([import('node:fs/promises'), import('node:path'), import('node:url')]);
+  } catch {
+    throw new Error('attachmentFromPath reads a file, which needs Node.js: elsewhere, use attachmentFromBytes.');
+  }
+  const file = path instanceof URL ? nodeUrl.fileURLToPath(path) : path;
+  return attachmentFromBytes(nodePath.basename(file), await fs.readFile(file), options);
+}
+
+/**
+ * Bytes you already hold (a Buffer, a Uint8Array, an ArrayBuffer) as an attachment.
+ * @param {string} filename the name the recipient sees, e.g. 'invoice.pdf'
+ * @param {Uint8Array | ArrayBuffer | ArrayBufferView} data
+ * @param {{contentType?: string, contentId?: string}} [options] as for attachmentFromPath
+ */
+export function attachmentFromBytes(filename, data, { contentType, contentId } = {}) {
+  const attachment = { filename, content: base64(bytesOf(data)) };
+  if (contentType !== undefined && contentType !== null) attachment.content_type = contentType;
+  if (contentId !== undefined && contentId !== null) attachment.content_id = contentId;
+  return attachment;
+}
+
 export class MailPass {
   #apiKey;
   #baseUrl;
@@ -225,6 +258,25 @@ export class MailPass {
 
 function idempotencyKey(opts) {
   return opts.idempotencyKey ?? globalThis.crypto.randomUUID();
+}
+
+function bytesOf(data) {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const hint = typeof data === 'string' ? ': encode text first, e.g. new TextEncoder().encode(text)' : '';
+  throw new TypeError(`attachment data must be bytes (Uint8Array, Buffer or ArrayBuffer), not ${typeof data}${hint}`);
+}
+
+function base64(bytes) {
+  if (typeof globalThis.Buffer === 'function') {
+    return globalThis.Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  }
+  let binary = ''; // browsers: btoa wants one character per byte; in slices, for the call stack
+  for (let start = 0; start < bytes.length; start += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(start, start + 0x8000));
+  }
+  return btoa(binary);
 }
 
 function retryable(error, retryOnSendLimit) {

@@ -9,7 +9,12 @@ import shutil
 import pytest
 from django.db import connection
 
-from tests.sdks.conftest import SDKS, assert_sent_mail_arrived, run_suite
+from tests.sdks.conftest import (
+    SDKS,
+    assert_invoice_mail_arrived,
+    assert_sent_mail_arrived,
+    run_suite,
+)
 
 JS_SDK = SDKS / "js"
 PACKAGE_FILES = {"package.json", "index.js", "index.d.ts", "README.md"}
@@ -66,5 +71,7 @@ def test_js_sdk(sdk_env, sink, tmp_path):
     message_id = run_suite(["node", str(script)], cwd=project, env=sdk_env).strip()
     assert [r.message["Message-ID"] for r in sink.received[before:]] == [message_id]
 
-    # 4. Everything the server recorded as sent reached the sink, once.
+    # 4. Everything the server recorded as sent reached the sink, once; the message with
+    #    attachments, a custom header and unsubscribe as the suite sent it.
     assert_sent_mail_arrived(sink)
+    assert_invoice_mail_arrived(sink)

@@ -8,7 +8,12 @@ import subprocess
 import pytest
 from django.db import connection
 
-from tests.sdks.conftest import SDKS, assert_sent_mail_arrived, run_suite
+from tests.sdks.conftest import (
+    SDKS,
+    assert_invoice_mail_arrived,
+    assert_sent_mail_arrived,
+    run_suite,
+)
 from tests.test_seed_examples import SEED_PAGE, seed_section
 
 PHP_SDK = SDKS / "php"
@@ -54,5 +59,7 @@ def test_php_sdk(sdk_env, sink, tmp_path):
     assert re.fullmatch(r"<[^<>\s]+@[^<>\s]+>", message_id), result.stdout + result.stderr
     assert [r.message["Message-ID"] for r in sink.received[before:]] == [message_id]
 
-    # 4. Everything the server recorded as sent reached the sink, once.
+    # 4. Everything the server recorded as sent reached the sink, once; the message with
+    #    attachments, a custom header and unsubscribe as the suite sent it.
     assert_sent_mail_arrived(sink)
+    assert_invoice_mail_arrived(sink)

@@ -8,7 +8,12 @@ import sys
 import pytest
 from django.db import connection
 
-from tests.sdks.conftest import SDKS, assert_sent_mail_arrived, run_suite
+from tests.sdks.conftest import (
+    SDKS,
+    assert_invoice_mail_arrived,
+    assert_sent_mail_arrived,
+    run_suite,
+)
 
 PYTHON_SDK = SDKS / "python"
 
@@ -69,5 +74,7 @@ def test_python_sdk(sdk_env, sink, tmp_path):
     message_id = run_suite([python, str(script)], cwd=tmp_path, env=sdk_env).strip()
     assert [r.message["Message-ID"] for r in sink.received[before:]] == [message_id]
 
-    # 4. Everything the server recorded as sent reached the sink, once.
+    # 4. Everything the server recorded as sent reached the sink, once; the message with
+    #    attachments, a custom header and unsubscribe as the suite sent it.
     assert_sent_mail_arrived(sink)
+    assert_invoice_mail_arrived(sink)

@@ -1,8 +1,15 @@
 // Against a live MailPass: every method, every error code the server can be made to give.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import * as sdk from '../index.js';
 import { address, live, skipLive } from './support.js';
+
+// A 1x1 PNG, for the inline image.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
 
 const one = (name) => ({ to: address(name), subject: 's', text: 't' });
 
@@ -47,6 +54,37 @@ describe('mail', { skip: skipLive }, () => {
     }
   });
 
+  test('an invoice, an inline logo, a header and unsubscribe; the status lists the files', async () => {
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n% invoice 2024-017\n'), randomBytes(2048), Buffer.from('\n%%EOF\n')]);
+    const dir = await mkdtemp(join(tmpdir(), 'mailpass-js-'));
+    let invoice;
+    try {
+      await writeFile(join(dir, 'invoice-2024-017.pdf'), pdf);
+      invoice = await sdk.attachmentFromPath(join(dir, 'invoice-2024-017.pdf'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    const client = live();
+    const result = await client.mail.send({
+      to: address('attachments'),
+      subject: 'Your invoice 2024-017',
+      html: '<p><img src="cid:logo" alt="Logo"></p><p>Your invoice is attached.</p>',
+      attachments: [invoice, sdk.attachmentFromBytes('logo.png', PNG, { contentType: 'image/png', contentId: 'logo' })],
+      headers: { 'X-Invoice-Id': '2024-017' },
+      unsubscribe: true,
+    });
+    assert.equal(result.data.status, 'sent');
+
+    const status = await client.mail.status(result.data.message_id);
+    assert.deepEqual(status.data.message.attachments, [
+      // The PDF's type is the server's guess from its name.
+      { filename: 'invoice-2024-017.pdf', content_type: 'application/pdf', size: pdf.length, content_id: null },
+      { filename: 'logo.png', content_type: 'image/png', size: PNG.length, content_id: 'logo' },
+    ]);
+    const plain = await client.mail.send(one('plain'));
+    assert.deepEqual((await client.mail.status(plain.data.message_id)).data.message.attachments, []);
+  });
+
   test('a batch with one bad message queues the others', async () => {
     const result = await live().mail.sendBatch({
       messages: [one('a'), { to: 'not an address', subject: 'B', text: 'b' }, one('c')],
@@ -84,6 +122,12 @@ describe('errors from the live server', { skip: skipLive }, () => {
   test('VALIDATION_ERROR', async () => {
     const error = await expectError(live().mail.send({ to: 'nobody', subject: 's', text: 't' }), sdk.ValidationError, 'VALIDATION_ERROR', 400);
     assert.ok('to' in error.details);
+  });
+  test('VALIDATION_ERROR for an .exe attachment', async () => {
+    const body = { ...one('exe'), attachments: [sdk.attachmentFromBytes('setup.exe', Buffer.from('MZ\x90\x00', 'latin1'))] };
+    const error = await expectError(live().mail.send(body), sdk.ValidationError, 'VALIDATION_ERROR', 400);
+    assert.deepEqual(Object.keys(error.details), ['attachments']);
+    assert.ok('filename' in error.details.attachments['0'], JSON.stringify(error.details));
   });
   test('UNAUTHORIZED', async () => {
     const client = new sdk.MailPass('mp_live_not-a-key', { maxRetries: 0 });

@@ -4,8 +4,10 @@ declare(strict_types=1);
 
 namespace MailPass\Tests;
 
+use MailPass\Attachment;
 use MailPass\Exception\IdempotencyConflictException;
 use MailPass\Exception\NotFoundException;
+use MailPass\Exception\ValidationException;
 use MailPass\Internal\Transport;
 
 /**
@@ -14,6 +16,10 @@ use MailPass\Internal\Transport;
 final class MailTest extends TestCase
 {
     private const MESSAGE_ID = '/^<[^<>\s]+@[^<>\s]+>$/';
+
+    /** A 1×1 PNG, for the inline image. */
+    private const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw'
+        . 'AAAABJRU5ErkJggg==';
 
     public function testSendWithEveryFieldThenItsStatusWithAndWithoutBrackets(): void
     {
@@ -53,6 +59,62 @@ final class MailTest extends TestCase
             self::assertIsArray($status['data']['events']);
             self::assertArrayHasKey('events_next', $status['data']);
         }
+    }
+
+    public function testAnInvoiceAnInlineLogoAHeaderAndUnsubscribeThenTheStatusListsTheFiles(): void
+    {
+        $dir = sys_get_temp_dir() . '/mailpass-php-' . bin2hex(random_bytes(6));
+        mkdir($dir);
+        $pdf = "%PDF-1.4\n% invoice 2024-017\n" . random_bytes(2048) . "\n%%EOF\n";
+        file_put_contents("$dir/invoice-2024-017.pdf", $pdf);
+        try {
+            $invoice = Attachment::fromPath("$dir/invoice-2024-017.pdf");
+        } finally {
+            unlink("$dir/invoice-2024-017.pdf");
+            rmdir($dir);
+        }
+        $png = (string) base64_decode(self::PNG, true);
+
+        $client = self::live();
+        $result = $client->mail->send([
+            'to' => self::address('attachments'),
+            'subject' => 'Your invoice 2024-017',
+            'html' => '<p><img src="cid:logo" alt="Logo"></p><p>Your invoice is attached.</p>',
+            'attachments' => [$invoice, Attachment::fromBytes('logo.png', $png, 'image/png', 'logo')],
+            'headers' => ['X-Invoice-Id' => '2024-017'],
+            'unsubscribe' => true,
+        ]);
+        self::assertSame('sent', $result['data']['status']);
+
+        $status = $client->mail->status($result['data']['message_id']);
+        self::assertSame([
+            [
+                'filename' => 'invoice-2024-017.pdf',
+                'content_type' => 'application/pdf', // guessed by the server from the name
+                'size' => strlen($pdf),
+                'content_id' => null,
+            ],
+            ['filename' => 'logo.png', 'content_type' => 'image/png', 'size' => strlen($png), 'content_id' => 'logo'],
+        ], $status['data']['message']['attachments']);
+
+        $plain = $client->mail->status($client->mail->send(
+            ['to' => self::address('no-attachments'), 'subject' => 'Plain', 'text' => 'No files.', 'headers' => []]
+        )['data']['message_id']);
+        self::assertSame([], $plain['data']['message']['attachments']);
+    }
+
+    public function testAnExeAttachmentIsAValidationErrorAboutAttachments(): void
+    {
+        $error = self::throws(ValidationException::class, fn () => self::live()->mail->send([
+            'to' => self::address('exe'),
+            'subject' => 'A program',
+            'text' => 'Run me.',
+            'attachments' => [Attachment::fromBytes('setup.exe', "MZ\x90\x00")],
+        ]));
+        self::assertApiError($error, ValidationException::class, 'VALIDATION_ERROR', 400);
+        $details = $error->getDetails();
+        self::assertSame(['attachments'], array_keys($details));
+        self::assertArrayHasKey('filename', $details['attachments'][0]);
     }
 
     public function testABatchWithOneBadMessageQueuesTheOthers(): void

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import os
+import tempfile
 import uuid
+from pathlib import Path
 
 import mailpass_client
 from tests.support import LiveTestCase, live
+
+# A 1x1 PNG, for the inline image.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 
 
 def address(name: str) -> str:
@@ -39,6 +48,52 @@ class MailTest(LiveTestCase):
             status = client.mail.status(form)
             self.assertEqual(status["data"]["message"]["message_id"], message_id)
             self.assertEqual(status["data"]["message"]["status"], "sent")
+
+    def test_an_invoice_an_inline_logo_a_header_and_unsubscribe_then_the_status(self) -> None:
+        pdf = b"%PDF-1.4\n% invoice 2024-017\n" + os.urandom(2048) + b"\n%%EOF\n"
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "invoice-2024-017.pdf"
+            path.write_bytes(pdf)
+            invoice = mailpass_client.attachment_from_path(path)
+        logo = mailpass_client.attachment_from_bytes(
+            "logo.png", PNG, content_type="image/png", content_id="logo"
+        )
+        client = live()
+        result = client.mail.send(
+            {
+                "to": address("attachments"),
+                "subject": "Your invoice 2024-017",
+                "html": '<p><img src="cid:logo" alt="Logo"></p><p>Your invoice is attached.</p>',
+                "attachments": [invoice, logo],
+                "headers": {"X-Invoice-Id": "2024-017"},
+                "unsubscribe": True,
+            }
+        )
+        self.assertEqual(result["data"]["status"], "sent")
+
+        status = client.mail.status(result["data"]["message_id"])
+        self.assertEqual(
+            status["data"]["message"]["attachments"],
+            [
+                # The PDF's type is the server's guess from its name.
+                {
+                    "filename": "invoice-2024-017.pdf",
+                    "content_type": "application/pdf",
+                    "size": len(pdf),
+                    "content_id": None,
+                },
+                {
+                    "filename": "logo.png",
+                    "content_type": "image/png",
+                    "size": len(PNG),
+                    "content_id": "logo",
+                },
+            ],
+        )
+        plain = client.mail.send({"to": address("plain"), "subject": "Plain", "text": "No files."})
+        self.assertEqual(
+            client.mail.status(plain["data"]["message_id"])["data"]["message"]["attachments"], []
+        )
 
     def test_a_batch_with_one_bad_message_queues_the_others(self) -> None:
         result = live().mail.send_batch(
@@ -103,6 +158,16 @@ class LiveErrorsTest(LiveTestCase):
             live().mail.send({"to": "nobody", "subject": "s", "text": "t"})
         error = self.check(raised, mailpass_client.ValidationError, "VALIDATION_ERROR", 400)
         self.assertIn("to", error.details)
+
+    def test_an_exe_attachment_is_a_validation_error_about_attachments(self) -> None:
+        program = mailpass_client.attachment_from_bytes("setup.exe", b"MZ\x90\x00")
+        with self.assertRaises(mailpass_client.ApiError) as raised:
+            live().mail.send(
+                {"to": address("exe"), "subject": "s", "text": "t", "attachments": [program]}
+            )
+        error = self.check(raised, mailpass_client.ValidationError, "VALIDATION_ERROR", 400)
+        self.assertEqual(list(error.details), ["attachments"])
+        self.assertIn("filename", error.details["attachments"]["0"])
 
     def test_unauthorized(self) -> None:
         client = mailpass_client.Client("mp_live_not-a-key", max_retries=0)

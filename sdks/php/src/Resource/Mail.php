@@ -13,11 +13,15 @@ use MailPass\Internal\Transport;
  * Sending mail and following it: /api/v1/mail/send, /send-batch and /status/{message_id}.
  *
  * Parameters use the API's own field names (to, subject, html, text, from_email, from_name,
- * reply_to, cc, bcc, tags, metadata, track_opens, track_clicks). Every method returns the
- * decoded JSON answer as the server sent it: `['success' => true, 'data' => [...]]`.
+ * reply_to, cc, bcc, tags, metadata, track_opens, track_clicks, attachments, headers,
+ * unsubscribe). Every method returns the decoded JSON answer as the server sent it:
+ * `['success' => true, 'data' => [...]]`.
  */
 class Mail
 {
+    /** The fields whose value is a JSON object, which an empty PHP array would not become. */
+    private const OBJECT_FIELDS = ['metadata', 'headers'];
+
     /**
      * @internal Get it from {@see \MailPass\Client::$mail}.
      */
@@ -31,7 +35,35 @@ class Mail
      * The request carries an Idempotency-Key (a new UUID v4 per call unless you pass one),
      * the same on every retry, so a retried call can never send twice.
      *
-     * @param array<string, mixed> $params  e.g. ['to' => ..., 'subject' => ..., 'html' => ...]
+     * Attachments (at most 20) carry their bytes in base64: {@see \MailPass\Attachment}
+     * builds them from a path or from bytes. `headers` adds X-… headers and a few others
+     * (In-Reply-To, References, List-Unsubscribe, List-Id...); `unsubscribe` turns the
+     * one-click unsubscribe headers on or off for this message (default: the account's
+     * setting).
+     *
+     * @param array{
+     *     to: string,
+     *     subject: string,
+     *     html?: string,
+     *     text?: string,
+     *     from_email?: string,
+     *     from_name?: string,
+     *     reply_to?: string,
+     *     cc?: list<string>,
+     *     bcc?: list<string>,
+     *     tags?: list<string>,
+     *     metadata?: array<string, string|int|float|bool|null>,
+     *     track_opens?: bool,
+     *     track_clicks?: bool,
+     *     attachments?: list<array{
+     *         filename: string,
+     *         content: string,
+     *         content_type?: string,
+     *         content_id?: string
+     *     }>,
+     *     headers?: array<string, string>,
+     *     unsubscribe?: bool
+     * } $params
      * @param array{idempotency_key?: string} $options
      *
      * @return array{
@@ -48,7 +80,7 @@ class Mail
         return $this->transport->request(
             'POST',
             '/api/v1/mail/send',
-            self::withObjectMetadata($params),
+            self::withJsonObjects($params),
             [],
             self::idempotencyKey($options)
         );
@@ -62,7 +94,8 @@ class Mail
      *     messages: list<array<string, mixed>>,
      *     from_email?: string,
      *     from_name?: string
-     * } $params   from_email and from_name: defaults for every message
+     * } $params   each message has the fields of send()'s $params (attachments, headers
+     *             and unsubscribe too); from_email and from_name: defaults for every message
      * @param array{idempotency_key?: string} $options
      *
      * @return array{
@@ -78,7 +111,7 @@ class Mail
         return $this->transport->request(
             'POST',
             '/api/v1/mail/send-batch',
-            self::batchWithObjectMetadata($params),
+            self::batchWithJsonObjects($params),
             [],
             self::idempotencyKey($options)
         );
@@ -86,7 +119,8 @@ class Mail
 
     /**
      * Status and events of a message. The id may be given with or without its angle
-     * brackets ("<abc.123@host>" or "abc.123@host").
+     * brackets ("<abc.123@host>" or "abc.123@host"). `data.message.attachments` lists its
+     * attachments by name, type, size (bytes) and content_id (null unless inline).
      *
      * @param array{events_after?: string} $params events_after: the events_next of an
      *                                             earlier answer, for the next page of events
@@ -94,7 +128,23 @@ class Mail
      * @return array{
      *     success: bool,
      *     data: array{
-     *         message: array<string, mixed>,
+     *         message: array{
+     *             message_id: string,
+     *             from_email: string,
+     *             to_email: string,
+     *             subject: string,
+     *             status: string,
+     *             error_message: string|null,
+     *             failure_reason: string|null,
+     *             sent_at: string|null,
+     *             created_at: string,
+     *             attachments: list<array{
+     *                 filename: string,
+     *                 content_type: string,
+     *                 size: int,
+     *                 content_id: string|null
+     *             }>
+     *         },
      *         events: list<array<string, mixed>>,
      *         events_next: string|null
      *     }
@@ -126,17 +176,19 @@ class Mail
     }
 
     /**
-     * $message with an empty `metadata` array sent as the empty JSON object it stands for
-     * (json_encode would send `[]`, which the API refuses as not an object).
+     * $message with an empty `metadata` or `headers` array sent as the empty JSON object it
+     * stands for (json_encode would send `[]`, which the API refuses as not an object).
      *
      * @param array<mixed> $message
      *
      * @return array<mixed>
      */
-    private static function withObjectMetadata(array $message): array
+    private static function withJsonObjects(array $message): array
     {
-        if (array_key_exists('metadata', $message) && $message['metadata'] === []) {
-            $message['metadata'] = new \stdClass();
+        foreach (self::OBJECT_FIELDS as $field) {
+            if (array_key_exists($field, $message) && $message[$field] === []) {
+                $message[$field] = new \stdClass();
+            }
         }
 
         return $message;
@@ -147,12 +199,12 @@ class Mail
      *
      * @return array<mixed>
      */
-    private static function batchWithObjectMetadata(array $params): array
+    private static function batchWithJsonObjects(array $params): array
     {
         if (isset($params['messages']) && is_array($params['messages'])) {
             foreach ($params['messages'] as $index => $message) {
                 if (is_array($message)) {
-                    $params['messages'][$index] = self::withObjectMetadata($message);
+                    $params['messages'][$index] = self::withJsonObjects($message);
                 }
             }
         }

@@ -1,5 +1,6 @@
 """The official Python client for the MailPass transactional email API."""
 
+from ._attachments import attachment_from_bytes, attachment_from_path
 from ._client import Client, Mail, Suppressions
 from ._transport import VERSION as __version__
 from .errors import (
@@ -22,10 +23,17 @@ from .errors import (
     UnavailableError,
     ValidationError,
 )
-from .types import SendBatchParams, SendParams, SuppressionListParams, SuppressionParams
+from .types import (
+    Attachment,
+    SendBatchParams,
+    SendParams,
+    SuppressionListParams,
+    SuppressionParams,
+)
 
 __all__ = [
     "ApiError",
+    "Attachment",
     "Client",
     "ConfigurationError",
     "ForbiddenError",
@@ -51,4 +59,6 @@ __all__ = [
     "UnavailableError",
     "ValidationError",
     "__version__",
+    "attachment_from_bytes",
+    "attachment_from_path",
 ]

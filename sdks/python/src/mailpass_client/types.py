@@ -1,11 +1,24 @@
-"""The request bodies, as the API names their fields (all optional to the type checker;
-the server says what is missing)."""
+"""The request bodies, as the API names their fields (all optional to the type checker,
+but an attachment's filename and content; the server says what is missing)."""
 
 from __future__ import annotations
 
 from typing import TypedDict, Union
 
 MetadataValue = Union[str, int, float, bool, None]
+
+
+class _AttachmentFile(TypedDict):
+    filename: str
+    content: str  # the file's bytes in base64
+
+
+class Attachment(_AttachmentFile, total=False):
+    """One entry of `attachments`; attachment_from_path and attachment_from_bytes build it.
+    A `content_id` makes it inline: the HTML shows it with `<img src="cid:...">`."""
+
+    content_type: str
+    content_id: str
 
 
 class SendParams(TypedDict, total=False):
@@ -22,6 +35,9 @@ class SendParams(TypedDict, total=False):
     metadata: dict[str, MetadataValue]
     track_opens: bool
     track_clicks: bool
+    attachments: list[Attachment]
+    headers: dict[str, str]
+    unsubscribe: bool
 
 
 class SendBatchParams(TypedDict, total=False):
