@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.template.defaultfilters import filesizeformat
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.models import Suppression
@@ -176,11 +177,18 @@ def _filename_problem(name: str) -> str | None:
     return None
 
 
+@extend_schema_field({"type": "string", "format": "byte"})
+class Base64Field(serializers.CharField):
+    """Text that AttachmentInputSerializer.validate_content decodes (base64 in the schema)."""
+
+
 class AttachmentInputSerializer(StrictSerializer):
+    """One file of a message: a regular attachment, or an inline one with content_id."""
+
     filename = serializers.CharField(
         max_length=MAX_FILENAME_CHARS, trim_whitespace=False, help_text="The file's name."
     )
-    content = serializers.CharField(
+    content = Base64Field(
         trim_whitespace=False, help_text="The file's bytes in base64 (RFC 4648, padded)."
     )
     content_type = _optional(
@@ -239,6 +247,14 @@ def _too_big_message() -> str:
     return f"Attachments may take {limit} in all (decoded)."
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "string", "maxLength": MAX_HEADER_VALUE_CHARS},
+        "maxProperties": MAX_HEADERS,
+        "example": {"X-Order-Id": "1234", "In-Reply-To": "<question.1@shop.example.com>"},
+    }
+)
 class HeadersField(serializers.Field):
     """The caller's own headers: {name: value}, allowed names only (ALLOWED_HEADERS and any
     X- header), each once, values without line breaks or control characters."""
