@@ -224,7 +224,8 @@ class MessageAttachment(models.Model):
     that the HTML shows as cid:<content_id>."""
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
-    file = models.ForeignKey(StoredFile, on_delete=models.PROTECT, related_name="+")
+    # RESTRICT, not PROTECT: deleting an account deletes its files with its messages.
+    file = models.ForeignKey(StoredFile, on_delete=models.RESTRICT, related_name="+")
     position = models.PositiveSmallIntegerField()  # its place in the request's list
     filename = models.CharField(max_length=255)
     content_type = models.CharField(max_length=255)

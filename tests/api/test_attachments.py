@@ -406,3 +406,18 @@ def test_the_purge_command_uses_the_retention_setting(api, provider, sink, setti
 
     assert capsys.readouterr().out == "Deleted 1 message(s) and 1 stored file(s).\n"
     assert stored_paths(settings) == []
+
+
+def test_deleting_an_account_deletes_its_file_rows_and_purge_then_its_files(
+    api, provider, sink, account, settings
+):
+    send(api, text="Hi", attachments=[pdf()])
+    [path] = stored_paths(settings)
+
+    account.delete()
+    old = _age(1).timestamp()
+    os.utime(path, (old, old))
+
+    assert not StoredFile.objects.exists()
+    assert attachments.purge(retention_days=0).files == 1
+    assert stored_paths(settings) == []
