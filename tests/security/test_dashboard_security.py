@@ -48,8 +48,9 @@ HEADERS = "09 dashboard: security headers on every page"
 DEPLOY = "09 dashboard: check --deploy in production"
 
 # Authenticated by API key or by the ESP's signature, never by a browser's cookies: CSRF
-# does not apply, and these routes are exempt on purpose.
-MACHINE_PREFIXES = ("/api/", "/webhooks/")
+# does not apply, and these routes are exempt on purpose. /u/: one-click unsubscribe, which
+# mailbox providers POST without a token (RFC 8058); its signed URL is the credential.
+MACHINE_PREFIXES = ("/api/", "/webhooks/", "/u/")
 PASSWORD = "pw-owner"  # tests/factories.make_user's
 
 

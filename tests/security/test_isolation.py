@@ -44,6 +44,7 @@ from api.emails import new_message_id
 from api.models import Message, MessageEvent, Suppression
 from api.services import api_key_create, suppression_add
 from api.signing import base36
+from api.unsubscribe import unsubscribe_token
 from providers.models import Provider, ProviderPace, ProviderSlot, ProviderUsage
 from tests import factories
 from tests.security import figures
@@ -174,6 +175,14 @@ def forged_tracking(w: World, kind: str) -> Target:
     own = w.outsider_message.pk
     token = tracking.open_token(own) if kind == "o" else tracking.click_token(own, 0)
     signed_part = token.split(".", 1)[1]
+    return Target(
+        f"{base36(owner_message(w).pk)}.{signed_part}", f"{base36(MISSING_PK)}.{signed_part}"
+    )
+
+
+def forged_unsubscribe(w: World) -> Target:
+    """The outsider's own unsubscribe token with the pk swapped for the owner's message."""
+    signed_part = unsubscribe_token(w.outsider_message.pk).split(".", 1)[1]
     return Target(
         f"{base36(owner_message(w).pk)}.{signed_part}", f"{base36(MISSING_PK)}.{signed_part}"
     )
@@ -359,6 +368,13 @@ MATRIX: list[Case] = [
     # Public routes whose token is the credential: the outsider's own token, re-pointed.
     Case("t/o/<str:token>", "forged", "anonymous", lambda w: forged_tracking(w, "o"), SAFE_404),
     Case("t/c/<str:token>", "forged", "anonymous", lambda w: forged_tracking(w, "c"), SAFE_404),
+    Case(
+        "u/<str:token>",
+        "forged",
+        "anonymous",
+        forged_unsubscribe,
+        {"GET": 404, "HEAD": 404, "POST": 404},
+    ),
     Case(
         "webhooks/<str:token>",
         "forged token",

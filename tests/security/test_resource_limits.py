@@ -10,6 +10,7 @@ more than it allows, answer a 5xx, or take long.
   5,000 recipients, 2 MB in one header-bound field) is a 400 in under two seconds.
 """
 
+import base64
 import io
 import json
 import time
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.test.client import ClientHandler, RequestFactory
 from rest_framework.parsers import JSONParser
 from rest_framework.test import APIClient
@@ -503,6 +505,9 @@ def huge_cases() -> list[tuple[str, str, bytes, dict[str, str], int]]:
     def batch(**fields: Any) -> bytes:
         return json.dumps({"messages": [VALID], **fields}).encode()
 
+    def file(**fields: str) -> dict[str, str]:
+        return {"filename": "a.pdf", "content": "aGk=", **fields}
+
     send_path, batch_path, suppressions = API_POSTS
     cases = [
         (
@@ -575,7 +580,33 @@ def huge_cases() -> list[tuple[str, str, bytes, dict[str, str], int]]:
         ),
         ("2 MB unknown field name", send_path, send(**{two_mb: 1}), {}, 400),
         ("2 MB Idempotency-Key", send_path, send(), {"HTTP_IDEMPOTENCY_KEY": two_mb}, 400),
-        ("11 MB body", send_path, send(text="x" * (11 * MB)), {}, 413),
+        ("2 MB attachment filename", send_path, send(attachments=[file(filename=two_mb)]), {}, 400),
+        ("2 MB content_type", send_path, send(attachments=[file(content_type=two_mb)]), {}, 400),
+        ("2 MB content_id", send_path, send(attachments=[file(content_id=two_mb)]), {}, 400),
+        ("10,000 attachments", send_path, send(attachments=[file()] * 10_000), {}, 400),
+        (
+            "10,000 headers",
+            send_path,
+            send(headers={f"X-{i}": "v" for i in range(10_000)}),
+            {},
+            400,
+        ),
+        ("2 MB header name", send_path, send(headers={"X-" + two_mb: "v"}), {}, 400),
+        ("2 MB header value", send_path, send(headers={"X-A": two_mb}), {}, 400),
+        (
+            "attachments over their limit, within the body limit",
+            send_path,
+            send(attachments=[file(content=base64.b64encode(b"x" * (21 * MB)).decode())]),
+            {},
+            400,
+        ),
+        (
+            "a body over MAILPASS_MAX_REQUEST_BYTES",
+            send_path,
+            send(text="x" * settings.MAILPASS_MAX_REQUEST_BYTES),
+            {},
+            413,
+        ),
     ]
     for path in API_POSTS:
         cases += [
