@@ -220,14 +220,19 @@ class AttachmentInputSerializer(StrictSerializer):
             raise serializers.ValidationError("Must not be empty.")
         return data
 
-    def validate_content_type(self, value: str) -> str:
+    # null means "not given" (validate() drops it); DRF still runs these with it.
+    def validate_content_type(self, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not _CONTENT_TYPE.fullmatch(value):
             raise serializers.ValidationError("Must be a MIME type such as application/pdf.")
         if value.lower().startswith(("multipart/", "message/")):
             raise serializers.ValidationError("multipart/* and message/* types are refused.")
         return value
 
-    def validate_content_id(self, value: str) -> str:
+    def validate_content_id(self, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not _CONTENT_ID.fullmatch(value):
             raise serializers.ValidationError(
                 "Must be letters, digits and !#$%&'*+-/=?^_`{|}~.@ only, without <>."

@@ -137,6 +137,14 @@ def test_a_non_ascii_filename_is_encoded_per_rfc_2231_and_reads_back_exactly(api
     assert part.get_filename() == "Rechnung März №7.pdf"
 
 
+def test_null_content_type_and_content_id_mean_not_given(api, provider, sink):
+    response = send(api, text="Hi", attachments=[pdf(content_type=None, content_id=None)])
+
+    assert response.status_code == 200, response.json()
+    [part] = sink.received[0].message.iter_attachments()
+    assert (part.get_content_type(), part["Content-ID"]) == ("application/pdf", None)
+
+
 def test_the_content_type_is_guessed_from_the_filename_unless_given(api, provider, sink):
     files = [
         {"filename": "ticket.pdf", "content": b64(PDF)},
