@@ -44,7 +44,7 @@ class FormFile(NamedTuple):
     """A file field of a multipart/form-data body, its bytes exactly as they arrived."""
 
     filename: str
-    content_type: str
+    content_type: str  # the part's whole Content-Type header, parameters and all ("" if none)
     content: bytes
 
 
@@ -365,7 +365,7 @@ def _parse_form_data(content_type: str, raw: bytes) -> dict[str, list[str | Form
         if filename is None:
             value = content.decode()
         else:
-            value = FormFile(filename, part.get_content_type(), content)
+            value = FormFile(filename, str(part.get("Content-Type", "")), content)
         form.setdefault(name, []).append(value)
     return form
 
