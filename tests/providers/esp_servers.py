@@ -14,10 +14,10 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
+from email import message_from_bytes, message_from_string, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 REJECTED_KEY = "rejected-key"
@@ -31,13 +31,21 @@ class Recorded:
     method: str
     path: str
     headers: dict[str, str]
-    body: Any  # parsed JSON, a form as {name: [values]}, or b"" for none
+    body: Any  # parsed JSON, a form as {name: [values]} (files as FormFile), or b"" for none
     peer: tuple[str, int] = ("", 0)  # the client's address: one per TCP connection
 
     def mime(self) -> EmailMessage:
         """SES: the raw message inside SendEmail's Content.Raw.Data."""
         raw = base64.b64decode(self.body["Content"]["Raw"]["Data"])
         return message_from_bytes(raw, policy=policy.default)
+
+
+class FormFile(NamedTuple):
+    """A file field of a multipart/form-data body, its bytes exactly as they arrived."""
+
+    filename: str
+    content_type: str  # the part's whole Content-Type header, parameters and all ("" if none)
+    content: bytes
 
 
 @dataclass
@@ -321,7 +329,45 @@ def _parse(headers: dict[str, str], raw: bytes) -> Any:
         return json.loads(raw)
     if "x-www-form-urlencoded" in content_type:
         return parse_qs(raw.decode(), keep_blank_values=True)
+    if content_type.startswith("multipart/form-data"):
+        return _parse_form_data(content_type, raw)
     return raw
+
+
+def _parse_form_data(content_type: str, raw: bytes) -> dict[str, list[str | FormFile]]:
+    """A multipart/form-data body (Mailgun's, with attachments) as {name: [values]}: text
+    fields as str, file fields as FormFile.
+
+    The bodies are cut out at the boundary lines by hand, not by the email parser, so a
+    file's bytes stay exactly what was sent (the parser may touch line ends). Each part's
+    headers go through the email parser; requests (urllib3 2) writes a filename as UTF-8
+    between quotes, as browsers do (WHATWG), so they are read as UTF-8 text.
+    """
+    boundary = message_from_string(f"Content-Type: {content_type}\n\n").get_boundary()
+    if not boundary:
+        raise ValueError(f"multipart/form-data without a boundary: {content_type!r}")
+    delimiter = b"\r\n--" + boundary.encode()
+    # A leading CRLF makes the first delimiter look like the others; the close is "--".
+    sections = (b"\r\n" + raw).split(delimiter)
+    if sections[0] or not sections[-1].startswith(b"--"):
+        raise ValueError("multipart/form-data body not framed by its boundary")
+    form: dict[str, list[str | FormFile]] = {}
+    for section in sections[1:-1]:
+        head, separator, content = section.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        if not separator:
+            head, content = head.removesuffix(b"\r\n"), b""
+        part = message_from_string(head.decode() + "\n\n", policy=policy.HTTP)
+        name = part.get_param("name", header="content-disposition")
+        filename = part.get_filename()
+        if not isinstance(name, str):
+            raise ValueError(f"multipart/form-data part without a name: {head!r}")
+        value: str | FormFile
+        if filename is None:
+            value = content.decode()
+        else:
+            value = FormFile(filename, str(part.get("Content-Type", "")), content)
+        form.setdefault(name, []).append(value)
+    return form
 
 
 ESP_KINDS = list(ESPS)
