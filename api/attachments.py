@@ -121,23 +121,6 @@ def content_of(attachment: MessageAttachment) -> bytes:
         return stored.read()
 
 
-def sent_size(*, subject: str, html: str, text: str, attachment_sizes: Iterable[int]) -> int:
-    """About how many bytes a message takes as sent: its texts, and each attachment in
-    base64 (4 characters per 3 bytes, lines of 76), plus room for headers and MIME parts.
-    What ESPs' size limits count."""
-    encoded = sum(-(-size // 3) * 4 * 78 // 76 for size in attachment_sizes)
-    return len(subject.encode()) + len(html.encode()) + len(text.encode()) + encoded + 4096
-
-
-def message_sent_size(message: Message, attachments: Iterable[MessageAttachment]) -> int:
-    return sent_size(
-        subject=message.subject,
-        html=message.html,
-        text=message.text,
-        attachment_sizes=(attachment.size for attachment in attachments),
-    )
-
-
 # --- purge ---------------------------------------------------------------------------------
 
 

@@ -396,7 +396,7 @@ def _send_feed(
                 return database.run(functools.partial(take, fallback))
 
             attempts = delivery.send_with_failover(
-                email, feed.chain, channel_for, may_use=may_use, size=email.sent_size
+                email, feed.chain, channel_for, may_use=may_use, needs=email.needs
             )
             status = queue.record_attempts(
                 message,

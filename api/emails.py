@@ -10,6 +10,7 @@ import secrets
 import time
 from email import encoders
 from email.header import Header
+from email.message import EmailMessage
 from email.mime.base import MIMEBase
 from email.policy import compat32
 from email.utils import formataddr, formatdate
@@ -19,10 +20,11 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import sanitize_address
 
-from api.attachments import content_of, message_sent_size
+from api.attachments import content_of
 from api.models import Message, MessageAttachment
 from api.tracking import remember_links, tracked_html
 from api.unsubscribe import unsubscribe_url
+from providers.delivery import Needs
 
 _CRLF = b"\r\n"
 _MAX_LINE = 998  # RFC 5322 hard limit, without the CRLF
@@ -95,7 +97,7 @@ class PreparedEmail(EmailMultiAlternatives):
     html_as_sent: str  # the HTML body with tracking applied
     tracked_links: dict[int, str]  # the links click tracking rewrote, by position
     files: list[tuple[MessageAttachment, bytes]]  # the attachments and their contents
-    sent_size: int  # about how many bytes it takes as sent (api.attachments.sent_size)
+    needs: Needs  # what it asks of a provider (size as sent, inline files…)
     # What anymail's ESP backends read from any message, as from an AnymailMessage.
     tags: list[str]
     metadata: dict[str, Any]
@@ -147,6 +149,24 @@ def _attachment_mime(attachment: MessageAttachment, data: bytes) -> MIMEBase:
     if attachment.content_id:
         part["Content-ID"] = f"<{attachment.content_id}>"
     return part
+
+
+def _type_for_anymail(content_type: str, data: bytes) -> str:
+    """The Content-Type to give anymail for a file. anymail decodes a text/* file with its
+    charset (UTF-8 when it names none) and then writes its type as type/subtype plus that
+    charset alone. So a text file that is UTF-8 says so, which keeps its other parameters
+    (a calendar invitation's method=REQUEST), and one its charset does not decode travels
+    as application/octet-stream, byte for byte, instead of failing."""
+    if not content_type.lower().startswith("text/"):
+        return content_type
+    probe = EmailMessage()
+    probe["Content-Type"] = content_type
+    charset = probe.get_content_charset()
+    try:
+        data.decode(charset or "utf-8")
+    except (UnicodeDecodeError, LookupError):
+        return "application/octet-stream"
+    return content_type if charset else f'{content_type}; charset="utf-8"'
 
 
 _PART_POLICY = compat32.clone(linesep="\r\n", max_line_length=78)
@@ -234,8 +254,10 @@ def build_email(message: Message) -> PreparedEmail:
     attachments = message.attachment_list
     email.files = [(attachment, content_of(attachment)) for attachment in attachments]
     for attachment, data in email.files:
-        email.attach(_attachment_mime(attachment, data))
-    email.sent_size = message_sent_size(message, attachments)
+        part = _attachment_mime(attachment, data)
+        part.replace_header("Content-Type", _type_for_anymail(attachment.content_type, data))
+        email.attach(part)
+    email.needs = provider_needs(message, [(a.size, bool(a.content_id)) for a in attachments])
     email.message_record = message
     email.html_as_sent = html
     email.subject = message.subject
@@ -245,10 +267,27 @@ def build_email(message: Message) -> PreparedEmail:
     email.bcc = list(message.bcc)
     email.reply_to = [message.reply_to] if message.reply_to else []
     email.extra_headers = {"Message-ID": message.message_id, **_extra_headers(message)}
-    email.tags = list(message.tags)
-    email.metadata = dict(message.metadata)
+    # Only when there are any: some ESPs' backends write even empty ones into headers.
+    if message.tags:
+        email.tags = list(message.tags)
+    if message.metadata:
+        email.metadata = dict(message.metadata)
     email.tracked_links = links
     return email
+
+
+def provider_needs(message: Message, files: list[tuple[int, bool]]) -> Needs:
+    """What `message` asks of a provider (providers.delivery.cannot_take); `files`: the
+    size and whether inline of each attachment. The size is about what it takes as sent,
+    what ESPs' limits count: its texts, each file in base64 (4 characters per 3 bytes,
+    lines of 76), and room for headers and MIME parts."""
+    encoded = sum(-(-size // 3) * 4 * 78 // 76 for size, _ in files)
+    texts = (message.subject, message.html, message.text)
+    return Needs(
+        size=sum(len(text.encode()) for text in texts) + encoded + 4096,
+        inline_files=any(inline for _, inline in files),
+        non_ascii_headers=not all(f"{k}{v}".isascii() for k, v in message.headers.items()),
+    )
 
 
 def headers_as_sent(message: Message) -> str:

@@ -384,17 +384,32 @@ class Attempt:
     result: DeliveryResult
 
 
-def too_big_for(provider: Provider, size: int) -> str | None:
-    """Why `provider` would refuse a message of `size` bytes as sent, or None if it takes it:
-    its kind's documented limit (KindSpec.max_message_bytes)."""
-    limit = KINDS[provider.kind].max_message_bytes
-    if limit is None or size <= limit:
-        return None
-    # In decimal megabytes, as the ESPs state their limits.
-    return (
-        f"The message takes about {size / 1e6:.1f} MB as sent, attachments encoded; "
-        f"{provider.get_kind_display()} accepts at most {limit / 1e6:g} MB."
-    )
+@dataclass(frozen=True)
+class Needs:
+    """What a message asks of a provider beyond plain mail, for cannot_take()."""
+
+    size: int = 0  # about how many bytes it takes as sent, attachments encoded
+    inline_files: bool = False  # attachments with a Content-ID (cid: images)
+    non_ascii_headers: bool = False  # caller's headers with characters beyond ASCII
+
+
+def cannot_take(provider: Provider, needs: Needs) -> str | None:
+    """Why `provider` would refuse a message with these `needs`, or None if it takes it:
+    what its kind's row says its API accepts (KindSpec)."""
+    spec = KINDS[provider.kind]
+    kind = provider.get_kind_display()
+    limit = spec.max_message_bytes
+    if limit is not None and needs.size > limit:
+        # In decimal megabytes, as the ESPs state their limits.
+        return (
+            f"The message takes about {needs.size / 1e6:.1f} MB as sent, attachments "
+            f"encoded; {kind} accepts at most {limit / 1e6:g} MB."
+        )
+    if needs.inline_files and not spec.inline_files:
+        return f"{kind} cannot send inline attachments (a content_id): attach them normally."
+    if needs.non_ascii_headers and not spec.non_ascii_headers:
+        return f"{kind} cannot send headers with characters beyond ASCII."
+    return None
 
 
 def send_with_failover(
@@ -403,23 +418,23 @@ def send_with_failover(
     channel_for: Callable[[Provider], Channel],
     *,
     may_use: Callable[[Provider], bool] = lambda provider: True,
-    size: int = 0,
+    needs: Needs = Needs(),
 ) -> list[Attempt]:
-    """Send `email` (`size` bytes as sent) through providers[0]; while a provider certainly
-    did not take it (DeliveryResult.not_accepted), try the next one that `may_use` allows.
-    Return every attempt, the last one being the outcome. A message that may have been
-    accepted is never offered to another provider, so it cannot go out twice through two
-    of them. A provider too small for the message is not contacted: its attempt fails
-    for good, and the next provider is tried.
+    """Send `email` through providers[0]; while a provider certainly did not take it
+    (DeliveryResult.not_accepted), try the next one that `may_use` allows. Return every
+    attempt, the last one being the outcome. A message that may have been accepted is
+    never offered to another provider, so it cannot go out twice through two of them.
+    A provider that cannot take what the message `needs` (too small, no inline files…) is
+    not contacted: its attempt fails for good, and the next provider is tried.
     """
     attempts: list[Attempt] = []
     for index, provider in enumerate(providers):
-        refusal = too_big_for(provider, size)
+        refusal = cannot_take(provider, needs)
         if index and (refusal or not may_use(provider)):
             continue
         if refusal:
-            too_big = DeliveryResult(Outcome.FAILED, error_text=refusal, not_accepted=True)
-            attempts.append(Attempt(provider, too_big))
+            refused = DeliveryResult(Outcome.FAILED, error_text=refusal, not_accepted=True)
+            attempts.append(Attempt(provider, refused))
             continue
         result = channel_for(provider).send(email)
         attempts.append(Attempt(provider, result))

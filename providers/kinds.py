@@ -94,6 +94,9 @@ class KindSpec:
     # The largest message the ESP's API takes, counted as sent (attachments in base64),
     # from its documentation; None: no limit of ours (an SMTP server says so itself).
     max_message_bytes: int | None = None
+    # What else its API can carry (anymail refuses the rest before sending).
+    inline_files: bool = True
+    non_ascii_headers: bool = True
 
 
 MAILGUN_REGIONS = ("us", "eu")
@@ -333,6 +336,8 @@ KINDS: dict[str, KindSpec] = {
             {"webhook_secret": "webhook_secret"},
         ),
         max_message_bytes=20 * MB,
+        inline_files=False,
+        non_ascii_headers=False,
     ),
 }
 

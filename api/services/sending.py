@@ -16,14 +16,8 @@ from rest_framework.exceptions import ValidationError
 from accounts.models import Account
 from accounts.quotas import quota_take
 from api import queue
-from api.attachments import (
-    Upload,
-    attachments_for,
-    files_store,
-    prefetch_attachments,
-    sent_size,
-)
-from api.emails import email_for_sending, new_message_id
+from api.attachments import Upload, attachments_for, files_store, prefetch_attachments
+from api.emails import email_for_sending, new_message_id, provider_needs
 from api.errors import (
     NoProviderError,
     RecipientSuppressedError,
@@ -60,8 +54,7 @@ def _new_message(
     """An unsaved Message from validated input, the provider's sender filling the gaps.
 
     Raises ValidationError when neither the request nor the provider names a sender, and
-    when the message is larger than the provider takes (delivery.too_big_for): better a
-    400 now than a failure, or a bounce, later.
+    when the provider cannot take the message (too large, inline files it cannot send…).
     """
     from_email = data.get("from_email") or provider.from_email
     if not from_email:
@@ -69,14 +62,6 @@ def _new_message(
             {"from_email": ["Required: the default provider has no sender address."]}
         )
     uploads = [Upload.from_input(item) for item in data.get("attachments", [])]
-    size = sent_size(
-        subject=data["subject"],
-        html=data.get("html", ""),
-        text=data.get("text", ""),
-        attachment_sizes=(len(upload.data) for upload in uploads),
-    )
-    if refusal := delivery.too_big_for(provider, size):
-        raise ValidationError({"attachments" if uploads else "html": [refusal]})
     tracking = {name: _tracking_choice(account, data, name) for name in TRACKING_FIELDS}
     message = Message(
         account=account,
@@ -99,7 +84,23 @@ def _new_message(
         attachment_count=len(uploads),
         **tracking,
     )
+    _check_provider_takes(provider, message, uploads)
     return NewMessage(message, uploads)
+
+
+def _check_provider_takes(provider: Provider, message: Message, uploads: list[Upload]) -> None:
+    """Raise ValidationError, naming the field, when `provider` cannot take `message`
+    (delivery.cannot_take): better a 400 now than a failure, or a bounce, later."""
+    files = [(len(upload.data), bool(upload.content_id)) for upload in uploads]
+    needs = provider_needs(message, files)
+    field_needs = [
+        ("attachments" if uploads else "html", delivery.Needs(size=needs.size)),
+        ("attachments", delivery.Needs(inline_files=needs.inline_files)),
+        ("headers", delivery.Needs(non_ascii_headers=needs.non_ascii_headers)),
+    ]
+    for field, one_need in field_needs:
+        if refusal := delivery.cannot_take(provider, one_need):
+            raise ValidationError({field: [refusal]})
 
 
 def _save_with_attachments(account: Account, new: list[NewMessage]) -> None:
@@ -281,7 +282,7 @@ def _send_now(
 
         email = email_for_sending(message)
         attempts = delivery.send_with_failover(
-            email, chain, lent, may_use=may_use, size=email.sent_size
+            email, chain, lent, may_use=may_use, needs=email.needs
         )
     return attempts, grants
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from api import drain
+from api import attachments, drain
 from api.models import Message
 from api.unsubscribe import unsubscribe_url
 from providers.selectors import provider_get_default
@@ -179,46 +179,65 @@ def test_brevo_receives_a_file_by_name_and_content_and_the_headers(api, default_
     assert {name: body["headers"].get(name) for name in expected} == expected
 
 
-def test_brevo_cannot_send_an_inline_image_so_the_message_fails_saying_so_unsent(api, default_esp):
-    # Brevo's API has no inline attachments, and anymail refuses them before any request
-    # (AnymailUnsupportedFeature) rather than send the image as a plain attachment.
+def test_brevo_cannot_send_an_inline_image_so_send_refuses_it_before_anything(api, default_esp):
+    # Brevo's API has no inline attachments (anymail would refuse them as unsupported), so
+    # a Brevo default provider makes them a 400, as a message too large for it is.
     server = default_esp("brevo")
 
     response = api.post("/api/v1/mail/send", item(), format="json")
 
-    assert_failed_unsent(response, server, "Brevo: Brevo does not support inline attachments")
+    assert_refused_unsent(
+        response,
+        server,
+        "attachments",
+        "Brevo cannot send inline attachments (a content_id): attach them normally.",
+    )
 
 
-def test_brevo_cannot_send_a_non_ascii_header_so_the_message_fails_saying_so_unsent(
-    api, default_esp
-):
-    # Brevo would send it as raw 8-bit UTF-8 (whatever encoding it is given), so anymail
-    # refuses it. The API allows non-ASCII in X- headers: the other kinds carry it.
+def test_brevo_cannot_send_a_non_ascii_header_so_send_refuses_it_before_anything(api, default_esp):
+    # Brevo would send it as raw 8-bit UTF-8, so anymail refuses it. The API allows
+    # non-ASCII in X- headers: the other kinds carry it.
     server = default_esp("brevo")
     payload = item(attachments=[INVOICE], headers={"X-Greeting": "Grüße"})
 
     response = api.post("/api/v1/mail/send", payload, format="json")
 
-    reason = "Brevo: Brevo does not support non-ASCII characters in 'X-Greeting' header"
-    assert_failed_unsent(response, server, reason)
-
-
-def assert_failed_unsent(response, server: EspServer, reason: str) -> None:
-    """/send answered SEND_FAILED with `reason`, the message is recorded failed with it,
-    and the ESP heard nothing."""
-    message = Message.objects.get()
-    assert (response.status_code, response.json()) == (
-        500,
-        {
-            "success": False,
-            "error": {
-                "code": "SEND_FAILED",
-                "message": f"The provider did not accept the message. {reason}",
-                "details": {"message_id": message.message_id, "provider_error": reason},
-            },
-        },
+    assert_refused_unsent(
+        response, server, "headers", "Brevo cannot send headers with characters beyond ASCII."
     )
-    assert (message.status, message.error_message) == (Message.Status.FAILED, reason)
+
+
+def test_a_queued_inline_image_skips_brevo_for_a_fallback_that_can_send_it(
+    api, account, default_esp, esp_server
+):
+    brevo = default_esp("brevo")
+    resend_server = esp_server("resend")
+    resend = make_esp_provider(account, "resend", name="Resend")
+    provider_update(provider=provider_get_default(account=account), fallbacks=[resend.pk])
+    payload = {"messages": [item(attachments=[INVOICE])]}
+    assert api.post("/api/v1/mail/send-batch", payload, format="json").json()["data"]["queued"] == 1
+    Message.objects.update(attachment_count=2)  # as if queued with the logo before a change
+    message = Message.objects.get()
+    upload = attachments.Upload("logo.png", "image/png", "logo", PNG)
+    files = attachments.files_store(account=account, contents=[PNG])
+    [row] = attachments.attachments_for([upload], files)
+    row.message, row.position = message, 1
+    row.save()
+
+    drain.process_due()
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT and message.provider == resend
+    assert brevo.requests == [] and len(resend_server.requests) == 1
+
+
+def assert_refused_unsent(response, server: EspServer, field: str, reason: str) -> None:
+    """/send answered VALIDATION_ERROR with `reason` on `field`; nothing was recorded, and
+    the ESP heard nothing."""
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["details"]) == ("VALIDATION_ERROR", {field: [reason]})
+    assert not Message.objects.exists()
     assert server.requests == []
 
 
@@ -374,13 +393,7 @@ def test_a_queued_message_too_big_for_its_provider_goes_out_through_a_fallback_t
     assert (scan["filename"], scan["content"]) == ("scan.pdf", b"%" * BIG)
 
 
-def test_zz_envelope(api, default_esp):
-    default_esp("postmark")
-    print("ENV", api.post("/api/v1/mail/send", big(), format="json").json())
-
-
 # --- what MailPass hands anymail, and anymail then changes or refuses --------------------------
-# Each xfail is a defect in the server code; its reason says where (see the report of #15).
 
 # A spreadsheet export as Windows writes it: not UTF-8, and no charset in its type.
 CSV = "Datum;Betrag;Notiz\r\n01.03.;12,50 €;März\r\n".encode("cp1252")
@@ -411,42 +424,31 @@ def files_received(kind: str, request: Recorded) -> list[tuple[str, str | None, 
     ]
 
 
-UNDECODABLE_TEXT = (
-    "api/emails.py _attachment_mime gives a text/* part no charset; anymail's Attachment "
-    "then decodes its bytes as UTF-8 and raises UnicodeDecodeError, so the message fails "
-    "with a Python error as its reason"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=UNDECODABLE_TEXT)
 @pytest.mark.parametrize("kind", ESP_KINDS)
 def test_a_text_attachment_that_is_not_utf8_reaches_each_esp_byte_exact(api, default_esp, kind):
+    # anymail decodes a text/* file as UTF-8 unless told its charset: MailPass hands such a
+    # file over as application/octet-stream (api.emails._type_for_anymail), byte for byte.
     server = default_esp(kind)
     report = {"filename": "Umsätze März.csv", "content": b64(CSV)}  # type guessed: text/csv
 
     response = api.post("/api/v1/mail/send", item(attachments=[report]), format="json")
 
+    if kind == "resend":
+        # Resend drops a message whose file's type does not match its extension, so
+        # anymail refuses it: a clear failure, nothing sent.
+        assert response.status_code == 500
+        assert "application/octet-stream with name 'Umsätze März.csv'" in str(response.json())
+        assert server.requests == []
+        return
     assert response.status_code == 200, response.json()
     [(filename, _, content)] = files_received(kind, the_request(server))
     assert (filename, content) == ("Umsätze März.csv", CSV)
 
 
-CALENDAR_METHOD_DROPPED = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "api/emails.py _attachment_mime gives a text/* part no charset parameter; anymail "
-        "then rebuilds its Content-Type as type/subtype + charset, dropping method=REQUEST"
-    ),
-)
-
-
 @pytest.mark.parametrize(
     "kind",
     [
-        pytest.param("sendgrid", marks=CALENDAR_METHOD_DROPPED),
-        pytest.param("mailgun", marks=CALENDAR_METHOD_DROPPED),
-        pytest.param("postmark", marks=CALENDAR_METHOD_DROPPED),
-        pytest.param("resend", marks=CALENDAR_METHOD_DROPPED),
+        *("sendgrid", "mailgun", "postmark", "resend"),
         "amazon_ses",  # the raw MIME, as MailPass built it
         # Brevo's attachments have no content type: Brevo takes it from the name.
     ],
@@ -465,14 +467,6 @@ def test_a_calendar_invitation_keeps_its_method_parameter_at_each_esp(api, defau
     assert (header.get_content_type(), header.get_param("method")) == ("text/calendar", "REQUEST")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "api/emails.py build_email sets email.tags and email.metadata even when empty; "
-        "anymail then writes X-Tags: [] and X-Metadata: {} (Resend) or X-Metadata: {} "
-        "(Amazon SES) into the message every recipient gets"
-    ),
-)
 @pytest.mark.parametrize(
     ("kind", "names"), [("resend", {"x-tags", "x-metadata"}), ("amazon_ses", {"x-metadata"})]
 )
