@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Account
 from api.attachments import prefetch_attachments
 from api.keys import hmac_keys, key_digest, key_prefix, looks_like_key
-from api.models import ApiKey, Message, MessageEvent, Suppression
+from api.models import ApiKey, Message, MessageAttachment, MessageEvent, Suppression
 
 
 def api_key_get_active(*, key: str) -> ApiKey | None:
@@ -54,6 +54,17 @@ def message_get_for_account(*, account: Account, message_id: str) -> Message:
     message = Message.objects.get(account=account, message_id=normalized)
     prefetch_attachments([message])
     return message
+
+
+def message_attachment_get_for_account(
+    *, account: Account, message_pk: int, position: int
+) -> MessageAttachment:
+    """The attachment at `position` of the account's message `message_pk`, with its
+    StoredFile. Raises MessageAttachment.DoesNotExist otherwise, also for another account's
+    message: callers answer both with the same 404."""
+    return MessageAttachment.objects.select_related("file").get(
+        message_id=message_pk, message__account=account, position=position
+    )
 
 
 def message_exists(*, pk: int) -> bool:

@@ -46,6 +46,11 @@ urlpatterns = [
     path("messages/", messages.message_list, name="message-list"),
     path("messages/<int:pk>/", messages.message_detail, name="message-detail"),
     path("messages/<int:pk>/html/", messages.message_html, name="message-html"),
+    path(
+        "messages/<int:pk>/attachments/<int:position>/",
+        messages.message_attachment_download,
+        name="message-attachment",
+    ),
     path("messages/requeue-failed/", messages.requeue_failed, name="requeue-failed"),
     path("suppressions/", suppressions.suppression_list, name="suppression-list"),
     path("suppressions/delete/", suppressions.suppression_delete, name="suppression-delete"),

@@ -5,19 +5,21 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.humanize.templatetags.humanize import intcomma
-from django.http import HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
 from django.views.decorators.clickjacking import xframe_options_sameorigin
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.services import account_for_user
 from api import selectors
+from api.attachments import content_of, prefetch_attachments
 from api.emails import headers_as_sent
-from api.models import Message, MessageEvent
+from api.models import Message, MessageAttachment, MessageEvent
 from api.services import messages_requeue_failed
 from dashboard.http import AuthenticatedRequest
 
@@ -199,8 +201,10 @@ def message_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         )
         for event in page
     ]
+    prefetch_attachments([message])
     context = {
         "message": message,
+        "attachments": message.attachment_list,
         "status_label": STATUS_LABELS.get(message.status, message.status),
         "failure_reason_label": FAILURE_REASON_LABELS.get(message.failure_reason or "", ""),
         "headers": headers_as_sent(message),
@@ -223,6 +227,29 @@ def message_html(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     )
     response = HttpResponse(message.html, content_type="text/html; charset=utf-8")
     response["Content-Security-Policy"] = PREVIEW_CSP
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_safe
+def message_attachment_download(
+    request: AuthenticatedRequest, pk: int, position: int
+) -> HttpResponse:
+    try:
+        attachment = selectors.message_attachment_get_for_account(
+            account=account_for_user(user=request.user), message_pk=pk, position=position
+        )
+    except MessageAttachment.DoesNotExist as err:
+        raise Http404 from err
+    # Always a download of opaque bytes, whatever type the sender gave it: a file that a
+    # browser rendered here (HTML, SVG) would run on the dashboard's origin.
+    response = HttpResponse(content_of(attachment), content_type="application/octet-stream")
+    # filename* (RFC 5987) for a name that is not plain ASCII; every file has a name.
+    response["Content-Disposition"] = (
+        content_disposition_header(as_attachment=True, filename=attachment.filename) or "attachment"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
 

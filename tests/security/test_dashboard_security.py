@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from types import SimpleNamespace
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 import pytest
 import time_machine
@@ -35,6 +35,7 @@ from api.models import ApiKey, Message, MessageEvent, Suppression
 from api.services import suppression_add
 from providers.models import Provider
 from tests import factories
+from tests.dashboard.attaching import attach
 from tests.processes import PRODUCTION_ENV, run_configured
 from tests.security import figures, urlconf
 
@@ -67,6 +68,7 @@ def world(owner, account, provider, sink, signup_open):
     spare = factories.make_provider(account, port=sink.port, name="Spare", is_default=False)
     key, _secret = factories.make_api_key(account)
     failed = factories.make_message(account, status=Message.Status.FAILED, provider=provider)
+    attach(failed, filename="invoice.pdf", data=b"%PDF-1.7", content_type="application/pdf")
     suppression_add(account=account, email="gone@example.com")
     invitation, _token = invitation_create(
         account=account, email="invited@example.com", invited_by=owner
@@ -126,6 +128,8 @@ def _argument(prefix: str, route: str, param: str, world: SimpleNamespace) -> st
             return str(world.invitation.pk)
         if path.startswith("team/members/"):
             return str(world.membership.pk)
+    if param == "position":  # of an attachment: the message's first
+        return "0"
     if param in ("object_id", "id") and (found := ADMIN_OBJECT.match(prefix + route)):
         model = apps.get_model(found.group(1), found.group(2))
         first = model.objects.order_by("pk").first()
@@ -434,6 +438,16 @@ def seed(world: SimpleNamespace, payload: str, index: int) -> SimpleNamespace:
         digest="0" * 64, created_by=world.owner,
     )  # fmt: skip
     Suppression.objects.create(account=world.account, email=address, description=payload)
+    # A file named as the API would never let it be, and an inline one whose Content-ID is
+    # as much of the payload as the API allows in one.
+    attach(message, filename=payload, data=payload.encode(), content_type="text/html")
+    attach(
+        message,
+        filename="logo.png",
+        data=b"\x89PNG",
+        content_type="image/png",
+        content_id=re.sub(r"[^\w!#$%&'*+\-/=?^`{|}~.@]", "", payload, flags=re.ASCII)[:100],
+    )
     return SimpleNamespace(message=message, provider=provider, esp=esp, key=key, address=address)
 
 
@@ -563,6 +577,39 @@ def test_the_message_html_is_shown_only_in_a_sandbox_that_runs_nothing(world):
     assert preview["X-Frame-Options"] == "SAMEORIGIN"
     assert preview.content.decode() == html  # shown as sent, only ever inside the sandbox
     assert html not in page
+
+
+def disposition_filename(header: str) -> str | None:
+    """The filename of a one-parameter `attachment` Content-Disposition, read as RFC 6266
+    says (a quoted-string, or RFC 5987's filename*); None if the header is anything else."""
+    if quoted := re.fullmatch(r'attachment; filename="((?:[^"\\]|\\.)*)"', header):
+        return re.sub(r"\\(.)", r"\1", quoted.group(1))
+    if encoded := re.fullmatch(r"attachment; filename\*=utf-8''([\x21-\x7e]+)", header):
+        return None if re.search(r'[";\\]', encoded.group(1)) else unquote(encoded.group(1))
+    return None
+
+
+def test_an_attachment_is_only_ever_a_download_whatever_its_name_and_type(world):
+    client = logged_in(world.owner)
+    names = [*PAYLOADS, "line\r\nSet-Cookie: sessionid=x.html", "tab\tand\x00nul.svg"]
+    failures = []
+    for name in names:
+        message = factories.make_message(world.account)
+        attach(message, filename=name, data=name.encode(), content_type="text/html")
+
+        response = client.get(f"/messages/{message.pk}/attachments/0/")
+
+        header = response.get("Content-Disposition", "")
+        if response.status_code != 200 or response.content != name.encode():
+            failures.append(f"{name!r}: {response.status_code}")
+        if response.get("Content-Type") != "application/octet-stream":
+            failures.append(f"{name!r}: Content-Type {response.get('Content-Type')!r}")
+        if not header.isascii() or disposition_filename(header) != name:
+            failures.append(f"{name!r}: Content-Disposition {header!r}")
+        if response.cookies or response.get("X-Content-Type-Options") != "nosniff":
+            failures.append(f"{name!r}: cookies or sniffing")
+
+    figures.check(XSS, cases=len(names), failures=failures)
 
 
 # --- log-in guessing and sign-ups -----------------------------------------------------------

@@ -47,6 +47,7 @@ from api.signing import base36
 from api.unsubscribe import unsubscribe_token
 from providers.models import Provider, ProviderPace, ProviderSlot, ProviderUsage
 from tests import factories
+from tests.dashboard.attaching import attach
 from tests.security import figures
 from tests.security.database import table_rows
 from tests.security.urlconf import every_route
@@ -146,6 +147,17 @@ def smtp_form(w: World) -> dict[str, str]:
 
 def message_pk(w: World) -> Target:
     return Target(str(owner_message(w).pk), str(MISSING_PK))
+
+
+def message_with_file(w: World) -> Target:
+    """The owner's message with a file at position 0 (the outsider's has one there too)."""
+    message = owner_message(w)
+    attach(message, filename=f"owner-{w.n()}.pdf", data=b"%PDF-1.7 owner's invoice")
+    return Target(str(message.pk), str(MISSING_PK))
+
+
+def attachment_path(w: World, value: str) -> str:
+    return f"/messages/{value}/attachments/0/"
 
 
 def provider_pk(w: World) -> Target:
@@ -353,6 +365,13 @@ MATRIX: list[Case] = [
     dashboard("team/invitations/<int:pk>/withdraw/", invitation_pk, {"POST": 404}, {"POST": 302}),
     dashboard("team/members/<int:pk>/remove/", membership_pk, {"POST": 404}, {"POST": 302}),
     dashboard("messages/<int:pk>/html/", message_pk, {"GET": 404}, {"GET": 200}),
+    dashboard(
+        "messages/<int:pk>/attachments/<int:position>/",
+        message_with_file,
+        {"GET": 404, "HEAD": 404},
+        {"GET": 200},
+        path=attachment_path,
+    ),
     # Not a URL parameter, but an address in the form: the owner's listed address must read
     # exactly like one that is on no list (the page repeats the address the user typed).
     dashboard(
@@ -609,6 +628,7 @@ def world(owner, teammate, outsider, account, outsider_account, sink) -> World:
     outsider_message = factories.make_message(
         outsider_account, status=Message.Status.SENT, html="<p>x</p>", track_opens=True
     )
+    attach(outsider_message, filename="outsider.pdf", data=b"%PDF-1.7 outsider's own")
     return World(
         owner=owner,
         teammate=teammate,

@@ -418,6 +418,8 @@ def dashboard_pages(client: Client, api_key: ApiKey, message: Message) -> dict[s
         names = PARAMETER.findall(route.route)
         if names == ["token"]:
             continue  # a page behind a mailed link, for someone who is not logged in
+        if route.pattern.name == "message-attachment":
+            continue  # a file to download, not a page; the messages sent here carry none
         if names:
             url = reverse(route.name, args=[ids.get(route.pattern.name, provider_id)])
         else:
