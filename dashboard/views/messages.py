@@ -22,6 +22,7 @@ from api.emails import headers_as_sent
 from api.models import Message, MessageAttachment, MessageEvent
 from api.services import messages_requeue_failed
 from dashboard.http import AuthenticatedRequest
+from dashboard.preview import preview_html
 
 MESSAGES_PER_PAGE = 50
 FAILED_COUNT_CAP = 1000  # the page says "1,000+" rather than count them all
@@ -67,7 +68,8 @@ FAILURE_REASON_LABELS: dict[str, Promise] = {
 
 # The iframe shows the stored HTML as a document of its own origin (sandbox) that runs no
 # script and loads nothing from the network: remote images would tell the sender (or a
-# tracker in the HTML) that someone looked, and from where.
+# tracker in the HTML) that someone looked, and from where. Inline images (cid:) come in
+# as data: URIs (dashboard.preview).
 PREVIEW_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
@@ -223,9 +225,11 @@ def message_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def message_html(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     account = account_for_user(user=request.user)
     message = get_object_or_404(
-        Message.objects.only("id", "account_id", "html"), pk=pk, account=account
+        Message.objects.only("id", "account_id", "html", "attachment_count"),
+        pk=pk,
+        account=account,
     )
-    response = HttpResponse(message.html, content_type="text/html; charset=utf-8")
+    response = HttpResponse(preview_html(message), content_type="text/html; charset=utf-8")
     response["Content-Security-Policy"] = PREVIEW_CSP
     response["Cache-Control"] = "private, no-store"
     return response

@@ -1,6 +1,6 @@
 """The message page's attachments: listed with name, type, size and an inline marker, each
 downloadable by the account's members only, always as opaque bytes to save (never shown in
-the browser)."""
+the browser); and the preview shows the inline images its HTML refers to by cid:."""
 
 import base64
 import re
@@ -178,3 +178,47 @@ def test_a_logged_out_visitor_is_sent_to_log_in(message):
 def test_a_download_is_read_only(owner_client, message):
     assert owner_client.post(download_url(message, 0)).status_code == 405
     assert owner_client.head(download_url(message, 0)).status_code == 200
+
+
+# --- the preview -----------------------------------------------------------------------------
+
+
+def test_the_preview_shows_an_inline_image_as_a_data_uri(owner_client, message):
+    response = owner_client.get(f"/messages/{message.pk}/html/")
+
+    expected = f'<img alt="Logo" src="data:image/png;base64,{b64(LOGO)}">'
+    assert response.content.decode() == f"<p>Hi {expected}</p>"
+    # The sandbox and its policy are as strict as before: data: images and nothing more.
+    policy = response["Content-Security-Policy"]
+    assert policy == "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+    assert message.html == '<p>Hi <img alt="Logo" src="cid:logo"></p>'  # stored as sent
+
+
+def test_the_preview_leaves_a_cid_that_is_not_a_raster_image_alone(
+    owner_client, api, provider, sink
+):
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    html = '<img src="cid:vector"><img src="cid:file"><img src="cid:nothing">'
+    message = send(
+        api,
+        html=html,
+        attachments=[
+            {"filename": "v.svg", "content": b64(svg), "content_id": "vector"},
+            {"filename": "f.pdf", "content": b64(PDF), "content_id": "file"},
+        ],
+    )
+
+    assert owner_client.get(f"/messages/{message.pk}/html/").content.decode() == html
+
+
+def test_the_preview_of_a_message_without_attachments_reads_no_attachments(
+    owner_client, account, django_assert_num_queries
+):
+    message = make_message(account, html='<img src="cid:logo">')
+
+    # The session, the user, the membership and the message: nothing about attachments.
+    with django_assert_num_queries(4) as queries:
+        response = owner_client.get(f"/messages/{message.pk}/html/")
+
+    assert response.content.decode() == '<img src="cid:logo">'
+    assert not [q for q in queries.captured_queries if "api_messageattachment" in q["sql"]]
