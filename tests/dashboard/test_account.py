@@ -147,6 +147,39 @@ def test_a_teammate_changes_the_shared_account(teammate, account, tracking_allow
     assert account.track_clicks is True
 
 
+def test_the_one_click_unsubscribe_checkbox_shows_with_its_help(owner_client, account):
+    html = owner_client.get("/settings/").content.decode()
+
+    assert '<input type="checkbox" name="unsubscribe"' in html
+    assert '<label for="id_unsubscribe">One-click unsubscribe:</label>' in html
+    assert "Adds List-Unsubscribe headers that Gmail and Yahoo show" in html
+
+
+def test_the_one_click_unsubscribe_default_is_saved_on_and_off(owner_client, account):
+    owner_client.post("/settings/", {"name": account.name, "unsubscribe": "on"})
+    account.refresh_from_db()
+    assert account.unsubscribe is True
+    assert re.search(
+        r'<input type="checkbox" name="unsubscribe"[^>]* checked>',
+        owner_client.get("/settings/").content.decode(),
+    )
+
+    owner_client.post("/settings/", {"name": account.name})
+    account.refresh_from_db()
+    assert account.unsubscribe is False
+
+
+def test_the_saved_default_adds_unsubscribe_headers_to_the_next_message(
+    owner_client, account, api, provider, sink
+):
+    owner_client.post("/settings/", {"name": account.name, "unsubscribe": "on"})
+
+    payload = {"to": "a@example.com", "subject": "Hi", "text": "Hi"}
+    assert api.post("/api/v1/mail/send", payload, format="json").status_code == 200
+
+    assert sink.received[0].message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
 def test_the_password_change_page_works(owner_client, owner):
     response = owner_client.post(
         "/accounts/password_change/",
