@@ -1,5 +1,7 @@
 """Plain helpers that make test objects through the same services the app uses."""
 
+import struct
+import zlib
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -7,8 +9,9 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from accounts.models import Account
 from accounts.services import account_create, account_member_add
+from api.attachments import Upload, attachments_for, files_store
 from api.emails import new_message_id
-from api.models import ApiKey, Message
+from api.models import ApiKey, Message, MessageAttachment
 from api.services import api_key_create
 from providers.models import Provider
 from providers.services import provider_create
@@ -86,3 +89,40 @@ def make_message(account: Account, **fields: Any) -> Message:
     }
     values.update(fields)
     return Message.objects.create(account=account, **values)
+
+
+def make_attachment(
+    message: Message,
+    *,
+    filename: str,
+    data: bytes,
+    content_type: str = "application/octet-stream",
+    content_id: str = "",
+) -> MessageAttachment:
+    """Add one file after the message's others, as its next position."""
+    upload = Upload(filename=filename, content_type=content_type, content_id=content_id, data=data)
+    files = files_store(account=message.account, contents=[data])
+    [row] = attachments_for([upload], files)
+    row.message = message
+    row.position = message.attachment_count
+    row.save()
+    message.attachment_count += 1
+    message.save(update_fields=["attachment_count"])
+    return row
+
+
+def make_png(width: int, height: int, rgb: tuple[int, int, int] = (200, 30, 60)) -> bytes:
+    """A real PNG of one colour: signature, IHDR, one zlib IDAT, IEND (RFC 2083)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))  # filter 0 per row
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )

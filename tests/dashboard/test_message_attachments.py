@@ -10,8 +10,9 @@ import pytest
 from django.test import Client
 
 from api.models import Message
-from tests.dashboard.attaching import attach, png
+from tests.factories import make_attachment as attach
 from tests.factories import make_message
+from tests.factories import make_png as png
 
 pytestmark = pytest.mark.django_db
 

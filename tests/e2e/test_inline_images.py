@@ -10,7 +10,8 @@ import pytest
 from django.urls import reverse
 
 from tests import factories
-from tests.dashboard.attaching import attach, png
+from tests.factories import make_attachment as attach
+from tests.factories import make_png as png
 
 try:
     from playwright.sync_api import Page, expect

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from api import attachments, drain
+from api import drain
 from api.models import Message
 from api.unsubscribe import unsubscribe_url
 from providers.selectors import provider_get_default
 from providers.services import provider_delete, provider_update
-from tests.factories import make_esp_provider
+from tests.factories import make_attachment, make_esp_provider
 from tests.providers.esp_servers import ESP_KINDS, EspServer, FormFile, Recorded
 
 pytestmark = pytest.mark.django_db
@@ -216,13 +216,9 @@ def test_a_queued_inline_image_skips_brevo_for_a_fallback_that_can_send_it(
     provider_update(provider=provider_get_default(account=account), fallbacks=[resend.pk])
     payload = {"messages": [item(attachments=[INVOICE])]}
     assert api.post("/api/v1/mail/send-batch", payload, format="json").json()["data"]["queued"] == 1
-    Message.objects.update(attachment_count=2)  # as if queued with the logo before a change
+    # The logo joins it as if it had been queued before Brevo became the default.
+    make_attachment(Message.objects.get(), filename="logo.png", data=PNG, content_id="logo")
     message = Message.objects.get()
-    upload = attachments.Upload("logo.png", "image/png", "logo", PNG)
-    files = attachments.files_store(account=account, contents=[PNG])
-    [row] = attachments.attachments_for([upload], files)
-    row.message, row.position = message, 1
-    row.save()
 
     drain.process_due()
 

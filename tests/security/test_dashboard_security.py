@@ -35,7 +35,7 @@ from api.models import ApiKey, Message, MessageEvent, Suppression
 from api.services import suppression_add
 from providers.models import Provider
 from tests import factories
-from tests.dashboard.attaching import attach
+from tests.factories import make_attachment as attach
 from tests.processes import PRODUCTION_ENV, run_configured
 from tests.security import figures, urlconf
 

@@ -47,7 +47,7 @@ from api.signing import base36
 from api.unsubscribe import unsubscribe_token
 from providers.models import Provider, ProviderPace, ProviderSlot, ProviderUsage
 from tests import factories
-from tests.dashboard.attaching import attach
+from tests.factories import make_attachment as attach
 from tests.security import figures
 from tests.security.database import table_rows
 from tests.security.urlconf import every_route
