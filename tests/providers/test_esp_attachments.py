@@ -217,13 +217,15 @@ def test_a_queued_inline_image_skips_brevo_for_a_fallback_that_can_send_it(
     payload = {"messages": [item(attachments=[INVOICE])]}
     assert api.post("/api/v1/mail/send-batch", payload, format="json").json()["data"]["queued"] == 1
     # The logo joins it as if it had been queued before Brevo became the default.
-    make_attachment(Message.objects.get(), filename="logo.png", data=PNG, content_id="logo")
+    logo = {"filename": "logo.png", "data": PNG, "content_type": "image/png", "content_id": "logo"}
+    make_attachment(Message.objects.get(), **logo)
     message = Message.objects.get()
 
     drain.process_due()
 
     message.refresh_from_db()
-    assert message.status == Message.Status.SENT and message.provider == resend
+    assert (message.status, message.error_message) == (Message.Status.SENT, None)
+    assert message.provider == resend
     assert brevo.requests == [] and len(resend_server.requests) == 1
 
 
