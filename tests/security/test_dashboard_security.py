@@ -591,7 +591,8 @@ def disposition_filename(header: str) -> str | None:
 
 def test_an_attachment_is_only_ever_a_download_whatever_its_name_and_type(world):
     client = logged_in(world.owner)
-    names = [*PAYLOADS, "line\r\nSet-Cookie: sessionid=x.html", "tab\tand\x00nul.svg"]
+    # Names the API refuses too, stored directly (PostgreSQL cannot hold a NUL in text).
+    names = [*PAYLOADS, "line\r\nSet-Cookie: sessionid=x.html", "tab\tand\x01ctl.svg"]
     failures = []
     for name in names:
         message = factories.make_message(world.account)
