@@ -270,7 +270,10 @@ def test_process_due_works_through_the_queue_in_chunks_of_the_batch_size_setting
 
     assert (stats.claimed, stats.sent) == (5, 5)
     assert sorted(received_ids(sink)) == sorted(m.message_id for m in messages)
-    assert chunks == [2, 2, 1]
+    # At most the batch size each. Not always [2, 2, 1]: the next chunk is claimed while
+    # this one is sent, and on PostgreSQL a claim sometimes comes back short ([2, 1, 2] in
+    # 2 runs of 8, already at 1b945bd, before attachments).
+    assert sum(chunks) == 5 and max(chunks) == 2 and len(chunks) >= 3
 
 
 @pytest.mark.parametrize("connections", [1, 2])
