@@ -4,24 +4,22 @@ beside it stays blocked and the sandbox stays as strict as before.
 
 The data is made with the ORM before the browser starts (see the browser fixture)."""
 
-import re
-
 import pytest
 from django.urls import reverse
 
 from tests import factories
+from tests.e2e.browser import log_in
 from tests.factories import make_attachment as attach
 from tests.factories import make_png as png
 
 try:
-    from playwright.sync_api import Page, expect
+    from playwright.sync_api import expect
 except ImportError:  # the conftest skips these tests
     pass
 
 pytestmark = pytest.mark.e2e
 
 USERNAME = "designer"
-PASSWORD = "pw-designer"  # tests/factories.make_user's
 HTML = (
     '<p>Hello</p><img id="logo" alt="Logo" src="CID:logo@shop.example">'
     '<img id="remote" alt="Remote" src="http://127.0.0.1:1/pixel.png">'
@@ -45,16 +43,8 @@ def message_pk(transactional_db) -> int:
     return message.pk
 
 
-def log_in(page: "Page") -> None:
-    page.goto(reverse("login"))
-    page.fill("input[name=username]", USERNAME)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/$"))
-
-
 def test_an_inline_image_shows_in_the_preview(message_pk, page, live_server, problems):
-    log_in(page)
+    log_in(page, USERNAME)
     page.goto(reverse("dashboard:message-detail", args=[message_pk]))
     frame = page.locator("iframe.preview")
     frame.scroll_into_view_if_needed()  # the preview loads lazily

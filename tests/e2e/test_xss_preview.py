@@ -5,12 +5,11 @@ Content-Security-Policy (a violation is a console error: a blocked style, script
 
 The data is made with the ORM before the browser starts (see the browser fixture)."""
 
-import re
-
 import pytest
 from django.urls import reverse
 
 from tests import factories
+from tests.e2e.browser import log_in
 
 try:
     from playwright.sync_api import ConsoleMessage, Page, expect
@@ -24,7 +23,6 @@ HOSTILE_HTML = (
     "</script><img src=x onerror=\"top.location='http://127.0.0.1:1/'\">"
 )
 USERNAME = "viewer"
-PASSWORD = "pw-viewer"  # tests/factories.make_user's
 
 
 @pytest.fixture
@@ -53,19 +51,11 @@ def watch_console(page: "Page") -> list[str]:
     return seen
 
 
-def log_in(page: "Page") -> None:
-    page.goto(reverse("login"))
-    page.fill("input[name=username]", USERNAME)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/$"))
-
-
 def test_a_hostile_message_preview_cannot_touch_the_dashboard(
     dashboard_data, page, live_server, problems
 ):
     seen = watch_console(page)
-    log_in(page)
+    log_in(page, USERNAME)
     detail = live_server.url + reverse("dashboard:message-detail", args=[dashboard_data["message"]])
     page.goto(detail)
     title = page.title()
@@ -87,7 +77,7 @@ def test_no_dashboard_page_breaks_its_content_security_policy(
     dashboard_data, page, live_server, problems
 ):
     seen = watch_console(page)
-    log_in(page)
+    log_in(page, USERNAME)
     pages = [
         reverse("dashboard:overview"),
         reverse("dashboard:message-list"),
