@@ -294,9 +294,8 @@ def headers_as_sent(message: Message) -> str:
     """The message's header block as MailPass hands it to an SMTP server, with its line
     folding (for people to read: the dashboard's message page). The Date header is the time
     of this call, not of the sending; attachments are not read."""
-    html = tracked_html(message)[0]
     files = [(attachment, b"") for attachment in message.attachment_list]
-    head = render(message, html=html, files=files).split(_CRLF * 2, 1)[0]
+    head = render(message, files=files).split(_CRLF * 2, 1)[0]
     return head.decode("ascii", errors="replace").replace("\r\n", "\n")
 
 

@@ -182,22 +182,21 @@ def message_id(w: World, *, brackets: bool) -> Target:
     return Target(owner.strip("<>"), missing.strip("<>"))
 
 
-def forged_tracking(w: World, kind: str) -> Target:
-    """The outsider's own signed token with the pk swapped for the owner's message."""
-    own = w.outsider_message.pk
-    token = tracking.open_token(own) if kind == "o" else tracking.click_token(own, 0)
-    signed_part = token.split(".", 1)[1]
+def repointed(w: World, own_token: str) -> Target:
+    """The outsider's own signed message token with the pk swapped for the owner's message."""
+    signed_part = own_token.split(".", 1)[1]
     return Target(
         f"{base36(owner_message(w).pk)}.{signed_part}", f"{base36(MISSING_PK)}.{signed_part}"
     )
+
+
+def forged_tracking(w: World, kind: str) -> Target:
+    own = w.outsider_message.pk
+    return repointed(w, tracking.open_token(own) if kind == "o" else tracking.click_token(own, 0))
 
 
 def forged_unsubscribe(w: World) -> Target:
-    """The outsider's own unsubscribe token with the pk swapped for the owner's message."""
-    signed_part = unsubscribe_token(w.outsider_message.pk).split(".", 1)[1]
-    return Target(
-        f"{base36(owner_message(w).pk)}.{signed_part}", f"{base36(MISSING_PK)}.{signed_part}"
-    )
+    return repointed(w, unsubscribe_token(w.outsider_message.pk))
 
 
 def forged_webhook(w: World) -> Target:
