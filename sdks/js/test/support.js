@@ -23,3 +23,33 @@ export function address(name) {
 }
 
 export const MESSAGE = { to: 'a@example.com', subject: 's', text: 't' };
+
+/**
+ * A client whose fetch records each request and answers from `answers` in turn, the last
+ * one repeating: `{ data }` for a success envelope (status 200 unless given), or
+ * `{ status, error: { code, details } }` for an error envelope. No server: these run everywhere.
+ */
+export function recording(answers = [{}], options = {}) {
+  const requests = [];
+  const fetch = async (url, init) => {
+    const parsed = new URL(url);
+    requests.push({
+      method: init.method,
+      path: parsed.pathname,
+      query: Object.fromEntries(parsed.searchParams),
+      url,
+      headers: init.headers,
+      body: init.body === undefined ? undefined : JSON.parse(init.body),
+    });
+    const { status, data = {}, error } = answers[Math.min(requests.length - 1, answers.length - 1)];
+    const payload = error
+      ? { success: false, error: { message: `${error.code} (recorded)`, details: {}, ...error } }
+      : { success: true, data };
+    return new Response(JSON.stringify(payload), {
+      status: status ?? (error ? 400 : 200),
+      headers: { 'Content-Type': 'application/json' },
+    });
+  };
+  const client = new MailPass('mp_live_recorded', { baseUrl: 'https://mail.example.com', backoff: 1, fetch, ...options });
+  return [client, requests];
+}
