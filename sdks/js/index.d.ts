@@ -207,9 +207,13 @@ export interface Template {
   name: string;
   /** The version shown. */
   version: number;
+  /** The newest version. */
+  latest_version: number;
   subject: string;
-  html: string | null;
-  text: string | null;
+  /** '' when the template has no HTML. */
+  html: string;
+  /** '' when the template has no text. */
+  text: string;
   defaults: Record<string, JsonValue>;
   /** The names the template uses at top level, sorted. */
   variables: string[];
@@ -254,6 +258,7 @@ export interface TemplateListData {
 
 export interface TemplateCreatedData {
   template: Template;
+  versions?: TemplateVersion[];
 }
 
 export interface TemplateData {
@@ -269,8 +274,10 @@ export interface TemplateDeletedData {
 
 export interface RenderData {
   subject: string;
-  html: string | null;
-  text: string | null;
+  /** '' when the template has no HTML. */
+  html: string;
+  /** '' when the template has no text. */
+  text: string;
   version: number;
 }
 

@@ -3,6 +3,9 @@ import { MailPass } from '../index.js';
 
 export const MISSING = ['MAILPASS_BASE_URL', 'MAILPASS_TEST_KEY', 'MAILPASS_FAKE_URL'].filter((n) => !process.env[n]);
 export const skipLive = MISSING.length ? `not set: ${MISSING.join(', ')} (tests/sdks sets them)` : false;
+// A key of MAILPASS_TEST_KEY's account with the `templates` permission too: tests/sdks/test_js_sdk.py.
+export const skipTemplates =
+  skipLive || (process.env.MAILPASS_TEST_KEY_TEMPLATES ? false : 'not set: MAILPASS_TEST_KEY_TEMPLATES (tests/sdks sets it)');
 
 export function live(keyName = 'MAILPASS_TEST_KEY', options = {}) {
   return new MailPass(process.env[keyName], { backoff: 10, ...options });
