@@ -33,11 +33,26 @@ export declare function attachmentFromBytes(
   options?: AttachmentOptions
 ): Attachment;
 
-export interface SendParams {
+/** A date-time for `scheduled_at`: a Date, or an ISO 8601 string with an offset ('Z', '+01:00'). */
+export type DateTimeInput = Date | string;
+
+/** JSON values, for template variables and defaults. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** The template a message is made from: by alias or by id, never both. */
+export type TemplateRef = (
+  | { alias: string; id?: never }
+  | { id: number; alias?: never }
+) & {
+  /** The values for the template's variables; the template's defaults fill the rest. */
+  variables?: Record<string, JsonValue>;
+  /** Default: the template's latest version. */
+  version?: number;
+};
+
+/** What every message takes, whether written out or made from a template. */
+export interface MessageFields {
   to: string;
-  subject: string;
-  html?: string;
-  text?: string;
   from_email?: string;
   from_name?: string;
   reply_to?: string;
@@ -53,7 +68,27 @@ export interface SendParams {
   headers?: Record<string, string>;
   /** The one-click unsubscribe headers (RFC 8058); default: the account's setting. */
   unsubscribe?: boolean;
+  /** Send later: at most 30 days ahead. A Date is sent as ISO 8601 in UTC. */
+  scheduled_at?: DateTimeInput;
 }
+
+/** A message written out: a subject and HTML, text or both. */
+export interface ContentSendParams extends MessageFields {
+  subject: string;
+  html?: string;
+  text?: string;
+  template?: never;
+}
+
+/** A message made from a template, which gives its subject, HTML and text. */
+export interface TemplateSendParams extends MessageFields {
+  template: TemplateRef;
+  subject?: never;
+  html?: never;
+  text?: never;
+}
+
+export type SendParams = ContentSendParams | TemplateSendParams;
 
 export interface SendBatchParams {
   messages: SendParams[];
@@ -84,17 +119,47 @@ export interface Envelope<Data = Record<string, any>> {
 
 export interface SendData {
   message_id: string;
+  /** 'sent', or 'scheduled' with scheduled_at. */
   status: string;
   to: string;
   from: string;
+  /** UTC, ending in Z; only on a scheduled message. */
+  scheduled_at?: string;
   [field: string]: unknown;
+}
+
+/** One message of a batch's answer. */
+export interface BatchMessageResult {
+  to: string;
+  /** 'queued', 'scheduled' or 'failed'. */
+  status: string;
+  message_id?: string;
+  queue_id?: number | string;
+  /** UTC, ending in Z; only on a scheduled message. */
+  scheduled_at?: string;
+  [field: string]: any;
 }
 
 export interface BatchData {
   total: number;
+  /** Scheduled messages count here too. */
   queued: number;
   failed: number;
-  messages: Array<Record<string, any>>;
+  messages: BatchMessageResult[];
+}
+
+/** POST /api/v1/mail/{message_id}/cancel */
+export interface CancelData {
+  message_id: string;
+  status: 'cancelled';
+}
+
+/** PATCH /api/v1/mail/{message_id} */
+export interface RescheduleData {
+  message_id: string;
+  status: 'scheduled';
+  /** UTC, ending in Z. */
+  scheduled_at: string;
 }
 
 /** An attachment as the status answer describes it (never its content). */
@@ -107,6 +172,10 @@ export interface StatusAttachment {
   content_id: string | null;
 }
 
+/**
+ * A message's status: queued, sending, sent, failed, suppressed, delivered, bounced,
+ * complained, scheduled (waiting for its time) or cancelled (cancelled before it was due).
+ */
 export interface StatusMessage {
   message_id: string;
   from_email: string;
@@ -118,6 +187,10 @@ export interface StatusMessage {
   sent_at: string | null;
   created_at: string;
   attachments: StatusAttachment[];
+  /** When a scheduled message is (or was) due, in UTC; null for a message sent at once. */
+  scheduled_at: string | null;
+  /** The template the message was made from; null for one written out. */
+  template: { id: number; alias: string; version: number } | null;
   [field: string]: unknown;
 }
 
@@ -125,6 +198,87 @@ export interface StatusData {
   message: StatusMessage;
   events: Array<Record<string, any>>;
   events_next: string | null;
+}
+
+/** A template as the API shows it: one version's content. */
+export interface Template {
+  id: number;
+  alias: string;
+  name: string;
+  /** The version shown. */
+  version: number;
+  /** The newest version. */
+  latest_version: number;
+  subject: string;
+  /** '' when the template has no HTML. */
+  html: string;
+  /** '' when the template has no text. */
+  text: string;
+  defaults: Record<string, JsonValue>;
+  /** The names the template uses at top level, sorted. */
+  variables: string[];
+  created_at: string;
+  updated_at: string;
+  [field: string]: unknown;
+}
+
+export interface TemplateVersion {
+  version: number;
+  created_at: string;
+}
+
+export interface TemplateCreateParams {
+  /** 1-200 characters. */
+  name: string;
+  /** Unique in the account: 1-100 of a-z, 0-9, '-', '_', '.', with at least one letter. */
+  alias: string;
+  /** Mustache, like html and text; variables are inserted as they are. */
+  subject: string;
+  /** Variables are HTML-escaped here. At least one of html and text. */
+  html?: string;
+  text?: string;
+  /** Values for variables a send does not give. */
+  defaults?: Record<string, JsonValue>;
+}
+
+/** A change of subject, html, text or defaults makes a new version; name and alias do not. */
+export type TemplateUpdateParams = Partial<TemplateCreateParams>;
+
+export interface TemplateListParams {
+  page?: number;
+}
+
+export interface TemplateListData {
+  total: number;
+  page: number;
+  pages: number;
+  /** 100 a page, newest first. */
+  templates: Template[];
+}
+
+export interface TemplateCreatedData {
+  template: Template;
+  versions?: TemplateVersion[];
+}
+
+export interface TemplateData {
+  template: Template;
+  /** Latest first. */
+  versions: TemplateVersion[];
+}
+
+export interface TemplateDeletedData {
+  id: number;
+  alias: string;
+}
+
+export interface RenderData {
+  subject: string;
+  /** '' when the template has no HTML. */
+  html: string;
+  /** '' when the template has no text. */
+  text: string;
+  version: number;
 }
 
 export interface SendOptions {
@@ -156,6 +310,10 @@ export interface MailResource {
   send(params: SendParams, options?: SendOptions): Promise<Envelope<SendData>>;
   sendBatch(params: SendBatchParams, options?: SendOptions): Promise<Envelope<BatchData>>;
   status(messageId: string, params?: StatusParams, options?: RequestOptions): Promise<Envelope<StatusData>>;
+  /** Cancels a scheduled message; a cancelled one answers the same. Else MessageNotScheduledError. */
+  cancel(messageId: string, options?: RequestOptions): Promise<Envelope<CancelData>>;
+  /** Moves a scheduled message to another time. Not scheduled: MessageNotScheduledError. */
+  reschedule(messageId: string, scheduledAt: DateTimeInput, options?: RequestOptions): Promise<Envelope<RescheduleData>>;
 }
 
 export interface SuppressionsResource {
@@ -164,11 +322,31 @@ export interface SuppressionsResource {
   remove(email: string, options?: RequestOptions): Promise<Envelope>;
 }
 
+/** A template is named by its id or its alias. */
+export type TemplateKey = number | string;
+
+export interface TemplatesResource {
+  list(params?: TemplateListParams | number, options?: RequestOptions): Promise<Envelope<TemplateListData>>;
+  create(params: TemplateCreateParams, options?: RequestOptions): Promise<Envelope<TemplateCreatedData>>;
+  /** The latest version, or the one given. */
+  get(idOrAlias: TemplateKey, version?: number | null, options?: RequestOptions): Promise<Envelope<TemplateData>>;
+  update(idOrAlias: TemplateKey, params: TemplateUpdateParams, options?: RequestOptions): Promise<Envelope<TemplateData>>;
+  /** TemplateInUseError while scheduled messages use it. */
+  delete(idOrAlias: TemplateKey, options?: RequestOptions): Promise<Envelope<TemplateDeletedData>>;
+  render(
+    idOrAlias: TemplateKey,
+    variables?: Record<string, JsonValue> | null,
+    version?: number | null,
+    options?: RequestOptions
+  ): Promise<Envelope<RenderData>>;
+}
+
 export declare class MailPass {
   constructor(apiKey: string, options?: MailPassOptions);
   readonly baseUrl: string;
   readonly mail: MailResource;
   readonly suppressions: SuppressionsResource;
+  readonly templates: TemplatesResource;
 }
 export default MailPass;
 
@@ -201,5 +379,9 @@ export declare class RateLimitedError extends MailPassApiError {}
 export declare class SendFailedError extends MailPassApiError {}
 export declare class InternalServerError extends MailPassApiError {}
 export declare class UnavailableError extends MailPassApiError {}
+/** 409: cancel or reschedule of a message that is not scheduled; details.status says what it is. */
+export declare class MessageNotScheduledError extends MailPassApiError {}
+/** 409: the template cannot be deleted while scheduled messages use it (details.scheduled). */
+export declare class TemplateInUseError extends MailPassApiError {}
 
 export declare const ERRORS_BY_CODE: Readonly<Record<string, typeof MailPassApiError>>;

@@ -51,6 +51,8 @@ export class RateLimitedError extends MailPassApiError {}
 export class SendFailedError extends MailPassApiError {}
 export class InternalServerError extends MailPassApiError {}
 export class UnavailableError extends MailPassApiError {}
+export class MessageNotScheduledError extends MailPassApiError {}
+export class TemplateInUseError extends MailPassApiError {}
 
 export const ERRORS_BY_CODE = Object.freeze({
   VALIDATION_ERROR: ValidationError,
@@ -66,6 +68,8 @@ export const ERRORS_BY_CODE = Object.freeze({
   SEND_FAILED: SendFailedError,
   INTERNAL_ERROR: InternalServerError,
   UNAVAILABLE: UnavailableError,
+  MESSAGE_NOT_SCHEDULED: MessageNotScheduledError,
+  TEMPLATE_IN_USE: TemplateInUseError,
 });
 
 /**
@@ -150,13 +154,26 @@ export class MailPass {
     const request = (method, path, init) => this.#request(method, path, init);
     /** /api/v1/mail */
     this.mail = Object.freeze({
-      send: (params, opts = {}) =>
-        request('POST', '/api/v1/mail/send', { body: params, idempotencyKey: idempotencyKey(opts), signal: opts.signal }),
-      sendBatch: (params, opts = {}) =>
-        request('POST', '/api/v1/mail/send-batch', { body: params, idempotencyKey: idempotencyKey(opts), signal: opts.signal }),
-      status: (messageId, params, opts = {}) =>
-        request('GET', '/api/v1/mail/status/' + encodeURIComponent(String(messageId).trim().replace(/^<|>$/g, '')), {
-          query: params,
+      send: async (params, opts = {}) =>
+        request('POST', '/api/v1/mail/send', {
+          body: withSchedule(params),
+          idempotencyKey: idempotencyKey(opts),
+          signal: opts.signal,
+        }),
+      sendBatch: async (params, opts = {}) =>
+        request('POST', '/api/v1/mail/send-batch', {
+          body: batchWithSchedules(params),
+          idempotencyKey: idempotencyKey(opts),
+          signal: opts.signal,
+        }),
+      status: async (messageId, params, opts = {}) =>
+        request('GET', '/api/v1/mail/status/' + messageSegment(messageId), { query: params, signal: opts.signal }),
+      // Both are safe to retry: cancelling twice and rescheduling to the same time answer as the first call did.
+      cancel: async (messageId, opts = {}) =>
+        request('POST', `/api/v1/mail/${messageSegment(messageId)}/cancel`, { signal: opts.signal }),
+      reschedule: async (messageId, scheduledAt, opts = {}) =>
+        request('PATCH', '/api/v1/mail/' + messageSegment(messageId), {
+          body: { scheduled_at: isoDateTime(scheduledAt, 'scheduledAt') },
           signal: opts.signal,
         }),
     });
@@ -170,6 +187,30 @@ export class MailPass {
         }),
       remove: (email, opts = {}) =>
         request('DELETE', '/api/v1/suppressions/' + encodeURIComponent(email), { signal: opts.signal }),
+    });
+    /** /api/v1/templates */
+    this.templates = Object.freeze({
+      list: (params, opts = {}) =>
+        request('GET', '/api/v1/templates', {
+          query: typeof params === 'number' ? { page: params } : params,
+          signal: opts.signal,
+        }),
+      create: (params, opts = {}) => request('POST', '/api/v1/templates', { body: params, signal: opts.signal }),
+      get: async (idOrAlias, version, opts = {}) =>
+        request('GET', '/api/v1/templates/' + templateSegment(idOrAlias), {
+          query: { version },
+          signal: opts.signal,
+        }),
+      update: async (idOrAlias, params, opts = {}) =>
+        request('PATCH', '/api/v1/templates/' + templateSegment(idOrAlias), { body: params, signal: opts.signal }),
+      delete: async (idOrAlias, opts = {}) =>
+        request('DELETE', '/api/v1/templates/' + templateSegment(idOrAlias), { signal: opts.signal }),
+      render: async (idOrAlias, variables, version, opts = {}) => {
+        const body = {};
+        if (variables !== undefined && variables !== null) body.variables = variables;
+        if (version !== undefined && version !== null) body.version = version;
+        return request('POST', `/api/v1/templates/${templateSegment(idOrAlias)}/render`, { body, signal: opts.signal });
+      },
     });
   }
 
@@ -258,6 +299,54 @@ export class MailPass {
 
 function idempotencyKey(opts) {
   return opts.idempotencyKey ?? globalThis.crypto.randomUUID();
+}
+
+// One path segment. '.' and '..' cannot be sent as one: URLs resolve them (even encoded as
+// %2E) against the path, so that templates.delete('..') would go to /api/v1/. No message id
+// or alias is either.
+function segment(value) {
+  if (value === '.' || value === '..') throw new TypeError(`"${value}" cannot be a message id, a template id or an alias`);
+  return encodeURIComponent(value);
+}
+
+// A message id with or without its angle brackets.
+function messageSegment(messageId) {
+  const id = String(messageId ?? '').trim().replace(/^<|>$/g, '');
+  if (!id) throw new TypeError('the message id is empty: pass the message_id that send answered');
+  return segment(id);
+}
+
+function templateSegment(idOrAlias) {
+  const valid = typeof idOrAlias === 'string' ? idOrAlias.trim() !== '' : Number.isInteger(idOrAlias);
+  if (!valid) {
+    throw new TypeError(`a template is named by its id (an integer) or its alias (a string), not ${JSON.stringify(idOrAlias) ?? typeof idOrAlias}`);
+  }
+  return segment(String(idOrAlias));
+}
+
+/**
+ * A Date as ISO 8601 in UTC ('2026-12-05T08:00:00Z', milliseconds only when there are some);
+ * a string as given, for the server to check (it wants an offset: 'Z' or '+01:00').
+ */
+function isoDateTime(value, name) {
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw new TypeError(`${name} is an invalid Date`);
+    return value.toISOString().replace('.000Z', 'Z');
+  }
+  if (typeof value === 'string') return value;
+  throw new TypeError(`${name} must be a Date or an ISO 8601 string with an offset (e.g. '2026-12-05T09:00:00+01:00'), not ${value === null ? 'null' : typeof value}`);
+}
+
+// A copy of a message whose scheduled_at, when a Date, is the ISO 8601 string the API reads.
+function withSchedule(message) {
+  if (message === null || typeof message !== 'object' || !(message.scheduled_at instanceof Date)) return message;
+  return { ...message, scheduled_at: isoDateTime(message.scheduled_at, 'scheduled_at') };
+}
+
+function batchWithSchedules(params) {
+  if (params === null || typeof params !== 'object' || !Array.isArray(params.messages)) return params;
+  if (!params.messages.some((message) => message?.scheduled_at instanceof Date)) return params;
+  return { ...params, messages: params.messages.map(withSchedule) };
 }
 
 function bytesOf(data) {

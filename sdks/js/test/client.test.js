@@ -45,7 +45,9 @@ test('every error shares one root; network errors are not API errors', () => {
     assert.ok(cls.prototype instanceof sdk.MailPassError);
   }
   assert.ok(!(sdk.MailPassNetworkError.prototype instanceof sdk.MailPassApiError));
-  assert.equal(Object.keys(sdk.ERRORS_BY_CODE).length, 13);
+  assert.equal(Object.keys(sdk.ERRORS_BY_CODE).length, 15);
+  assert.equal(sdk.ERRORS_BY_CODE.MESSAGE_NOT_SCHEDULED, sdk.MessageNotScheduledError);
+  assert.equal(sdk.ERRORS_BY_CODE.TEMPLATE_IN_USE, sdk.TemplateInUseError);
 });
 
 test('the key is not in inspect, JSON or the enumerable fields', () => {

@@ -3,6 +3,9 @@ import { MailPass } from '../index.js';
 
 export const MISSING = ['MAILPASS_BASE_URL', 'MAILPASS_TEST_KEY', 'MAILPASS_FAKE_URL'].filter((n) => !process.env[n]);
 export const skipLive = MISSING.length ? `not set: ${MISSING.join(', ')} (tests/sdks sets them)` : false;
+// A key of MAILPASS_TEST_KEY's account with the `templates` permission too: tests/sdks/test_js_sdk.py.
+export const skipTemplates =
+  skipLive || (process.env.MAILPASS_TEST_KEY_TEMPLATES ? false : 'not set: MAILPASS_TEST_KEY_TEMPLATES (tests/sdks sets it)');
 
 export function live(keyName = 'MAILPASS_TEST_KEY', options = {}) {
   return new MailPass(process.env[keyName], { backoff: 10, ...options });
@@ -23,3 +26,33 @@ export function address(name) {
 }
 
 export const MESSAGE = { to: 'a@example.com', subject: 's', text: 't' };
+
+/**
+ * A client whose fetch records each request and answers from `answers` in turn, the last
+ * one repeating: `{ data }` for a success envelope (status 200 unless given), or
+ * `{ status, error: { code, details } }` for an error envelope. No server: these run everywhere.
+ */
+export function recording(answers = [{}], options = {}) {
+  const requests = [];
+  const fetch = async (url, init) => {
+    const parsed = new URL(url);
+    requests.push({
+      method: init.method,
+      path: parsed.pathname,
+      query: Object.fromEntries(parsed.searchParams),
+      url,
+      headers: init.headers,
+      body: init.body === undefined ? undefined : JSON.parse(init.body),
+    });
+    const { status, data = {}, error } = answers[Math.min(requests.length - 1, answers.length - 1)];
+    const payload = error
+      ? { success: false, error: { message: `${error.code} (recorded)`, details: {}, ...error } }
+      : { success: true, data };
+    return new Response(JSON.stringify(payload), {
+      status: status ?? (error ? 400 : 200),
+      headers: { 'Content-Type': 'application/json' },
+    });
+  };
+  const client = new MailPass('mp_live_recorded', { baseUrl: 'https://mail.example.com', backoff: 1, fetch, ...options });
+  return [client, requests];
+}

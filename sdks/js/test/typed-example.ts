@@ -2,12 +2,16 @@
 import {
   MailPass,
   MailPassApiError,
+  MessageNotScheduledError,
   RecipientSuppressedError,
+  TemplateInUseError,
   attachmentFromBytes,
   attachmentFromPath,
   type Attachment,
   type SendParams,
   type StatusAttachment,
+  type Template,
+  type TemplateSendParams,
 } from '@mailpass/client';
 
 const mailpass = new MailPass('mp_live_YOUR_KEY', { baseUrl: 'https://mail.example.com', timeout: 10_000, maxRetries: 1 });
@@ -35,11 +39,54 @@ export async function example(): Promise<string> {
   await mailpass.suppressions.add('other@example.com');
   await mailpass.suppressions.list({ page: 1 });
   await mailpass.suppressions.remove('gone@example.com');
+  const created: Template = (
+    await mailpass.templates.create({
+      name: 'Order shipped',
+      alias: 'order-shipped',
+      subject: 'Order {{order_id}} shipped',
+      html: '<p>Hi {{name}}</p>',
+      defaults: { name: 'there' },
+    })
+  ).data.template;
+  const names: string[] = created.variables;
+  await mailpass.templates.list();
+  await mailpass.templates.list(2);
+  await mailpass.templates.list({ page: 1 });
+  const versions = (await mailpass.templates.get('order-shipped')).data.versions.map((v) => v.version);
+  await mailpass.templates.get(created.id, 1, { signal: AbortSignal.timeout(5000) });
+  await mailpass.templates.update('order-shipped', { text: 'Hi {{name}}' });
+  const rendered = await mailpass.templates.render(created.id, { order_id: 'A-1', lines: [{ sku: 'x', qty: 2 }] }, 2);
+  const subject: string = rendered.data.subject;
+  const fromTemplate: TemplateSendParams = {
+    to: 'a@example.com',
+    template: { alias: 'order-shipped', variables: { order_id: 'A-1' }, version: 1 },
+    scheduled_at: new Date(Date.now() + 3_600_000),
+  };
+  const scheduled = await mailpass.mail.send(fromTemplate);
+  const due: string | undefined = scheduled.data.scheduled_at;
+  await mailpass.mail.sendBatch({
+    messages: [{ to: 'b@example.com', template: { id: created.id } }, { ...message, scheduled_at: '2026-12-05T09:00:00+01:00' }],
+  });
+  const moved = await mailpass.mail.reschedule(scheduled.data.message_id, '2026-12-05T09:00:00+01:00');
+  const movedTo: string = moved.data.scheduled_at;
+  const cancelled: 'cancelled' = (await mailpass.mail.cancel(scheduled.data.message_id)).data.status;
+  const usedTemplate = (await mailpass.mail.status(scheduled.data.message_id)).data.message.template?.alias;
+  try {
+    await mailpass.templates.delete('order-shipped');
+    await mailpass.mail.cancel(id);
+  } catch (error) {
+    if (error instanceof TemplateInUseError) return String(error.details.scheduled);
+    if (error instanceof MessageNotScheduledError) return `${error.messageId} is ${error.details.status}`;
+  }
+  // @ts-expect-error: a template gives the subject, so a message cannot have both
+  const both: SendParams = { to: 'a@example.com', subject: 's', template: { alias: 'x' } };
+  // @ts-expect-error: a template is named by alias or id, not both
+  const twoNames: SendParams = { to: 'a@example.com', template: { alias: 'x', id: 1 } };
   try {
     await mailpass.mail.send(message);
   } catch (error) {
     if (error instanceof RecipientSuppressedError) return error.code;
     if (error instanceof MailPassApiError) return `${error.status} ${error.messageId ?? ''}`;
   }
-  return `${id} ${queued} ${inline} ${size}`;
+  return `${id} ${queued} ${inline} ${size} ${names} ${versions} ${subject} ${due} ${movedTo} ${cancelled} ${usedTemplate} ${both} ${twoNames}`;
 }
