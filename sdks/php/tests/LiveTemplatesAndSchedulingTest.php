@@ -45,7 +45,7 @@ final class LiveTemplatesAndSchedulingTest extends TestCase
         self::assertIsInt($template['id']);
         self::assertSame($alias, $template['alias']);
         self::assertSame(1, $template['version']);
-        self::assertSame(['lines', 'name', 'order_id'], $template['variables']);
+        self::assertSame(['name', 'order_id'], $template['variables']); // not lines: a section is optional
         self::assertSame(['name' => 'there'], $template['defaults']);
         $id = $template['id'];
 
@@ -56,7 +56,7 @@ final class LiveTemplatesAndSchedulingTest extends TestCase
         $taken = self::throws(ValidationException::class, fn () => $admin->templates->create(
             ['name' => 'Same alias', 'alias' => $alias, 'subject' => 'x', 'text' => 'x']
         ));
-        self::assertArrayHasKey('alias', $taken->getDetails());
+        self::assertSame(['alias' => ['Already used by another template.']], $taken->getDetails());
 
         // Read it by alias and by id; it is in the list.
         self::assertSame($template, $client->templates->get($alias)['data']['template']);
@@ -74,7 +74,7 @@ final class LiveTemplatesAndSchedulingTest extends TestCase
         self::assertSame('Hi <Ada & Bob>', $escaped['data']['text']);
         $missing = self::throws(ValidationException::class, fn () => $client->templates->render($alias));
         self::assertApiError($missing, ValidationException::class, 'VALIDATION_ERROR', 400);
-        self::assertArrayHasKey('variables', $missing->getDetails());
+        self::assertSame(['variables' => ['Missing: order_id']], $missing->getDetails());
 
         // A new subject is version 2; version 1 stays readable and renderable.
         $updated = $admin->templates->update($alias, ['subject' => 'Order {{order_id}} shipped']);
@@ -85,7 +85,18 @@ final class LiveTemplatesAndSchedulingTest extends TestCase
         $old = $client->templates->render($alias, ['order_id' => '7', 'lines' => []], 1);
         self::assertSame('Order 7 on its way', $old['data']['subject']);
 
-        // Send with it, now.
+        // Send with it, now; not with a subject too, nor without its variables.
+        $both = self::throws(ValidationException::class, fn () => $client->mail->send(
+            ['to' => self::address('both'), 'subject' => 'x', 'template' => ['alias' => $alias]]
+        ));
+        self::assertSame(
+            ['template' => ['Give either template or subject/html/text, not both.']],
+            $both->getDetails()
+        );
+        $short = self::throws(ValidationException::class, fn () => $client->mail->send(
+            ['to' => self::address('short'), 'template' => ['id' => $id, 'variables' => []]]
+        ));
+        self::assertSame(['template' => ['variables' => ['Missing: order_id']]], $short->getDetails());
         $sent = $client->mail->send([
             'to' => self::address('template'),
             'template' => [
@@ -114,7 +125,9 @@ final class LiveTemplatesAndSchedulingTest extends TestCase
         self::assertSame('scheduled', $status['message']['status']);
         self::assertSame(self::utc($at), $status['message']['scheduled_at']);
         self::assertSame(['id' => $id, 'alias' => $alias, 'version' => 1], $status['message']['template']);
-        self::assertContains('scheduled', array_column($status['events'], 'type'));
+        [$event] = $status['events'];
+        self::assertSame('scheduled', $event['event_type']);
+        self::assertStringContainsString(self::utc($at), $event['description']);
 
         // While it waits, its template cannot be deleted.
         $inUse = self::throws(TemplateInUseException::class, fn () => $admin->templates->delete($alias));
@@ -148,7 +161,7 @@ final class LiveTemplatesAndSchedulingTest extends TestCase
         $status = $client->mail->status($messageId)['data'];
         self::assertSame('cancelled', $status['message']['status']);
         self::assertSame(self::utc($later), $status['message']['scheduled_at']);
-        $types = array_column($status['events'], 'type');
+        $types = array_column($status['events'], 'event_type');
         self::assertSame(2, count(array_keys($types, 'scheduled', true)), implode(', ', $types));
         self::assertContains('cancelled', $types);
 
@@ -197,15 +210,16 @@ final class LiveTemplatesAndSchedulingTest extends TestCase
         self::assertSame('cancelled', $client->mail->cancel($later['message_id'])['data']['status']);
 
         $bad = [
-            'no offset' => '2030-01-01T09:00:00',
-            'in the past' => new \DateTimeImmutable('-1 hour'),
-            'too far ahead' => new \DateTimeImmutable('+40 days'),
+            'Must include a time zone offset, e.g. +01:00 or Z.' => (new \DateTimeImmutable('+1 day'))
+                ->format('Y-m-d\TH:i:s'),
+            'Must not be in the past.' => new \DateTimeImmutable('-1 hour'),
+            'At most 30 days ahead.' => new \DateTimeImmutable('+31 days'),
         ];
-        foreach ($bad as $case => $scheduledAt) {
+        foreach ($bad as $problem => $scheduledAt) {
             $error = self::throws(ValidationException::class, fn () => $client->mail->send(
                 ['to' => self::address('bad-time'), 'subject' => 'x', 'text' => 'x', 'scheduled_at' => $scheduledAt]
             ));
-            self::assertSame(['scheduled_at'], array_keys($error->getDetails()), $case);
+            self::assertSame(['scheduled_at' => [$problem]], $error->getDetails());
         }
     }
 
