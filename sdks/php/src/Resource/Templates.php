@@ -29,7 +29,8 @@ use MailPass\Internal\Transport;
  *      'text' => 'Hi {{name}}', 'defaults' => ['name' => 'there'],
  *      'variables' => ['name', 'order_id'], 'created_at' => '…', 'updated_at' => '…']
  *
- * (`version`: the version shown; `variables`: the top-level names it uses, sorted).
+ * (`version`: the version shown; `variables`: the names it uses outside any section, sorted:
+ * what a send must give unless `defaults` does).
  */
 class Templates
 {
