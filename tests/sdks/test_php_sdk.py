@@ -8,6 +8,8 @@ import subprocess
 import pytest
 from django.db import connection
 
+from api.models import Message
+from tests import factories
 from tests.sdks.conftest import (
     SDKS,
     assert_invoice_mail_arrived,
@@ -32,12 +34,20 @@ pytestmark = [
 ]
 
 
-def test_php_sdk(sdk_env, sink, tmp_path):
+@pytest.fixture
+def php_env(sdk_env, account) -> dict[str, str]:
+    """sdk_env and MAILPASS_TEST_KEY_TEMPLATES: a key of the same account with the
+    `templates` permission too, which creating, changing and deleting templates needs."""
+    _, key = factories.make_api_key(account, permissions=["mail", "templates"])
+    return {**sdk_env, "MAILPASS_TEST_KEY_TEMPLATES": key}
+
+
+def test_php_sdk(php_env, sink, tmp_path):
     # 1. Packaging: the Composer manifest is valid, strictly.
-    run_suite(["composer", "validate", "--strict", "--no-interaction"], cwd=PHP_SDK, env=sdk_env)
+    run_suite(["composer", "validate", "--strict", "--no-interaction"], cwd=PHP_SDK, env=php_env)
 
     # 2. The SDK's own suite, against the live server and the retry fake.
-    output = run_suite(["phpunit", "-c", "phpunit.xml.dist"], cwd=PHP_SDK, env=sdk_env)
+    output = run_suite(["phpunit", "-c", "phpunit.xml.dist"], cwd=PHP_SDK, env=php_env)
     summary = re.search(r"^OK \((\d+) tests?, \d+ assertions?\)$", output, re.MULTILINE)
     assert summary, f"the PHP suite skipped or left something out:\n{output}"
     print(f"[sdk] php: {summary.group(1)} tests")
@@ -48,11 +58,11 @@ def test_php_sdk(sdk_env, sink, tmp_path):
     script = tmp_path / "quickstart.php"
     script.write_text(
         f"<?php require {str(PHP_SDK / 'autoload.php')!r};\n"
-        + snippet.replace("mp_live_YOUR_KEY", sdk_env["MAILPASS_TEST_KEY"])
+        + snippet.replace("mp_live_YOUR_KEY", php_env["MAILPASS_TEST_KEY"])
     )
     before = len(sink.received)
     result = subprocess.run(
-        ["php", str(script)], env=sdk_env, capture_output=True, text=True, timeout=60
+        ["php", str(script)], env=php_env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
     message_id = result.stdout.strip()
@@ -60,6 +70,15 @@ def test_php_sdk(sdk_env, sink, tmp_path):
     assert [r.message["Message-ID"] for r in sink.received[before:]] == [message_id]
 
     # 4. Everything the server recorded as sent reached the sink, once; the message with
-    #    attachments, a custom header and unsubscribe as the suite sent it.
+    #    attachments, a custom header and unsubscribe as the suite sent it; the one sent
+    #    with a template, rendered; none of the messages the suite scheduled and cancelled.
     assert_sent_mail_arrived(sink)
     assert_invoice_mail_arrived(sink)
+    [templated] = [
+        r.message for r in sink.received if r.message["Subject"] == "Order PHP-16 shipped"
+    ]
+    assert "<p>Hi Ada</p><ul><li>Tea</li></ul>" in templated.get_body(("html",)).get_content()
+    assert templated.get_body(("plain",)).get_content().startswith("Hi Ada")
+    cancelled = set(Message.objects.filter(status="cancelled").values_list("message_id", flat=True))
+    assert len(cancelled) == 2
+    assert not cancelled & {r.message["Message-ID"] for r in sink.received}

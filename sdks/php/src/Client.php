@@ -8,6 +8,7 @@ use MailPass\Exception\InvalidArgumentException;
 use MailPass\Internal\Transport;
 use MailPass\Resource\Mail;
 use MailPass\Resource\Suppressions;
+use MailPass\Resource\Templates;
 
 /**
  * The MailPass API client.
@@ -34,11 +35,14 @@ class Client
         'backoff_base' => 0.5,
     ];
 
-    /** /api/v1/mail/send, /send-batch and /status. */
+    /** /api/v1/mail: send, sendBatch, status, and cancel and reschedule for scheduled mail. */
     public readonly Mail $mail;
 
     /** /api/v1/suppressions. */
     public readonly Suppressions $suppressions;
+
+    /** /api/v1/templates. */
+    public readonly Templates $templates;
 
     private readonly Transport $transport;
 
@@ -88,6 +92,7 @@ class Client
         );
         $this->mail = new Mail($this->transport);
         $this->suppressions = new Suppressions($this->transport);
+        $this->templates = new Templates($this->transport);
     }
 
     /** The base URL requests go to, without a trailing slash. */

@@ -13,6 +13,7 @@ use MailPass\Exception\NetworkException;
 use MailPass\Exception\TimeoutException;
 use MailPass\Resource\Mail;
 use MailPass\Resource\Suppressions;
+use MailPass\Resource\Templates;
 
 /**
  * Configuration, the exception hierarchy, and the promise that the key never shows.
@@ -87,6 +88,7 @@ final class ClientTest extends TestCase
         ]);
         self::assertInstanceOf(Mail::class, $client->mail);
         self::assertInstanceOf(Suppressions::class, $client->suppressions);
+        self::assertInstanceOf(Templates::class, $client->templates);
     }
 
     public function testResourcesAreReadOnly(): void
@@ -120,9 +122,10 @@ final class ClientTest extends TestCase
             'array cast' => print_r((array) $client, true),
             'mail print_r' => print_r($client->mail, true),
             'suppressions var_export' => var_export($client->suppressions, true),
+            'templates print_r' => print_r($client->templates, true),
         ];
         ob_start();
-        var_dump($client, $client->mail, $client->suppressions);
+        var_dump($client, $client->mail, $client->suppressions, $client->templates);
         foreach ((array) $client as $property) { // each property, as a debugger walks them
             var_dump($property);
         }

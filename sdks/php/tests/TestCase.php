@@ -8,13 +8,16 @@ use MailPass\Client;
 use MailPass\Exception\ApiException;
 
 /**
- * Helpers shared by the suite: clients for the live server and the retry fake, the fake's
- * log of attempts, and catching an expected exception.
+ * Helpers shared by the suite: clients for the live server, the retry fake and the echo
+ * fake, the retry fake's log of attempts, and catching an expected exception.
  */
 abstract class TestCase extends \PHPUnit\Framework\TestCase
 {
     /** A tiny backoff, so the retry tests stay fast; Retry-After is still honoured. */
     protected const FAST = ['backoff_base' => 0.01];
+
+    /** The echo fake's base URL, once this process has started it. */
+    private static ?string $echoUrl = null;
 
     protected static function env(string $name): string
     {
@@ -57,6 +60,58 @@ abstract class TestCase extends \PHPUnit\Framework\TestCase
     protected static function fake(string $key, array $options = []): Client
     {
         return new Client($key, $options + ['base_url' => self::env('MAILPASS_FAKE_URL')] + self::FAST);
+    }
+
+    /**
+     * A client of the echo fake (tests/fake/echo_router.php), which answers each request
+     * with what it received; $key picks the answer ("echo", or "error-<CODE>"). The fake
+     * runs on PHP's built-in server, which this process starts on first use, so these
+     * tests need no live MailPass.
+     */
+    protected static function echo(string $key = 'echo'): Client
+    {
+        return new Client($key, ['base_url' => self::echoServer(), 'max_retries' => 0]);
+    }
+
+    /**
+     * What the echo fake received for one call: method, uri, path, query, content_type,
+     * idempotency_key, raw_body and body (the JSON decoded, or null).
+     *
+     * @param array{success: bool, data: array<string, mixed>} $answer
+     *
+     * @return array<string, mixed>
+     */
+    protected static function received(array $answer): array
+    {
+        self::assertTrue($answer['success']);
+
+        return $answer['data'];
+    }
+
+    private static function echoServer(): string
+    {
+        if (self::$echoUrl !== null) {
+            return self::$echoUrl;
+        }
+        $log = (string) tempnam(sys_get_temp_dir(), 'mailpass-echo-');
+        $command = [PHP_BINARY, '-S', '127.0.0.1:0', __DIR__ . '/fake/echo_router.php'];
+        $output = [0 => ['file', '/dev/null', 'r'], 1 => ['file', $log, 'a'], 2 => ['file', $log, 'a']];
+        $process = proc_open($command, $output, $pipes);
+        self::assertIsResource($process, 'could not start the echo fake (php -S)');
+        register_shutdown_function(static function () use ($process, $log): void {
+            proc_terminate($process);
+            proc_close($process);
+            @unlink($log);
+        });
+        $deadline = microtime(true) + 10;
+        while (microtime(true) < $deadline) {
+            $started = (string) file_get_contents($log);
+            if (preg_match('#\((http://127\.0\.0\.1:\d+)\) started#', $started, $match) === 1) {
+                return self::$echoUrl = $match[1];
+            }
+            usleep(20_000);
+        }
+        self::fail('the echo fake (php -S) did not start: ' . file_get_contents($log));
     }
 
     /**

@@ -26,6 +26,8 @@ class ApiException extends \RuntimeException implements MailPassException
         'FORBIDDEN' => ForbiddenException::class,
         'NOT_FOUND' => NotFoundException::class,
         'IDEMPOTENCY_CONFLICT' => IdempotencyConflictException::class,
+        'MESSAGE_NOT_SCHEDULED' => MessageNotScheduledException::class,
+        'TEMPLATE_IN_USE' => TemplateInUseException::class,
         'PAYLOAD_TOO_LARGE' => PayloadTooLargeException::class,
         'NO_SMTP_PROVIDER' => NoSmtpProviderException::class,
         'RECIPIENT_SUPPRESSED' => RecipientSuppressedException::class,
@@ -101,8 +103,8 @@ class ApiException extends \RuntimeException implements MailPassException
     }
 
     /**
-     * The message the error is about (`details.message_id`), when the API recorded one:
-     * SEND_FAILED and RECIPIENT_SUPPRESSED.
+     * The message the error is about (`details.message_id`), when the API names one:
+     * SEND_FAILED, RECIPIENT_SUPPRESSED and MESSAGE_NOT_SCHEDULED.
      */
     public function getMessageId(): ?string
     {

@@ -105,7 +105,7 @@ final class Transport
     /**
      * Send one API request, retrying what is safe to retry, and return the decoded JSON.
      *
-     * @param string                                $method GET, POST or DELETE
+     * @param string                                $method GET, POST, PATCH or DELETE
      * @param string                                $path   starting with /api/v1/, already encoded
      * @param array<mixed>|null                     $body   JSON body (null: none)
      * @param array<string, string|int|float|bool>  $query
@@ -242,6 +242,10 @@ final class Transport
         } elseif ($method === 'POST') {
             $options[CURLOPT_POST] = true;
             $options[CURLOPT_POSTFIELDS] = $payload ?? '';
+            if ($payload === null) {
+                // No body (cancel): without this, curl would claim a form.
+                $options[CURLOPT_HTTPHEADER][] = 'Content-Type:';
+            }
         } else {
             $options[CURLOPT_CUSTOMREQUEST] = $method;
             if ($payload !== null) {

@@ -7,20 +7,22 @@ namespace MailPass\Resource;
 use MailPass\Exception\ApiException;
 use MailPass\Exception\InvalidArgumentException;
 use MailPass\Exception\NetworkException;
+use MailPass\Internal\Params;
 use MailPass\Internal\Transport;
 
 /**
- * Sending mail and following it: /api/v1/mail/send, /send-batch and /status/{message_id}.
+ * Sending mail and following it: /api/v1/mail/send, /send-batch, /status/{message_id}, and
+ * the scheduled messages' /{message_id}/cancel and PATCH /{message_id}.
  *
  * Parameters use the API's own field names (to, subject, html, text, from_email, from_name,
  * reply_to, cc, bcc, tags, metadata, track_opens, track_clicks, attachments, headers,
- * unsubscribe). Every method returns the decoded JSON answer as the server sent it:
- * `['success' => true, 'data' => [...]]`.
+ * unsubscribe, template, scheduled_at). Every method returns the decoded JSON answer as the
+ * server sent it: `['success' => true, 'data' => [...]]`.
  */
 class Mail
 {
     /** The fields whose value is a JSON object, which an empty PHP array would not become. */
-    private const OBJECT_FIELDS = ['metadata', 'headers'];
+    private const OBJECT_FIELDS = ['metadata', 'headers', 'template'];
 
     /**
      * @internal Get it from {@see \MailPass\Client::$mail}.
@@ -30,7 +32,7 @@ class Mail
     }
 
     /**
-     * Send one email now, through the account's default provider.
+     * Send one email now, through the account's default provider, or schedule it.
      *
      * The request carries an Idempotency-Key (a new UUID v4 per call unless you pass one),
      * the same on every retry, so a retried call can never send twice.
@@ -41,11 +43,28 @@ class Mail
      * one-click unsubscribe headers on or off for this message (default: the account's
      * setting).
      *
+     * `template` renders a stored template ({@see Templates}) instead of `subject`, `html`
+     * and `text`, which must then be left out: `['alias' => 'order-shipped']` or
+     * `['id' => 12]`, with its `variables` and, optionally, a `version` (default: the
+     * latest). It goes to the API as given (an empty `variables` array as `{}`).
+     *
+     * `scheduled_at` sends it later instead (up to 30 days ahead): a DateTimeInterface,
+     * sent as ISO 8601 with its offset, or an ISO 8601 string that has an offset
+     * ("2026-12-05T09:00:00+01:00", "2026-12-05T08:00:00Z"). Nothing goes to a provider
+     * now; the answer's status is "scheduled" and its `scheduled_at` the time in UTC.
+     *
      * @param array{
      *     to: string,
-     *     subject: string,
+     *     subject?: string,
      *     html?: string,
      *     text?: string,
+     *     template?: array{
+     *         alias?: string,
+     *         id?: int,
+     *         variables?: array<string, mixed>,
+     *         version?: int
+     *     },
+     *     scheduled_at?: \DateTimeInterface|string,
      *     from_email?: string,
      *     from_name?: string,
      *     reply_to?: string,
@@ -63,13 +82,19 @@ class Mail
      *     }>,
      *     headers?: array<string, string>,
      *     unsubscribe?: bool
-     * } $params
+     * } $params   `subject` and `html` or `text` are required unless `template` is given
      * @param array{idempotency_key?: string} $options
      *
      * @return array{
      *     success: bool,
-     *     data: array{message_id: string, status: string, to: string, from: string}
-     * }
+     *     data: array{
+     *         message_id: string,
+     *         status: 'sent'|'scheduled',
+     *         to: string,
+     *         from: string,
+     *         scheduled_at?: string
+     *     }
+     * }   `scheduled_at` (UTC, "…Z") only on a scheduled message
      *
      * @throws ApiException     e.g. ValidationException, RecipientSuppressedException,
      *                          SendFailedException
@@ -80,7 +105,7 @@ class Mail
         return $this->transport->request(
             'POST',
             '/api/v1/mail/send',
-            self::withJsonObjects($params),
+            self::message($params),
             [],
             self::idempotencyKey($options)
         );
@@ -88,30 +113,52 @@ class Mail
 
     /**
      * Queue 1 to 100 emails at once. An invalid item does not sink the others: it comes back
-     * with status "failed" and its error, while the valid ones are queued.
+     * with status "failed" and its error, while the valid ones are queued (status "queued",
+     * or "scheduled" with its `scheduled_at` for those that have one).
      *
      * @param array{
      *     messages: list<array<string, mixed>>,
      *     from_email?: string,
      *     from_name?: string
-     * } $params   each message has the fields of send()'s $params (attachments, headers
-     *             and unsubscribe too); from_email and from_name: defaults for every message
+     * } $params   each message has the fields of send()'s $params (attachments, headers,
+     *             unsubscribe, template and scheduled_at too, a DateTimeInterface converted
+     *             as there); from_email and from_name: defaults for every message
      * @param array{idempotency_key?: string} $options
      *
      * @return array{
      *     success: bool,
-     *     data: array{total: int, queued: int, failed: int, messages: list<array<string, mixed>>}
-     * }
+     *     data: array{
+     *         total: int,
+     *         queued: int,
+     *         failed: int,
+     *         messages: list<array{
+     *             to: string,
+     *             status: 'queued'|'scheduled'|'failed',
+     *             queue_id?: int,
+     *             message_id?: string,
+     *             scheduled_at?: string,
+     *             error?: array{code: string, message: string, details: array<string, mixed>}
+     *         }>
+     *     }
+     * }   `queued` counts the scheduled items too
      *
      * @throws ApiException
      * @throws NetworkException
      */
     public function sendBatch(array $params, array $options = []): array
     {
+        if (isset($params['messages']) && is_array($params['messages'])) {
+            foreach ($params['messages'] as $index => $message) {
+                if (is_array($message)) {
+                    $params['messages'][$index] = self::message($message);
+                }
+            }
+        }
+
         return $this->transport->request(
             'POST',
             '/api/v1/mail/send-batch',
-            self::batchWithJsonObjects($params),
+            $params,
             [],
             self::idempotencyKey($options)
         );
@@ -120,7 +167,9 @@ class Mail
     /**
      * Status and events of a message. The id may be given with or without its angle
      * brackets ("<abc.123@host>" or "abc.123@host"). `data.message.attachments` lists its
-     * attachments by name, type, size (bytes) and content_id (null unless inline).
+     * attachments by name, type, size (bytes) and content_id (null unless inline);
+     * `scheduled_at` is the time a scheduled message is (or was) due, in UTC, else null;
+     * `template` the template it was rendered from, else null.
      *
      * @param array{events_after?: string} $params events_after: the events_next of an
      *                                             earlier answer, for the next page of events
@@ -138,6 +187,8 @@ class Mail
      *             failure_reason: string|null,
      *             sent_at: string|null,
      *             created_at: string,
+     *             scheduled_at: string|null,
+     *             template: array{id: int, alias: string, version: int}|null,
      *             attachments: list<array{
      *                 filename: string,
      *                 content_type: string,
@@ -148,22 +199,54 @@ class Mail
      *         events: list<array<string, mixed>>,
      *         events_next: string|null
      *     }
-     * }
+     * }   message.status: queued, scheduled, sending, sent, failed, suppressed, cancelled...
      *
      * @throws ApiException NotFoundException for an unknown id
      * @throws NetworkException
      */
     public function status(string $messageId, array $params = []): array
     {
-        if (trim($messageId) === '') {
-            throw new InvalidArgumentException('The message id is empty.');
-        }
+        return $this->transport->request('GET', self::path('/api/v1/mail/status/', $messageId), null, $params);
+    }
 
+    /**
+     * Cancel a scheduled message before it is due; it is then "cancelled" and never sent.
+     * Cancelling it again answers the same (the call is idempotent). The id may keep or drop
+     * its angle brackets.
+     *
+     * @return array{success: bool, data: array{message_id: string, status: 'cancelled'}}
+     *
+     * @throws ApiException MessageNotScheduledException when the message is not scheduled
+     *                      (any more): queued, sent, failed...; NotFoundException for an
+     *                      unknown id
+     * @throws NetworkException
+     */
+    public function cancel(string $messageId): array
+    {
+        return $this->transport->request('POST', self::path('/api/v1/mail/', $messageId) . '/cancel');
+    }
+
+    /**
+     * Move a scheduled message to another time: a DateTimeInterface (sent as ISO 8601 with
+     * its offset) or an ISO 8601 string with an offset; not in the past, at most 30 days
+     * ahead. The same time again answers the same.
+     *
+     * @return array{
+     *     success: bool,
+     *     data: array{message_id: string, status: 'scheduled', scheduled_at: string}
+     * }   scheduled_at: the new time, in UTC ("…Z")
+     *
+     * @throws ApiException MessageNotScheduledException when the message is not scheduled
+     *                      (any more), cancelled included; ValidationException for a time
+     *                      without an offset, in the past or too far ahead
+     * @throws NetworkException
+     */
+    public function reschedule(string $messageId, \DateTimeInterface|string $scheduledAt): array
+    {
         return $this->transport->request(
-            'GET',
-            '/api/v1/mail/status/' . rawurlencode($messageId),
-            null,
-            $params
+            'PATCH',
+            self::path('/api/v1/mail/', $messageId),
+            ['scheduled_at' => Params::dateTimeOrAsIs($scheduledAt)]
         );
     }
 
@@ -176,40 +259,37 @@ class Mail
     }
 
     /**
-     * $message with an empty `metadata` or `headers` array sent as the empty JSON object it
-     * stands for (json_encode would send `[]`, which the API refuses as not an object).
+     * $prefix and the URL-encoded message id.
+     */
+    private static function path(string $prefix, string $messageId): string
+    {
+        if (trim($messageId) === '') {
+            throw new InvalidArgumentException('The message id is empty.');
+        }
+
+        return $prefix . rawurlencode($messageId);
+    }
+
+    /**
+     * A message as the API wants it: a DateTimeInterface `scheduled_at` as its ISO 8601
+     * string; an empty `metadata`, `headers`, `template` or `template.variables` array as
+     * the empty JSON object it stands for (json_encode would send `[]`, which the API refuses
+     * as not an object).
      *
      * @param array<mixed> $message
      *
      * @return array<mixed>
      */
-    private static function withJsonObjects(array $message): array
+    private static function message(array $message): array
     {
-        foreach (self::OBJECT_FIELDS as $field) {
-            if (array_key_exists($field, $message) && $message[$field] === []) {
-                $message[$field] = new \stdClass();
-            }
+        if (array_key_exists('scheduled_at', $message)) {
+            $message['scheduled_at'] = Params::dateTimeOrAsIs($message['scheduled_at']);
+        }
+        if (isset($message['template']) && is_array($message['template'])) {
+            $message['template'] = Params::withObjects($message['template'], ['variables']);
         }
 
-        return $message;
-    }
-
-    /**
-     * @param array<mixed> $params
-     *
-     * @return array<mixed>
-     */
-    private static function batchWithJsonObjects(array $params): array
-    {
-        if (isset($params['messages']) && is_array($params['messages'])) {
-            foreach ($params['messages'] as $index => $message) {
-                if (is_array($message)) {
-                    $params['messages'][$index] = self::withJsonObjects($message);
-                }
-            }
-        }
-
-        return $params;
+        return Params::withObjects($message, self::OBJECT_FIELDS);
     }
 
     /**
