@@ -49,7 +49,8 @@ def api_key_of(request: Request) -> ApiKey:
 
 
 class HasMailPermission(BasePermission):
-    """The key must carry the view's `required_permission` (default: mail)."""
+    """The key must carry the view's `required_permission` (default: mail), or one of them
+    when the view names several (a tuple)."""
 
     message = "This API key does not have the 'mail' permission."
 
@@ -58,4 +59,10 @@ class HasMailPermission(BasePermission):
         if not isinstance(api_key, ApiKey):
             return False
         required = getattr(view, "required_permission", Permission.MAIL)
-        return api_key.has_permission(required)
+        accepted = required if isinstance(required, tuple) else (required,)
+        if any(api_key.has_permission(permission) for permission in accepted):
+            return True
+        self.message = "This API key does not have the {} permission.".format(
+            " or ".join(f"'{permission}'" for permission in accepted)
+        )
+        return False

@@ -61,6 +61,8 @@ NO_SLOT_PAUSE_SECONDS = 1
 LANE_MIN_THREADS = 4
 BUSY_CPU = 0.8  # of one core
 LOOK_SECONDS = 0.1
+# How often a draining worker moves scheduled messages whose time has come into the queue.
+RELEASE_EVERY_SECONDS = 1.0
 
 
 def _never() -> bool:
@@ -804,8 +806,12 @@ def process_due(
     claimed_so_far = 0
     under_way: list[_Chunk] = []
 
+    next_release = 0.0
     with Senders() as senders:
         while True:
+            if time.monotonic() >= next_release:
+                queue.release_scheduled()
+                next_release = time.monotonic() + RELEASE_EVERY_SECONDS
             claimed: list[Message] = []
             wanted = not should_stop() and not senders.broken()
             wanted = wanted and (limit is None or claimed_so_far < limit)

@@ -10,6 +10,8 @@ Error codes (the contract, see DESIGN.md):
   FORBIDDEN            403  the key lacks the permission the endpoint needs
   NOT_FOUND            404  unknown object or path, or an object of another account
   IDEMPOTENCY_CONFLICT 409  the Idempotency-Key was used for a different request
+  MESSAGE_NOT_SCHEDULED 409 cancel or reschedule of a message that is not scheduled
+  TEMPLATE_IN_USE      409  deleting a template that scheduled messages use
   PAYLOAD_TOO_LARGE    413  the request body is over MAILPASS_MAX_REQUEST_BYTES
   NO_SMTP_PROVIDER     422  the account has no default provider
   SEND_LIMIT_EXCEEDED  429  the provider's hourly/daily limit is reached (Retry-After)
@@ -91,6 +93,29 @@ class RecipientSuppressedError(ApiError):
         super().__init__(
             f"{self.default_detail} Suppressed: {', '.join(addresses)}.",
             details={"message_id": message_id, "suppressed": addresses},
+        )
+
+
+class MessageNotScheduledError(ApiError):
+    code = "MESSAGE_NOT_SCHEDULED"
+    status_code = 409
+
+    def __init__(self, *, message_id: str, status: str):
+        super().__init__(
+            f"Only a scheduled message can be cancelled or moved; this one is {status}.",
+            details={"message_id": message_id, "status": status},
+        )
+
+
+class TemplateInUseError(ApiError):
+    code = "TEMPLATE_IN_USE"
+    status_code = 409
+
+    def __init__(self, *, scheduled: int):
+        super().__init__(
+            f"{scheduled} scheduled message(s) use this template: cancel them, or wait until "
+            "they are sent, before deleting it.",
+            details={"scheduled": scheduled},
         )
 
 

@@ -9,7 +9,8 @@ from providers.models import Provider
 
 
 class Permission(models.TextChoices):
-    MAIL = "mail"  # send mail through /api/v1/mail/* and read its status
+    MAIL = "mail"  # send mail through /api/v1/mail/* and read its status; read templates
+    TEMPLATES = "templates"  # create, change and delete templates
 
 
 def default_permissions() -> list[str]:
@@ -49,6 +50,8 @@ class Message(models.Model):
     """One email accepted through the API, and where it is in its life."""
 
     class Status(models.TextChoices):
+        SCHEDULED = "scheduled"  # accepted for later: joins the queue at scheduled_at
+        CANCELLED = "cancelled"  # cancelled while scheduled; never sent
         QUEUED = "queued"  # waiting for the queue (new, or a retry after next_attempt_at)
         SENDING = "sending"  # claimed by a worker or the /send request, until lease_expires_at
         SENT = "sent"  # the provider accepted it
@@ -96,6 +99,18 @@ class Message(models.Model):
     unsubscribe = models.BooleanField(default=False)
     # How many MessageAttachment rows it has: sending a message without any never asks.
     attachment_count = models.PositiveSmallIntegerField(default=0)
+    # The template version its subject and bodies were rendered from, if any. Indexed only
+    # where set (Meta): most messages have none, and every index costs each insert.
+    template_version = models.ForeignKey(
+        "TemplateVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    # When a scheduled message joins the queue (api.queue.release_scheduled); kept after.
+    scheduled_at = models.DateTimeField(null=True, blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     # null, not "", while there is no error: the API shows it as JSON null.
@@ -165,6 +180,16 @@ class Message(models.Model):
                 condition=models.Q(status="sending"),
                 name="message_sending_lease",
             ),
+            models.Index(  # scheduled messages whose time has come
+                fields=["scheduled_at", "id"],
+                condition=models.Q(status="scheduled"),
+                name="message_scheduled_due",
+            ),
+            models.Index(  # "is this template in use?", and deleting one
+                fields=["template_version"],
+                condition=models.Q(template_version__isnull=False),
+                name="message_template_version",
+            ),
             # Webhooks find a message by the ESP's id. SMTP deliveries leave it empty, so
             # the index costs the queue's hot path nothing.
             models.Index(
@@ -178,6 +203,7 @@ class Message(models.Model):
             models.CheckConstraint(
                 condition=models.Q(
                     status__in=[
+                        *("scheduled", "cancelled"),
                         *("queued", "sending", "sent", "failed", "suppressed"),
                         *("delivered", "bounced", "complained"),
                     ]
@@ -194,6 +220,57 @@ class Message(models.Model):
         """Its attachments in order: no query for a message without any, and none at all
         once api.attachments.prefetch_attachments has loaded them."""
         return list(self.attachments.all()) if self.attachment_count else []
+
+
+class Template(models.Model):
+    """A message the account's people edit without a deploy: a name, an alias that
+    applications send with, and numbered versions (the newest is what /send uses unless a
+    request names another). api.templating renders them."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="templates")
+    alias = models.CharField(max_length=100)
+    name = models.CharField(max_length=200)
+    latest_version = models.PositiveIntegerField(default=1)
+    # The dashboard's preview data: not part of any version, and never sent.
+    sample_variables = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "alias"], name="one_template_per_alias")
+        ]
+
+    def __str__(self) -> str:
+        return self.alias
+
+
+class TemplateVersion(models.Model):
+    """One saved state of a template. Never changed: a save, and a roll-back, adds one."""
+
+    template = models.ForeignKey(Template, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    subject = models.TextField()
+    html = models.TextField(blank=True)
+    text = models.TextField(blank=True)
+    # Values for variables a request leaves out.
+    defaults = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "number"], name="one_template_version_per_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template_id} v{self.number}"
 
 
 class StoredFile(models.Model):
@@ -286,6 +363,8 @@ class MessageEvent(models.Model):
         FAILED = "failed"  # the ESP could not send it
         UNSUBSCRIBED = "unsubscribed"  # the recipient unsubscribed (our one-click link, an ESP)
         FAILOVER = "failover"  # a provider certainly did not take it; the next one was tried
+        SCHEDULED = "scheduled"  # accepted for later, or moved to another time
+        CANCELLED = "cancelled"  # cancelled before its time
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")

@@ -106,6 +106,25 @@ def claim_due(
     return claimed
 
 
+def release_scheduled(*, limit: int = 1000) -> int:
+    """Put scheduled messages whose time has come into the queue, due now, earliest first,
+    at most `limit` of them; return how many. Their turn_at (set when they were accepted)
+    keeps accounts interleaved. SKIP LOCKED: workers releasing at once split the work."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(status=Message.Status.SCHEDULED, scheduled_at__lte=now)
+            .order_by("scheduled_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if not ids:
+            return 0
+        return Message.objects.filter(id__in=ids, status=Message.Status.SCHEDULED).update(
+            status=Message.Status.QUEUED, next_attempt_at=now, queued_at=now, updated_at=now
+        )
+
+
 # What sending a claimed message reads: loading only these makes a claim cheaper (fewer
 # timestamps to parse per row). Anything else still loads on first use.
 _SENDING_FIELDS = [

@@ -2,13 +2,19 @@
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from api import templating
 
 
 class SendResultSerializer(serializers.Serializer):
     message_id = serializers.CharField(help_text="<random.unixtime@domain>")
-    status = serializers.CharField()
+    status = serializers.CharField(help_text="sent, or scheduled (with scheduled_at)")
     to = serializers.EmailField()
+    scheduled_at = serializers.DateTimeField(
+        required=False, help_text="Present when scheduled: when it will be sent (UTC)."
+    )
 
 
 # "from" is a Python keyword, so it cannot be a class attribute.
@@ -17,9 +23,12 @@ SendResultSerializer._declared_fields["from"] = serializers.EmailField()
 
 class BatchItemResultSerializer(serializers.Serializer):
     to = serializers.CharField(allow_null=True)
-    status = serializers.ChoiceField(choices=["queued", "failed"])
+    status = serializers.ChoiceField(choices=["queued", "scheduled", "failed"])
     queue_id = serializers.IntegerField(required=False, help_text="Present when queued.")
     message_id = serializers.CharField(required=False, help_text="Present when queued.")
+    scheduled_at = serializers.DateTimeField(
+        required=False, help_text="Present when scheduled (UTC)."
+    )
     error = serializers.DictField(
         required=False, help_text="Present when failed: code, message, details."
     )
@@ -46,6 +55,12 @@ class AttachmentSummarySerializer(serializers.Serializer):
         return data
 
 
+class TemplateUsedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    alias = serializers.CharField()
+    version = serializers.IntegerField()
+
+
 class MessageStatusSerializer(serializers.Serializer):
     message_id = serializers.CharField()
     from_email = serializers.EmailField()
@@ -58,9 +73,26 @@ class MessageStatusSerializer(serializers.Serializer):
     )
     sent_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
+    scheduled_at = serializers.DateTimeField(
+        allow_null=True, help_text="When a scheduled message is (or was) due."
+    )
+    template = serializers.SerializerMethodField(
+        help_text="The template version it was rendered from: id, alias, version."
+    )
     attachments = AttachmentSummarySerializer(
         source="attachment_list", many=True, help_text="By name, type and size; never content."
     )
+
+    @extend_schema_field(TemplateUsedSerializer(allow_null=True))
+    def get_template(self, message: Any) -> dict[str, Any] | None:
+        version = message.template_version
+        if version is None:
+            return None
+        return {
+            "id": version.template.pk,
+            "alias": version.template.alias,
+            "version": version.number,
+        }
 
 
 class MessageEventSerializer(serializers.Serializer):
@@ -142,3 +174,55 @@ class SuppressionListSerializer(serializers.Serializer):
 class SuppressionAddedSerializer(serializers.Serializer):
     created = serializers.BooleanField(help_text="False when the address was already listed.")
     suppression = SuppressionSerializer()
+
+
+class TemplateSerializer(serializers.Serializer):
+    """A template as one of its versions (a TemplateVersion whose .template is loaded)."""
+
+    id = serializers.IntegerField(source="template.pk")
+    alias = serializers.CharField(source="template.alias")
+    name = serializers.CharField(source="template.name")
+    version = serializers.IntegerField(source="number", help_text="The version shown.")
+    latest_version = serializers.IntegerField(source="template.latest_version")
+    subject = serializers.CharField()
+    html = serializers.CharField(allow_blank=True)
+    text = serializers.CharField(allow_blank=True)
+    defaults = serializers.DictField(help_text="Values for variables a request leaves out.")
+    variables = serializers.SerializerMethodField(
+        help_text="The names it uses outside any section, sorted: what a request must give."
+    )
+    created_at = serializers.DateTimeField(source="template.created_at")
+    updated_at = serializers.DateTimeField(source="template.updated_at")
+
+    def get_variables(self, version: Any) -> list[str]:
+        return templating.names_used(version.subject, version.html, version.text)
+
+
+class TemplateVersionSummarySerializer(serializers.Serializer):
+    version = serializers.IntegerField(source="number")
+    created_at = serializers.DateTimeField()
+
+
+class TemplateDetailSerializer(serializers.Serializer):
+    template = TemplateSerializer()
+    versions = TemplateVersionSummarySerializer(many=True, help_text="Newest first, at most 100.")
+
+
+class TemplateListSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    page = serializers.IntegerField()
+    pages = serializers.IntegerField()
+    templates = TemplateSerializer(many=True, help_text="Each at its latest version.")
+
+
+class TemplateRenderedSerializer(serializers.Serializer):
+    subject = serializers.CharField()
+    html = serializers.CharField(allow_blank=True)
+    text = serializers.CharField(allow_blank=True)
+    version = serializers.IntegerField()
+
+
+class MessageScheduleSerializer(serializers.Serializer):
+    message_id = serializers.CharField()
+    status = serializers.CharField(help_text="scheduled, or cancelled")
+    scheduled_at = serializers.DateTimeField(required=False)

@@ -68,10 +68,12 @@ ErrorEnvelope = inline_serializer(
 _ERRORS = {
     400: "VALIDATION_ERROR: missing or invalid fields, malformed JSON, unknown fields.",
     401: "UNAUTHORIZED: missing, malformed, unknown or revoked API key.",
-    403: "FORBIDDEN: the API key lacks the `mail` permission.",
-    404: "NOT_FOUND: no such message, or address on the list, in this account.",
+    403: "FORBIDDEN: the API key lacks the permission (`mail`, or `templates`) the call needs.",
+    404: "NOT_FOUND: no such message, template, or address on the list, in this account.",
     409: "IDEMPOTENCY_CONFLICT: the Idempotency-Key was used with another request, or its "
-    "first request is still in progress.",
+    "first request is still in progress. MESSAGE_NOT_SCHEDULED: cancel or reschedule of a "
+    "message that is not scheduled (details.status). TEMPLATE_IN_USE: a template that "
+    "scheduled messages use cannot be deleted.",
     413: "PAYLOAD_TOO_LARGE: the request body is over the maximum size.",
     415: "UNSUPPORTED_MEDIA_TYPE: the request body is not `application/json`.",
     422: "NO_SMTP_PROVIDER: the account has no default provider. /send also: "

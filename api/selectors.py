@@ -1,11 +1,12 @@
 import datetime as dt
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import BooleanField, Count, Min, Q, QuerySet, Value
+from django.db.models import BooleanField, Count, F, Min, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower, TruncDay, TruncHour
 from django.utils import timezone
@@ -13,7 +14,15 @@ from django.utils import timezone
 from accounts.models import Account
 from api.attachments import prefetch_attachments
 from api.keys import hmac_keys, key_digest, key_prefix, looks_like_key
-from api.models import ApiKey, Message, MessageAttachment, MessageEvent, Suppression
+from api.models import (
+    ApiKey,
+    Message,
+    MessageAttachment,
+    MessageEvent,
+    Suppression,
+    Template,
+    TemplateVersion,
+)
 
 
 def api_key_get_active(*, key: str) -> ApiKey | None:
@@ -51,9 +60,40 @@ def message_get_for_account(*, account: Account, message_id: str) -> Message:
     # PostgreSQL refuses NUL in text, and no stored id has control characters or is longer.
     if len(normalized) > 255 or not normalized.isprintable():
         raise Message.DoesNotExist(normalized)
-    message = Message.objects.get(account=account, message_id=normalized)
+    message = Message.objects.select_related("template_version__template").get(
+        account=account, message_id=normalized
+    )
     prefetch_attachments([message])
     return message
+
+
+def template_get_for_account(*, account: Account, reference: str) -> Template:
+    """The account's template with that id (digits) or alias. Raises Template.DoesNotExist
+    otherwise, also for another account's template: callers answer both with one 404."""
+    templates = Template.objects.filter(account=account)
+    if reference.isdecimal() and len(reference) <= 18:
+        return templates.get(pk=int(reference))
+    return templates.get(alias=reference)
+
+
+def template_list(*, account: Account) -> QuerySet[Template]:
+    """The account's templates, newest first."""
+    return Template.objects.filter(account=account).order_by("-created_at", "-id")
+
+
+def template_latest_versions(templates: Iterable[Template]) -> dict[int, TemplateVersion]:
+    """Each template's latest version by template id, in one query."""
+    return {
+        version.template_id: version
+        for version in TemplateVersion.objects.filter(
+            template__in=list(templates), number=F("template__latest_version")
+        )
+    }
+
+
+def template_versions(*, template: Template, most: int = 100) -> list[TemplateVersion]:
+    """The template's newest `most` versions, newest first (number and time only)."""
+    return list(template.versions.only("number", "created_at", "template_id")[:most])
 
 
 def message_attachment_get_for_account(

@@ -7,6 +7,7 @@ that is what stops header injection.
 
 import base64
 import binascii
+import datetime as dt
 import json
 import mimetypes
 import re
@@ -18,7 +19,9 @@ from django.core.paginator import Page, Paginator
 from django.template.defaultfilters import filesizeformat
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
+from api import templating
 from api.models import Suppression
 from api.services import InvalidItem
 from providers.validators import (
@@ -26,9 +29,9 @@ from providers.validators import (
     ENCODED_WORD_MESSAGE,
     HEADER_UNSAFE,
     HEADER_UNSAFE_MESSAGE,
+    MAX_SUBJECT_CHARS,
 )
 
-MAX_SUBJECT_CHARS = 998  # RFC 5322's line limit; longer subjects are folded badly by clients
 MAX_BODY_CHARS = 5 * 1024 * 1024
 MAX_RECIPIENTS = 50  # to + cc + bcc
 MAX_TAGS = 10
@@ -45,6 +48,9 @@ MAX_HEADERS = 50
 MAX_HEADER_NAME_CHARS = 76  # a name and its colon fit a folded line of 78
 MAX_HEADERS_BYTES = 16 * 1024  # names and values together
 MAX_HEADER_VALUE_CHARS = 998  # RFC 5322's line limit
+MAX_VARIABLES_BYTES = 64 * 1024  # a template's variables, or its defaults, as JSON
+MAX_TEMPLATE_NAME_CHARS = 200
+MAX_ALIAS_CHARS = 100
 
 # Attachments whose name ends in one of these are refused: files that run when opened,
 # which mailbox providers refuse or strip anyway (Gmail bounces most of them).
@@ -320,6 +326,83 @@ def _header_problem(name: str, value: Any, seen: set[str]) -> str | None:
     return None
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class VariablesField(serializers.Field):
+    """A JSON object of any values (a template's variables or defaults), small enough."""
+
+    default_error_messages = {
+        "not_object": "Must be a JSON object.",
+        "too_big": f"At most {MAX_VARIABLES_BYTES} bytes as JSON.",
+        "nul": "Must not contain NUL characters.",  # PostgreSQL's jsonb cannot hold them
+    }
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            self.fail("not_object")
+        if len(json.dumps(data)) > MAX_VARIABLES_BYTES:
+            self.fail("too_big")
+        if _has_nul(data):
+            self.fail("nul")
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+@extend_schema_field({"type": "string", "format": "date-time"})
+class OffsetDateTimeField(serializers.Field):
+    """An ISO 8601 date and time that says its offset (Z or +01:00): a time without one
+    would be read in the server's zone, which is not the caller's."""
+
+    default_error_messages = {
+        "invalid": "Must be an ISO 8601 date and time, e.g. 2026-12-05T09:00:00+01:00.",
+        "no_offset": "Must include a time zone offset, e.g. +01:00 or Z.",
+    }
+
+    def to_internal_value(self, data: Any) -> dt.datetime:
+        if not isinstance(data, str) or len(data) > 64:
+            self.fail("invalid")
+        try:
+            value = dt.datetime.fromisoformat(data)
+        except ValueError:
+            self.fail("invalid")
+        if value.tzinfo is None:
+            self.fail("no_offset")
+        return value.astimezone(dt.UTC)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class TemplateReferenceSerializer(StrictSerializer):
+    """`template` on /send: which template (alias or id), its variables, and the version."""
+
+    alias = _optional(serializers.CharField, max_length=MAX_ALIAS_CHARS, help_text="Its alias.")
+    id = _optional(serializers.IntegerField, min_value=1, help_text="Its id (or give alias).")
+    variables = _optional(
+        VariablesField, help_text=f"Values for its variables; at most {MAX_VARIABLES_BYTES} B."
+    )
+    version = _optional(
+        serializers.IntegerField, min_value=1, help_text="A version. Default: the latest."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = {name: value for name, value in attrs.items() if value is not None}
+        if ("alias" in attrs) == ("id" in attrs):
+            raise serializers.ValidationError({"alias": ["Give either alias or id."]})
+        return attrs
+
+
 def _body(help_text: str) -> serializers.Field:
     # Bodies keep their whitespace and may hold line breaks: they never become a header.
     return _optional(
@@ -331,9 +414,16 @@ def _body(help_text: str) -> serializers.Field:
     )
 
 
+_REQUIRED = ErrorDetail("This field is required.", code="required")
+
+
 class MessageInputSerializer(StrictSerializer):
     to = HeaderEmailField(help_text="Recipient email address.")
-    subject = HeaderCharField(max_length=MAX_SUBJECT_CHARS, help_text="Email subject.")
+    subject = _optional(
+        HeaderCharField,
+        max_length=MAX_SUBJECT_CHARS,
+        help_text="Email subject. Required unless template is given.",
+    )
     html = _body("HTML body. Either html or text is required.")
     text = _body("Plain-text body. Either html or text is required.")
     from_email = _optional(
@@ -401,11 +491,41 @@ class MessageInputSerializer(StrictSerializer):
         serializers.BooleanField,
         help_text="Add one-click unsubscribe headers (RFC 8058). Default: the account's setting.",
     )
+    template = _optional(
+        TemplateReferenceSerializer,
+        help_text="Render subject, html and text from a stored template (then leave those out).",
+    )
+    scheduled_at = _optional(
+        OffsetDateTimeField,
+        help_text="Send later: an ISO 8601 time with its offset, from now to 30 days ahead.",
+    )
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as err:
+            # A missing subject is reported with the other fields' errors, as it was when
+            # subject was a required field (it is not, with a template).
+            if (
+                isinstance(data, dict)
+                and isinstance(err.detail, dict)
+                and data.get("template") is None
+                and data.get("subject") is None
+            ):
+                err.detail.setdefault("subject", [_REQUIRED])
+            raise
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # null means "not given" for every optional field.
         attrs = {name: value for name, value in attrs.items() if value is not None}
-        if not attrs.get("html") and not attrs.get("text"):
+        if "template" in attrs:
+            if {"subject", "html", "text"} & set(attrs):
+                raise serializers.ValidationError(
+                    {"template": ["Give either template or subject/html/text, not both."]}
+                )
+        elif "subject" not in attrs:
+            raise serializers.ValidationError({"subject": [_REQUIRED]})
+        elif not attrs.get("html") and not attrs.get("text"):
             raise serializers.ValidationError({"html": ["Either html or text is required."]})
         recipients = 1 + len(attrs.get("cc", [])) + len(attrs.get("bcc", []))
         if recipients > MAX_RECIPIENTS:
@@ -483,6 +603,73 @@ def _without_nul(echo: Any) -> Any:
     return echo
 
 
+_ALIAS = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
+
+
+def _template_source(value: str) -> str:
+    try:
+        templating.compile_template(value)
+    except templating.TemplateError as err:
+        raise serializers.ValidationError(str(err)) from err
+    return value
+
+
+class TemplateInputSerializer(StrictSerializer):
+    """POST /api/v1/templates, and PATCH (partial=True: any of the fields)."""
+
+    name = HeaderCharField(max_length=MAX_TEMPLATE_NAME_CHARS, help_text="For people.")
+    alias = serializers.CharField(
+        max_length=MAX_ALIAS_CHARS,
+        help_text="What /send names it by: lower-case letters, digits and - _ . (one letter "
+        "at least), unique in the account.",
+    )
+    subject = HeaderCharField(
+        max_length=MAX_SUBJECT_CHARS, trim_whitespace=False, help_text="Subject template."
+    )
+    html = _body("HTML body template (variables are HTML-escaped).")
+    text = _body("Plain-text body template.")
+    defaults = _optional(VariablesField, help_text="Values for variables a request leaves out.")
+
+    def validate_alias(self, value: str) -> str:
+        if not _ALIAS.fullmatch(value) or value.isdecimal() or not re.search("[a-z]", value):
+            raise serializers.ValidationError(
+                "Lower-case letters, digits and - _ . between them, with one letter at least."
+            )
+        return value
+
+    def validate_subject(self, value: str) -> str:
+        return _template_source(value)
+
+    def validate_html(self, value: str | None) -> str | None:
+        return value if value is None else _template_source(value)
+
+    def validate_text(self, value: str | None) -> str | None:
+        return value if value is None else _template_source(value)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = {name: value for name, value in attrs.items() if value is not None}
+        if not self.partial and not attrs.get("html") and not attrs.get("text"):
+            raise serializers.ValidationError({"html": ["Either html or text is required."]})
+        return attrs
+
+
+class TemplateRenderInputSerializer(StrictSerializer):
+    """POST /api/v1/templates/{id or alias}/render."""
+
+    variables = _optional(VariablesField, help_text="Values for the template's variables.")
+    version = _optional(
+        serializers.IntegerField, min_value=1, help_text="A version. Default: the latest."
+    )
+
+
+class RescheduleInputSerializer(StrictSerializer):
+    """PATCH /api/v1/mail/{message_id}: move a scheduled message."""
+
+    scheduled_at = OffsetDateTimeField(
+        help_text="The new time: ISO 8601 with its offset, from now to 30 days ahead."
+    )
+
+
 class SuppressionInputSerializer(serializers.Serializer):
     """POST /api/v1/suppressions: put an address on the account's list by hand."""
 
@@ -520,17 +707,11 @@ class StatusQuerySerializer(serializers.Serializer):
         return int(value)
 
 
-class SuppressionListQuerySerializer(serializers.Serializer):
-    """GET /api/v1/suppressions: ?email= (one address) and ?page=. Which pages there are is
-    known only once the list is: page_of() checks the page."""
+class PageQuerySerializer(serializers.Serializer):
+    """?page= of a list. Which pages there are is known only once the list is: page_of()
+    checks the page."""
 
-    email = QueryParameter(required=False)
     page = QueryParameter(required=False, default="1")
-
-    def validate_email(self, value: str) -> str:
-        if "\x00" in value:  # PostgreSQL refuses NUL in a query: a 500
-            raise serializers.ValidationError("Must not contain NUL characters.")
-        return value
 
     def page_of(self, paginator: Paginator) -> Page:
         """The page of `paginator` that ?page= names; ValidationError (page) if none."""
@@ -540,3 +721,25 @@ class SuppressionListQuerySerializer(serializers.Serializer):
         if not (number.isdecimal() and len(number) <= 9 and 1 <= int(number) <= pages):
             raise serializers.ValidationError({"page": [f"Must be 1 to {pages}."]})
         return paginator.page(int(number))
+
+
+class SuppressionListQuerySerializer(PageQuerySerializer):
+    """GET /api/v1/suppressions: ?email= (one address) and ?page=."""
+
+    email = QueryParameter(required=False)
+
+    def validate_email(self, value: str) -> str:
+        if "\x00" in value:  # PostgreSQL refuses NUL in a query: a 500
+            raise serializers.ValidationError("Must not contain NUL characters.")
+        return value
+
+
+class TemplateQuerySerializer(serializers.Serializer):
+    """GET /api/v1/templates/{id or alias}: ?version= shows that version."""
+
+    version = QueryParameter(required=False)
+
+    def validate_version(self, value: str) -> int:
+        if not (value.isdecimal() and len(value) <= 9 and int(value) >= 1):
+            raise serializers.ValidationError("Must be a version number (1 or more).")
+        return int(value)

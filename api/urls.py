@@ -3,7 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.negotiation import DefaultContentNegotiation
 
 from api.errors import api_not_found
-from api.views import HealthView, MailViewSet, SuppressionViewSet
+from api.views import HealthView, MailViewSet, SuppressionViewSet, TemplateViewSet
 
 app_name = "api"
 
@@ -14,6 +14,33 @@ urlpatterns = [
         "v1/mail/status/<str:message_id>",
         MailViewSet.as_view({"get": "status"}),
         name="mail-status",
+    ),
+    path(
+        "v1/mail/<str:message_id>/cancel",
+        MailViewSet.as_view({"post": "cancel"}),
+        name="mail-cancel",
+    ),
+    path(
+        "v1/mail/<str:message_id>",
+        MailViewSet.as_view({"patch": "reschedule"}),
+        name="mail-reschedule",
+    ),
+    path(
+        "v1/templates",
+        TemplateViewSet.as_view({"get": "list", "post": "create"}),
+        name="templates",
+    ),
+    path(
+        "v1/templates/<str:reference>",
+        TemplateViewSet.as_view(
+            {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+        ),
+        name="template",
+    ),
+    path(
+        "v1/templates/<str:reference>/render",
+        TemplateViewSet.as_view({"post": "render"}),
+        name="template-render",
     ),
     path(
         "v1/suppressions",

@@ -23,17 +23,22 @@ from api import unsubscribe as unsubscribe_links
 from api.authentication import api_key_of
 from api.envelope import success
 from api.errors import RecipientSuppressedError, ServiceUnavailableError, error_of
-from api.models import Message, Permission
+from api.models import Message, Permission, Template, TemplateVersion
 from api.responses import (
     BatchResultSerializer,
     HealthSerializer,
     MessageEventSerializer,
+    MessageScheduleSerializer,
     MessageStatusSerializer,
     SendResultSerializer,
     StatusResultSerializer,
     SuppressionAddedSerializer,
     SuppressionListSerializer,
     SuppressionSerializer,
+    TemplateDetailSerializer,
+    TemplateListSerializer,
+    TemplateRenderedSerializer,
+    TemplateSerializer,
 )
 from api.schema import (
     IDEMPOTENCY_KEY,
@@ -46,9 +51,14 @@ from api.schema import (
 from api.serializers import (
     BatchInputSerializer,
     MessageInputSerializer,
+    PageQuerySerializer,
+    RescheduleInputSerializer,
     StatusQuerySerializer,
     SuppressionInputSerializer,
     SuppressionListQuerySerializer,
+    TemplateInputSerializer,
+    TemplateQuerySerializer,
+    TemplateRenderInputSerializer,
 )
 from api.services import BatchItemResult
 
@@ -73,14 +83,44 @@ def _batch_item(result: BatchItemResult) -> dict[str, Any]:
         }
     return {
         "to": result.to,
-        "status": Message.Status.QUEUED,
+        "status": result.message.status,  # queued, or scheduled
         "queue_id": result.message.pk,
         "message_id": result.message.message_id,
+        **_scheduled_at(result.message),
     }
+
+
+def _scheduled_at(message: Message) -> dict[str, Any]:
+    """{"scheduled_at": …} for a scheduled message, else nothing: answers about sending now
+    keep the documented shape."""
+    if message.status != Message.Status.SCHEDULED or message.scheduled_at is None:
+        return {}
+    return {"scheduled_at": serializers.DateTimeField().to_representation(message.scheduled_at)}
+
+
+def _message_of(request: Request, message_id: str) -> Message:
+    try:
+        return selectors.message_get_for_account(
+            account=api_key_of(request).account, message_id=message_id
+        )
+    except Message.DoesNotExist as err:
+        raise NotFound() from err
 
 
 # Every key-authenticated endpoint is throttled: these headers may be on any of its answers.
 THROTTLED = [RETRY_AFTER, *RATE_LIMIT_HEADERS]
+MESSAGE_ID = OpenApiParameter(
+    "message_id",
+    str,
+    OpenApiParameter.PATH,
+    description="The message_id, with or without angle brackets, URL-encoded or not.",
+)
+TEMPLATE_REFERENCE = OpenApiParameter(
+    "reference",
+    str,
+    OpenApiParameter.PATH,
+    description="The template's id, or its alias.",
+)
 
 
 @extend_schema(tags=["Mail"])
@@ -114,6 +154,7 @@ class MailViewSet(viewsets.ViewSet):
                 "status": message.status,
                 "to": message.to_email,
                 "from": message.from_email,
+                **_scheduled_at(message),
             }
         )
 
@@ -149,12 +190,7 @@ class MailViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Status and events of a message",
         parameters=[
-            OpenApiParameter(
-                "message_id",
-                str,
-                OpenApiParameter.PATH,
-                description="The message_id, with or without angle brackets, URL-encoded or not.",
-            ),
+            MESSAGE_ID,
             OpenApiParameter(
                 "events_after",
                 str,
@@ -170,12 +206,7 @@ class MailViewSet(viewsets.ViewSet):
     def status(self, request: Request, message_id: str) -> Response:
         query = StatusQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        try:
-            message = selectors.message_get_for_account(
-                account=api_key_of(request).account, message_id=message_id
-            )
-        except Message.DoesNotExist as err:
-            raise NotFound() from err
+        message = _message_of(request, message_id)
         events, following = selectors.message_events(
             message=message, after=query.validated_data.get("events_after")
         )
@@ -187,8 +218,46 @@ class MailViewSet(viewsets.ViewSet):
             }
         )
 
+    @extend_schema(
+        summary="Cancel a scheduled message",
+        request=None,
+        parameters=[MESSAGE_ID, *THROTTLED],
+        responses={
+            200: envelope("CancelResponse", MessageScheduleSerializer()),
+            **error_responses(401, 403, 404, 409, 429),
+        },
+    )
+    def cancel(self, request: Request, message_id: str) -> Response:
+        message = services.message_cancel(message=_message_of(request, message_id))
+        return success({"message_id": message.message_id, "status": message.status})
+
+    @extend_schema(
+        summary="Move a scheduled message to another time",
+        request=RescheduleInputSerializer,
+        parameters=[MESSAGE_ID, *THROTTLED],
+        responses={
+            200: envelope("RescheduleResponse", MessageScheduleSerializer()),
+            **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
+        },
+    )
+    def reschedule(self, request: Request, message_id: str) -> Response:
+        serializer = RescheduleInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        message = services.message_reschedule(
+            message=_message_of(request, message_id),
+            scheduled_at=serializer.validated_data["scheduled_at"],
+        )
+        return success(
+            {
+                "message_id": message.message_id,
+                "status": message.status,
+                **_scheduled_at(message),
+            }
+        )
+
 
 SUPPRESSIONS_PAGE_SIZE = 100
+TEMPLATES_PAGE_SIZE = 100
 
 
 @extend_schema(tags=["Suppressions"])
@@ -220,8 +289,7 @@ class SuppressionViewSet(viewsets.ViewSet):
         entries = selectors.suppression_list(
             account=api_key_of(request).account, email=query.validated_data.get("email")
         )
-        paginator = Paginator(entries.select_related("message"), SUPPRESSIONS_PAGE_SIZE)
-        page = query.page_of(paginator)
+        paginator, page = _page(query, entries.select_related("message"), SUPPRESSIONS_PAGE_SIZE)
         return success(
             {
                 "total": paginator.count,
@@ -267,6 +335,177 @@ class SuppressionViewSet(viewsets.ViewSet):
         if not services.suppression_remove(account=api_key_of(request).account, email=email):
             raise NotFound("This address is not on the suppression list.")
         return success({"email": email.strip().lower()})
+
+
+def _page(query: PageQuerySerializer, items: Any, size: int) -> tuple[Paginator, Any]:
+    paginator = Paginator(items, size)
+    return paginator, query.page_of(paginator)
+
+
+@extend_schema(tags=["Templates"], parameters=THROTTLED)
+class TemplateViewSet(viewsets.ViewSet):
+    """The account's templates: what /send renders with `template`. Reading and rendering
+    needs the `mail` or the `templates` permission; changing needs `templates`."""
+
+    @property
+    def required_permission(self) -> tuple[Permission, ...]:
+        if self.action in ("list", "retrieve", "render"):
+            return (Permission.MAIL, Permission.TEMPLATES)
+        return (Permission.TEMPLATES,)
+
+    def _template(self, request: Request, reference: str) -> Template:
+        try:
+            return selectors.template_get_for_account(
+                account=api_key_of(request).account, reference=reference
+            )
+        except Template.DoesNotExist as err:
+            raise NotFound() from err
+
+    def _version(self, template: Template, number: int | None) -> TemplateVersion:
+        try:
+            version = services.template_version_get(template=template, number=number)
+        except TemplateVersion.DoesNotExist as err:
+            raise ValidationError({"version": [f"The template has no version {number}."]}) from err
+        version.template = template
+        return version
+
+    def _detail(self, template: Template, number: int | None = None) -> dict[str, Any]:
+        return TemplateDetailSerializer(
+            {
+                "template": self._version(template, number),
+                "versions": selectors.template_versions(template=template),
+            }
+        ).data
+
+    @extend_schema(
+        summary="List templates, newest first",
+        parameters=[
+            OpenApiParameter(
+                "page",
+                {"type": "integer", "minimum": 1},
+                description=f"{TEMPLATES_PAGE_SIZE} per page; past the last page is a 400.",
+            )
+        ],
+        responses={
+            200: envelope("TemplateListResponse", TemplateListSerializer()),
+            **error_responses(400, 401, 403, 429),
+        },
+    )
+    def list(self, request: Request) -> Response:
+        query = PageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        templates = selectors.template_list(account=api_key_of(request).account)
+        paginator, page = _page(query, templates, TEMPLATES_PAGE_SIZE)
+        latest = selectors.template_latest_versions(page.object_list)
+        versions = []
+        for template in page.object_list:
+            latest[template.pk].template = template
+            versions.append(latest[template.pk])
+        return success(
+            {
+                "total": paginator.count,
+                "page": page.number,
+                "pages": paginator.num_pages,
+                "templates": TemplateSerializer(versions, many=True).data,
+            }
+        )
+
+    @extend_schema(
+        summary="Create a template (its version 1)",
+        request=TemplateInputSerializer,
+        responses={
+            201: envelope("TemplateCreatedResponse", TemplateDetailSerializer()),
+            **error_responses(400, 401, 403, 413, 415, 429),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        serializer = TemplateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        template = services.template_create(
+            account=api_key_of(request).account, data=serializer.validated_data
+        )
+        return success(self._detail(template), status=201)
+
+    @extend_schema(
+        summary="A template, at its latest version or ?version=",
+        parameters=[
+            TEMPLATE_REFERENCE,
+            OpenApiParameter(
+                "version", {"type": "integer", "minimum": 1}, description="Show this version."
+            ),
+        ],
+        responses={
+            200: envelope("TemplateResponse", TemplateDetailSerializer()),
+            **error_responses(400, 401, 403, 404, 429),
+        },
+    )
+    def retrieve(self, request: Request, reference: str) -> Response:
+        query = TemplateQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        template = self._template(request, reference)
+        return success(self._detail(template, query.validated_data.get("version")))
+
+    @extend_schema(
+        summary="Change a template (a new version when subject, bodies or defaults change)",
+        request=TemplateInputSerializer(partial=True),
+        parameters=[TEMPLATE_REFERENCE],
+        responses={
+            200: envelope("TemplateUpdatedResponse", TemplateDetailSerializer()),
+            **error_responses(400, 401, 403, 404, 413, 415, 429),
+        },
+    )
+    def partial_update(self, request: Request, reference: str) -> Response:
+        template = self._template(request, reference)
+        serializer = TemplateInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        template = services.template_update(template=template, data=serializer.validated_data)
+        return success(self._detail(template))
+
+    @extend_schema(
+        summary="Delete a template and its versions",
+        parameters=[TEMPLATE_REFERENCE],
+        responses={
+            200: envelope(
+                "TemplateDeletedResponse",
+                inline_serializer(
+                    "TemplateDeleted",
+                    {"id": serializers.IntegerField(), "alias": serializers.CharField()},
+                ),
+            ),
+            **error_responses(401, 403, 404, 409, 429),
+        },
+    )
+    def destroy(self, request: Request, reference: str) -> Response:
+        template = self._template(request, reference)
+        deleted = {"id": template.pk, "alias": template.alias}
+        services.template_delete(template=template)
+        return success(deleted)
+
+    @extend_schema(
+        summary="Render a template without sending",
+        request=TemplateRenderInputSerializer,
+        parameters=[TEMPLATE_REFERENCE],
+        responses={
+            200: envelope("TemplateRenderResponse", TemplateRenderedSerializer()),
+            **error_responses(400, 401, 403, 404, 413, 415, 429),
+        },
+    )
+    def render(self, request: Request, reference: str) -> Response:
+        template = self._template(request, reference)
+        serializer = TemplateRenderInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = self._version(template, serializer.validated_data.get("version"))
+        rendered = services.template_render(
+            version=version, variables=serializer.validated_data.get("variables", {})
+        )
+        return success(
+            {
+                "subject": rendered.subject,
+                "html": rendered.html,
+                "text": rendered.text,
+                "version": version.number,
+            }
+        )
 
 
 @extend_schema(tags=["Operations"])

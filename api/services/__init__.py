@@ -4,12 +4,15 @@
   sending       /send now, /send-batch into the queue, failed messages back into it
   suppressions  the account's suppression list, one-click unsubscribes
   events        opens and clicks from tracking links, events ESPs report by webhook
+  templates     templates and their versions: create, change, roll back, delete, render
+  scheduling    scheduled messages: the time's bounds, cancel, reschedule
 
 Every public name is re-exported here, so a caller need not know which module holds it.
 """
 
 from api.services.events import event_record_click, event_record_open, provider_event_record
 from api.services.keys import api_key_create, api_key_mark_used, api_key_revoke
+from api.services.scheduling import message_cancel, message_reschedule
 from api.services.sending import (
     TRACKING_FIELDS,
     TRACKING_REFUSAL,
@@ -26,6 +29,14 @@ from api.services.suppressions import (
     suppression_remove,
     suppression_text,
 )
+from api.services.templates import (
+    template_create,
+    template_delete,
+    template_render,
+    template_roll_back,
+    template_update,
+    template_version_get,
+)
 
 __all__ = [
     "TRACKING_FIELDS",
@@ -38,6 +49,8 @@ __all__ = [
     "batch_enqueue",
     "event_record_click",
     "event_record_open",
+    "message_cancel",
+    "message_reschedule",
     "message_send",
     "message_send_test",
     "message_unsubscribe",
@@ -46,4 +59,10 @@ __all__ = [
     "suppression_add",
     "suppression_remove",
     "suppression_text",
+    "template_create",
+    "template_delete",
+    "template_render",
+    "template_roll_back",
+    "template_update",
+    "template_version_get",
 ]

@@ -24,9 +24,18 @@ from api.errors import (
     SendFailedError,
     SendLimitExceededError,
 )
-from api.models import ApiKey, Message, MessageAttachment, Suppression
+from api.models import (
+    ApiKey,
+    Message,
+    MessageAttachment,
+    MessageEvent,
+    Suppression,
+    TemplateVersion,
+)
 from api.selectors import recipients_of, suppressed_recipients
+from api.services.scheduling import check_scheduled_at, scheduled_event
 from api.services.suppressions import suppression_text
+from api.services.templates import TemplateCache, template_render
 from providers import courtesy, deadline, delivery, limits, pool
 from providers.delivery import Outcome
 from providers.models import Provider
@@ -49,11 +58,18 @@ class NewMessage:
 
 
 def _new_message(
-    *, account: Account, api_key: ApiKey | None, provider: Provider, data: dict[str, Any]
+    *,
+    account: Account,
+    api_key: ApiKey | None,
+    provider: Provider,
+    data: dict[str, Any],
+    templates: TemplateCache,
 ) -> NewMessage:
-    """An unsaved Message from validated input, the provider's sender filling the gaps.
+    """An unsaved Message from validated input, the provider's sender filling the gaps,
+    its subject and bodies rendered from its template if it names one.
 
-    Raises ValidationError when neither the request nor the provider names a sender, and
+    Raises ValidationError when neither the request nor the provider names a sender, when
+    the template is unknown or does not render, when scheduled_at is out of bounds, and
     when the provider cannot take the message (too large, inline files it cannot send…).
     """
     from_email = data.get("from_email") or provider.from_email
@@ -61,6 +77,13 @@ def _new_message(
         raise ValidationError(
             {"from_email": ["Required: the default provider has no sender address."]}
         )
+    if "scheduled_at" in data:
+        check_scheduled_at(data["scheduled_at"])
+    version = None
+    content = {name: data.get(name, "") for name in ("subject", "html", "text")}
+    if "template" in data:
+        version = templates.version_for(data["template"])
+        content = _rendered(version, data["template"].get("variables", {}))
     uploads = [Upload.from_input(item) for item in data.get("attachments", [])]
     tracking = {name: _tracking_choice(account, data, name) for name in TRACKING_FIELDS}
     message = Message(
@@ -74,9 +97,11 @@ def _new_message(
         reply_to=data.get("reply_to", ""),
         cc=data.get("cc", []),
         bcc=data.get("bcc", []),
-        subject=data["subject"],
-        html=data.get("html", ""),
-        text=data.get("text", ""),
+        subject=content["subject"],
+        html=content["html"],
+        text=content["text"],
+        template_version=version,
+        scheduled_at=data.get("scheduled_at"),
         tags=data.get("tags", []),
         metadata=data.get("metadata", {}),
         headers=data.get("headers", {}),
@@ -86,6 +111,17 @@ def _new_message(
     )
     _check_provider_takes(provider, message, uploads)
     return NewMessage(message, uploads)
+
+
+def _rendered(version: TemplateVersion, variables: dict[str, Any]) -> dict[str, str]:
+    """The message's subject and bodies from `version`; a ValidationError under `template`."""
+    try:
+        rendered = template_render(version=version, variables=variables)
+    except ValidationError as err:
+        detail = err.detail
+        assert isinstance(detail, dict)
+        raise ValidationError({"template": detail.get("template", detail)}) from err
+    return {"subject": rendered.subject, "html": rendered.html, "text": rendered.text}
 
 
 def _check_provider_takes(provider: Provider, message: Message, uploads: list[Upload]) -> None:
@@ -207,7 +243,13 @@ def _send_through(
     """message_send's work, through the first provider of `chain` and then the others in
     turn while one certainly did not take the message."""
     provider = chain[0]
-    new = _new_message(account=account, api_key=api_key, provider=provider, data=data)
+    new = _new_message(
+        account=account,
+        api_key=api_key,
+        provider=provider,
+        data=data,
+        templates=TemplateCache(account),
+    )
     message = new.message
     if suppressed := suppressed_recipients(messages=[message]):
         [(_, hits)] = suppressed
@@ -217,6 +259,13 @@ def _send_through(
         raise RecipientSuppressedError(
             message_id=message.message_id, addresses=[entry.email for entry in hits]
         )
+    if message.scheduled_at is not None:
+        _schedule(message)
+        with transaction.atomic():
+            _take_quota(account, [new])
+            _save_with_attachments(account, [new])
+            scheduled_event(message).save()
+        return message
     grant = None
     if provider.has_limits:
         grant = limits.acquire(provider=provider, wanted=1)
@@ -287,6 +336,15 @@ def _send_now(
     return attempts, grants
 
 
+def _schedule(message: Message, *, turn_offset: dt.timedelta = dt.timedelta(0)) -> None:
+    """Mark an unsaved message with a scheduled_at as waiting for it. Its turn in the claim
+    order starts at that time; a batch's messages are spaced as they would be if queued."""
+    assert message.scheduled_at is not None
+    message.status = Message.Status.SCHEDULED
+    message.next_attempt_at = None
+    message.turn_at = message.scheduled_at + turn_offset
+
+
 def _record_suppressed(message: Message, hits: list[Suppression]) -> None:
     """Mark an (unsaved or claimed) message as not sent because of `hits`."""
     message.status = Message.Status.SUPPRESSED
@@ -329,22 +387,29 @@ def batch_enqueue(
     provider = _default_provider(account)
     now = timezone.now()
     turns = iter(queue.next_turns(account_id=account.pk, count=len(items)))
+    templates = TemplateCache(account)
     results: list[BatchItemResult] = []
     new_by_message: dict[int, NewMessage] = {}
-    for item in items:
+    for position, item in enumerate(items):
         if isinstance(item, InvalidItem):
             results.append(BatchItemResult(to=item.to, errors=item.errors))
             continue
         try:
-            new = _new_message(account=account, api_key=api_key, provider=provider, data=item)
+            new = _new_message(
+                account=account, api_key=api_key, provider=provider, data=item, templates=templates
+            )
         except ValidationError as err:
             results.append(BatchItemResult(to=item.get("to"), errors=err.detail))
             continue
         message = new.message
         new_by_message[id(message)] = new
-        message.next_attempt_at = now
         message.queued_at = now
-        message.turn_at = next(turns)
+        turn = next(turns)
+        if message.scheduled_at is not None:
+            _schedule(message, turn_offset=queue.FAIR_SPACING * position)
+        else:
+            message.next_attempt_at = now
+            message.turn_at = turn
         results.append(BatchItemResult(to=message.to_email, message=message))
     messages = [r.message for r in results if r.message is not None]
     held_back = {}
@@ -364,6 +429,13 @@ def batch_enqueue(
         )
         _save_with_attachments(
             account, [new_by_message[id(r.message)] for r in results if r.message is not None]
+        )
+        MessageEvent.objects.bulk_create(
+            [
+                scheduled_event(r.message)
+                for r in results
+                if r.message is not None and r.message.status == Message.Status.SCHEDULED
+            ]
         )
     return results
 

@@ -57,8 +57,11 @@ def test_the_send_request_schema_has_the_seeds_fields(schema):
         "attachments",  # ours, beyond the seed: files, headers and one-click unsubscribe
         "headers",
         "unsubscribe",
+        "template",  # ours: templates and scheduled sending
+        "scheduled_at",
     }
-    assert set(request["required"]) == {"to", "subject"}
+    # subject is required unless template is given: the serializer checks that.
+    assert set(request["required"]) == {"to"}
 
 
 def test_the_docs_page_loads_its_assets_from_our_own_static_files(settings):

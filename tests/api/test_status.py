@@ -41,6 +41,8 @@ def test_status_answers_the_seed_shape(api, sent):
         "failure_reason": None,
         "sent_at": message["sent_at"],
         "created_at": message["created_at"],
+        "scheduled_at": None,  # ours, beyond the seed: scheduled sending and templates
+        "template": None,
         "attachments": [],  # ours, beyond the seed: by name, type and size
     }
     assert message["sent_at"].endswith("Z") and "T" in message["sent_at"]
