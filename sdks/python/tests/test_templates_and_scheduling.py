@@ -183,6 +183,7 @@ TEMPLATE = {
     "alias": "order-shipped",
     "name": "Order shipped",
     "version": 1,
+    "latest_version": 1,
     "subject": "Order {{order_id}} shipped",
     "html": "<p>Hi {{name}}</p>",
     "text": "Hi {{name}}",

@@ -119,9 +119,10 @@ class Template(TypedDict):
     alias: str
     name: str
     version: int
+    latest_version: int
     subject: str
-    html: str | None
-    text: str | None
+    html: str  # "" when the template has none; so is text
+    text: str
     defaults: dict[str, Any]
     variables: list[str]  # the names it uses at top level, sorted
     created_at: str
@@ -165,6 +166,6 @@ class RenderedTemplate(TypedDict):
     """templates.render."""
 
     subject: str
-    html: str | None
-    text: str | None
+    html: str  # "" when the template has none; so is text
+    text: str
     version: int
