@@ -11,7 +11,13 @@ from urllib.parse import quote
 
 import mailpass_client
 
-REQUIRED = ("MAILPASS_BASE_URL", "MAILPASS_TEST_KEY", "MAILPASS_FAKE_URL")
+# MAILPASS_TEST_KEY_TEMPLATES: the account of MAILPASS_TEST_KEY, with `mail` and `templates`.
+REQUIRED = (
+    "MAILPASS_BASE_URL",
+    "MAILPASS_TEST_KEY",
+    "MAILPASS_TEST_KEY_TEMPLATES",
+    "MAILPASS_FAKE_URL",
+)
 MISSING = [name for name in REQUIRED if not os.environ.get(name)]
 
 

@@ -6,6 +6,7 @@ import base64
 import os
 import tempfile
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import mailpass_client
@@ -141,6 +142,192 @@ class SuppressionsTest(LiveTestCase):
             client.suppressions.remove(email)
 
 
+def utc(text: str) -> datetime:
+    """An answer's `scheduled_at` ("...Z", always UTC) as an aware datetime."""
+    if not text.endswith("Z"):
+        raise AssertionError(f"not UTC with a Z: {text!r}")
+    return datetime.fromisoformat(text[:-1] + "+00:00")
+
+
+def editor() -> mailpass_client.Client:
+    """A client whose key may create, change and delete templates (live(): mail only)."""
+    return live("MAILPASS_TEST_KEY_TEMPLATES")
+
+
+class TemplatesAndSchedulingTest(LiveTestCase):
+    def new_template(self) -> dict:
+        alias = f"order-shipped-{uuid.uuid4().hex[:8]}"
+        created = editor().templates.create(
+            {
+                "name": "Order shipped",
+                "alias": alias,
+                "subject": "Order {{order_id}} shipped",
+                "html": "<p>Hi {{name}}, order {{order_id}} is on its way.</p>",
+                "text": "Hi {{name}}, order {{order_id}} is on its way.",
+                "defaults": {"name": "there"},
+            }
+        )
+        template = created["data"]["template"]
+        self.assertEqual(
+            (template["alias"], template["version"], template["variables"]),
+            (alias, 1, ["name", "order_id"]),
+        )
+        return template
+
+    def test_a_template_rendered_sent_scheduled_moved_cancelled_then_deleted(self) -> None:
+        template = self.new_template()
+        alias = template["alias"]
+        client = live()  # `mail` is enough to render a template and send with it
+
+        rendered = client.templates.render(alias, {"order_id": "A-1042", "name": "Ada & Bob"})
+        self.assertEqual(
+            rendered["data"],
+            {
+                "subject": "Order A-1042 shipped",
+                "html": "<p>Hi Ada &amp; Bob, order A-1042 is on its way.</p>",
+                "text": "Hi Ada & Bob, order A-1042 is on its way.",
+                "version": 1,
+            },
+        )
+
+        sent = client.mail.send(
+            {
+                "to": address("template"),
+                "template": {"id": template["id"], "variables": {"order_id": "A-1042"}},
+            }
+        )
+        self.assertEqual(sent["data"]["status"], "sent")
+        self.assertNotIn("scheduled_at", sent["data"])
+        message = client.mail.status(sent["data"]["message_id"])["data"]["message"]
+        self.assertEqual(message["subject"], "Order A-1042 shipped")
+        self.assertEqual(message["template"], {"id": template["id"], "alias": alias, "version": 1})
+        self.assertIsNone(message["scheduled_at"])
+
+        # An hour ahead, given as an aware datetime in another zone than UTC.
+        in_an_hour = datetime.now(timezone.utc) + timedelta(hours=1)
+        scheduled = client.mail.send(
+            {
+                "to": address("scheduled"),
+                "template": {"alias": alias, "variables": {"order_id": "A-1043"}},
+                "scheduled_at": in_an_hour.astimezone(timezone(timedelta(hours=-5))),
+            }
+        )["data"]
+        self.assertEqual(scheduled["status"], "scheduled")
+        self.assertLess(abs(utc(scheduled["scheduled_at"]) - in_an_hour), timedelta(seconds=1))
+        message_id = scheduled["message_id"]
+
+        with self.assertRaises(mailpass_client.TemplateInUseError) as in_use:
+            editor().templates.delete(alias)
+        self.assertEqual(
+            (in_use.exception.status, in_use.exception.details), (409, {"scheduled": 1})
+        )
+
+        # Two hours ahead, given as a string.
+        later = (in_an_hour + timedelta(hours=1)).replace(microsecond=0)
+        moved = client.mail.reschedule(message_id, later.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+        self.assertEqual(
+            moved["data"],
+            {
+                "message_id": message_id,
+                "status": "scheduled",
+                "scheduled_at": later.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+        )
+        # The same time again, as a datetime: the same answer, and no second move.
+        self.assertEqual(client.mail.reschedule(message_id, later)["data"], moved["data"])
+        message = client.mail.status(message_id)["data"]["message"]
+        self.assertEqual((message["status"], utc(message["scheduled_at"])), ("scheduled", later))
+
+        cancelled = {"message_id": message_id, "status": "cancelled"}
+        self.assertEqual(client.mail.cancel(message_id)["data"], cancelled)
+        self.assertEqual(client.mail.cancel(message_id.strip("<>"))["data"], cancelled)
+        with self.assertRaises(mailpass_client.MessageNotScheduledError) as not_scheduled:
+            client.mail.reschedule(message_id, later + timedelta(hours=1))
+        error = not_scheduled.exception
+        self.assertEqual((error.code, error.status), ("MESSAGE_NOT_SCHEDULED", 409))
+        self.assertEqual(error.details, {"message_id": message_id, "status": "cancelled"})
+
+        status = client.mail.status(message_id)["data"]
+        self.assertEqual(status["message"]["status"], "cancelled")
+        events = status["events"]
+        self.assertEqual([e["event_type"] for e in events], ["scheduled", "scheduled", "cancelled"])
+        self.assertIn(later.strftime("%Y-%m-%dT%H:%M:%SZ"), events[1]["description"])
+
+        deleted = editor().templates.delete(alias)
+        self.assertEqual(deleted["data"], {"id": template["id"], "alias": alias})
+        with self.assertRaises(mailpass_client.NotFoundError):
+            client.templates.get(alias)
+
+    def test_list_get_update_and_versions(self) -> None:
+        template = self.new_template()
+        client = editor()
+        listed = live().templates.list()["data"]
+        self.assertIn(template["id"], [t["id"] for t in listed["templates"]])
+        self.assertEqual(listed["page"], 1)
+
+        updated = client.templates.update(
+            template["id"], {"name": "Shipped", "subject": "Shipped: {{order_id}}"}
+        )["data"]
+        self.assertEqual(
+            (updated["template"]["name"], updated["template"]["version"]), ("Shipped", 2)
+        )
+        self.assertEqual([v["version"] for v in updated["versions"]], [2, 1])
+        again = client.templates.update(template["alias"], {"subject": "Shipped: {{order_id}}"})
+        self.assertEqual(again["data"]["template"]["version"], 2, "the same subject: no version")
+
+        first = live().templates.get(template["alias"], version=1)["data"]["template"]
+        self.assertEqual((first["version"], first["subject"]), (1, "Order {{order_id}} shipped"))
+        rendered = live().templates.render(template["id"], {"order_id": "7"}, version=1)
+        self.assertEqual(rendered["data"]["subject"], "Order 7 shipped")
+        client.templates.delete(template["id"])
+
+    def test_a_scheduled_batch_item_is_queued_and_can_be_cancelled(self) -> None:
+        client = live()
+        when = datetime.now(timezone.utc) + timedelta(minutes=90)
+        data = client.mail.send_batch(
+            {
+                "messages": [
+                    {"to": address("b"), "subject": "Later", "text": "t", "scheduled_at": when},
+                    {"to": address("b"), "subject": "Never", "text": "t", "scheduled_at": "soon"},
+                ]
+            }
+        )["data"]
+        self.assertEqual((data["total"], data["queued"], data["failed"]), (2, 1, 1))
+        item = data["messages"][0]
+        self.assertEqual(item["status"], "scheduled")
+        self.assertLess(abs(utc(item["scheduled_at"]) - when), timedelta(seconds=1))
+        self.assertEqual(client.mail.cancel(item["message_id"])["data"]["status"], "cancelled")
+
+    def test_a_sent_message_is_not_scheduled(self) -> None:
+        client = live()
+        message_id = client.mail.send(one("sent"))["data"]["message_id"]
+        with self.assertRaises(mailpass_client.MessageNotScheduledError) as raised:
+            client.mail.cancel(message_id)
+        self.assertEqual(raised.exception.details["status"], "sent")
+        self.assertEqual(raised.exception.message_id, message_id)
+
+    def test_the_server_judges_what_the_client_passes_through(self) -> None:
+        client = live()
+        for body, field in (
+            ({**one("tz"), "scheduled_at": "2030-01-01T09:00:00"}, "scheduled_at"),
+            (
+                {**one("past"), "scheduled_at": datetime(2020, 1, 1, tzinfo=timezone.utc)},
+                "scheduled_at",
+            ),
+            (
+                {**one("both"), "template": {"alias": "order-shipped-none"}},
+                "template",
+            ),
+            ({"to": address("unknown"), "template": {"alias": "no-such-template"}}, "template"),
+        ):
+            with self.subTest(field=field, body=body):
+                with self.assertRaises(mailpass_client.ValidationError) as raised:
+                    client.mail.send(body)
+                self.assertIn(field, raised.exception.details)
+        with self.assertRaises(mailpass_client.NotFoundError):
+            client.mail.reschedule("<nothing@example.com>", "2030-01-01T09:00:00Z")
+
+
 def one(name: str) -> dict:
     return {"to": address(name), "subject": "s", "text": "t"}
 
@@ -178,6 +365,12 @@ class LiveErrorsTest(LiveTestCase):
     def test_forbidden(self) -> None:
         with self.assertRaises(mailpass_client.ApiError) as raised:
             live("MAILPASS_TEST_KEY_NO_MAIL").mail.send(one("f"))
+        self.check(raised, mailpass_client.ForbiddenError, "FORBIDDEN", 403)
+        with self.assertRaises(mailpass_client.ApiError) as raised:
+            live("MAILPASS_TEST_KEY_NO_MAIL").templates.list()
+        self.check(raised, mailpass_client.ForbiddenError, "FORBIDDEN", 403)
+        with self.assertRaises(mailpass_client.ApiError) as raised:  # `mail` only reads them
+            live().templates.create({"name": "n", "alias": "no-right", "subject": "s", "text": "t"})
         self.check(raised, mailpass_client.ForbiddenError, "FORBIDDEN", 403)
 
     def test_not_found(self) -> None:

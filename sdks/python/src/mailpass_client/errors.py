@@ -72,11 +72,21 @@ class ForbiddenError(ApiError):
 
 
 class NotFoundError(ApiError):
-    """404 NOT_FOUND: no such message (or address on the suppression list)."""
+    """404 NOT_FOUND: no such message or template (or address on the suppression list)."""
 
 
 class IdempotencyConflictError(ApiError):
     """409 IDEMPOTENCY_CONFLICT: the Idempotency-Key was used for another request."""
+
+
+class MessageNotScheduledError(ApiError):
+    """409 MESSAGE_NOT_SCHEDULED: cancel or reschedule of a message that is no longer
+    scheduled; `details["status"]` is its status now."""
+
+
+class TemplateInUseError(ApiError):
+    """409 TEMPLATE_IN_USE: scheduled messages use the template (`details["scheduled"]`
+    of them); cancel them or wait until they are sent."""
 
 
 class PayloadTooLargeError(ApiError):
@@ -118,6 +128,8 @@ ERRORS_BY_CODE: dict[str, type[ApiError]] = {
     "FORBIDDEN": ForbiddenError,
     "NOT_FOUND": NotFoundError,
     "IDEMPOTENCY_CONFLICT": IdempotencyConflictError,
+    "MESSAGE_NOT_SCHEDULED": MessageNotScheduledError,
+    "TEMPLATE_IN_USE": TemplateInUseError,
     "PAYLOAD_TOO_LARGE": PayloadTooLargeError,
     "NO_SMTP_PROVIDER": NoSmtpProviderError,
     "RECIPIENT_SUPPRESSED": RecipientSuppressedError,

@@ -1,11 +1,16 @@
 """The request bodies, as the API names their fields (all optional to the type checker,
-but an attachment's filename and content; the server says what is missing)."""
+but an attachment's filename and content; the server says what is missing), and the
+`data` of the answers about templates and scheduled messages."""
 
 from __future__ import annotations
 
-from typing import TypedDict, Union
+from datetime import datetime
+from typing import Any, TypedDict, Union
 
 MetadataValue = Union[str, int, float, bool, None]
+# An aware datetime (sent as ISO 8601 with its offset) or an ISO 8601 string with an
+# offset ("2026-12-05T09:00:00+01:00", "2026-12-05T08:00:00Z"), sent as it is.
+DateTimeLike = Union[datetime, str]
 
 
 class _AttachmentFile(TypedDict):
@@ -19,6 +24,16 @@ class Attachment(_AttachmentFile, total=False):
 
     content_type: str
     content_id: str
+
+
+class SendTemplate(TypedDict, total=False):
+    """A message's `template`: its `alias` or its `id` (one of the two), the `variables`
+    it is rendered with and the `version` (default: the latest)."""
+
+    alias: str
+    id: int
+    variables: dict[str, Any]
+    version: int
 
 
 class SendParams(TypedDict, total=False):
@@ -38,6 +53,8 @@ class SendParams(TypedDict, total=False):
     attachments: list[Attachment]
     headers: dict[str, str]
     unsubscribe: bool
+    template: SendTemplate  # instead of subject, html and text
+    scheduled_at: DateTimeLike  # at most 30 days ahead; the answer's status is "scheduled"
 
 
 class SendBatchParams(TypedDict, total=False):
@@ -55,3 +72,100 @@ class SuppressionParams(TypedDict, total=False):
 class SuppressionListParams(TypedDict, total=False):
     email: str
     page: int
+
+
+class TemplateParams(TypedDict, total=False):
+    """templates.create (name, alias, subject and html or text required) and
+    templates.update (any of them)."""
+
+    name: str
+    alias: str
+    subject: str
+    html: str
+    text: str
+    defaults: dict[str, Any]
+
+
+# The `data` of answers (what `result["data"]` holds).
+
+
+class MessageCancelled(TypedDict):
+    """mail.cancel."""
+
+    message_id: str
+    status: str  # "cancelled"
+
+
+class MessageRescheduled(TypedDict):
+    """mail.reschedule."""
+
+    message_id: str
+    status: str  # "scheduled"
+    scheduled_at: str  # UTC, ending in "Z"
+
+
+class MessageTemplate(TypedDict):
+    """`template` of a message in mail.status (None there when sent without one)."""
+
+    id: int
+    alias: str
+    version: int
+
+
+class Template(TypedDict):
+    """A template at one of its versions (`version`)."""
+
+    id: int
+    alias: str
+    name: str
+    version: int
+    latest_version: int
+    subject: str
+    html: str  # "" when the template has none; so is text
+    text: str
+    defaults: dict[str, Any]
+    variables: list[str]  # the names it uses at top level, sorted
+    created_at: str
+    updated_at: str
+
+
+class TemplateVersion(TypedDict):
+    version: int
+    created_at: str
+
+
+class TemplateCreated(TypedDict):
+    """templates.create."""
+
+    template: Template
+
+
+class TemplateDetail(TemplateCreated):
+    """templates.get and templates.update: the template and its versions, latest first."""
+
+    versions: list[TemplateVersion]
+
+
+class TemplatePage(TypedDict):
+    """templates.list."""
+
+    total: int
+    page: int
+    pages: int
+    templates: list[Template]
+
+
+class TemplateDeleted(TypedDict):
+    """templates.delete."""
+
+    id: int
+    alias: str
+
+
+class RenderedTemplate(TypedDict):
+    """templates.render."""
+
+    subject: str
+    html: str  # "" when the template has none; so is text
+    text: str
+    version: int
