@@ -6,6 +6,7 @@ that `sdk_env` returns:
     MAILPASS_BASE_URL                   the live server
     MAILPASS_TEST_KEY                   an account whose default provider is the sink
     MAILPASS_TEST_KEY_NO_MAIL           same account, a key without the `mail` permission
+    MAILPASS_TEST_KEY_TEMPLATES         same account, `mail` and `templates` (template writes)
     MAILPASS_TEST_KEY_NO_PROVIDER       an account with no provider    → NO_SMTP_PROVIDER
     MAILPASS_TEST_KEY_FAILING           its provider refuses the connection → SEND_FAILED
     MAILPASS_TEST_KEY_QUOTA             a daily quota of 1 recipient    → SEND_LIMIT_EXCEEDED
@@ -56,6 +57,7 @@ def sdk_env(live_server, account, sink, retry_fake, settings) -> dict[str, str]:
     factories.make_provider(account, port=sink.port)
     _, key = factories.make_api_key(account)
     _, no_mail = factories.make_api_key(account, permissions=[])
+    _, templates = factories.make_api_key(account, permissions=["mail", "templates"])
 
     def other_account(name: str):
         return factories.make_account(get_user_model().objects.create_user(username=name))
@@ -75,6 +77,7 @@ def sdk_env(live_server, account, sink, retry_fake, settings) -> dict[str, str]:
         "MAILPASS_BASE_URL": live_server.url,
         "MAILPASS_TEST_KEY": key,
         "MAILPASS_TEST_KEY_NO_MAIL": no_mail,
+        "MAILPASS_TEST_KEY_TEMPLATES": templates,
         "MAILPASS_TEST_KEY_NO_PROVIDER": no_provider,
         "MAILPASS_TEST_KEY_FAILING": failing,
         "MAILPASS_TEST_KEY_QUOTA": quota,

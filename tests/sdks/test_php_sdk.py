@@ -9,7 +9,6 @@ import pytest
 from django.db import connection
 
 from api.models import Message
-from tests import factories
 from tests.sdks.conftest import (
     SDKS,
     assert_invoice_mail_arrived,
@@ -34,20 +33,12 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def php_env(sdk_env, account) -> dict[str, str]:
-    """sdk_env and MAILPASS_TEST_KEY_TEMPLATES: a key of the same account with the
-    `templates` permission too, which creating, changing and deleting templates needs."""
-    _, key = factories.make_api_key(account, permissions=["mail", "templates"])
-    return {**sdk_env, "MAILPASS_TEST_KEY_TEMPLATES": key}
-
-
-def test_php_sdk(php_env, sink, tmp_path):
+def test_php_sdk(sdk_env, sink, tmp_path):
     # 1. Packaging: the Composer manifest is valid, strictly.
-    run_suite(["composer", "validate", "--strict", "--no-interaction"], cwd=PHP_SDK, env=php_env)
+    run_suite(["composer", "validate", "--strict", "--no-interaction"], cwd=PHP_SDK, env=sdk_env)
 
     # 2. The SDK's own suite, against the live server and the retry fake.
-    output = run_suite(["phpunit", "-c", "phpunit.xml.dist"], cwd=PHP_SDK, env=php_env)
+    output = run_suite(["phpunit", "-c", "phpunit.xml.dist"], cwd=PHP_SDK, env=sdk_env)
     summary = re.search(r"^OK \((\d+) tests?, \d+ assertions?\)$", output, re.MULTILINE)
     assert summary, f"the PHP suite skipped or left something out:\n{output}"
     print(f"[sdk] php: {summary.group(1)} tests")
@@ -58,11 +49,11 @@ def test_php_sdk(php_env, sink, tmp_path):
     script = tmp_path / "quickstart.php"
     script.write_text(
         f"<?php require {str(PHP_SDK / 'autoload.php')!r};\n"
-        + snippet.replace("mp_live_YOUR_KEY", php_env["MAILPASS_TEST_KEY"])
+        + snippet.replace("mp_live_YOUR_KEY", sdk_env["MAILPASS_TEST_KEY"])
     )
     before = len(sink.received)
     result = subprocess.run(
-        ["php", str(script)], env=php_env, capture_output=True, text=True, timeout=60
+        ["php", str(script)], env=sdk_env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
     message_id = result.stdout.strip()

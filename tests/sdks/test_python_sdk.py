@@ -8,7 +8,6 @@ import sys
 import pytest
 from django.db import connection
 
-from tests import factories
 from tests.sdks.conftest import (
     SDKS,
     assert_invoice_mail_arrived,
@@ -30,12 +29,7 @@ def readme_quickstart() -> str:
     return re.search(r"```python\n(.*?)```", (PYTHON_SDK / "README.md").read_text(), re.S)[1]
 
 
-def test_python_sdk(sdk_env, account, sink, tmp_path):
-    # MAILPASS_TEST_KEY has the default permission, `mail`, which only reads and renders
-    # templates; the suite creates, changes and deletes them with this key.
-    _, templates_key = factories.make_api_key(account, permissions=["mail", "templates"])
-    sdk_env = {**sdk_env, "MAILPASS_TEST_KEY_TEMPLATES": templates_key}
-
+def test_python_sdk(sdk_env, sink, tmp_path):
     # 1. Packaging: the wheel builds, installs into an empty venv, is typed, and imports
     #    from outside the repository.
     venv = tmp_path / "venv"
