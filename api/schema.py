@@ -224,3 +224,16 @@ class StrictSerializerScheme(OpenApiSerializerExtension):
             item = auto_schema.resolve_serializer(limits.MessageInputSerializer, direction)
             schema["properties"]["messages"]["items"] = item.ref
         return schema
+
+
+def subject_or_template(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: a message has a subject (and html or text) or
+    a template, never both; a rule that serializer fields cannot state."""
+    schemas = result.get("components", {}).get("schemas", {})
+    if "MessageInputRequest" in schemas:
+        own_content = [{"required": [name]} for name in ("subject", "html", "text")]
+        schemas["MessageInputRequest"]["oneOf"] = [
+            {"required": ["subject"], "not": {"required": ["template"]}},
+            {"required": ["template"], "not": {"anyOf": own_content}},
+        ]
+    return result

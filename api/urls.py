@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.negotiation import DefaultContentNegotiation
 
@@ -6,6 +6,22 @@ from api.errors import api_not_found
 from api.views import HealthView, MailViewSet, SuppressionViewSet, TemplateViewSet
 
 app_name = "api"
+
+
+class MessageIdConverter:
+    """A Message-ID as a path segment: it holds an @ (<random.unixtime@domain>), which tells
+    /mail/<message_id> apart from a mistyped /mail/sendd (a JSON 404, as any unknown path)."""
+
+    regex = r"[^/]*@[^/]*"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(MessageIdConverter, "message_id")
 
 urlpatterns = [
     path("v1/mail/send", MailViewSet.as_view({"post": "send"}), name="mail-send"),
@@ -16,12 +32,12 @@ urlpatterns = [
         name="mail-status",
     ),
     path(
-        "v1/mail/<str:message_id>/cancel",
+        "v1/mail/<message_id:message_id>/cancel",
         MailViewSet.as_view({"post": "cancel"}),
         name="mail-cancel",
     ),
     path(
-        "v1/mail/<str:message_id>",
+        "v1/mail/<message_id:message_id>",
         MailViewSet.as_view({"patch": "reschedule"}),
         name="mail-reschedule",
     ),

@@ -241,11 +241,11 @@ class MailViewSet(viewsets.ViewSet):
         },
     )
     def reschedule(self, request: Request, message_id: str) -> Response:
+        message = _message_of(request, message_id)
         serializer = RescheduleInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         message = services.message_reschedule(
-            message=_message_of(request, message_id),
-            scheduled_at=serializer.validated_data["scheduled_at"],
+            message=message, scheduled_at=serializer.validated_data["scheduled_at"]
         )
         return success(
             {

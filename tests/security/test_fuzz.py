@@ -24,6 +24,7 @@ no slower here than SQLite): PostgreSQL refuses NUL characters that SQLite store
 difference alone was five 500s. The focused tests at the end run on both databases.
 """
 
+import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -46,8 +47,8 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from api.idempotency import MAX_KEY_LENGTH
-from api.models import Message, MessageEvent, Suppression
-from api.services import api_key_revoke
+from api.models import Message, MessageEvent, Suppression, Template
+from api.services import api_key_revoke, template_create
 from tests import factories
 from tests.security import figures
 
@@ -68,8 +69,16 @@ SEND = "POST /api/v1/mail/send"
 SEND_BATCH = "POST /api/v1/mail/send-batch"
 STATUS = "GET /api/v1/mail/status/{message_id}"
 REMOVE_SUPPRESSION = "DELETE /api/v1/suppressions/{email}"
+CANCEL = "POST /api/v1/mail/{message_id}/cancel"
+RESCHEDULE = "PATCH /api/v1/mail/{message_id}"
+TEMPLATE_ROUTES = (
+    "GET /api/v1/templates/{reference}",
+    "PATCH /api/v1/templates/{reference}",
+    "POST /api/v1/templates/{reference}/render",
+    "DELETE /api/v1/templates/{reference}",  # last: the others need the template
+)
 # Fuzzed first, so that the reads after them find data (a suppressed recipient, a list).
-WRITES = ("POST /api/v1/suppressions", SEND, SEND_BATCH)
+WRITES = ("POST /api/v1/suppressions", "POST /api/v1/templates", SEND, SEND_BATCH)
 # Messages per status, and suppressions, that the fuzz created and then asks for by name.
 KNOWN_OBJECTS = 10
 # Hypothesis examples per operation and mode: in the main run, and in each smaller world.
@@ -220,8 +229,9 @@ def schema(wsgi_app):
 
 
 @pytest.fixture
-def valid(api_key) -> Credential:
-    return Credential("valid key", f"Bearer {api_key[1]}", 200)
+def valid(account) -> Credential:
+    _, secret = factories.make_api_key(account, permissions=["mail", "templates"])
+    return Credential("valid key", f"Bearer {secret}", 200)
 
 
 @pytest.fixture
@@ -326,7 +336,9 @@ def test_every_operation_answers_fuzzed_requests_with_documented_json_and_no_ser
 
     # Generated ids and addresses never exist: ask for the ones the fuzz created, too. These
     # cases are built by hand, so their path parameters go out percent-encoded by hand ("#").
-    _, outsider_secret = factories.make_api_key(outsider_account)
+    _, outsider_secret = factories.make_api_key(
+        outsider_account, permissions=["mail", "templates"]
+    )
     outsider = Credential("another account's key", f"Bearer {outsider_secret}", 404)
     status, remove = operations(schema, {STATUS, REMOVE_SUPPRESSION})
     messages = [a_message_with_every_kind_of_event(account)]
@@ -335,6 +347,47 @@ def test_every_operation_answers_fuzzed_requests_with_documented_json_and_no_ser
     for message in messages:
         for message_id in (message.message_id, message.message_id.strip("<>")):
             case = status.Case(path_parameters={"message_id": quote(message_id)})
+            for credential in (outsider, hostile[turn % len(hostile)], valid):
+                fuzz.send(case, credential)
+            turn += 1
+    # Scheduled messages (generated times are rarely within the 30 days): reschedule, then
+    # cancel, each answered for real; then both again on a message no longer scheduled.
+    by_label = {operation.label: operation for operation in operations(schema)}
+    cancel, reschedule = by_label[CANCEL], by_label[RESCHEDULE]
+    for number in range(KNOWN_OBJECTS):
+        message = factories.make_message(
+            account,
+            status=Message.Status.SCHEDULED,
+            scheduled_at=timezone.now() + dt.timedelta(days=1),
+        )
+        # The second reschedule meets a cancelled message (409), the second cancel a 200.
+        for operation in (reschedule, cancel, reschedule, cancel):
+            when = timezone.now() + dt.timedelta(days=2 if number % 2 else 40)  # 40: a 400
+            path = {"message_id": quote(message.message_id)}
+            case = (
+                operation.Case(path_parameters=path, body={"scheduled_at": when.isoformat()})
+                if operation is reschedule
+                else operation.Case(path_parameters=path)
+            )
+            for credential in (outsider, hostile[turn % len(hostile)], valid):
+                fuzz.send(case, credential)
+            turn += 1
+    # Templates (generated aliases are rarely valid ones), by id and by alias, through every
+    # route: read, change, render (a 400: no variables given), delete.
+    template_operations = [by_label[label] for label in TEMPLATE_ROUTES]
+    for number in range(KNOWN_OBJECTS):
+        data = {"alias": f"t{number}", "name": "T", "subject": "Hi {{name}}", "text": "x"}
+        template_create(account=account, data=data)
+    for template in Template.objects.filter(account=account)[:KNOWN_OBJECTS]:
+        for operation in template_operations:
+            reference = template.alias if template.pk % 2 else str(template.pk)
+            path = {"reference": quote(reference)}
+            body = {"PATCH": {"name": "renamed"}, "POST": {}}.get(operation.method.upper())
+            case = (
+                operation.Case(path_parameters=path)
+                if body is None
+                else operation.Case(path_parameters=path, body=body)
+            )
             for credential in (outsider, hostile[turn % len(hostile)], valid):
                 fuzz.send(case, credential)
             turn += 1
@@ -352,6 +405,11 @@ def test_every_operation_answers_fuzzed_requests_with_documented_json_and_no_ser
     assert len(sink.received) >= 20
     assert fuzz.seen[(STATUS, 200, None)] >= 2 * len(messages)
     assert fuzz.seen[(REMOVE_SUPPRESSION, 200, None)] == len(suppressed) > 0
+    assert fuzz.seen[(CANCEL, 200, None)] >= 2 * KNOWN_OBJECTS  # cancelling twice: 200 twice
+    # Half the reschedules ask for 40 days ahead: a 400, whatever the status.
+    assert fuzz.seen[(RESCHEDULE, 409, "MESSAGE_NOT_SCHEDULED")] >= KNOWN_OBJECTS // 2
+    assert fuzz.seen[("DELETE /api/v1/templates/{reference}", 200, None)] >= KNOWN_OBJECTS
+    assert fuzz.seen[("POST /api/v1/templates/{reference}/render", 400, "VALIDATION_ERROR")]
 
 
 @pytest.mark.postgres_only

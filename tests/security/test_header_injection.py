@@ -27,10 +27,13 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import DataError, transaction
+from rest_framework.test import APIClient
 
 from api import drain
 from api.models import Message
+from api.services import template_create
 from providers.services import provider_update
+from tests.factories import make_api_key
 from tests.security import figures
 from tests.smtp_sink import Received
 
@@ -514,3 +517,51 @@ def test_a_providers_default_sender_cannot_inject_a_header(api, provider, sink):
         provider_update(provider=provider, from_name="Sender", from_email=PROVIDER_FROM)
 
     figures.check(SUITE, cases=len(values), failures=failures)
+
+
+@pytest.mark.django_db
+def test_every_separator_a_template_or_its_variables_bring_into_the_subject_is_a_400(
+    account, api, provider, sink, unthrottled
+):
+    """A template's subject is a header too: every separator is refused when the template
+    is saved, and when a variable brings it in, /send and a batch item are refused with the
+    error under template.subject, before anything is recorded."""
+    template_create(
+        account=account,
+        data={"alias": "hello", "name": "Hello", "subject": "Hi {{name}}", "text": "Hello"},
+    )
+    _, secret = make_api_key(account, permissions=["templates"])
+    editor = APIClient()
+    editor.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    failures, cases = [], 0
+    for case_id, value in injected_values("Hello"):
+        cases += 3
+        saved = editor.post(
+            "/api/v1/templates",
+            {"name": "x", "alias": "x", "subject": value, "text": "t"},
+            format="json",
+        )
+        if saved.status_code != 400 or not envelope_ok(saved.json()["error"], "subject"):
+            failures.append(f"template subject {case_id}: {saved.status_code} {saved.json()}")
+        template = {"alias": "hello", "variables": {"name": value}}
+        sent = api.post(
+            "/api/v1/mail/send", {"to": "user@example.com", "template": template}, format="json"
+        )
+        # Refused as the subject it would make, or (NUL) as a variable jsonb cannot store.
+        refused = {"subject", "variables"}
+        details = sent.json().get("error", {}).get("details", {})
+        if sent.status_code != 400 or not refused & set(details.get("template", {})):
+            failures.append(f"/send template {case_id}: {sent.status_code} {sent.json()}")
+        batch = api.post(
+            "/api/v1/mail/send-batch",
+            {"messages": [{"to": "user@example.com", "template": template}]},
+            format="json",
+        ).json()["data"]
+        [item] = batch["messages"]
+        if item["status"] != "failed" or not refused & set(item["error"]["details"]["template"]):
+            failures.append(f"batch template {case_id}: {item}")
+    failures += [f"template: the sink received {r.data[:200]!r}" for r in sink.received]
+    if Message.objects.exists():
+        failures.append(f"template: {Message.objects.count()} messages were recorded")
+
+    figures.check(SUITE, cases=cases, failures=failures)
