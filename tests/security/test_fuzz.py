@@ -336,9 +336,7 @@ def test_every_operation_answers_fuzzed_requests_with_documented_json_and_no_ser
 
     # Generated ids and addresses never exist: ask for the ones the fuzz created, too. These
     # cases are built by hand, so their path parameters go out percent-encoded by hand ("#").
-    _, outsider_secret = factories.make_api_key(
-        outsider_account, permissions=["mail", "templates"]
-    )
+    _, outsider_secret = factories.make_api_key(outsider_account, permissions=["mail", "templates"])
     outsider = Credential("another account's key", f"Bearer {outsider_secret}", 404)
     status, remove = operations(schema, {STATUS, REMOVE_SUPPRESSION})
     messages = [a_message_with_every_kind_of_event(account)]
