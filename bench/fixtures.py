@@ -42,6 +42,36 @@ HTML = (
 )
 
 
+# The receipt as a template (api/templating.py): the same text once rendered with
+# TEMPLATE_VARIABLES, its order lines a section, its greeting and order number variables.
+TEMPLATE_ALIAS = "bench-receipt"
+_LINES = [
+    ("1", "Mechanical keyboard, brown", "89.00"),
+    ("2", "USB-C cable, braided, 2&nbsp;m", "19.80"),
+    ("1", "Desk mat, grey felt", "24.50"),
+]
+TEMPLATE_VARIABLES = {
+    "name": "Ada",
+    "order": "48213",
+    "lines": [{"qty": qty, "item": item, "price": price} for qty, item, price in _LINES],
+}
+_HTML_LINES = "".join(
+    f"<tr><td>{qty} &times; {item}</td><td align=right>{price} EUR</td></tr>\n"
+    for qty, item, price in _LINES
+)
+TEMPLATE_SUBJECT = SUBJECT.replace("48213", "{{order}}")
+TEMPLATE_TEXT = TEXT.replace("Ada", "{{name}}").replace("48213", "{{order}}")
+TEMPLATE_HTML = (
+    HTML.replace("Ada", "{{name}}")
+    .replace("48213", "{{order}}")
+    .replace(
+        _HTML_LINES,
+        "{{#lines}}<tr><td>{{qty}} &times; {{{item}}}</td>"
+        "<td align=right>{{price}} EUR</td></tr>\n{{/lines}}",
+    )
+)
+
+
 class BenchData:
     """Creates the account, key, provider and template message (Django must be set up)."""
 
@@ -53,7 +83,7 @@ class BenchData:
         from api.emails import build_email
         from api.models import Message
         from api.serializers import MessageInputSerializer
-        from api.services import api_key_create, batch_enqueue
+        from api.services import api_key_create, batch_enqueue, template_create
         from providers.services import provider_create
 
         user = get_user_model().objects.create_user(username="bench", password=None)
@@ -71,6 +101,17 @@ class BenchData:
             from_name="MailPass Bench",
             timeout=25,  # the most MAILPASS_REQUEST_TIMEOUT_SECONDS allows by default
             is_default=True,
+        )
+        assert _HTML_LINES in HTML, "the template's order lines must match the receipt's"
+        template_create(
+            account=self.account,
+            data={
+                "alias": TEMPLATE_ALIAS,
+                "name": "Bench receipt",
+                "subject": TEMPLATE_SUBJECT,
+                "html": TEMPLATE_HTML,
+                "text": TEMPLATE_TEXT,
+            },
         )
         serializer = MessageInputSerializer(
             data={"to": TO_EMAIL, "subject": SUBJECT, "html": HTML, "text": TEXT}

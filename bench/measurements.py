@@ -26,7 +26,18 @@ from typing import TypeVar
 import sink as sinkmod
 from environment import BENCH_DIR, MANAGE, PY, RESULTS_DIR, ROOT, Environment, log
 from esp_fake import EspFakeProcess
-from fixtures import FROM_EMAIL, HTML, SUBJECT, TEXT, TO_EMAIL
+from fixtures import (
+    FROM_EMAIL,
+    HTML,
+    SUBJECT,
+    TEMPLATE_ALIAS,
+    TEMPLATE_HTML,
+    TEMPLATE_SUBJECT,
+    TEMPLATE_TEXT,
+    TEMPLATE_VARIABLES,
+    TEXT,
+    TO_EMAIL,
+)
 from probes import (
     children_cpu_seconds,
     machine_busy_seconds,
@@ -536,15 +547,20 @@ def far_send(env: Environment, requests: int, far_ms: float) -> dict[str, float]
 # --- the HTTP API -------------------------------------------------------------------------
 
 
-def ingest_rate(env: Environment, results: Results, requests: int, clients: int) -> float:
-    """Concurrent client processes POST /send-batch (100 messages each) to gunicorn."""
+def ingest_rate(
+    env: Environment, results: Results, requests: int, clients: int, *, templated: bool = False
+) -> float:
+    """Concurrent client processes POST /send-batch (100 messages each) to gunicorn; with
+    `templated`, every item names the bench's template instead of its own content."""
     env.data.clear_new_rows()
+    key = "ingest_template" if templated else "ingest"
+    template = {"alias": TEMPLATE_ALIAS, "variables": TEMPLATE_VARIABLES}
+    content = (
+        {"template": template} if templated else {"subject": SUBJECT, "html": HTML, "text": TEXT}
+    )
     body = json.dumps(
         {
-            "messages": [
-                {"to": f"user{i}@example.com", "subject": SUBJECT, "html": HTML, "text": TEXT}
-                for i in range(100)
-            ],
+            "messages": [{"to": f"user{i}@example.com", **content} for i in range(100)],
             "from_email": FROM_EMAIL,
         }
     )
@@ -598,10 +614,33 @@ def ingest_rate(env: Environment, results: Results, requests: int, clients: int)
     if counts != {"queued": expected}:
         raise VerificationError(f"ingest: statuses {counts}, expected {expected} queued")
     env.data.clear_new_rows()
-    results.record("ingest_cpu_app", cpu_app / expected * 1000)
-    results.record("ingest_cpu_pg", cpu_pg / expected * 1000)
-    results.record("ingest_cpu_clients", cpu_clients / expected * 1000)
+    results.record(f"{key}_cpu_app", cpu_app / expected * 1000)
+    results.record(f"{key}_cpu_pg", cpu_pg / expected * 1000)
+    results.record(f"{key}_cpu_clients", cpu_clients / expected * 1000)
     return expected / wall
+
+
+def render_rate(renders: int) -> float:
+    """The bench's template rendered in this process (one core), with its variables: the
+    cost a templated /send or batch item adds. Templates per second."""
+    from api import templating
+
+    def once() -> templating.Rendered:
+        return templating.render(
+            subject=TEMPLATE_SUBJECT,
+            html_body=TEMPLATE_HTML,
+            text=TEMPLATE_TEXT,
+            defaults={},
+            variables=TEMPLATE_VARIABLES,
+        )
+
+    rendered = once()
+    if (rendered.subject, rendered.html, rendered.text) != (SUBJECT, HTML, TEXT):
+        raise VerificationError("render: the bench template does not render to the receipt")
+    started = time.perf_counter()
+    for _ in range(renders):
+        once()
+    return renders / (time.perf_counter() - started)
 
 
 def latency(env: Environment, requests: int) -> dict[str, float]:

@@ -355,6 +355,30 @@ def ingest_rows(t: Table, gunicorn_workers: int, clients: int) -> None:
         f"{r / 3000:.2f}x target" if r else "",
     )
     t.cpu("ingest", (("cpu_app", "gunicorn"), ("cpu_pg", "PostgreSQL"), ("cpu_clients", "clients")))
+    templated = t.median("ingest_template")
+    kept = templated / r if templated and r else None
+    t.rate(
+        "ingest, every item rendered from a template (the same receipt)",
+        "ingest_template",
+        ">= 0.8x ingest",
+        None if kept is None else kept >= 0.8,
+        f"{kept:.2f}x ingest" if kept else "",
+    )
+    t.cpu(
+        "ingest_template",
+        (("cpu_app", "gunicorn"), ("cpu_pg", "PostgreSQL"), ("cpu_clients", "clients")),
+    )
+    renders = t.median("render")
+    t.row(
+        "template render: the receipt with 3 order lines, in-process, one core",
+        num(renders, ",.0f"),
+        t.spread("render", ",.0f"),
+        "templates/s",
+        "",
+        "",
+        f"{renders / r:.1f}x ingest's msg/s" if renders and r else "",
+        "",
+    )
 
 
 def latency_rows(t: Table) -> None:

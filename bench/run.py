@@ -47,7 +47,10 @@ What is measured, per rep:
   far-send    sequential POST /send with the relay at 0 ms and --far-smtp-ms away,
               alternating; p50 and p99 of each, and the round trips a /send costs:
               (far p50 - near p50) / --far-smtp-ms
-  ingest      client processes POST /send-batch (100 messages each) to gunicorn
+  ingest      client processes POST /send-batch (100 messages each) to gunicorn; the same
+              with every item naming a template (the receipt as a Mustache template,
+              api/templating.py) instead of its own content; and that template rendered
+              --renders times in the bench's own process (templates per second, one core)
   latency     sequential POST /send next to a bare smtplib transaction on a fresh
               connection (what /send does per request)
   status      GET /status/{id} for random ids among --status-rows sent messages
@@ -79,6 +82,7 @@ FULL = {
     "delay_conn_messages": 500,
     "ingest_requests": 60,
     "ingest_clients": 4,
+    "renders": 5000,
     "gunicorn_workers": 2,
     "latency_requests": 150,
     "far_smtp_ms": 20.0,
@@ -180,6 +184,15 @@ def run_rep(env: Environment, results: Results, args: argparse.Namespace) -> Non
             "ingest",
             lambda: measure.ingest_rate(env, results, args.ingest_requests, args.ingest_clients),
         )
+        limit.rate(
+            "ingest_template",
+            lambda: measure.ingest_rate(
+                env, results, args.ingest_requests, args.ingest_clients, templated=True
+            ),
+        )
+        rate = measure.attempt(results, "render", lambda: measure.render_rate(args.renders))
+        if rate is not None:
+            results.record("render", rate)
     if "latency" not in skip:
         figures = measure.attempt(
             results, "latency", lambda: measure.latency(env, args.latency_requests)
