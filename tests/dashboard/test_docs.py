@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import datetime, timedelta, timezone
 from html import unescape
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -22,11 +23,13 @@ from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import translation
+from rest_framework.test import APIClient
 
 from api import serializers as api_serializers
 from api.errors import ApiError
 from api.idempotency import IdempotencyConflictError
 from api.models import Message, MessageEvent
+from api.services.scheduling import HORIZON
 from providers.kinds import KINDS
 from providers.models import Provider
 from tests import factories
@@ -43,6 +46,10 @@ ENDPOINTS = [
     "/api/v1/mail/send",
     "/api/v1/mail/send-batch",
     "/api/v1/mail/status/{message_id}",
+    "POST /api/v1/mail/{message_id}/cancel",
+    "PATCH /api/v1/mail/{message_id}",
+    "/api/v1/templates",
+    "/api/v1/templates/{id_or_alias}/render",
     "/api/v1/suppressions",
     "/api/v1/health",
 ]
@@ -227,7 +234,9 @@ def test_every_language_has_the_same_sections_each_in_its_contents_list(client, 
     assert all(ids == sections["en"] for ids in sections.values()), sections
     for language in LANGUAGES:
         assert contents[language] == sections[language], language
-    assert {"attachments", "headers", "unsubscribe"} <= set(sections["en"])
+    assert {"attachments", "headers", "unsubscribe", "templates", "scheduling"} <= set(
+        sections["en"]
+    )
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -337,6 +346,60 @@ def test_the_status_and_limits_sections_mention_attachments_and_headers(
     assert 'href="#attachments"' in limits
     assert localized(language, settings.MAILPASS_MAX_ATTACHMENT_BYTES, filesizeformat) in limits
     assert localized(language, api_serializers.MAX_HEADERS_BYTES, filesizeformat) in limits
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_templates_and_scheduled_sending_are_in_the_field_table_status_and_their_sections(
+    client, owner, account, language
+):
+    page = get_page(client, owner, language)
+
+    template = field_row(page, "template")
+    assert "<td>object</td>" in template and 'href="#templates"' in template
+    assert localized(language, api_serializers.MAX_VARIABLES_BYTES, filesizeformat) in template
+    scheduled_at = field_row(page, "scheduled_at")
+    assert "<td>string</td>" in scheduled_at and 'href="#scheduling"' in scheduled_at
+    status = section(page, "status")
+    for value in ("scheduled", "cancelled"):  # a message status and an event type
+        assert status.count(f"<tr><td><code>{value}</code></td>") == 2, value
+    for field in ("scheduled_at", "template"):
+        assert f"<code>{field}</code>" in status, field
+    templates = unescape(section(page, "templates"))
+    for tag in ("{{name}}", "{{{name}}}", "{{& name}}", "{{#lines}}", "{{^lines}}", "{{> footer}}"):
+        assert f"<code>{tag}" in templates, tag
+    for route in (
+        "GET /api/v1/templates",
+        "POST /api/v1/templates",
+        "GET /api/v1/templates/{id_or_alias}",
+        "PATCH /api/v1/templates/{id_or_alias}",
+        "DELETE /api/v1/templates/{id_or_alias}",
+        "POST /api/v1/templates/{id_or_alias}/render",
+    ):
+        assert f"<code>{route}</code>" in templates, route
+    permissions = ("templates", "mail", "403 FORBIDDEN")
+    for code in (*permissions, "409 TEMPLATE_IN_USE", "400 VALIDATION_ERROR"):
+        assert f"<code>{code}</code>" in templates, code
+    assert '{"template": {"variables": ["Missing: order_id"]}}' in templates
+    scheduling = unescape(section(page, "scheduling"))
+    for code in ("409 MESSAGE_NOT_SCHEDULED", "+01:00", "+02:00", "--loop", "suppressed"):
+        assert f"<code>{code}</code>" in scheduling, code
+    assert str(HORIZON.days) in scheduling and 'href="#suppressions"' in scheduling
+    limits = section(page, "limits")
+    assert str(HORIZON.days) in limits
+    assert localized(language, api_serializers.MAX_VARIABLES_BYTES, filesizeformat) in limits
+
+
+def test_the_template_samples_show_one_and_the_same_template(client, owner, account):
+    blocks = code_blocks(get_page(client, owner))
+
+    created = curl_body(blocks["curl-template-create"])
+    shown = json.loads(blocks["template-response"])["data"]["template"]
+
+    assert created["html"] == blocks["template-html"] + "\n"
+    for field in ("name", "alias", "subject", "html", "text", "defaults"):
+        assert shown[field] == created[field], field
+    assert shown["version"] == 1
+    assert curl_body(blocks["curl-send-template"])["template"]["alias"] == created["alias"]
 
 
 @pytest.mark.skipif(not SEEDS.is_dir(), reason=f"product pages not found at {SEEDS}")
@@ -524,6 +587,173 @@ def test_headers_the_page_calls_refused_are_refused(client, owner, api, provider
     assert list(response.json()["error"]["details"]["headers"]) == [refused]
 
 
+def later(days: float) -> str:
+    """A time `days` from now, written as the page writes it: seconds and an offset (+01:00)."""
+    moment = datetime.now(timezone(timedelta(hours=1))) + timedelta(days=days)
+    return moment.replace(microsecond=0).isoformat()
+
+
+def curl_request(command: str) -> tuple[str, str]:
+    """The method and path of a cURL example."""
+    match = re.search(r"curl (?:-X (\w+) )?(\S+)", command)
+    return match[1] or "GET", urlsplit(match[2]).path
+
+
+def client_with(account, *permissions: str) -> APIClient:
+    _, key = factories.make_api_key(account, permissions=list(permissions))
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return api
+
+
+def test_the_documented_template_is_created_filled_in_and_sent_as_the_page_says(
+    client, owner, account, api, provider, sink
+):
+    blocks = code_blocks(get_page(client, owner))
+    documented = json.loads(blocks["template-response"])
+    editor = client_with(account, "mail", "templates")
+
+    created = editor.post(
+        "/api/v1/templates", curl_body(blocks["curl-template-create"]), format="json"
+    )
+    sent = api.post("/api/v1/mail/send", curl_body(blocks["curl-send-template"]), format="json")
+
+    assert created.status_code == 201, created.json()
+    assert created.json().keys() == documented.keys()
+    template = created.json()["data"]["template"]
+    assert template.keys() == documented["data"]["template"].keys()
+    for field in ("alias", "name", "version", "latest_version", "subject", "html", "text"):
+        assert template[field] == documented["data"]["template"][field], field
+    for field in ("defaults", "variables"):
+        assert template[field] == documented["data"]["template"][field], field
+    assert sent.status_code == 200, sent.json()
+    [received] = sink.received
+    assert received.message["Subject"] == "Order 12345 has shipped"
+    html = received.message.get_body(("html",)).get_content()
+    text = received.message.get_body(("plain",)).get_content()
+    assert "<p>Hi Ada,</p>" in html and html.count("<li>") == 2 and "1 \u00d7 Teapot" in html
+    assert 'href="https://track.example.com/?order=12345&amp;lang=en"' in html
+    assert "Track your parcel: https://track.example.com/?order=12345&lang=en" in text
+    message_id = quote(sent.json()["data"]["message_id"], safe="")
+    status = api.get(f"/api/v1/mail/status/{message_id}").json()["data"]["message"]
+    assert status["template"] == {"id": template["id"], "alias": "order-shipped", "version": 1}
+
+
+def test_template_errors_and_permissions_are_what_the_page_says(
+    client, owner, account, api, provider
+):
+    blocks = code_blocks(get_page(client, owner))
+    editor = client_with(account, "mail", "templates")
+    created = editor.post(
+        "/api/v1/templates", curl_body(blocks["curl-template-create"]), format="json"
+    )
+    assert created.status_code == 201, created.json()
+    request = curl_body(blocks["curl-send-template"])
+    variables = request["template"]["variables"]
+
+    # tracking_url and name have defaults; order_id has none.
+    missing = api.post(
+        "/api/v1/mail/send",
+        request | {"template": {"alias": "order-shipped", "variables": {"lines": []}}},
+        format="json",
+    )
+    unknown = api.post(
+        "/api/v1/mail/send", request | {"template": {"alias": "no-such-template"}}, format="json"
+    )
+    both = api.post("/api/v1/mail/send", request | {"subject": "Hi"}, format="json")
+    rendered = api.post(
+        "/api/v1/templates/order-shipped/render",
+        {"variables": {"order_id": variables["order_id"], "lines": []}},
+        format="json",
+    )
+    refused = api.post(
+        "/api/v1/templates", curl_body(blocks["curl-template-create"]), format="json"
+    )
+    partial = editor.post(
+        "/api/v1/templates",
+        {"name": "Footer", "alias": "footer", "subject": "Hi", "text": "{{> footer}}"},
+        format="json",
+    )
+
+    assert missing.status_code == 400
+    assert missing.json()["error"]["details"] == {"template": {"variables": ["Missing: order_id"]}}
+    assert unknown.json()["error"]["details"] == {"template": ["No template with this alias."]}
+    assert both.status_code == 400 and "template" in both.json()["error"]["details"]
+    assert rendered.status_code == 200, rendered.json()
+    assert "<p>Hi there,</p>" in rendered.json()["data"]["html"]
+    assert "The tracking link follows" in rendered.json()["data"]["html"]
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "FORBIDDEN"
+    assert partial.status_code == 400 and partial.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+def test_the_documented_scheduled_send_is_moved_and_cancelled_as_the_page_says(
+    client, owner, account, api, provider, sink
+):
+    blocks = code_blocks(get_page(client, owner))
+    documented = json.loads(blocks["send-scheduled-response"])
+    request = curl_body(blocks["curl-send-scheduled"]) | {"scheduled_at": later(days=1)}
+
+    scheduled = api.post("/api/v1/mail/send", request, format="json")
+
+    assert scheduled.status_code == 200, scheduled.json()
+    assert scheduled.json().keys() == documented.keys()
+    data = scheduled.json()["data"]
+    assert data.keys() == documented["data"].keys()
+    assert data["status"] == "scheduled" and data["scheduled_at"].endswith("Z")
+    assert datetime.fromisoformat(data["scheduled_at"].replace("Z", "+00:00")) == (
+        datetime.fromisoformat(request["scheduled_at"])
+    )
+    assert sink.received == []  # no provider is contacted
+    message_id = data["message_id"].strip("<>")
+    method, path = curl_request(blocks["curl-reschedule"])
+    assert method == "PATCH"
+    moved = api.patch(
+        path.replace("MESSAGE_ID", message_id),
+        curl_body(blocks["curl-reschedule"]) | {"scheduled_at": later(days=2)},
+        format="json",
+    )
+    assert moved.status_code == 200, moved.json()
+    assert moved.json()["data"].keys() == {"message_id", "status", "scheduled_at"}
+    method, path = curl_request(blocks["curl-cancel"])
+    assert method == "POST"
+    for _ in range(2):  # a second cancel answers the same
+        cancelled = api.post(path.replace("MESSAGE_ID", message_id))
+        assert cancelled.status_code == 200, cancelled.json()
+        assert cancelled.json()["data"] == {"message_id": data["message_id"], "status": "cancelled"}
+    too_late = api.patch(
+        f"/api/v1/mail/{message_id}", {"scheduled_at": later(days=3)}, format="json"
+    )
+    assert too_late.status_code == 409
+    assert too_late.json()["error"]["code"] == "MESSAGE_NOT_SCHEDULED"
+    assert too_late.json()["error"]["details"] == {
+        "message_id": data["message_id"],
+        "status": "cancelled",
+    }
+    status = api.get(f"/api/v1/mail/status/{message_id}").json()["data"]
+    assert status["message"]["status"] == "cancelled"
+    events = [event["event_type"] for event in status["events"]]
+    assert events.count("scheduled") == 2 and events.count("cancelled") == 1
+
+
+@pytest.mark.parametrize(
+    ("scheduled_at", "refusal"),
+    [
+        ("2026-12-05T09:00:00", "Must include a time zone offset, e.g. +01:00 or Z."),
+        (later(days=-1), "Must not be in the past."),
+        (later(days=HORIZON.days + 1), f"At most {HORIZON.days} days ahead."),
+    ],
+)
+def test_the_times_the_page_calls_refused_are_refused(api, provider, scheduled_at, refusal):
+    response = api.post(
+        "/api/v1/mail/send",
+        {"to": "user@example.com", "subject": "Hi", "text": "Hello", "scheduled_at": scheduled_at},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"scheduled_at": [refusal]}
+
+
 def test_the_documented_failed_batch_item_is_what_the_api_answers(client, owner, api, provider):
     documented = json.loads(code_blocks(get_page(client, owner))["batch-failed-item"])
 
@@ -592,6 +822,35 @@ def test_the_curl_examples_work_as_written(live_examples, sink):
     status = curl("curl-status", message_id=single["data"]["message_id"].strip("<>"))
     assert status["data"]["message"]["status"] == "sent"
     assert len(sink.received) == 1  # the batch waits for the queue worker
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_template_and_scheduling_curl_examples_work_as_written(
+    live_server, client, owner, account, sink, settings
+):
+    settings.MAILPASS_PUBLIC_URL = live_server.url
+    factories.make_provider(account, port=sink.port)
+    _, key = factories.make_api_key(account, permissions=["mail", "templates"])
+    blocks = code_blocks(get_page(client, owner))
+
+    def curl(name: str, message_id: str = "", times: dict[str, str] | None = None) -> dict:
+        command = blocks[name].replace("YOUR_API_KEY", key).replace("MESSAGE_ID", message_id)
+        for documented, now_valid in (times or {}).items():
+            assert documented in command, documented
+            command = command.replace(documented, now_valid)
+        return json.loads(run(["bash", "-c", command + " --silent --show-error --max-time 20"]))
+
+    assert curl("curl-template-create")["data"]["template"]["version"] == 1
+    assert curl("curl-send-template")["data"]["status"] == "sent"
+    scheduled = curl("curl-send-scheduled", times={"2026-12-05T09:00:00+01:00": later(days=1)})
+    assert scheduled["data"]["status"] == "scheduled", scheduled
+    message_id = scheduled["data"]["message_id"].strip("<>")
+    moved = curl("curl-reschedule", message_id, {"2026-12-07T09:00:00+01:00": later(days=2)})
+    assert moved["data"]["status"] == "scheduled", moved
+    assert curl("curl-cancel", message_id)["data"]["status"] == "cancelled"
+    [received] = sink.received  # the template's message; the scheduled one never went out
+    assert received.message["Subject"] == "Order 12345 has shipped"
 
 
 @pytest.mark.django_db(transaction=True)
