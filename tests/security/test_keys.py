@@ -39,7 +39,7 @@ from rest_framework.test import APIClient
 
 from api import selectors
 from api.keys import KEY_SCHEME, PREFIX_LENGTH, key_digest
-from api.models import ApiKey, Message, Suppression
+from api.models import ApiKey, Message, Permission, Suppression
 from api.services import api_key_create, api_key_revoke
 from tests import factories
 from tests.security import figures
@@ -108,7 +108,7 @@ def protected() -> list[Endpoint]:
 
 @dataclass(frozen=True)
 class Keys:
-    valid: str  # an active key with `mail`
+    valid: str  # an active key with every permission (`mail`, `templates`)
     revoked: str
     no_mail: str  # active, no permissions
     unknown: str  # the right shape, never issued
@@ -166,7 +166,7 @@ FORBIDDEN = {"key without mail": lambda k: f"Bearer {k.no_mail}"}
 
 @pytest.fixture
 def keys(account) -> Keys:
-    _, valid = factories.make_api_key(account)
+    _, valid = factories.make_api_key(account, permissions=list(Permission))
     revoked_key, revoked = factories.make_api_key(account)
     api_key_revoke(api_key=revoked_key)
     _, no_mail = factories.make_api_key(account, permissions=[])
