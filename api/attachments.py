@@ -133,7 +133,7 @@ class Purged:
 def purge(*, retention_days: int, now: dt.datetime | None = None) -> Purged:
     """Delete messages in a final status older than `retention_days` (0: none), with their
     events and attachment rows, then every stored file no message carries any more.
-    Messages still queued or being sent are never deleted, however old."""
+    Messages still scheduled, queued or being sent are never deleted, however old."""
     now = now or timezone.now()
     messages = _purge_messages(now - dt.timedelta(days=retention_days)) if retention_days else 0
     return Purged(messages=messages, files=_purge_files(now - GRACE))
@@ -141,7 +141,7 @@ def purge(*, retention_days: int, now: dt.datetime | None = None) -> Purged:
 
 def _purge_messages(cutoff: dt.datetime) -> int:
     final = Message.objects.filter(created_at__lt=cutoff).exclude(
-        status__in=[Message.Status.QUEUED, Message.Status.SENDING]
+        status__in=[Message.Status.SCHEDULED, Message.Status.QUEUED, Message.Status.SENDING]
     )
     deleted = 0
     while ids := list(final.values_list("id", flat=True)[:PURGE_CHUNK]):

@@ -373,9 +373,16 @@ def test_purge_deletes_old_messages_and_then_only_the_files_no_message_carries(
     assert [p.name.split("-")[0] for p in stored_paths(settings)] == [kept.sha256]
 
 
-def test_purge_never_deletes_queued_or_sending_messages_however_old(api, provider, settings):
+@pytest.mark.parametrize("scheduled", [False, True])
+def test_purge_never_deletes_queued_sending_or_scheduled_messages_however_old(
+    api, provider, settings, scheduled
+):
     item = {"to": "user@example.com", "subject": "Hi", "text": "Hi", "attachments": [pdf()]}
+    if scheduled:  # accepted today for 20 days ahead, with a retention of one day
+        later = timezone.now() + dt.timedelta(days=20)
+        item["scheduled_at"] = later.isoformat()
     api.post("/api/v1/mail/send-batch", {"messages": [item]}, format="json")
+    assert Message.objects.get().status == ("scheduled" if scheduled else "queued")
     Message.objects.update(created_at=_age(400))
     StoredFile.objects.update(last_used_at=_age(1))
 
