@@ -47,6 +47,21 @@ def count_attempt(key: str, window: int) -> int:
         return 1
 
 
+def tests_used_up(request: HttpRequest, *, account_id: int) -> bool:
+    """Count one test of the account (a provider's connection test or test email, a
+    template's test email) against MAILPASS_PROVIDER_TEST_LIMIT an hour; True, and a note
+    for the user, once they are used up. Tests mail any address the user types: a limit
+    keeps the dashboard from being a cannon."""
+    key = f"provider-tests:account:{account_id}"
+    if count_attempt(key, 3600) <= settings.MAILPASS_PROVIDER_TEST_LIMIT:
+        return False
+    messages.error(
+        request,
+        _("Too many tests in the last hour: wait a while before the next one."),
+    )
+    return True
+
+
 def _uncount_attempt(key: str) -> None:
     try:
         cache.decr(key)

@@ -1,17 +1,30 @@
+import json
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
 
 from accounts.models import Account
-from api.models import Permission, default_permissions
+from api.models import Permission, Template, TemplateVersion, default_permissions
+from api.serializers import (
+    MAX_ALIAS_CHARS,
+    MAX_BODY_CHARS,
+    MAX_TEMPLATE_NAME_CHARS,
+    TemplateInputSerializer,
+    VariablesField,
+)
+from api.services import template_create, template_update
 from providers import kinds
 from providers.models import Provider
 from providers.selectors import provider_list_for_account
 from providers.services import provider_check_kind, provider_create, provider_update
+from providers.validators import MAX_SUBJECT_CHARS
 
 
 class _NewPasswordFields(forms.Form):
@@ -150,6 +163,12 @@ class ApiKeyCreateForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": _("Choose at least one permission.")},
     )
+
+
+class TestEmailForm(forms.Form):
+    """The address a template's test email goes to."""
+
+    to_email = forms.EmailField(label=_("Send a test email to"))
 
 
 class ProviderTestEmailForm(forms.Form):
@@ -434,3 +453,212 @@ class ProviderForm(forms.ModelForm):
                 provider=self.instance, credentials=credentials, options=options, **columns
             )
         return self.instance
+
+
+def error_texts(detail: Any) -> list[str]:
+    """The messages of a DRF error detail (a list, or a dict of them, nested), flat."""
+    if isinstance(detail, dict):
+        return [text for value in detail.values() for text in error_texts(value)]
+    if isinstance(detail, list):
+        return [text for value in detail for text in error_texts(value)]
+    return [str(detail)]
+
+
+class JSONObjectField(forms.JSONField):
+    """A JSON object typed into a textarea: a template's default or sample variables.
+    Empty means {}; the API's limits for variables apply (api.serializers.VariablesField)."""
+
+    default_error_messages = {
+        "invalid": _("This is not valid JSON."),
+        "not_object": _('Write a JSON object, like {"name": "Ada"}.'),
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}))
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        value = super().to_python(value)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ValidationError(self.error_messages["not_object"], code="not_object")
+        try:
+            VariablesField().run_validation(value)
+        except serializers.ValidationError as err:
+            raise ValidationError(error_texts(err.detail)) from err
+        return value
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def _source_widget(rows: int) -> forms.Textarea:
+    return forms.Textarea(attrs={"rows": rows, "spellcheck": "false", "class": "source"})
+
+
+class TemplateContentForm(forms.Form):
+    """What a template says, in Mustache: subject, HTML and text, the default variables, and
+    the sample variables that its preview and test email fill it with.
+
+    The syntax and the limits are checked by the API's own TemplateInputSerializer, so the
+    dashboard accepts exactly what the API does; its messages are the API's (English).
+    """
+
+    subject = forms.CharField(label=_("Subject"), max_length=MAX_SUBJECT_CHARS, strip=False)
+    html = forms.CharField(
+        label=_("HTML"),
+        required=False,
+        strip=False,
+        max_length=MAX_BODY_CHARS,
+        widget=_source_widget(14),
+        help_text=_("Variables are HTML-escaped here; {{{name}}} inserts one as it is."),
+    )
+    text = forms.CharField(
+        label=_("Text"),
+        required=False,
+        strip=False,
+        max_length=MAX_BODY_CHARS,
+        widget=_source_widget(8),
+    )
+    defaults = JSONObjectField(
+        label=_("Default variables"),
+        help_text=_(
+            'JSON: values for the variables a request leaves out, like {"name": "there"}. '
+            "Saved in each version."
+        ),
+    )
+    sample_variables = JSONObjectField(
+        label=_("Sample variables"),
+        help_text=_(
+            "JSON: what the preview and the test email fill the template with. Saved with "
+            "the template, not in its versions; no request uses them."
+        ),
+    )
+
+    # The fields TemplateInputSerializer checks.
+    api_fields: tuple[str, ...] = ("subject", "html", "text", "defaults")
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        if not cleaned.get("html") and not cleaned.get("text") and "html" not in self.errors:
+            self.add_error("html", _("Write the HTML, the text, or both."))
+        given = {name: cleaned[name] for name in self.api_fields if name in cleaned}
+        # partial: what the fields above refused is not checked twice.
+        serializer = TemplateInputSerializer(data=given, partial=True)
+        if serializer.is_valid():
+            self.api_data = dict(serializer.validated_data)
+        else:
+            self.add_service_errors(serializers.ValidationError(serializer.errors))
+        return cleaned
+
+    def add_service_errors(self, err: serializers.ValidationError) -> None:
+        """Show a DRF ValidationError of the template services or serializer on its field
+        where the form has that field, else above the form."""
+        detail: dict[str | None, Any] = {None: err.detail}
+        if isinstance(err.detail, dict):
+            detail = {name: messages for name, messages in err.detail.items()}
+        for name, messages in detail.items():
+            field = name if name in self.fields else None
+            self.add_error(field, self._field_messages(field, messages))
+
+    def _field_messages(self, field: str | None, detail: Any) -> list[str]:
+        return error_texts(detail)
+
+    def draft(self) -> TemplateVersion:
+        """The content as an unsaved version, for a preview."""
+        data = self.api_data
+        return TemplateVersion(
+            subject=data["subject"],
+            html=data.get("html") or "",
+            text=data.get("text") or "",
+            defaults=data.get("defaults") or {},
+        )
+
+
+class TemplateForm(TemplateContentForm):
+    """Create a template of `account`, or change `template` (a new version when the subject,
+    the bodies or the defaults change), through the template services."""
+
+    field_order = ["name", "alias", "subject", "html", "text", "defaults", "sample_variables"]
+
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=MAX_TEMPLATE_NAME_CHARS,
+        help_text=_("For you and your team: it names the template in the dashboard."),
+    )
+    alias = forms.CharField(
+        label=_("Alias"),
+        max_length=MAX_ALIAS_CHARS,
+        help_text=_(
+            'What your application sends it by: "template": {"alias": "…"}. Lower-case '
+            "letters, digits and - _ . between them, with one letter at least."
+        ),
+        widget=forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
+    )
+
+    api_fields = ("name", "alias", *TemplateContentForm.api_fields)
+
+    def __init__(
+        self,
+        *args: Any,
+        account: Account,
+        template: Template | None = None,
+        version: TemplateVersion | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if template is not None and version is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "name": template.name,
+                    "alias": template.alias,
+                    "subject": version.subject,
+                    "html": version.html,
+                    "text": version.text,
+                    "defaults": version.defaults,
+                    "sample_variables": template.sample_variables,
+                },
+            )
+        super().__init__(*args, **kwargs)
+        self.account = account
+        self.template = template
+
+    def _field_messages(self, field: str | None, detail: Any) -> list[str]:
+        messages = error_texts(detail)
+        if field == "alias":
+            if "Already used by another template." in messages:
+                return [gettext("Another template of your account has this alias.")]
+            # The one rule of the alias that the field above does not check itself.
+            return [
+                gettext(
+                    "Use lower-case letters, digits and - _ . between them, with one letter "
+                    "at least."
+                )
+            ]
+        return messages
+
+    @transaction.atomic
+    def save(self, *, user: User) -> Template:
+        """Create or change the template through its services, and keep its sample
+        variables. Raises rest_framework's ValidationError when a service refuses (the
+        alias was taken in the meantime); add_service_errors() shows it."""
+        data = dict(self.api_data)
+        if self.template is None:
+            template = template_create(account=self.account, data=data, user=user)
+        else:
+            for name in ("name", "alias"):
+                if name not in self.changed_data:
+                    data.pop(name, None)  # unchanged: updated_at stays as it is
+            template = template_update(template=self.template, data=data, user=user)
+        samples = self.cleaned_data["sample_variables"]
+        if template.sample_variables != samples:
+            # Not a part of any version, and the services take no sample variables: the one
+            # column the dashboard writes itself.
+            Template.objects.filter(pk=template.pk).update(sample_variables=samples)
+            template.sample_variables = samples
+        return template

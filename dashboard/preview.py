@@ -13,10 +13,18 @@ from collections.abc import Callable, Iterator
 from html import unescape
 from urllib.parse import unquote
 
+from django.http import HttpResponse
+
 from api.attachments import content_of, prefetch_attachments
 from api.models import Message, MessageAttachment
 
 INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+# A preview (a message's HTML, a template filled with its sample variables) is a document of
+# its own origin (sandbox) that runs no script and loads nothing from the network: remote
+# images would tell the sender (or a tracker in the HTML) that someone looked, and from
+# where. Inline images (cid:) come in as data: URIs.
+PREVIEW_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 # Start tags and their attributes, read the way a browser's tokenizer reads them (WHATWG
 # HTML 13.2.5), as far as a src attribute needs: one pass, in time linear in the HTML
@@ -106,3 +114,12 @@ def preview_html(message: Message) -> str:
         return uris[content_id]
 
     return rewrite_cid_sources(message.html, source_for)
+
+
+def preview_response(html: str) -> HttpResponse:
+    """`html` as the document of a sandboxed preview frame: locked down by PREVIEW_CSP, kept
+    by no cache. The view must allow same-origin framing (xframe_options_sameorigin)."""
+    response = HttpResponse(html, content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = PREVIEW_CSP
+    response["Cache-Control"] = "private, no-store"
+    return response

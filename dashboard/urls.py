@@ -9,6 +9,7 @@ from dashboard.views import (
     providers,
     suppressions,
     team,
+    templates,
 )
 
 app_name = "dashboard"
@@ -52,6 +53,27 @@ urlpatterns = [
         name="message-attachment",
     ),
     path("messages/requeue-failed/", messages.requeue_failed, name="requeue-failed"),
+    path("templates/", templates.template_list, name="template-list"),
+    path("templates/new/", templates.template_create, name="template-create"),
+    path("templates/preview/", templates.template_preview, name="template-preview"),
+    path("templates/<int:pk>/", templates.template_update, name="template-update"),
+    path("templates/<int:pk>/html/", templates.template_html, name="template-html"),
+    path("templates/<int:pk>/delete/", templates.template_delete, name="template-delete"),
+    path(
+        "templates/<int:pk>/test-email/",
+        templates.template_test_email,
+        name="template-test-email",
+    ),
+    path(
+        "templates/<int:pk>/versions/<int:number>/",
+        templates.template_version,
+        name="template-version",
+    ),
+    path(
+        "templates/<int:pk>/versions/<int:number>/roll-back/",
+        templates.template_roll_back,
+        name="template-roll-back",
+    ),
     path("suppressions/", suppressions.suppression_list, name="suppression-list"),
     path("suppressions/delete/", suppressions.suppression_delete, name="suppression-delete"),
     path("docs/", docs.docs, name="docs"),

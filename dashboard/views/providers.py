@@ -1,10 +1,9 @@
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -13,7 +12,7 @@ from accounts.services import account_for_user
 from api.errors import RecipientSuppressedError, SendFailedError, SendLimitExceededError
 from api.services import message_send_test
 from api.webhooks import webhook_url
-from dashboard.attempts import count_attempt
+from dashboard.attempts import tests_used_up
 from dashboard.forms import ProviderForm, ProviderTestEmailForm
 from dashboard.http import AuthenticatedRequest
 from providers import courtesy, kinds, limits, services
@@ -147,24 +146,11 @@ def provider_set_default(request: AuthenticatedRequest, pk: int) -> HttpResponse
     return redirect("dashboard:provider-list")
 
 
-def _tests_used_up(request: HttpRequest, provider: Provider) -> bool:
-    """Count one connection test or test email of the account against
-    MAILPASS_PROVIDER_TEST_LIMIT an hour; True (and a note) once it is used up."""
-    key = f"provider-tests:account:{provider.account_id}"
-    if count_attempt(key, 3600) <= settings.MAILPASS_PROVIDER_TEST_LIMIT:
-        return False
-    messages.error(
-        request,
-        _("Too many tests in the last hour: wait a while before the next one."),
-    )
-    return True
-
-
 @login_required
 @require_POST
 def provider_test_connection(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     provider = _own_provider(request, pk)
-    if _tests_used_up(request, provider):
+    if tests_used_up(request, account_id=provider.account_id):
         return redirect("dashboard:provider-list")
     ok, text = services.provider_test_connection(provider)
     if ok:
@@ -186,7 +172,7 @@ def provider_test_connection(request: AuthenticatedRequest, pk: int) -> HttpResp
 @require_POST
 def provider_test_email(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     provider = _own_provider(request, pk)
-    if _tests_used_up(request, provider):
+    if tests_used_up(request, account_id=provider.account_id):
         return redirect("dashboard:provider-list")
     form = ProviderTestEmailForm(request.POST, provider=provider)
     if not form.is_valid():
