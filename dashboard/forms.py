@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -662,3 +663,19 @@ class TemplateForm(TemplateContentForm):
             Template.objects.filter(pk=template.pk).update(sample_variables=samples)
             template.sample_variables = samples
         return template
+
+
+class RescheduleForm(forms.Form):
+    """A scheduled message's new time, in the current time zone (the one every time on the
+    dashboard's pages is shown in)."""
+
+    scheduled_at = forms.DateTimeField(
+        label=_("New time"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["scheduled_at"].help_text = gettext(
+            "In %(zone)s, like every time on these pages."
+        ) % {"zone": timezone.get_current_timezone_name()}

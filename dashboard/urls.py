@@ -52,6 +52,8 @@ urlpatterns = [
         messages.message_attachment_download,
         name="message-attachment",
     ),
+    path("messages/<int:pk>/cancel/", messages.message_cancel, name="message-cancel"),
+    path("messages/<int:pk>/reschedule/", messages.message_reschedule, name="message-reschedule"),
     path("messages/requeue-failed/", messages.requeue_failed, name="requeue-failed"),
     path("templates/", templates.template_list, name="template-list"),
     path("templates/new/", templates.template_create, name="template-create"),

@@ -8,27 +8,33 @@ from django.contrib.humanize.templatetags.humanize import intcomma
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.functional import Promise
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST, require_safe
+from rest_framework.exceptions import ValidationError
 
 from accounts.services import account_for_user
-from api import selectors
+from api import selectors, services
 from api.attachments import content_of, prefetch_attachments
 from api.emails import headers_as_sent
+from api.errors import MessageNotScheduledError
 from api.models import Message, MessageAttachment, MessageEvent
 from api.services import messages_requeue_failed
+from api.services.scheduling import HORIZON
+from dashboard.forms import RescheduleForm, error_texts
 from dashboard.http import AuthenticatedRequest
-from dashboard.preview import preview_html
+from dashboard.preview import preview_html, preview_response
 
 MESSAGES_PER_PAGE = 50
 FAILED_COUNT_CAP = 1000  # the page says "1,000+" rather than count them all
 
 # Keyed by str: the model fields hold plain strings.
 STATUS_LABELS: dict[str, Promise] = {
+    Message.Status.SCHEDULED: _("Scheduled"),
     Message.Status.QUEUED: _("Queued"),
     Message.Status.SENDING: _("Sending"),
     Message.Status.SENT: _("Sent"),
@@ -37,6 +43,7 @@ STATUS_LABELS: dict[str, Promise] = {
     Message.Status.DELIVERED: _("Delivered"),
     Message.Status.BOUNCED: _("Bounced"),
     Message.Status.COMPLAINED: _("Complained"),
+    Message.Status.CANCELLED: _("Cancelled"),
 }
 EVENT_LABELS: dict[str, Promise] = {
     MessageEvent.Type.DEFERRED: _("Deferred"),
@@ -49,6 +56,8 @@ EVENT_LABELS: dict[str, Promise] = {
     MessageEvent.Type.FAILED: _("Failed"),
     MessageEvent.Type.UNSUBSCRIBED: _("Unsubscribed"),
     MessageEvent.Type.FAILOVER: _("Failover"),
+    MessageEvent.Type.SCHEDULED: _("Scheduled"),
+    MessageEvent.Type.CANCELLED: _("Cancelled"),
 }
 # The badge colour of an event: the message status it stands for, where there is one.
 EVENT_BADGES: dict[str, str] = {
@@ -59,18 +68,14 @@ EVENT_BADGES: dict[str, str] = {
     MessageEvent.Type.FAILED: "failed",
     MessageEvent.Type.UNSUBSCRIBED: "suppressed",
     MessageEvent.Type.DEFERRED: "queued",
+    MessageEvent.Type.SCHEDULED: "scheduled",
+    MessageEvent.Type.CANCELLED: "cancelled",
 }
 FAILURE_REASON_LABELS: dict[str, Promise] = {
     Message.FailureReason.REJECTED: _("Rejected by the provider"),
     Message.FailureReason.TEMPORARY: _("Temporary failure"),
     Message.FailureReason.EXPIRED: _("Retries ran out"),
 }
-
-# The iframe shows the stored HTML as a document of its own origin (sandbox) that runs no
-# script and loads nothing from the network: remote images would tell the sender (or a
-# tracker in the HTML) that someone looked, and from where. Inline images (cid:) come in
-# as data: URIs (dashboard.preview).
-PREVIEW_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
 class MessageFilterForm(forms.Form):
@@ -190,7 +195,11 @@ def message_list(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 def message_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     account = account_for_user(user=request.user)
-    message = get_object_or_404(Message.objects.select_related("provider"), pk=pk, account=account)
+    message = get_object_or_404(
+        Message.objects.select_related("provider", "template_version__template"),
+        pk=pk,
+        account=account,
+    )
     after = request.GET.get("events_after", "")
     page, events_next = selectors.message_events(
         message=message, after=int(after) if after.isdecimal() and len(after) <= 18 else None
@@ -217,7 +226,78 @@ def message_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "events": events,
         "events_next": events_next,
     }
+    if message.status == Message.Status.SCHEDULED:
+        context["reschedule_form"] = _reschedule_form(
+            initial={"scheduled_at": timezone.localtime(message.scheduled_at)}
+        )
     return render(request, "dashboard/message_detail.html", context)
+
+
+def _reschedule_form(data: QueryDict | None = None, **kwargs: object) -> RescheduleForm:
+    """The reschedule form, its input bounded as message_reschedule bounds the time (the
+    browser then checks it too; the service has the last word)."""
+    form = RescheduleForm(data, **kwargs)
+    now = timezone.localtime().replace(second=0, microsecond=0)
+    form.fields["scheduled_at"].widget.attrs.update(
+        {
+            "min": (now + dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"),
+            "max": (now + HORIZON).strftime("%Y-%m-%dT%H:%M"),
+        }
+    )
+    return form
+
+
+def _not_scheduled(err: MessageNotScheduledError) -> str:
+    status = err.details["status"]
+    return _(
+        "This message is no longer scheduled (it is %(status)s now): it cannot be cancelled "
+        "or moved."
+    ) % {"status": STATUS_LABELS.get(status, status)}
+
+
+def _scheduled_message(request: AuthenticatedRequest, pk: int) -> Message:
+    return get_object_or_404(Message, pk=pk, account=account_for_user(user=request.user))
+
+
+@login_required
+@require_POST
+def message_cancel(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    message = _scheduled_message(request, pk)
+    try:
+        services.message_cancel(message=message)
+    except MessageNotScheduledError as err:
+        messages.error(request, _not_scheduled(err))
+    else:
+        messages.success(request, _("The message is cancelled: it will not be sent."))
+    return redirect("dashboard:message-detail", pk=message.pk)
+
+
+@login_required
+@require_POST
+def message_reschedule(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    message = _scheduled_message(request, pk)
+    form = _reschedule_form(request.POST)
+    if not form.is_valid():
+        for error in form.errors.get("scheduled_at", []):
+            messages.error(request, str(error))
+        return redirect("dashboard:message-detail", pk=message.pk)
+    try:
+        services.message_reschedule(message=message, scheduled_at=form.cleaned_data["scheduled_at"])
+    except MessageNotScheduledError as err:
+        messages.error(request, _not_scheduled(err))
+    except ValidationError as err:
+        messages.error(
+            request,
+            _("The new time was refused: %(error)s") % {"error": " ".join(error_texts(err.detail))},
+        )
+    else:
+        assert message.scheduled_at is not None
+        messages.success(
+            request,
+            _("The message now waits until %(time)s.")
+            % {"time": date_format(timezone.localtime(message.scheduled_at), "DATETIME_FORMAT")},
+        )
+    return redirect("dashboard:message-detail", pk=message.pk)
 
 
 @login_required
@@ -229,10 +309,7 @@ def message_html(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         pk=pk,
         account=account,
     )
-    response = HttpResponse(preview_html(message), content_type="text/html; charset=utf-8")
-    response["Content-Security-Policy"] = PREVIEW_CSP
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return preview_response(preview_html(message))
 
 
 @login_required

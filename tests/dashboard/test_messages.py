@@ -3,11 +3,15 @@ import re
 from html import unescape
 
 import pytest
+import time_machine
+from django.contrib.messages import get_messages
 from django.test import Client
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from api import selectors
 from api.models import Message, MessageEvent
+from api.services import template_create
 from dashboard.views import messages as message_views
 from tests.factories import make_message
 
@@ -400,3 +404,198 @@ def test_a_teammate_sees_the_accounts_messages(teammate, account):
     client.force_login(teammate)
 
     assert client.get(f"/messages/{message.pk}/").status_code == 200
+
+
+# --- scheduled messages ----------------------------------------------------------------
+
+
+def notes(response) -> list[str]:
+    return [str(note) for note in get_messages(response.wsgi_request)]
+
+
+def scheduled(account, **fields):
+    later = timezone.now().replace(second=0, microsecond=0) + dt.timedelta(days=2)
+    return make_message(account, status="scheduled", scheduled_at=later, **fields)
+
+
+def minute(moment: dt.datetime) -> str:
+    """`moment` as a datetime-local input writes it, in the current time zone (UTC)."""
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_scheduled_and_cancelled_are_status_filters(owner_client, account):
+    scheduled(account, subject="Later")
+    make_message(account, subject="Dropped", status="cancelled")
+    make_message(account, subject="Now", status="sent")
+
+    response = owner_client.get("/messages/")
+
+    html = response.content.decode()
+    assert '<option value="scheduled">Scheduled</option>' in html
+    assert '<option value="cancelled">Cancelled</option>' in html
+    assert '<span class="badge scheduled">Scheduled</span>' in html
+    assert listed(owner_client.get("/messages/", {"status": "scheduled"})) == ["Later"]
+    assert listed(owner_client.get("/messages/", {"status": "cancelled"})) == ["Dropped"]
+
+
+def test_a_scheduled_message_shows_its_time_its_template_and_how_to_move_or_cancel_it(
+    owner_client, account, api, provider
+):
+    template = template_create(
+        account=account,
+        data={"name": "Welcome", "alias": "welcome", "subject": "Hi {{name}}", "text": "Hello"},
+    )
+    later = timezone.now().replace(microsecond=0) + dt.timedelta(days=3)
+    answer = api.post(
+        "/api/v1/mail/send",
+        {
+            "to": "ada@example.com",
+            "template": {"alias": "welcome", "variables": {"name": "Ada"}},
+            "scheduled_at": later.isoformat(),
+        },
+        format="json",
+    ).json()
+    message = Message.objects.get(message_id=answer["data"]["message_id"])
+
+    html = owner_client.get(f"/messages/{message.pk}/").content.decode()
+
+    shown = date_format(timezone.localtime(later), "DATETIME_FORMAT")
+    assert f"<dt>Scheduled for</dt><dd>{shown}</dd>" in html
+    assert (
+        f'<dt>Template</dt><dd><a href="/templates/{template.pk}/versions/1/"><code>welcome</code>'
+        '</a> <span class="muted">version 1</span></dd>'
+    ) in html
+    assert f'action="/messages/{message.pk}/cancel/"' in html
+    assert f'action="/messages/{message.pk}/reschedule/"' in html
+    assert f'type="datetime-local" name="scheduled_at" value="{minute(later)}"' in html
+    assert "In UTC, like every time on these pages." in html
+    assert '<span class="badge scheduled">Scheduled</span>' in html  # the event
+    assert "Scheduled for " + later.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") in html
+
+
+@pytest.mark.parametrize("status", ["sent", "queued", "cancelled"])
+def test_a_message_that_is_not_scheduled_offers_no_cancel_or_reschedule(
+    owner_client, account, status
+):
+    message = make_message(account, status=status, scheduled_at=NOW)
+
+    html = owner_client.get(f"/messages/{message.pk}/").content.decode()
+
+    assert "/cancel/" not in html and "/reschedule/" not in html
+    assert "<dt>Scheduled for</dt>" in html  # kept after its time
+
+
+def test_cancelling_a_scheduled_message_cancels_it_once_and_again_changes_nothing(
+    owner_client, account
+):
+    message = scheduled(account)
+
+    first = owner_client.post(f"/messages/{message.pk}/cancel/")
+    again = owner_client.post(f"/messages/{message.pk}/cancel/")
+
+    assert first["Location"] == f"/messages/{message.pk}/"
+    assert notes(first) == ["The message is cancelled: it will not be sent."]
+    assert notes(again)[-1] == "The message is cancelled: it will not be sent."
+    message.refresh_from_db()
+    assert message.status == "cancelled"
+    assert list(message.events.values_list("event_type", flat=True)) == ["cancelled"]
+
+
+def test_a_message_no_longer_scheduled_cannot_be_cancelled_or_moved(owner_client, account):
+    message = make_message(account, status="sent")
+
+    cancel = owner_client.post(f"/messages/{message.pk}/cancel/")
+    move = owner_client.post(
+        f"/messages/{message.pk}/reschedule/",
+        {"scheduled_at": minute(timezone.now() + dt.timedelta(days=1))},
+    )
+
+    expected = (
+        "This message is no longer scheduled (it is Sent now): it cannot be cancelled or moved."
+    )
+    assert notes(cancel) == [expected]
+    assert notes(move)[-1] == expected
+    message.refresh_from_db()
+    assert (message.status, message.scheduled_at) == ("sent", None)
+
+
+def test_rescheduling_moves_the_message_to_the_time_typed_in_utc(owner_client, account):
+    message = scheduled(account)
+    new = timezone.now().replace(second=0, microsecond=0) + dt.timedelta(days=5, hours=3)
+
+    response = owner_client.post(
+        f"/messages/{message.pk}/reschedule/", {"scheduled_at": minute(new)}
+    )
+
+    assert response["Location"] == f"/messages/{message.pk}/"
+    shown = date_format(timezone.localtime(new), "DATETIME_FORMAT")
+    assert notes(response) == [f"The message now waits until {shown}."]
+    message.refresh_from_db()
+    assert (message.status, message.scheduled_at) == ("scheduled", new)
+    [event] = message.events.all()
+    assert event.event_type == "scheduled" and event.description.startswith("Moved to ")
+
+
+@pytest.mark.parametrize(
+    ("value", "note"),
+    [
+        (
+            lambda: minute(timezone.now() - dt.timedelta(hours=1)),
+            "The new time was refused: Must not be in the past.",
+        ),
+        (
+            lambda: minute(timezone.now() + dt.timedelta(days=31)),
+            "The new time was refused: At most 30 days ahead.",
+        ),
+        (lambda: "next tuesday", "Enter a valid date/time."),
+        (lambda: "", "This field is required."),
+    ],
+    ids=["past", "too far", "not a time", "empty"],
+)
+def test_a_refused_new_time_says_why_and_moves_nothing(owner_client, account, value, note):
+    message = scheduled(account)
+    before = message.scheduled_at
+
+    response = owner_client.post(f"/messages/{message.pk}/reschedule/", {"scheduled_at": value()})
+
+    assert notes(response) == [note]
+    message.refresh_from_db()
+    assert (message.status, message.scheduled_at) == ("scheduled", before)
+
+
+def test_the_reschedule_input_is_bounded_like_the_service(owner_client, account):
+    message = scheduled(account)
+    now = timezone.now().replace(hour=12, minute=0, second=30) + dt.timedelta(days=1)
+
+    with time_machine.travel(now, tick=False):
+        form = owner_client.get(f"/messages/{message.pk}/").context["reschedule_form"]
+
+    attrs = form.fields["scheduled_at"].widget.attrs
+    soon, horizon = now + dt.timedelta(seconds=30), now + dt.timedelta(days=30)
+    assert (attrs["min"], attrs["max"]) == (minute(soon), minute(horizon))
+
+
+def test_another_accounts_message_cannot_be_cancelled_or_moved(owner_client, outsider_account):
+    theirs = scheduled(outsider_account)
+
+    cancel = owner_client.post(f"/messages/{theirs.pk}/cancel/")
+    move = owner_client.post(
+        f"/messages/{theirs.pk}/reschedule/",
+        {"scheduled_at": minute(timezone.now() + dt.timedelta(days=1))},
+    )
+
+    assert (cancel.status_code, move.status_code) == (404, 404)
+    theirs.refresh_from_db()
+    assert theirs.status == "scheduled"
+
+
+def test_cancel_and_reschedule_need_a_post_with_a_csrf_token(owner, account):
+    message = scheduled(account)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+
+    for action in ("cancel", "reschedule"):
+        assert client.get(f"/messages/{message.pk}/{action}/").status_code == 405
+        assert client.post(f"/messages/{message.pk}/{action}/").status_code == 403
+    message.refresh_from_db()
+    assert message.status == "scheduled"
