@@ -23,7 +23,13 @@ HOURS = 48
 SERIES = {
     "sent": (Message.Status.SENT, Message.Status.DELIVERED, Message.Status.COMPLAINED),
     "failed": (Message.Status.FAILED, Message.Status.BOUNCED),
-    "other": (Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SUPPRESSED),
+    "other": (
+        Message.Status.SCHEDULED,
+        Message.Status.QUEUED,
+        Message.Status.SENDING,
+        Message.Status.SUPPRESSED,
+        Message.Status.CANCELLED,
+    ),
 }
 
 
@@ -110,6 +116,11 @@ def overview(request: AuthenticatedRequest) -> HttpResponse:
         "complained": by_status.get(Message.Status.COMPLAINED, 0),
         "suppressed": by_status.get(Message.Status.SUPPRESSED, 0),
         "queue": selectors.message_queue_depth(account=account),
+        # Waiting for their time, whenever they were accepted (the figures above count the
+        # last days only).
+        "scheduled": Message.objects.filter(
+            account=account, status=Message.Status.SCHEDULED
+        ).count(),
         "chart": chart,
         "chart_rows": [(label, bucket.values) for label, bucket in buckets],
         "chart_total": sum(sum(bucket.values.values()) for _label, bucket in buckets),

@@ -52,6 +52,28 @@ def test_the_overview_counts_the_last_14_days_of_the_users_account_only(
     assert "in the queue now (1 sending)" in html
 
 
+def test_the_overview_counts_the_scheduled_messages_whenever_they_were_accepted(
+    owner_client, account, outsider_account
+):
+    later = timezone.now() + dt.timedelta(days=3)
+    make_message(account, status="scheduled", scheduled_at=later)
+    make_message(
+        account,
+        status="scheduled",
+        scheduled_at=later,
+        created_at=timezone.now() - dt.timedelta(days=20),
+    )
+    make_message(account, status="cancelled", scheduled_at=later)
+    make_message(account, status="sent", scheduled_at=timezone.now())  # its time came
+    make_message(outsider_account, status="scheduled", scheduled_at=later)
+
+    html = owner_client.get("/").content.decode()
+
+    assert stat(html, '<a href="/messages/\\?status=scheduled">scheduled for later') == "2"
+    # In the chart, waiting and cancelled messages are among the others.
+    assert "Queued, scheduled, sending, suppressed or cancelled" in html
+
+
 def test_the_overview_shows_only_the_accounts_own_providers_with_their_usage(
     owner_client, account, outsider_account, sink
 ):
