@@ -147,7 +147,10 @@ class AccountSettingsForm(forms.ModelForm):
 
 # What each API key permission allows, as the key form offers it.
 _PERMISSION_LABELS = {
-    Permission.MAIL: _("mail: send mail through /api/v1/mail/* and read its status"),
+    Permission.MAIL: _(
+        "mail: send mail through /api/v1/mail/*, read its status, and read and render templates"
+    ),
+    Permission.TEMPLATES: _("templates: create, change and delete templates"),
 }
 
 

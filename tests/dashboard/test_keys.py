@@ -1,5 +1,7 @@
 """The API keys pages: list, create (the key shown once), revoke with confirmation."""
 
+import re
+
 import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
@@ -86,6 +88,35 @@ def test_the_new_key_can_send_mail_through_the_api(owner_client, provider):
     )
 
     assert sent.status_code == 200, sent.json()
+
+
+def test_the_form_offers_the_templates_permission_next_to_mail_which_is_ticked(owner_client):
+    html = owner_client.get(KEYS_URL).content.decode()
+
+    assert re.search(r'<input type="checkbox" name="permissions" value="mail"[^>]* checked>', html)
+    assert re.search(r'<input type="checkbox" name="permissions" value="templates"[^>]*>', html)
+    assert 'value="templates" checked' not in html
+    assert "templates: create, change and delete templates" in html
+    assert "read and render templates" in html  # what mail allows of them
+
+
+def test_a_key_with_the_templates_permission_manages_templates_through_the_api(owner_client):
+    response = owner_client.post(KEYS_URL, {"name": "CMS", "permissions": ["templates"]})
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {response.context['new_secret']}")
+
+    created = api.post(
+        "/api/v1/templates",
+        {"name": "Welcome", "alias": "welcome", "subject": "Hi", "text": "Hello"},
+        format="json",
+    )
+    sent = api.post(
+        "/api/v1/mail/send", {"to": "a@example.com", "subject": "Hi", "text": "x"}, format="json"
+    )
+
+    assert ApiKey.objects.get(name="CMS").permissions == ["templates"]
+    assert created.status_code == 201, created.json()
+    assert sent.status_code == 403  # mail is another permission
 
 
 def test_the_full_key_is_shown_only_in_the_response_that_created_it(owner_client):
