@@ -12,6 +12,7 @@ Each sweep states its figure (tests/security/figures.py): one case is one reques
 """
 
 import datetime as dt
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -28,11 +29,12 @@ from django.db import connections, transaction
 from django.test import Client
 from django.urls import reverse
 from django.urls.resolvers import RegexPattern
+from django.utils import timezone
 
 from accounts.models import Account, PendingSignup
 from accounts.services import account_member_add, invitation_create
-from api.models import ApiKey, Message, MessageEvent, Suppression
-from api.services import suppression_add
+from api.models import ApiKey, Message, MessageEvent, Suppression, Template, TemplateVersion
+from api.services import suppression_add, template_create, template_update
 from providers.models import Provider
 from tests import factories
 from tests.factories import make_attachment as attach
@@ -74,9 +76,19 @@ def world(owner, account, provider, sink, signup_open):
         account=account, email="invited@example.com", invited_by=owner
     )
     member = account_member_add(account=account, user=factories.make_user("member"))
+    # Two versions: rolling back to the first changes something.
+    template = template_create(
+        account=account,
+        data={"name": "Welcome", "alias": "welcome", "subject": "Hi", "text": "Hello"},
+    )
+    template_update(template=template, data={"subject": "Hello again"})
+    scheduled = factories.make_message(
+        account, status=Message.Status.SCHEDULED, scheduled_at=timezone.now() + dt.timedelta(days=1)
+    )
     return SimpleNamespace(
         owner=owner, staff=staff, account=account, provider=provider, spare=spare, key=key,
-        message=failed, invitation=invitation, membership=member,
+        message=failed, invitation=invitation, membership=member, template=template,
+        scheduled=scheduled,
     )  # fmt: skip
 
 
@@ -122,14 +134,20 @@ def _argument(prefix: str, route: str, param: str, world: SimpleNamespace) -> st
             return str(world.key.pk)
         if path.startswith("providers/"):
             return str(world.spare.pk)
+        if path.startswith("messages/") and path.endswith(("/cancel/", "/reschedule/")):
+            return str(world.scheduled.pk)
         if path.startswith("messages/"):
             return str(world.message.pk)
+        if path.startswith("templates/"):
+            return str(world.template.pk)
         if path.startswith("team/invitations/"):
             return str(world.invitation.pk)
         if path.startswith("team/members/"):
             return str(world.membership.pk)
     if param == "position":  # of an attachment: the message's first
         return "0"
+    if param == "number":  # of a template's version: the first
+        return "1"
     if param in ("object_id", "id") and (found := ADMIN_OBJECT.match(prefix + route)):
         model = apps.get_model(found.group(1), found.group(2))
         first = model.objects.order_by("pk").first()
@@ -165,6 +183,11 @@ SMTP_FORM = {
     "timeout": "7", "from_email": "news@example.com",
 }  # fmt: skip
 NEW_PASSWORD = "A-new-passphrase-42"
+TEMPLATE_FORM = {
+    "name": "Order shipped", "alias": "order-shipped", "subject": "Order {{id}}",
+    "html": "<p>{{id}}</p>", "text": "", "defaults": "", "sample_variables": '{"id": 1}',
+}  # fmt: skip
+IN_TWO_DAYS = (timezone.now() + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
 # What each form route is sent: a body that does change something once the token is right
 # (the control), so a refusal means CSRF refused it, not a bad form. `who` posts it.
 CSRF_POSTS: dict[str | None, tuple[str, dict, bool]] = {
@@ -195,6 +218,14 @@ CSRF_POSTS: dict[str | None, tuple[str, dict, bool]] = {
     "dashboard:provider-test-email": ("owner", {"to_email": "me@example.com"}, True),
     "dashboard:provider-test-connection": ("owner", {}, False),
     "dashboard:requeue-failed": ("owner", {}, True),
+    "dashboard:message-cancel": ("owner", {}, True),
+    "dashboard:message-reschedule": ("owner", {"scheduled_at": IN_TWO_DAYS}, True),
+    "dashboard:template-create": ("owner", TEMPLATE_FORM, True),
+    "dashboard:template-update": ("owner", TEMPLATE_FORM, True),
+    "dashboard:template-preview": ("owner", TEMPLATE_FORM, False),
+    "dashboard:template-delete": ("owner", {}, True),
+    "dashboard:template-test-email": ("owner", {"to_email": "me@example.com"}, True),
+    "dashboard:template-roll-back": ("owner", {}, True),
     "dashboard:suppression-delete": ("owner", {"email": "gone@example.com"}, True),
     "admin:auth_group_add": ("staff", {"name": "Intruders"}, True),
 }
@@ -334,7 +365,8 @@ class Markup(HTMLParser):
         if tag == "script" and not values.get("src", "").startswith("/static/"):
             self.problems.append(f"script not from /static/: {text}")
         if tag == "iframe" and (
-            values.get("sandbox") != "" or not values.get("src", "").startswith("/messages/")
+            values.get("sandbox") != ""
+            or not values.get("src", "").startswith(("/messages/", "/templates/"))
         ):
             self.problems.append(f"iframe not sandboxed or not ours: {text}")
         if tag == "img" and not re.match(r"/(?!/)", values.get("src", "")):
@@ -448,13 +480,26 @@ def seed(world: SimpleNamespace, payload: str, index: int) -> SimpleNamespace:
         content_type="image/png",
         content_id=re.sub(r"[^\w!#$%&'*+\-/=?^`{|}~.@]", "", payload, flags=re.ASCII)[:100],
     )
-    return SimpleNamespace(message=message, provider=provider, esp=esp, key=key, address=address)
+    # A template as the API would never store it (it checks the syntax), in every part, and
+    # the message sent with it.
+    template = Template.objects.create(
+        account=world.account, alias=f"xss-{index:02d}", name=payload,
+        sample_variables={payload: payload, "key": payload},
+    )  # fmt: skip
+    version = TemplateVersion.objects.create(
+        template=template, number=1, subject=payload, html=payload, text=payload,
+        defaults={payload: payload}, created_by=world.owner,
+    )  # fmt: skip
+    Message.objects.filter(pk=message.pk).update(template_version=version)
+    return SimpleNamespace(
+        message=message, provider=provider, esp=esp, key=key, address=address, template=template
+    )
 
 
 def pages(payload: str, seeded: SimpleNamespace) -> list[tuple[str, str, dict]]:
     """(method, path, data) of every dashboard page, and of the forms and filters that show
     what was typed into them again."""
-    m, p = seeded.message.pk, seeded.provider.pk
+    m, p, t = seeded.message.pk, seeded.provider.pk, seeded.template.pk
     filters = urlencode({"status": payload, "recipient": payload, "tag": payload, "q": payload})
     return [
         ("GET", "/", {}),
@@ -480,6 +525,14 @@ def pages(payload: str, seeded: SimpleNamespace) -> list[tuple[str, str, dict]]:
         ("GET", "/accounts/password_change/", {}),
         ("GET", "/team/", {}),
         ("POST", "/team/", {"email": payload}),  # not an address: the form shows it again
+        ("GET", "/templates/", {}),
+        ("GET", f"/templates/{t}/", {}),
+        ("GET", f"/templates/{t}/versions/1/", {}),
+        ("GET", f"/templates/{t}/delete/", {}),
+        # Refused (the alias, the syntax, the JSON): the form shows it all again.
+        ("POST", "/templates/new/", {name: payload for name in TEMPLATE_FORM}),
+        ("POST", f"/templates/{t}/", {name: payload for name in TEMPLATE_FORM}),
+        ("POST", f"/templates/{t}/test-email/", {"to_email": payload}),
     ]
 
 
@@ -534,7 +587,10 @@ def test_hostile_text_is_escaped_on_every_dashboard_page(world):
                 shown.setdefault(marker(payload), set()).add(path.split("?")[0])
 
     # Every payload did reach the pages that show stored text.
-    must_show = {"/", "/messages/", "/keys/", "/providers/", "/suppressions/", "/settings/"}
+    must_show = {
+        *("/", "/messages/", "/keys/", "/providers/", "/suppressions/", "/settings/"),
+        "/templates/",
+    }
     failures += [
         f"{marker(payload)} never shown on {sorted(missing)}"
         for payload in PAYLOADS
@@ -577,6 +633,38 @@ def test_the_message_html_is_shown_only_in_a_sandbox_that_runs_nothing(world):
     assert preview["X-Frame-Options"] == "SAMEORIGIN"
     assert preview.content.decode() == html  # shown as sent, only ever inside the sandbox
     assert html not in page
+
+
+def test_a_templates_html_is_shown_only_in_a_sandbox_that_runs_nothing(world):
+    html = '<script>parent.document.title="pwned"</script><img src=x onerror="top.location=1">'
+    html += "<p>{{v}}</p>"
+    hostile = "<script>alert(2)</script>"
+    data = {"name": "T", "alias": "hostile", "subject": "{{v}}", "html": html}
+    template = template_create(account=world.account, data=data)
+    Template.objects.filter(pk=template.pk).update(sample_variables={"v": hostile})
+    client = logged_in(world.owner)
+
+    page = client.get(f"/templates/{template.pk}/").content.decode()
+    saved = client.get(f"/templates/{template.pk}/html/")
+    draft = client.post(
+        "/templates/preview/",
+        {"subject": "{{v}}", "html": html, "sample_variables": json.dumps({"v": hostile})},
+    )
+
+    frames = re.findall(r"<iframe[^>]*>", page)
+    assert len(frames) == 1 and ' sandbox="" ' in frames[0]
+    assert "allow-" not in frames[0]
+    assert html not in page  # the source, escaped in its textarea
+    for preview in (saved, draft):
+        policy = preview["Content-Security-Policy"]
+        assert policy.split(";")[0].strip() == "sandbox"
+        assert "allow-" not in policy and "script-src" not in policy
+        assert "default-src 'none'" in policy
+        assert preview["X-Frame-Options"] == "SAMEORIGIN"
+        body = preview.content.decode()
+        assert '<script>parent.document.title="pwned"</script>' in body  # only ever in here
+        assert hostile not in body  # a variable, in the subject and in the HTML: escaped
+        assert "<p>&lt;script&gt;alert(2)&lt;/script&gt;</p>" in body
 
 
 def disposition_filename(header: str) -> str | None:
@@ -943,9 +1031,14 @@ def test_every_page_carries_the_security_headers(world):
     staff = logged_in(world.staff)
     cases = 0
     failures: list[str] = []
-    preview = f"/messages/{world.message.pk}/html/"
+    # The sandboxed preview frames: the message's HTML, a template's saved and draft ones.
+    previews = [
+        f"/messages/{world.message.pk}/html/",
+        f"/templates/{world.template.pk}/html/",
+        "/templates/preview/",
+    ]
     for path, _name, _view in every_path(world):
-        if path.startswith(MACHINE_PREFIXES) or path == preview:
+        if path.startswith(MACHINE_PREFIXES) or path in previews:
             continue
         admin = path.startswith("/admin/")
         answers = [("signed in", (staff if admin else owner).get(path))]
@@ -984,14 +1077,14 @@ def test_every_page_carries_the_security_headers(world):
         # drf-spectacular's Swagger view opens its own window policy, on purpose (OAuth popups).
         if "Cross-Origin-Opener-Policy" not in problem
     ]
-    cases += 1
-    sandboxed = owner.get(preview)
-    if not sandboxed["Content-Security-Policy"].startswith("sandbox;"):
-        failures.append(f"{preview}: CSP {sandboxed['Content-Security-Policy']!r}")
-    if sandboxed["X-Frame-Options"] != "SAMEORIGIN" or sandboxed["X-Content-Type-Options"] != (
-        "nosniff"
-    ):
-        failures.append(f"{preview}: framing or sniffing headers")
+    for preview in previews:
+        cases += 1
+        sandboxed = owner.get(preview)
+        if not sandboxed["Content-Security-Policy"].startswith("sandbox;"):
+            failures.append(f"{preview}: CSP {sandboxed['Content-Security-Policy']!r}")
+        framing = (sandboxed["X-Frame-Options"], sandboxed["X-Content-Type-Options"])
+        if framing != ("SAMEORIGIN", "nosniff"):
+            failures.append(f"{preview}: framing or sniffing headers")
 
     figures.check(HEADERS, cases=cases, failures=failures)
 

@@ -16,6 +16,7 @@ method it tries.
 """
 
 import base64
+import datetime as dt
 import itertools
 import json
 import re
@@ -41,8 +42,8 @@ from accounts.models import Account, Invitation
 from accounts.services import account_member_add, invitation_create
 from api import tracking, webhooks
 from api.emails import new_message_id
-from api.models import Message, MessageEvent, Suppression
-from api.services import api_key_create, suppression_add
+from api.models import Message, MessageEvent, Permission, Suppression, Template
+from api.services import api_key_create, suppression_add, template_create
 from api.signing import base36
 from api.unsubscribe import unsubscribe_token
 from providers.models import Provider, ProviderPace, ProviderSlot, ProviderUsage
@@ -236,6 +237,65 @@ def postmark_delivery(esp_id: str) -> str:
     )
 
 
+def owner_template(w: World) -> Template:
+    n = w.n()
+    return template_create(
+        account=w.account,
+        data={
+            "name": f"Owner template {n}",
+            "alias": f"owner-tpl-{n:04d}",
+            "subject": "Hi {{name}}",
+            "text": "Hello {{name}}",
+            "defaults": {"name": "there"},
+        },
+    )
+
+
+def template_pk(w: World) -> Target:
+    return Target(str(owner_template(w).pk), str(MISSING_PK))
+
+
+def template_alias(w: World) -> Target:
+    """The owner's alias, and one nothing has of the same length."""
+    alias = owner_template(w).alias
+    return Target(alias, "absent-tp-" + alias.rsplit("-", 1)[1])
+
+
+def template_form(w: World, value: str) -> dict[str, str]:
+    return {
+        "name": "Renamed by someone",
+        "alias": f"renamed-{value}",
+        "subject": "Taken over {{name}}",
+        "text": "Taken over",
+        "defaults": "",
+        "sample_variables": "",
+    }
+
+
+def later() -> str:
+    """A time two days ahead, as the API takes it."""
+    return (timezone.now() + dt.timedelta(days=2)).isoformat()
+
+
+def scheduled_message(w: World) -> Message:
+    return factories.make_message(
+        w.account,
+        status=Message.Status.SCHEDULED,
+        scheduled_at=timezone.now() + dt.timedelta(days=1),
+    )
+
+
+def scheduled_pk(w: World) -> Target:
+    return Target(str(scheduled_message(w).pk), str(MISSING_PK))
+
+
+def scheduled_id(w: World, *, brackets: bool) -> Target:
+    owner, missing = scheduled_message(w).message_id, new_message_id()
+    if brackets:
+        return Target(quote(owner, safe=""), quote(missing, safe=""))
+    return Target(owner.strip("<>"), missing.strip("<>"))
+
+
 def invitation_pk(w: World) -> Target:
     invitation, _ = invitation_create(
         account=w.account, email=f"invitee{w.n()}@example.com", invited_by=w.owner
@@ -318,6 +378,76 @@ MATRIX: list[Case] = [
         {"GET": 200},
     ),
     Case(
+        "api/v1/mail/<str:message_id>/cancel",
+        "bare id",
+        "api",
+        lambda w: scheduled_id(w, brackets=False),
+        {"POST": 404},
+        {"POST": 200},
+    ),
+    Case(
+        "api/v1/mail/<str:message_id>/cancel",
+        "url-encoded <id>",
+        "api",
+        lambda w: scheduled_id(w, brackets=True),
+        {"POST": 404},
+        {"POST": 200},
+    ),
+    Case(
+        "api/v1/mail/<str:message_id>",
+        "bare id",
+        "api",
+        lambda w: scheduled_id(w, brackets=False),
+        {"PATCH": 404},
+        {"PATCH": 200},
+        body=lambda w, _: {"scheduled_at": later()},
+    ),
+    Case(
+        "api/v1/mail/<str:message_id>",
+        "url-encoded <id>",
+        "api",
+        lambda w: scheduled_id(w, brackets=True),
+        {"PATCH": 404},
+        {"PATCH": 200},
+        body=lambda w, _: {"scheduled_at": later()},
+    ),
+    Case(
+        "api/v1/templates/<str:reference>",
+        "id",
+        "api",
+        template_pk,
+        {"GET": 404, "HEAD": 404, "PATCH": 404, "DELETE": 404},
+        {"GET": 200, "PATCH": 200, "DELETE": 200},
+        body=lambda w, _: {"name": "Renamed by someone", "subject": "Taken over"},
+    ),
+    Case(
+        "api/v1/templates/<str:reference>",
+        "alias",
+        "api",
+        template_alias,
+        {"GET": 404, "PATCH": 404, "DELETE": 404},
+        {"GET": 200, "PATCH": 200, "DELETE": 200},
+        body=lambda w, _: {"name": "Renamed by someone", "subject": "Taken over"},
+    ),
+    Case(
+        "api/v1/templates/<str:reference>/render",
+        "id",
+        "api",
+        template_pk,
+        {"POST": 404},
+        {"POST": 200},
+        body=lambda w, _: {"variables": {"name": "Ada"}},
+    ),
+    Case(
+        "api/v1/templates/<str:reference>/render",
+        "alias",
+        "api",
+        template_alias,
+        {"POST": 404},
+        {"POST": 200},
+        body=lambda w, _: {"variables": {"name": "Ada"}},
+    ),
+    Case(
         "api/v1/suppressions/<path:email>",
         "as listed",
         "api",
@@ -364,6 +494,44 @@ MATRIX: list[Case] = [
     dashboard("team/invitations/<int:pk>/withdraw/", invitation_pk, {"POST": 404}, {"POST": 302}),
     dashboard("team/members/<int:pk>/remove/", membership_pk, {"POST": 404}, {"POST": 302}),
     dashboard("messages/<int:pk>/html/", message_pk, {"GET": 404}, {"GET": 200}),
+    dashboard("messages/<int:pk>/cancel/", scheduled_pk, {"POST": 404}, {"POST": 302}),
+    dashboard(
+        "messages/<int:pk>/reschedule/",
+        scheduled_pk,
+        {"POST": 404},
+        {"POST": 302},
+        body=lambda w, _: {"scheduled_at": later()[:16]},
+    ),
+    dashboard(
+        "templates/<int:pk>/",
+        template_pk,
+        NOT_FOUND_ON,
+        {"GET": 200, "POST": 302},
+        body=template_form,
+    ),
+    dashboard("templates/<int:pk>/html/", template_pk, {"GET": 404, "HEAD": 404}, {"GET": 200}),
+    dashboard("templates/<int:pk>/delete/", template_pk, NOT_FOUND_ON, {"GET": 200, "POST": 302}),
+    dashboard(
+        "templates/<int:pk>/test-email/",
+        template_pk,
+        {"POST": 404},
+        {"POST": 302},
+        body=lambda w, _: {"to_email": "probe@example.com"},
+    ),
+    dashboard(
+        "templates/<int:pk>/versions/<int:number>/",
+        template_pk,
+        {"GET": 404, "HEAD": 404},
+        {"GET": 200},
+        path=lambda w, value: f"/templates/{value}/versions/1/",
+    ),
+    dashboard(
+        "templates/<int:pk>/versions/<int:number>/roll-back/",
+        template_pk,
+        {"POST": 404},
+        {"POST": 302},
+        path=lambda w, value: f"/templates/{value}/versions/1/roll-back/",
+    ),
     dashboard(
         "messages/<int:pk>/attachments/<int:position>/",
         message_with_file,
@@ -522,9 +690,11 @@ class Clients:
             extra["HTTP_X_CSRFTOKEN"] = self.csrf
         if case.who == "hook":
             extra["HTTP_AUTHORIZATION"] = HOOK_AUTH
+        if case.who == "api" and method in ("POST", "PATCH") and data is not None:
+            return client.generic(
+                method, path, json.dumps(data), content_type="application/json", **extra
+            )
         if method == "POST" and data is not None:
-            if case.who == "api":
-                return client.post(path, data, format="json", **extra)
             if case.content_type:
                 return client.post(path, data, content_type=case.content_type, **extra)
             return client.post(path, {**data, "csrfmiddlewaretoken": self.csrf}, **extra)
@@ -543,7 +713,10 @@ def session_client(user: Any) -> tuple[Client, str]:
 
 
 def api_client(account: Account, user: Any) -> APIClient:
-    _, secret = api_key_create(account=account, name="probe", created_by=user)
+    """A client with a key of every permission: what stops it must be the tenant's wall."""
+    _, secret = api_key_create(
+        account=account, name="probe", created_by=user, permissions=list(Permission.values)
+    )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     return client
