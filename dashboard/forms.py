@@ -172,7 +172,10 @@ class ApiKeyCreateForm(forms.Form):
 class TestEmailForm(forms.Form):
     """The address a template's test email goes to."""
 
-    to_email = forms.EmailField(label=_("Send a test email to"))
+    to_email = forms.EmailField(
+        label=_("Send a test email to"),
+        widget=forms.EmailInput(attrs={"placeholder": _("name@example.com")}),
+    )
 
 
 class ProviderTestEmailForm(forms.Form):
