@@ -39,8 +39,8 @@ from rest_framework.test import APIClient
 
 from api import selectors
 from api.keys import KEY_SCHEME, PREFIX_LENGTH, key_digest
-from api.models import ApiKey, Message, Permission, Suppression
-from api.services import api_key_create, api_key_revoke
+from api.models import ApiKey, Message, Permission, Suppression, Template
+from api.services import api_key_create, api_key_revoke, template_create
 from tests import factories
 from tests.security import figures
 from tests.security.database import table_rows
@@ -407,7 +407,9 @@ def cookie_text(client: Client) -> str:
     return "\n".join(text)
 
 
-def dashboard_pages(client: Client, api_key: ApiKey, message: Message) -> dict[str, str]:
+def dashboard_pages(
+    client: Client, api_key: ApiKey, message: Message, template: Template
+) -> dict[str, str]:
     """Every dashboard page that answers GET, ids filled with the account's objects."""
     ids = {"key-revoke": api_key.pk, "message-detail": message.pk, "message-html": message.pk}
     provider_id = message.provider_id
@@ -420,7 +422,10 @@ def dashboard_pages(client: Client, api_key: ApiKey, message: Message) -> dict[s
             continue  # a page behind a mailed link, for someone who is not logged in
         if route.pattern.name == "message-attachment":
             continue  # a file to download, not a page; the messages sent here carry none
-        if names:
+        if route.pattern.name.startswith("template-") and names:
+            # A template's pages; a version's, of its first version.
+            url = reverse(route.name, args=[template.pk, 1][: len(names)])
+        elif names:
             url = reverse(route.name, args=[ids.get(route.pattern.name, provider_id)])
         else:
             url = reverse(route.name)
@@ -481,9 +486,13 @@ def test_the_full_key_is_never_stored_logged_or_rendered_after_creation(
         # Then every page there is, for the owner and the teammate, and the operator's.
         api_key = ApiKey.objects.get(name="command")
         message = Message.objects.filter(account=account).first()
+        template = template_create(
+            account=account,
+            data={"name": "Welcome", "alias": "welcome", "subject": "Hi", "text": "x"},
+        )
         pages = {}
         for who, client in (("owner", owner_client), ("teammate", teammate_client)):
-            for url, content in dashboard_pages(client, api_key, message).items():
+            for url, content in dashboard_pages(client, api_key, message, template).items():
                 pages[f"{who} {url}"] = content
         superuser = factories.make_user("operator")
         superuser.is_staff = superuser.is_superuser = True
