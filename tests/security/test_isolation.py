@@ -378,7 +378,7 @@ MATRIX: list[Case] = [
         {"GET": 200},
     ),
     Case(
-        "api/v1/mail/<str:message_id>/cancel",
+        "api/v1/mail/<message_id:message_id>/cancel",
         "bare id",
         "api",
         lambda w: scheduled_id(w, brackets=False),
@@ -386,7 +386,7 @@ MATRIX: list[Case] = [
         {"POST": 200},
     ),
     Case(
-        "api/v1/mail/<str:message_id>/cancel",
+        "api/v1/mail/<message_id:message_id>/cancel",
         "url-encoded <id>",
         "api",
         lambda w: scheduled_id(w, brackets=True),
@@ -394,7 +394,7 @@ MATRIX: list[Case] = [
         {"POST": 200},
     ),
     Case(
-        "api/v1/mail/<str:message_id>",
+        "api/v1/mail/<message_id:message_id>",
         "bare id",
         "api",
         lambda w: scheduled_id(w, brackets=False),
@@ -403,7 +403,7 @@ MATRIX: list[Case] = [
         body=lambda w, _: {"scheduled_at": later()},
     ),
     Case(
-        "api/v1/mail/<str:message_id>",
+        "api/v1/mail/<message_id:message_id>",
         "url-encoded <id>",
         "api",
         lambda w: scheduled_id(w, brackets=True),
