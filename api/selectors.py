@@ -92,8 +92,13 @@ def template_latest_versions(templates: Iterable[Template]) -> dict[int, Templat
 
 
 def template_versions(*, template: Template, most: int = 100) -> list[TemplateVersion]:
-    """The template's newest `most` versions, newest first (number and time only)."""
-    return list(template.versions.only("number", "created_at", "template_id")[:most])
+    """The template's newest `most` versions, newest first: number, time and who saved it
+    (not their content)."""
+    return list(
+        template.versions.select_related("created_by").defer("subject", "html", "text", "defaults")[
+            :most
+        ]
+    )
 
 
 def message_attachment_get_for_account(

@@ -651,24 +651,16 @@ class TemplateForm(TemplateContentForm):
 
     @transaction.atomic
     def save(self, *, user: User) -> Template:
-        """Create or change the template through its services, and keep its sample
-        variables. Raises rest_framework's ValidationError when a service refuses (the
+        """Create or change the template, and its sample variables, through its services.
+        Raises rest_framework's ValidationError when a service refuses (the
         alias was taken in the meantime); add_service_errors() shows it."""
-        data = dict(self.api_data)
+        data = {**self.api_data, "sample_variables": self.cleaned_data["sample_variables"]}
         if self.template is None:
-            template = template_create(account=self.account, data=data, user=user)
-        else:
-            for name in ("name", "alias"):
-                if name not in self.changed_data:
-                    data.pop(name, None)  # unchanged: updated_at stays as it is
-            template = template_update(template=self.template, data=data, user=user)
-        samples = self.cleaned_data["sample_variables"]
-        if template.sample_variables != samples:
-            # Not a part of any version, and the services take no sample variables: the one
-            # column the dashboard writes itself.
-            Template.objects.filter(pk=template.pk).update(sample_variables=samples)
-            template.sample_variables = samples
-        return template
+            return template_create(account=self.account, data=data, user=user)
+        for name in ("name", "alias", "sample_variables"):
+            if name not in self.changed_data:
+                data.pop(name, None)  # unchanged: updated_at stays as it is
+        return template_update(template=self.template, data=data, user=user)
 
 
 class RescheduleForm(forms.Form):

@@ -20,7 +20,8 @@ _ALIAS_TAKEN = {"alias": ["Already used by another template."]}
 def template_create(
     *, account: Account, data: dict[str, Any], user: User | None = None
 ) -> Template:
-    """A new template with its version 1 from validated input (TemplateInputSerializer).
+    """A new template with its version 1 from validated input (TemplateInputSerializer;
+    the dashboard adds `sample_variables`, its preview data, default: the defaults).
     Raises ValidationError (alias) when the account has a template of that alias."""
     now = timezone.now()
     try:
@@ -29,7 +30,7 @@ def template_create(
                 account=account,
                 alias=data["alias"],
                 name=data["name"],
-                sample_variables=data.get("defaults", {}),
+                sample_variables=data.get("sample_variables", data.get("defaults", {})),
                 created_at=now,
                 updated_at=now,
             )
@@ -54,8 +55,9 @@ def _content(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]
 def template_update(
     *, template: Template, data: dict[str, Any], user: User | None = None
 ) -> Template:
-    """Apply validated changes (TemplateInputSerializer, partial). A change of subject,
-    html, text or defaults adds a version; name and alias change in place. Raises
+    """Apply validated changes (TemplateInputSerializer, partial; the dashboard adds
+    `sample_variables`). A change of subject, html, text or defaults adds a version; name,
+    alias and sample variables change in place. Raises
     ValidationError when the alias is taken or the result has neither html nor text."""
     latest = template_version_get(template=template)
     current = {name: getattr(latest, name) for name in CONTENT_FIELDS}
@@ -65,7 +67,9 @@ def template_update(
     now = timezone.now()
     try:
         with transaction.atomic():
-            fields = {name: data[name] for name in ("name", "alias") if name in data}
+            fields = {
+                name: data[name] for name in ("name", "alias", "sample_variables") if name in data
+            }
             if content != current:
                 # F() + 1 under the row's lock: two saves at once make two versions.
                 Template.objects.filter(pk=template.pk).update(

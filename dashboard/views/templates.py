@@ -116,9 +116,7 @@ def template_update(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                 )
             messages.success(request, text)
             return redirect("dashboard:template-update", pk=template.pk)
-    versions = template.versions.select_related("created_by").defer(
-        "subject", "html", "text", "defaults"
-    )[:VERSIONS_SHOWN]
+    versions = selectors.template_versions(template=template, most=VERSIONS_SHOWN)
     context = {
         "form": form,
         "template": template,
