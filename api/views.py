@@ -260,6 +260,14 @@ SUPPRESSIONS_PAGE_SIZE = 100
 TEMPLATES_PAGE_SIZE = 100
 
 
+def _page_parameter(size: int) -> OpenApiParameter:
+    return OpenApiParameter(
+        "page",
+        {"type": "integer", "minimum": 1},
+        description=f"{size} per page; past the last page is a 400.",
+    )
+
+
 @extend_schema(tags=["Suppressions"])
 class SuppressionViewSet(viewsets.ViewSet):
     """The account's suppression list: addresses that hard-bounced, complained,
@@ -271,11 +279,7 @@ class SuppressionViewSet(viewsets.ViewSet):
         summary="List suppressed addresses, newest first",
         parameters=[
             OpenApiParameter("email", str, description="Only this address."),
-            OpenApiParameter(
-                "page",
-                {"type": "integer", "minimum": 1},
-                description=f"{SUPPRESSIONS_PAGE_SIZE} per page; past the last page is a 400.",
-            ),
+            _page_parameter(SUPPRESSIONS_PAGE_SIZE),
             *THROTTLED,
         ],
         responses={
@@ -379,13 +383,7 @@ class TemplateViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="List templates, newest first",
-        parameters=[
-            OpenApiParameter(
-                "page",
-                {"type": "integer", "minimum": 1},
-                description=f"{TEMPLATES_PAGE_SIZE} per page; past the last page is a 400.",
-            )
-        ],
+        parameters=[_page_parameter(TEMPLATES_PAGE_SIZE)],
         responses={
             200: envelope("TemplateListResponse", TemplateListSerializer()),
             **error_responses(400, 401, 403, 429),
