@@ -1,4 +1,4 @@
-"""Suite 11, template sandbox: a template is written by one of the account's people and
+"""Suite 12, template sandbox: a template is written by one of the account's people and
 filled by its API calls; neither may make MailPass run code, read a file, a setting or
 the database, or spend unbounded time or memory.
 
@@ -21,7 +21,7 @@ from tests.security import figures
 
 pytestmark = pytest.mark.django_db
 
-SUITE = "11 template sandbox"
+SUITE = "12 template sandbox"
 
 
 # What an attempt would put in the output if it got anywhere.
