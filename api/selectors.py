@@ -81,14 +81,19 @@ def template_list(*, account: Account) -> QuerySet[Template]:
     return Template.objects.filter(account=account).order_by("-created_at", "-id")
 
 
-def template_latest_versions(templates: Iterable[Template]) -> dict[int, TemplateVersion]:
-    """Each template's latest version by template id, in one query."""
-    return {
+def template_latest_versions(templates: Iterable[Template]) -> list[TemplateVersion]:
+    """Each template's latest version, in the templates' order, each with its .template
+    set: one query."""
+    templates = list(templates)
+    latest = {
         version.template_id: version
         for version in TemplateVersion.objects.filter(
-            template__in=list(templates), number=F("template__latest_version")
+            template__in=templates, number=F("template__latest_version")
         )
     }
+    for template in templates:
+        latest[template.pk].template = template
+    return [latest[template.pk] for template in templates]
 
 
 def template_versions(*, template: Template, most: int = 100) -> list[TemplateVersion]:

@@ -326,16 +326,6 @@ def _header_problem(name: str, value: Any, seen: set[str]) -> str | None:
     return None
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
-
-
 @extend_schema_field({"type": "object", "additionalProperties": True})
 class VariablesField(serializers.Field):
     """A JSON object of any values (a template's variables or defaults), small enough."""
@@ -351,7 +341,7 @@ class VariablesField(serializers.Field):
             self.fail("not_object")
         if len(json.dumps(data)) > MAX_VARIABLES_BYTES:
             self.fail("too_big")
-        if _has_nul(data):
+        if _without_nul(data) != data:
             self.fail("nul")
         return data
 

@@ -367,11 +367,9 @@ class TemplateViewSet(viewsets.ViewSet):
 
     def _version(self, template: Template, number: int | None) -> TemplateVersion:
         try:
-            version = services.template_version_get(template=template, number=number)
+            return services.template_version_get(template=template, number=number)
         except TemplateVersion.DoesNotExist as err:
             raise ValidationError({"version": [f"The template has no version {number}."]}) from err
-        version.template = template
-        return version
 
     def _detail(self, template: Template, number: int | None = None) -> dict[str, Any]:
         return TemplateDetailSerializer(
@@ -394,11 +392,7 @@ class TemplateViewSet(viewsets.ViewSet):
         query.is_valid(raise_exception=True)
         templates = selectors.template_list(account=api_key_of(request).account)
         paginator, page = _page(query, templates, TEMPLATES_PAGE_SIZE)
-        latest = selectors.template_latest_versions(page.object_list)
-        versions = []
-        for template in page.object_list:
-            latest[template.pk].template = template
-            versions.append(latest[template.pk])
+        versions = selectors.template_latest_versions(page.object_list)
         return success(
             {
                 "total": paginator.count,

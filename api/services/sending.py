@@ -404,12 +404,11 @@ def batch_enqueue(
         message = new.message
         new_by_message[id(message)] = new
         message.queued_at = now
-        turn = next(turns)
         if message.scheduled_at is not None:
             _schedule(message, turn_offset=queue.FAIR_SPACING * position)
         else:
             message.next_attempt_at = now
-            message.turn_at = turn
+            message.turn_at = next(turns)
         results.append(BatchItemResult(to=message.to_email, message=message))
     messages = [r.message for r in results if r.message is not None]
     held_back = {}

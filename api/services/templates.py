@@ -115,10 +115,13 @@ def template_delete(*, template: Template) -> None:
 
 
 def template_version_get(*, template: Template, number: int | None = None) -> TemplateVersion:
-    """Version `number` of the template, or its latest. Raises TemplateVersion.DoesNotExist."""
-    return TemplateVersion.objects.get(
+    """Version `number` of the template, or its latest, with `template` as its .template
+    (no query for it). Raises TemplateVersion.DoesNotExist."""
+    version = TemplateVersion.objects.get(
         template=template, number=number if number is not None else template.latest_version
     )
+    version.template = template
+    return version
 
 
 def template_render(*, version: TemplateVersion, variables: dict[str, Any]) -> templating.Rendered:
@@ -173,8 +176,6 @@ class TemplateCache:
         if template is None:
             return missing
         try:
-            version = template_version_get(template=template, number=reference.get("version"))
+            return template_version_get(template=template, number=reference.get("version"))
         except TemplateVersion.DoesNotExist:
             return f"The template has no version {reference.get('version')}."
-        version.template = template
-        return version

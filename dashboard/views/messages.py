@@ -255,14 +255,14 @@ def _not_scheduled(err: MessageNotScheduledError) -> str:
     ) % {"status": STATUS_LABELS.get(status, status)}
 
 
-def _scheduled_message(request: AuthenticatedRequest, pk: int) -> Message:
+def _own_message(request: AuthenticatedRequest, pk: int) -> Message:
     return get_object_or_404(Message, pk=pk, account=account_for_user(user=request.user))
 
 
 @login_required
 @require_POST
 def message_cancel(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    message = _scheduled_message(request, pk)
+    message = _own_message(request, pk)
     try:
         services.message_cancel(message=message)
     except MessageNotScheduledError as err:
@@ -275,7 +275,7 @@ def message_cancel(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def message_reschedule(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    message = _scheduled_message(request, pk)
+    message = _own_message(request, pk)
     form = _reschedule_form(request.POST)
     if not form.is_valid():
         for error in form.errors.get("scheduled_at", []):

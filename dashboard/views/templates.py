@@ -55,11 +55,9 @@ def _own_template(request: AuthenticatedRequest, pk: int) -> Template:
 
 def _version(template: Template, number: int | None = None) -> TemplateVersion:
     try:
-        version = services.template_version_get(template=template, number=number)
+        return services.template_version_get(template=template, number=number)
     except TemplateVersion.DoesNotExist as err:
         raise Http404 from err
-    version.template = template
-    return version
 
 
 def _as_json(value: Any) -> str:
