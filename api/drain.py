@@ -31,10 +31,11 @@ from django import db
 from django.conf import settings
 from django.db import connection
 
-from api import queue
+from api import outbox, queue
 from api.emails import build_email
 from api.models import Message
 from api.queue import Lease, QueueStats
+from api.services import testmode
 from api.tracking import remember_links
 from providers import courtesy, delivery, limits
 from providers.delivery import DeliveryResult, Outcome
@@ -725,8 +726,14 @@ def start_chunk(
     chunk = _Chunk(messages)
     if not messages:
         return chunk
+    outbox.mark_listening(messages)
     messages, suppressed = queue.without_suppressed(messages)
     chunk.tally.stats.failed += suppressed
+    live = [message for message in messages if not message.test]
+    for message in messages:
+        if message.test:  # a test key's: played out here, never sent (api.services.testmode)
+            chunk.tally.count(testmode.play_out(message, allow_retry=True))
+    messages = live
     provider_of = queue.providers_for(messages)
     by_provider: dict[Provider | None, list[Message]] = defaultdict(list)
     for message in messages:

@@ -107,6 +107,14 @@ class MessageNotScheduledError(ApiError):
         )
 
 
+class WebhookDisabledError(ApiError):
+    code = "WEBHOOK_DISABLED"
+    status_code = 409
+
+    def __init__(self) -> None:
+        super().__init__("This webhook endpoint is disabled; enable it first.")
+
+
 class TemplateInUseError(ApiError):
     code = "TEMPLATE_IN_USE"
     status_code = 409

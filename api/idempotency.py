@@ -51,29 +51,29 @@ def fingerprint(endpoint: str, body: Any) -> str:
 
 
 def idempotency_begin(
-    *, account: Account, key: str, request_fingerprint: str
+    *, account: Account, key: str, request_fingerprint: str, test: bool = False
 ) -> IdempotencyRecord | Replay:
     """Become the owner of `key`, or get the answer its owner gave.
 
-    Returns the new record when this request must do the work (then call
+    Test keys have keys of their own (`test`): the same key in live and test mode names
+    two requests. Returns the new record when this request must do the work (then call
     idempotency_finish or idempotency_abandon), or a Replay of the stored answer. Waits
     while the owner is still working. Raises IdempotencyConflictError when the key was used
     for a different request, or the owner does not finish within WAIT_FOR_FIRST_SECONDS.
     """
     now = timezone.now()
-    IdempotencyRecord.objects.filter(
-        account=account, key=key, created_at__lt=now - KEY_LIFETIME
-    ).delete()
+    records = IdempotencyRecord.objects.filter(account=account, test=test, key=key)
+    records.filter(created_at__lt=now - KEY_LIFETIME).delete()
     deadline = time.monotonic() + WAIT_FOR_FIRST_SECONDS
     while True:
         try:
             with transaction.atomic():
                 return IdempotencyRecord.objects.create(
-                    account=account, key=key, fingerprint=request_fingerprint
+                    account=account, test=test, key=key, fingerprint=request_fingerprint
                 )
         except IntegrityError:
             pass  # someone owns the key: read what they did
-        record = IdempotencyRecord.objects.filter(account=account, key=key).first()
+        record = records.first()
         if record is not None:
             if record.fingerprint != request_fingerprint:
                 raise IdempotencyConflictError()
@@ -110,8 +110,10 @@ def respond_once(request: Request, endpoint: str, handle: Callable[[], Response]
         raise ValidationError(
             {"Idempotency-Key": [f"Must be 1 to {MAX_KEY_LENGTH} printable characters."]}
         )
+    api_key = api_key_of(request)
     outcome = idempotency_begin(
-        account=api_key_of(request).account,
+        account=api_key.account,
+        test=api_key.test,
         key=key,
         request_fingerprint=fingerprint(endpoint, request.data),
     )

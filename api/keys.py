@@ -1,4 +1,5 @@
-"""The shape of API keys: mp_live_ + 43 random URL-safe characters (256 bits).
+"""The shape of API keys: mp_live_ (or mp_test_ for a test key) + 43 random URL-safe
+characters (256 bits).
 
 Only the first characters (the prefix, shown in the dashboard and used for lookup) and a
 keyed HMAC-SHA256 digest are stored; the full key exists only in the response that
@@ -12,11 +13,12 @@ import secrets
 from django.conf import settings
 
 KEY_SCHEME = "mp_live_"
-PREFIX_LENGTH = len(KEY_SCHEME) + 8
+TEST_KEY_SCHEME = "mp_test_"
+PREFIX_LENGTH = len(KEY_SCHEME) + 8  # both schemes are 8 characters long
 
 
-def generate_key() -> str:
-    return KEY_SCHEME + secrets.token_urlsafe(32)
+def generate_key(*, test: bool = False) -> str:
+    return (TEST_KEY_SCHEME if test else KEY_SCHEME) + secrets.token_urlsafe(32)
 
 
 def key_prefix(key: str) -> str:
@@ -39,4 +41,5 @@ def key_digest(key: str, hmac_key: str | None = None) -> str:
 
 
 def looks_like_key(key: str) -> bool:
-    return key.startswith(KEY_SCHEME) and len(key) > PREFIX_LENGTH and key.isascii()
+    scheme = key.startswith(KEY_SCHEME) or key.startswith(TEST_KEY_SCHEME)
+    return scheme and len(key) > PREFIX_LENGTH and key.isascii()

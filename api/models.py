@@ -11,6 +11,7 @@ from providers.models import Provider
 class Permission(models.TextChoices):
     MAIL = "mail"  # send mail through /api/v1/mail/* and read its status; read templates
     TEMPLATES = "templates"  # create, change and delete templates
+    WEBHOOKS = "webhooks"  # manage the account's webhook endpoints and see their deliveries
 
 
 def default_permissions() -> list[str]:
@@ -28,6 +29,9 @@ class ApiKey(models.Model):
     prefix = models.CharField(max_length=16, unique=True)
     digest = models.CharField(max_length=64)
     permissions = models.JSONField(default=default_permissions)
+    # A test key (mp_test_…): its messages are recorded but never reach a provider, and it
+    # sees only test data (api.testmode).
+    test = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -111,6 +115,8 @@ class Message(models.Model):
     )
     # When a scheduled message joins the queue (api.queue.release_scheduled); kept after.
     scheduled_at = models.DateTimeField(null=True, blank=True)
+    # Sent with a test key: never handed to a provider; only test keys see it.
+    test = models.BooleanField(default=False)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     # null, not "", while there is no error: the API shows it as JSON null.
@@ -137,11 +143,11 @@ class Message(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             # The account's log, newest first: the dashboard's pages walk it from a cursor
-            # (created_at, id). The status rides along (PostgreSQL) so that the overview's
-            # per-status counts of the last 14 days read this index alone, not the table.
+            # (created_at, id). The status and the test flag ride along (PostgreSQL) so that
+            # the overview's per-status counts of the last 14 days read this index alone.
             models.Index(
                 fields=["account", "-created_at", "-id"],
-                include=["status"],
+                include=["status", "test"],
                 name="message_account_recent",
             ),
             # The dashboard's "what happened to mail for this address?": the recipient filter.
@@ -211,6 +217,10 @@ class Message(models.Model):
                 name="message_status_known",
             ),
         ]
+
+    # Not a column: whether the account had an enabled webhook endpoint when the queue
+    # claimed this message (api.outbox.mark_listening); None: not looked up.
+    webhooks_listening: bool | None = None
 
     def __str__(self) -> str:
         return self.message_id
@@ -332,6 +342,7 @@ class IdempotencyRecord(models.Model):
     """
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    test = models.BooleanField(default=False)  # a test key's: test keys have keys of their own
     key = models.CharField(max_length=256)
     fingerprint = models.CharField(max_length=64)  # sha256 of the endpoint and the JSON body
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -341,7 +352,7 @@ class IdempotencyRecord(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "key"], name="one_record_per_idempotency_key"
+                fields=["account", "test", "key"], name="one_record_per_idempotency_key"
             )
         ]
 
@@ -433,6 +444,8 @@ class Suppression(models.Model):
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="suppressions")
     email = models.EmailField(max_length=254)  # lower-cased: addresses match case-insensitively
+    # Caused or added in test mode: holds back test messages only.
+    test = models.BooleanField(default=False)
     reason = models.CharField(max_length=16, choices=Reason.choices, default=Reason.MANUAL)
     description = models.TextField(blank=True)
     # The message whose bounce or complaint put the address here, if any.
@@ -444,8 +457,122 @@ class Suppression(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "email"], name="one_suppression_per_address")
+            models.UniqueConstraint(
+                fields=["account", "test", "email"], name="one_suppression_per_address"
+            )
         ]
 
     def __str__(self) -> str:
         return f"{self.email} ({self.reason})"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the customer's application that MailPass posts message events to, signed
+    with the endpoint's own secret (Standard Webhooks). api.services.webhooks manages
+    them, api.webhook_sender delivers."""
+
+    class DisabledReason(models.TextChoices):
+        MANUAL = "manual"  # turned off by a person
+        FAILING = "failing"  # turned off by MailPass: deliveries failed for days on end
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    url = models.CharField(max_length=2048)
+    description = models.CharField(max_length=200, blank=True)
+    events = models.JSONField(default=list)  # the event names it wants: api.webhook_events
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(  # noqa: DJ001 - null while enabled, as in the API
+        max_length=16, choices=DisabledReason.choices, null=True, blank=True
+    )
+    # The first failed attempt since the last success: 5 days of that disables it.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    # {"current": "whsec_…", "previous": "whsec_…"?}, encrypted like provider secrets.
+    secrets = models.TextField()
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    secret_rotated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "enabled"], name="webhook_account_enabled")]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookEvent(models.Model):
+    """One event as posted to endpoints: its id (the webhook-id header, the same on every
+    retry) and the exact body that is signed and sent."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    event_id = models.CharField(max_length=40)
+    type = models.CharField(max_length=32)  # "email.delivered", "webhook.test"
+    test = models.BooleanField(default=False)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event_id"], name="webhook_event_id_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+class WebhookDelivery(models.Model):
+    """An event on its way to one endpoint: claimed and retried like a queued message
+    (lease, SKIP LOCKED), until a 2xx or until its retries run out."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # waiting for its next attempt (or being attempted)
+        SUCCEEDED = "succeeded"  # a 2xx came back in time
+        FAILED = "failed"  # retries ran out, or the endpoint was disabled
+
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="+")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    test = models.BooleanField(default=False)  # the event's, for the mode-scoped log
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Of the latest attempt, null before the first.
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(null=True, blank=True)  # noqa: DJ001 - null: no error
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(  # the endpoint's log, newest first
+                fields=["endpoint", "test", "-created_at", "-id"], name="webhook_delivery_log"
+            ),
+            models.Index(  # the sender's claim: due pending deliveries, oldest first
+                fields=["next_attempt_at", "id"],
+                condition=models.Q(status="pending"),
+                name="webhook_delivery_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} to {self.endpoint_id} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One POST of a delivery: what came back, for the dashboard's delivery log."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="tries")
+    attempted_at = models.DateTimeField(default=timezone.now)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)  # "" for a 2xx
+    response_excerpt = models.TextField(blank=True)  # the start of the response body
+
+    class Meta:
+        ordering = ["attempted_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} @ {self.attempted_at}"

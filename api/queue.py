@@ -23,6 +23,7 @@ from django.db.models import F, Max, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from api import outbox
 from api.attachments import prefetch_attachments
 from api.models import Message, MessageEvent
 from api.selectors import suppressed_recipients
@@ -131,7 +132,7 @@ _SENDING_FIELDS = [
     *("account_id", "provider_id", "message_id", "from_email", "from_name", "to_email"),
     *("reply_to", "cc", "bcc", "subject", "html", "text", "tags", "metadata"),
     *("track_opens", "track_clicks", "attempts", "queued_at", "claim_token", "lease_expires_at"),
-    *("headers", "unsubscribe", "attachment_count"),
+    *("headers", "unsubscribe", "attachment_count", "test", "status"),
 ]
 
 
@@ -200,7 +201,29 @@ def mark_sent(sent: Sequence[tuple[Message, str, int | None]]) -> set[int]:
     ten rows in one statement 0.07 ms each. On PostgreSQL the statement is also prepared
     once per connection and group size (psycopg's Cursor binds on the server; Django's
     ClientCursor would send and plan it anew every time).
+
+    With the `sent` webhook event of every updated message whose account may have an
+    endpoint, in the same transaction (api.outbox).
     """
+    if not outbox.may_listen(message for message, _, _ in sent):
+        return _mark_sent(sent)
+    with transaction.atomic():
+        updated = _mark_sent(sent)
+        for message, _, _ in sent:
+            if message.pk in updated:
+                message.status = Message.Status.SENT
+        names = dict(
+            Provider.objects.filter(pk__in={p for _, _, p in sent}).values_list("pk", "name")
+        )
+        outbox.emit(
+            outbox.Happening(message, "sent", {"provider": names.get(provider_id, "")})
+            for message, _, provider_id in sent
+            if message.pk in updated
+        )
+    return updated
+
+
+def _mark_sent(sent: Sequence[tuple[Message, str, int | None]]) -> set[int]:
     now = timezone.now()
     sql = _MARK_SENT_SQL.format(
         table=connection.ops.quote_name(Message._meta.db_table),
@@ -274,9 +297,14 @@ def record_outcome(
                 f"Gave up after {attempts} attempts over {_hours(now - message.queued_at)}. "
                 f"Last error: {text}"
             )
-        updated = _guarded(message).update(
-            status=status, error_message=text, failure_reason=reason, **_RELEASE_CLAIM
-        )
+        with transaction.atomic():
+            updated = _guarded(message).update(
+                status=status, error_message=text, failure_reason=reason, **_RELEASE_CLAIM
+            )
+            if updated:
+                message.status = status
+                failed = {"reason": str(reason), "error": text}
+                outbox.emit([outbox.Happening(message, "failed", failed)])
     if not updated:
         logger.warning("message %s was reclaimed by another worker; outcome dropped", message.pk)
     message.status = status
@@ -355,13 +383,16 @@ def without_suppressed(messages: list[Message]) -> tuple[list[Message], int]:
     held_back: set[int] = set()
     for message, hits in suppressed_recipients(messages=messages):
         held_back.add(message.pk)
-        _guarded(message).update(
-            status=Message.Status.SUPPRESSED,
-            error_message=suppression_text(hits),
-            next_attempt_at=None,
-            claim_token=None,
-            lease_expires_at=None,
-        )
+        with transaction.atomic():
+            if _guarded(message).update(
+                status=Message.Status.SUPPRESSED,
+                error_message=suppression_text(hits),
+                next_attempt_at=None,
+                claim_token=None,
+                lease_expires_at=None,
+            ):
+                message.status = Message.Status.SUPPRESSED
+                outbox.emit([outbox.suppressed(message, [entry.email for entry in hits])])
     return [message for message in messages if message.pk not in held_back], len(held_back)
 
 

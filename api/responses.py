@@ -82,6 +82,7 @@ class MessageStatusSerializer(serializers.Serializer):
     attachments = AttachmentSummarySerializer(
         source="attachment_list", many=True, help_text="By name, type and size; never content."
     )
+    test = serializers.BooleanField(help_text="Sent with a test key: never handed to a provider.")
 
     @extend_schema_field(TemplateUsedSerializer(allow_null=True))
     def get_template(self, message: Any) -> dict[str, Any] | None:
@@ -226,3 +227,65 @@ class MessageScheduleSerializer(serializers.Serializer):
     message_id = serializers.CharField()
     status = serializers.CharField(help_text="scheduled, or cancelled")
     scheduled_at = serializers.DateTimeField(required=False)
+
+
+class WebhookEndpointSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    url = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    events = serializers.ListField(child=serializers.CharField())
+    enabled = serializers.BooleanField()
+    disabled_reason = serializers.CharField(
+        allow_null=True, help_text="manual (turned off by a person) or failing (by MailPass)."
+    )
+    failing_since = serializers.DateTimeField(
+        allow_null=True, help_text="The first failed attempt since the last success."
+    )
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    secret_rotated_at = serializers.DateTimeField(allow_null=True)
+    previous_secret_expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="Until then the previous secret signs too."
+    )
+
+
+class WebhookDetailSerializer(serializers.Serializer):
+    webhook = WebhookEndpointSerializer()
+
+
+class WebhookWithSecretSerializer(serializers.Serializer):
+    webhook = WebhookEndpointSerializer()
+    secret = serializers.CharField(help_text="whsec_…: shown only in this answer.")
+
+
+class WebhookListSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    page = serializers.IntegerField()
+    pages = serializers.IntegerField()
+    webhooks = WebhookEndpointSerializer(many=True)
+
+
+class WebhookDeliverySerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    event_id = serializers.CharField(source="event.event_id", help_text="The webhook-id header.")
+    type = serializers.CharField(source="event.type")
+    test = serializers.BooleanField()
+    status = serializers.CharField(help_text="pending, succeeded or failed.")
+    attempts = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    last_attempt_at = serializers.DateTimeField(allow_null=True)
+    response_code = serializers.IntegerField(allow_null=True)
+    duration_ms = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+
+
+class WebhookDeliveryDetailSerializer(serializers.Serializer):
+    delivery = WebhookDeliverySerializer()
+
+
+class WebhookDeliveryListSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    page = serializers.IntegerField()
+    pages = serializers.IntegerField()
+    deliveries = WebhookDeliverySerializer(many=True)

@@ -16,11 +16,14 @@ from drf_spectacular.extensions import (
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
+    OpenApiWebhook,
+    extend_schema,
     extend_schema_serializer,
     inline_serializer,
 )
 from rest_framework import serializers
 
+from api import outbox
 from api import serializers as limits
 from api.idempotency import MAX_KEY_LENGTH
 from providers.validators import HEADER_UNSAFE
@@ -68,15 +71,19 @@ ErrorEnvelope = inline_serializer(
 _ERRORS = {
     400: "VALIDATION_ERROR: missing or invalid fields, malformed JSON, unknown fields.",
     401: "UNAUTHORIZED: missing, malformed, unknown or revoked API key.",
-    403: "FORBIDDEN: the API key lacks the permission (`mail`, or `templates`) the call needs.",
-    404: "NOT_FOUND: no such message, template, or address on the list, in this account.",
+    403: "FORBIDDEN: the API key lacks the permission (`mail`, `templates` or `webhooks`) the "
+    "call needs.",
+    404: "NOT_FOUND: no such message, template, webhook endpoint, delivery or address on the "
+    "list, in this account (and this key's mode: live or test).",
     409: "IDEMPOTENCY_CONFLICT: the Idempotency-Key was used with another request, or its "
     "first request is still in progress. MESSAGE_NOT_SCHEDULED: cancel or reschedule of a "
     "message that is not scheduled (details.status). TEMPLATE_IN_USE: a template that "
-    "scheduled messages use cannot be deleted.",
+    "scheduled messages use cannot be deleted. WEBHOOK_DISABLED: a test event or a retry for "
+    "a disabled webhook endpoint.",
     413: "PAYLOAD_TOO_LARGE: the request body is over the maximum size.",
     415: "UNSUPPORTED_MEDIA_TYPE: the request body is not `application/json`.",
-    422: "NO_SMTP_PROVIDER: the account has no default provider. /send also: "
+    422: "NO_SMTP_PROVIDER: the account has no default provider (never for a test key). "
+    "/send also: "
     "RECIPIENT_SUPPRESSED, a recipient is on the suppression list (details.message_id, "
     "details.suppressed).",
     429: "SEND_LIMIT_EXCEEDED (a limit of the provider, or the account's daily quota: "
@@ -237,3 +244,72 @@ def subject_or_template(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
             {"required": ["template"], "not": {"anyOf": own_content}},
         ]
     return result
+
+
+class _WebhookEventDataSerializer(serializers.Serializer):
+    message_id = serializers.CharField()
+    to = serializers.EmailField()
+    # "from" is a Python keyword: declared below.
+    subject = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField())
+    metadata = serializers.DictField(child=serializers.CharField())
+    status = serializers.CharField(help_text="The message's status when the event was made.")
+    details = serializers.DictField(
+        help_text="By type: sent {provider}; delivered, bounced, complained, unsubscribed "
+        "{description}; failed {reason, error}; opened {user_agent, ip_address}; clicked "
+        "{url, user_agent, ip_address}; suppressed {addresses}; scheduled {scheduled_at}; "
+        "cancelled {}."
+    )
+
+
+_WebhookEventDataSerializer._declared_fields["from"] = serializers.EmailField()
+
+
+class WebhookEventSerializer(serializers.Serializer):
+    """The body MailPass posts to a webhook endpoint, signed per Standard Webhooks."""
+
+    type = serializers.ChoiceField(
+        choices=[f"email.{name}" for name in outbox.EVENT_NAMES] + [outbox.TEST_EVENT_TYPE]
+    )
+    created_at = serializers.DateTimeField()
+    test = serializers.BooleanField(help_text="Made in test mode (a test key's message).")
+    data = _WebhookEventDataSerializer()
+
+
+_SIGNATURE_HEADERS = [
+    OpenApiParameter(
+        "webhook-id",
+        str,
+        OpenApiParameter.HEADER,
+        required=True,
+        description="The event's id (msg_…): the same on every retry; deduplicate by it.",
+    ),
+    OpenApiParameter(
+        "webhook-timestamp",
+        int,
+        OpenApiParameter.HEADER,
+        required=True,
+        description="Unix seconds of this attempt; refuse one more than 5 minutes off.",
+    ),
+    OpenApiParameter(
+        "webhook-signature",
+        str,
+        OpenApiParameter.HEADER,
+        required=True,
+        description="v1,<base64 HMAC-SHA256 of '<id>.<timestamp>.<body>'> with the secret "
+        "after whsec_ base64-decoded; two, space-separated, while a rotation overlaps.",
+    ),
+]
+
+MESSAGE_EVENT_WEBHOOK = OpenApiWebhook(
+    name="messageEvent",
+    decorator=extend_schema(
+        summary="Something happened to a message (posted to your endpoint)",
+        description="Retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and then every 10 h "
+        "for about three days until the endpoint answers 2xx within 15 s; redirects are not "
+        "followed.",
+        request=WebhookEventSerializer,
+        parameters=_SIGNATURE_HEADERS,
+        responses={200: None},
+    ),
+)

@@ -22,6 +22,8 @@ from api.models import (
     Suppression,
     Template,
     TemplateVersion,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 
@@ -51,17 +53,17 @@ def normalize_message_id(raw: str) -> str:
     return f"<{value.removeprefix('<').removesuffix('>')}>"
 
 
-def message_get_for_account(*, account: Account, message_id: str) -> Message:
-    """The account's message with that Message-ID. Raises Message.DoesNotExist otherwise,
-
-    also for a message of another account: callers answer both with the same 404.
+def message_get_for_account(*, account: Account, message_id: str, test: bool = False) -> Message:
+    """The account's message with that Message-ID, a live one or (test=True) a test one.
+    Raises Message.DoesNotExist otherwise, also for a message of another account or mode:
+    callers answer all of these with the same 404.
     """
     normalized = normalize_message_id(message_id)
     # PostgreSQL refuses NUL in text, and no stored id has control characters or is longer.
     if len(normalized) > 255 or not normalized.isprintable():
         raise Message.DoesNotExist(normalized)
     message = Message.objects.select_related("template_version__template").get(
-        account=account, message_id=normalized
+        account=account, message_id=normalized, test=test
     )
     prefetch_attachments([message])
     return message
@@ -184,23 +186,27 @@ def suppressed_recipients(*, messages: list[Message]) -> list[tuple[Message, lis
         return []
     entries = Suppression.objects.filter(
         account_id__in={m.account_id for m in messages},
+        test__in={m.test for m in messages},
         email__in={address for m in messages for address in recipients_of(m)},
     )
-    by_address = {(entry.account_id, entry.email): entry for entry in entries}
+    by_address = {(entry.account_id, entry.test, entry.email): entry for entry in entries}
     found = []
     for message in messages:
         hits = [
-            by_address[(message.account_id, address)]
+            by_address[(message.account_id, message.test, address)]
             for address in dict.fromkeys(recipients_of(message))
-            if (message.account_id, address) in by_address
+            if (message.account_id, message.test, address) in by_address
         ]
         if hits:
             found.append((message, hits))
     return found
 
 
-def suppression_list(*, account: Account, email: str | None = None) -> QuerySet[Suppression]:
-    entries = Suppression.objects.filter(account=account)
+def suppression_list(
+    *, account: Account, email: str | None = None, test: bool = False
+) -> QuerySet[Suppression]:
+    """The account's live suppression list, or its test one."""
+    entries = Suppression.objects.filter(account=account, test=test)
     return entries.filter(email=email.strip().lower()) if email else entries
 
 
@@ -400,3 +406,42 @@ def message_queue_depth(*, account: Account) -> dict[str, int]:
         "queued": mine.filter(status=Message.Status.QUEUED).count(),
         "sending": mine.filter(status=Message.Status.SENDING).count(),
     }
+
+
+# --- Webhook endpoints ------------------------------------------------------------------------
+
+
+def webhook_list(*, account: Account) -> QuerySet[WebhookEndpoint]:
+    """The account's webhook endpoints, newest first."""
+    return WebhookEndpoint.objects.filter(account=account)
+
+
+def webhook_get_for_account(*, account: Account, reference: str | int) -> WebhookEndpoint:
+    """The account's endpoint with that id. Raises WebhookEndpoint.DoesNotExist otherwise,
+    also for another account's endpoint: callers answer both with one 404."""
+    number = str(reference)
+    if not (number.isdecimal() and len(number) <= 18):
+        raise WebhookEndpoint.DoesNotExist(number)
+    return WebhookEndpoint.objects.get(account=account, pk=int(number))
+
+
+def webhook_deliveries(
+    *, endpoint: WebhookEndpoint, test: bool, status: str | None = None
+) -> QuerySet[WebhookDelivery]:
+    """The endpoint's deliveries of live (or test) events, newest first."""
+    deliveries = WebhookDelivery.objects.filter(endpoint=endpoint, test=test)
+    if status:
+        deliveries = deliveries.filter(status=status)
+    return deliveries.select_related("event")
+
+
+def webhook_delivery_get(
+    *, endpoint: WebhookEndpoint, test: bool, reference: str | int
+) -> WebhookDelivery:
+    """One delivery of the endpoint in the key's mode; WebhookDelivery.DoesNotExist else."""
+    number = str(reference)
+    if not (number.isdecimal() and len(number) <= 18):
+        raise WebhookDelivery.DoesNotExist(number)
+    return WebhookDelivery.objects.select_related("event", "endpoint").get(
+        endpoint=endpoint, test=test, pk=int(number)
+    )

@@ -733,3 +733,40 @@ class TemplateQuerySerializer(serializers.Serializer):
         if not (value.isdecimal() and len(value) <= 9 and int(value) >= 1):
             raise serializers.ValidationError("Must be a version number (1 or more).")
         return int(value)
+
+
+class WebhookInputSerializer(StrictSerializer):
+    """POST /api/v1/webhooks, and PATCH (partial=True: any of the fields)."""
+
+    url = serializers.CharField(
+        max_length=2048, help_text="https:// (http:// only where private hosts are allowed)."
+    )
+    description = HeaderCharField(max_length=200, required=False, allow_blank=True)
+    events = serializers.ListField(
+        child=serializers.CharField(max_length=32),
+        max_length=50,
+        required=False,
+        help_text="Event types: sent, delivered, bounced, failed, complained, unsubscribed, "
+        "opened, clicked, suppressed, scheduled, cancelled. Default: all.",
+    )
+    enabled = serializers.BooleanField(required=False)
+
+
+class RotateSecretInputSerializer(StrictSerializer):
+    overlap_hours = serializers.IntegerField(
+        min_value=0,
+        max_value=168,
+        default=24,
+        help_text="How long the previous secret goes on signing next to the new one.",
+    )
+
+
+class WebhookDeliveryListQuerySerializer(PageQuerySerializer):
+    """GET /api/v1/webhooks/{id}/deliveries: ?status= and ?page=."""
+
+    status = QueryParameter(required=False)
+
+    def validate_status(self, value: str) -> str:
+        if value not in ("pending", "succeeded", "failed"):
+            raise serializers.ValidationError("Must be pending, succeeded or failed.")
+        return value

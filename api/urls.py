@@ -3,7 +3,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.negotiation import DefaultContentNegotiation
 
 from api.errors import api_not_found
-from api.views import HealthView, MailViewSet, SuppressionViewSet, TemplateViewSet
+from api.views import (
+    HealthView,
+    MailViewSet,
+    SuppressionViewSet,
+    TemplateViewSet,
+    WebhookViewSet,
+)
 
 app_name = "api"
 
@@ -68,6 +74,30 @@ urlpatterns = [
         "v1/suppressions/<path:email>",
         SuppressionViewSet.as_view({"delete": "destroy"}),
         name="suppression",
+    ),
+    path("v1/webhooks", WebhookViewSet.as_view({"get": "list", "post": "create"}), name="webhooks"),
+    path(
+        "v1/webhooks/<str:id>",
+        WebhookViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        name="webhook",
+    ),
+    path(
+        "v1/webhooks/<str:id>/rotate-secret",
+        WebhookViewSet.as_view({"post": "rotate_secret"}),
+        name="webhook-rotate-secret",
+    ),
+    path(
+        "v1/webhooks/<str:id>/test", WebhookViewSet.as_view({"post": "test"}), name="webhook-test"
+    ),
+    path(
+        "v1/webhooks/<str:id>/deliveries",
+        WebhookViewSet.as_view({"get": "deliveries"}),
+        name="webhook-deliveries",
+    ),
+    path(
+        "v1/webhooks/<str:id>/deliveries/<str:delivery_id>/retry",
+        WebhookViewSet.as_view({"post": "retry"}),
+        name="webhook-delivery-retry",
     ),
     path("v1/health", HealthView.as_view(), name="health"),
     # DRF's own negotiation, not the API's JSON-only one: the schema comes as YAML or JSON

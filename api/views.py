@@ -1,4 +1,5 @@
 import base64
+import datetime as dt
 import hmac
 import math
 from typing import Any
@@ -23,7 +24,14 @@ from api import unsubscribe as unsubscribe_links
 from api.authentication import api_key_of
 from api.envelope import success
 from api.errors import RecipientSuppressedError, ServiceUnavailableError, error_of
-from api.models import Message, Permission, Template, TemplateVersion
+from api.models import (
+    Message,
+    Permission,
+    Template,
+    TemplateVersion,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from api.responses import (
     BatchResultSerializer,
     HealthSerializer,
@@ -39,6 +47,13 @@ from api.responses import (
     TemplateListSerializer,
     TemplateRenderedSerializer,
     TemplateSerializer,
+    WebhookDeliveryDetailSerializer,
+    WebhookDeliveryListSerializer,
+    WebhookDeliverySerializer,
+    WebhookDetailSerializer,
+    WebhookEndpointSerializer,
+    WebhookListSerializer,
+    WebhookWithSecretSerializer,
 )
 from api.schema import (
     IDEMPOTENCY_KEY,
@@ -53,12 +68,15 @@ from api.serializers import (
     MessageInputSerializer,
     PageQuerySerializer,
     RescheduleInputSerializer,
+    RotateSecretInputSerializer,
     StatusQuerySerializer,
     SuppressionInputSerializer,
     SuppressionListQuerySerializer,
     TemplateInputSerializer,
     TemplateQuerySerializer,
     TemplateRenderInputSerializer,
+    WebhookDeliveryListQuerySerializer,
+    WebhookInputSerializer,
 )
 from api.services import BatchItemResult
 
@@ -99,9 +117,11 @@ def _scheduled_at(message: Message) -> dict[str, Any]:
 
 
 def _message_of(request: Request, message_id: str) -> Message:
+    """The key's account's message, live or test as the key is; a 404 otherwise."""
+    api_key = api_key_of(request)
     try:
         return selectors.message_get_for_account(
-            account=api_key_of(request).account, message_id=message_id
+            account=api_key.account, message_id=message_id, test=api_key.test
         )
     except Message.DoesNotExist as err:
         raise NotFound() from err
@@ -290,8 +310,9 @@ class SuppressionViewSet(viewsets.ViewSet):
     def list(self, request: Request) -> Response:
         query = SuppressionListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
+        api_key = api_key_of(request)
         entries = selectors.suppression_list(
-            account=api_key_of(request).account, email=query.validated_data.get("email")
+            account=api_key.account, email=query.validated_data.get("email"), test=api_key.test
         )
         paginator, page = _page(query, entries.select_related("message"), SUPPRESSIONS_PAGE_SIZE)
         return success(
@@ -316,8 +337,9 @@ class SuppressionViewSet(viewsets.ViewSet):
     def create(self, request: Request) -> Response:
         serializer = SuppressionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        api_key = api_key_of(request)
         entry, created = services.suppression_add(
-            account=api_key_of(request).account, **serializer.validated_data
+            account=api_key.account, test=api_key.test, **serializer.validated_data
         )
         return success(
             {"created": created, "suppression": SuppressionSerializer(entry).data},
@@ -336,7 +358,8 @@ class SuppressionViewSet(viewsets.ViewSet):
         },
     )
     def destroy(self, request: Request, email: str) -> Response:
-        if not services.suppression_remove(account=api_key_of(request).account, email=email):
+        api_key = api_key_of(request)
+        if not services.suppression_remove(account=api_key.account, email=email, test=api_key.test):
             raise NotFound("This address is not on the suppression list.")
         return success({"email": email.strip().lower()})
 
@@ -498,6 +521,196 @@ class TemplateViewSet(viewsets.ViewSet):
                 "version": version.number,
             }
         )
+
+
+WEBHOOKS_PAGE_SIZE = 100
+DELIVERIES_PAGE_SIZE = 50
+WEBHOOK_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The endpoint's id.")
+
+
+@extend_schema(tags=["Webhooks"], parameters=THROTTLED)
+class WebhookViewSet(viewsets.ViewSet):
+    """The account's webhook endpoints, and the deliveries of events to them. Deliveries
+    are seen in the key's mode: a test key sees those of test events only."""
+
+    required_permission = Permission.WEBHOOKS
+
+    def _endpoint(self, request: Request, id: str) -> WebhookEndpoint:
+        try:
+            return selectors.webhook_get_for_account(
+                account=api_key_of(request).account, reference=id
+            )
+        except WebhookEndpoint.DoesNotExist as err:
+            raise NotFound("No webhook endpoint with this id.") from err
+
+    @extend_schema(
+        summary="List webhook endpoints, newest first",
+        parameters=[_page_parameter(WEBHOOKS_PAGE_SIZE)],
+        responses={
+            200: envelope("WebhookListResponse", WebhookListSerializer()),
+            **error_responses(400, 401, 403, 429),
+        },
+    )
+    def list(self, request: Request) -> Response:
+        query = PageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        endpoints = selectors.webhook_list(account=api_key_of(request).account)
+        paginator, page = _page(query, endpoints, WEBHOOKS_PAGE_SIZE)
+        return success(
+            {
+                "total": paginator.count,
+                "page": page.number,
+                "pages": paginator.num_pages,
+                "webhooks": WebhookEndpointSerializer(page.object_list, many=True).data,
+            }
+        )
+
+    @extend_schema(
+        summary="Add a webhook endpoint",
+        request=WebhookInputSerializer,
+        responses={
+            201: envelope("WebhookCreatedResponse", WebhookWithSecretSerializer()),
+            **error_responses(400, 401, 403, 413, 415, 429),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        serializer = WebhookInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint, secret = services.webhook_create(
+            account=api_key_of(request).account, **serializer.validated_data
+        )
+        return success(
+            {"webhook": WebhookEndpointSerializer(endpoint).data, "secret": secret}, status=201
+        )
+
+    @extend_schema(
+        summary="A webhook endpoint",
+        parameters=[WEBHOOK_ID],
+        responses={
+            200: envelope("WebhookResponse", WebhookDetailSerializer()),
+            **error_responses(401, 403, 404, 429),
+        },
+    )
+    def retrieve(self, request: Request, id: str) -> Response:
+        return success({"webhook": WebhookEndpointSerializer(self._endpoint(request, id)).data})
+
+    @extend_schema(
+        summary="Change a webhook endpoint",
+        request=WebhookInputSerializer(partial=True),
+        parameters=[WEBHOOK_ID],
+        responses={
+            200: envelope("WebhookUpdatedResponse", WebhookDetailSerializer()),
+            **error_responses(400, 401, 403, 404, 413, 415, 429),
+        },
+    )
+    def partial_update(self, request: Request, id: str) -> Response:
+        endpoint = self._endpoint(request, id)
+        serializer = WebhookInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        endpoint = services.webhook_update(endpoint=endpoint, **serializer.validated_data)
+        return success({"webhook": WebhookEndpointSerializer(endpoint).data})
+
+    @extend_schema(
+        summary="Delete a webhook endpoint and its deliveries",
+        parameters=[WEBHOOK_ID],
+        responses={
+            200: envelope(
+                "WebhookDeletedResponse",
+                inline_serializer("WebhookDeleted", {"id": serializers.IntegerField()}),
+            ),
+            **error_responses(401, 403, 404, 429),
+        },
+    )
+    def destroy(self, request: Request, id: str) -> Response:
+        endpoint = self._endpoint(request, id)
+        deleted = {"id": endpoint.pk}
+        services.webhook_delete(endpoint=endpoint)
+        return success(deleted)
+
+    @extend_schema(
+        summary="Give a webhook endpoint a new signing secret",
+        request=RotateSecretInputSerializer,
+        parameters=[WEBHOOK_ID],
+        responses={
+            200: envelope("WebhookSecretResponse", WebhookWithSecretSerializer()),
+            **error_responses(400, 401, 403, 404, 413, 415, 429),
+        },
+    )
+    def rotate_secret(self, request: Request, id: str) -> Response:
+        endpoint = self._endpoint(request, id)
+        serializer = RotateSecretInputSerializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        overlap = dt.timedelta(hours=serializer.validated_data["overlap_hours"])
+        secret = services.webhook_rotate_secret(endpoint=endpoint, overlap=overlap)
+        return success({"webhook": WebhookEndpointSerializer(endpoint).data, "secret": secret})
+
+    @extend_schema(
+        summary="Send a signed test event to a webhook endpoint",
+        request=None,
+        parameters=[WEBHOOK_ID],
+        responses={
+            202: envelope("WebhookTestResponse", WebhookDeliveryDetailSerializer()),
+            **error_responses(401, 403, 404, 409, 429),
+        },
+    )
+    def test(self, request: Request, id: str) -> Response:
+        endpoint = self._endpoint(request, id)
+        delivery = services.webhook_send_test(endpoint=endpoint, test=api_key_of(request).test)
+        return success({"delivery": WebhookDeliverySerializer(delivery).data}, status=202)
+
+    @extend_schema(
+        summary="Deliveries of events to a webhook endpoint, newest first",
+        parameters=[
+            WEBHOOK_ID,
+            OpenApiParameter("status", str, enum=["pending", "succeeded", "failed"]),
+            _page_parameter(DELIVERIES_PAGE_SIZE),
+        ],
+        responses={
+            200: envelope("WebhookDeliveryListResponse", WebhookDeliveryListSerializer()),
+            **error_responses(400, 401, 403, 404, 429),
+        },
+    )
+    def deliveries(self, request: Request, id: str) -> Response:
+        endpoint = self._endpoint(request, id)
+        query = WebhookDeliveryListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        deliveries = selectors.webhook_deliveries(
+            endpoint=endpoint,
+            test=api_key_of(request).test,
+            status=query.validated_data.get("status"),
+        )
+        paginator, page = _page(query, deliveries, DELIVERIES_PAGE_SIZE)
+        return success(
+            {
+                "total": paginator.count,
+                "page": page.number,
+                "pages": paginator.num_pages,
+                "deliveries": WebhookDeliverySerializer(page.object_list, many=True).data,
+            }
+        )
+
+    @extend_schema(
+        summary="Try a delivery again now",
+        request=None,
+        parameters=[
+            WEBHOOK_ID,
+            OpenApiParameter("delivery_id", int, OpenApiParameter.PATH),
+        ],
+        responses={
+            202: envelope("WebhookRetryResponse", WebhookDeliveryDetailSerializer()),
+            **error_responses(401, 403, 404, 409, 429),
+        },
+    )
+    def retry(self, request: Request, id: str, delivery_id: str) -> Response:
+        endpoint = self._endpoint(request, id)
+        try:
+            delivery = selectors.webhook_delivery_get(
+                endpoint=endpoint, test=api_key_of(request).test, reference=delivery_id
+            )
+        except WebhookDelivery.DoesNotExist as err:
+            raise NotFound("No delivery with this id for this endpoint.") from err
+        delivery = services.webhook_delivery_retry(delivery=delivery)
+        return success({"delivery": WebhookDeliverySerializer(delivery).data}, status=202)
 
 
 @extend_schema(tags=["Operations"])

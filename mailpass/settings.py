@@ -276,6 +276,9 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.subject_or_template",
     ],
+    # What MailPass posts to customers' endpoints (OpenAPI 3.1's webhooks section).
+    "OAS_VERSION": "3.1.0",
+    "WEBHOOKS": ["api.schema.MESSAGE_EVENT_WEBHOOK"],
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -285,6 +288,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # purge deletes messages past MAILPASS_MESSAGE_RETENTION_DAYS and unused attachments.
 CRONJOBS = [
     ("* * * * *", "django.core.management.call_command", ["process_mail_queue", "--quiet"]),
+    ("* * * * *", "django.core.management.call_command", ["process_webhooks", "--quiet"]),
     ("17 3 * * *", "django.core.management.call_command", ["purge", "--quiet"]),
 ]
 # The crontab program that `crontab add/show/remove` run (looked up on PATH).

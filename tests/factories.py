@@ -34,9 +34,14 @@ def make_api_key(
     *,
     permissions: list[str] | None = None,
     created_by: AbstractBaseUser | None = None,
+    test: bool = False,
 ) -> tuple[ApiKey, str]:
     return api_key_create(
-        account=account, name="test key", permissions=permissions, created_by=created_by
+        account=account,
+        name="test key",
+        permissions=permissions,
+        created_by=created_by,
+        test=test,
     )
 
 

@@ -6,6 +6,8 @@
   events        opens and clicks from tracking links, events ESPs report by webhook
   templates     templates and their versions: create, change, roll back, delete, render
   scheduling    scheduled messages: the time's bounds, cancel, reschedule
+  testmode      what happens to a test key's message instead of a provider
+  webhooks      webhook endpoints: create, change, rotate secrets; test events, retries
 
 Every public name is re-exported here, so a caller need not know which module holds it.
 """
@@ -37,6 +39,14 @@ from api.services.templates import (
     template_update,
     template_version_get,
 )
+from api.services.webhooks import (
+    webhook_create,
+    webhook_delete,
+    webhook_delivery_retry,
+    webhook_rotate_secret,
+    webhook_send_test,
+    webhook_update,
+)
 
 __all__ = [
     "TRACKING_FIELDS",
@@ -65,4 +75,10 @@ __all__ = [
     "template_roll_back",
     "template_update",
     "template_version_get",
+    "webhook_create",
+    "webhook_delete",
+    "webhook_delivery_retry",
+    "webhook_rotate_secret",
+    "webhook_send_test",
+    "webhook_update",
 ]

@@ -1,12 +1,13 @@
 """Message events: opens and clicks from tracking links, and what ESPs report by webhook."""
 
+import datetime as dt
 import hashlib
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from api import tracking
+from api import outbox, tracking
 from api.models import Message, MessageEvent, MessageLink, Suppression
 from api.services.suppressions import suppression_add
 from providers.models import Provider
@@ -17,7 +18,7 @@ def _trackable(message_pk: int) -> Message | None:
     MAILPASS_TRACKING_LINK_DAYS ago, by an account the operator lets track."""
     message = (
         Message.objects.filter(pk=message_pk, account__tracking_enabled=True)
-        .only("pk", "account_id", "created_at")
+        .only(*_EMITTED_FIELDS, "created_at")
         .first()
     )
     if message is None or tracking.link_expired(message.created_at):
@@ -48,13 +49,15 @@ def event_record_open(*, message_pk: int, ip_address: str | None, user_agent: st
         user_agent=user_agent,
     ).exists()
     if not repeat and _room_for_tracking_event(message):
-        MessageEvent.objects.create(
-            account_id=message.account_id,
-            message=message,
-            event_type=MessageEvent.Type.OPEN,
-            ip_address=ip_address,
-            user_agent=user_agent,
-        )
+        with transaction.atomic():
+            event = MessageEvent.objects.create(
+                account_id=message.account_id,
+                message=message,
+                event_type=MessageEvent.Type.OPEN,
+                ip_address=ip_address,
+                user_agent=user_agent,
+            )
+            outbox.emit_events([(event, message)])
     return True
 
 
@@ -75,14 +78,16 @@ def event_record_click(
     if url is None:
         return None
     if _room_for_tracking_event(message):
-        MessageEvent.objects.create(
-            account_id=message.account_id,
-            message=message,
-            event_type=MessageEvent.Type.CLICK,
-            url=url[:2048],
-            ip_address=ip_address,
-            user_agent=user_agent[:1000],
-        )
+        with transaction.atomic():
+            event = MessageEvent.objects.create(
+                account_id=message.account_id,
+                message=message,
+                event_type=MessageEvent.Type.CLICK,
+                url=url[:2048],
+                ip_address=ip_address,
+                user_agent=user_agent[:1000],
+            )
+            outbox.emit_events([(event, message)])
     return url
 
 
@@ -132,39 +137,77 @@ def provider_event_record(*, provider: Provider, event: Any) -> MessageEvent | N
         Message.objects.filter(
             account_id=provider.account_id, provider_message_id=str(event.message_id)[:255]
         )
-        .only("pk", "account_id", "status", "to_email")
+        .only(*_EMITTED_FIELDS)
         .first()
     )
     if message is None:
         return None
     description = event.description or event.mta_response or event.reject_reason or ""
+    return event_record_reported(
+        message=message,
+        event_type=event_type,
+        description=str(description),
+        provider_event_id=_provider_event_id(provider, event),
+        url=event.click_url or "",
+        user_agent=event.user_agent or "",
+        created_at=event.timestamp,
+        recipient=event.recipient,
+    )
+
+
+# What an event's webhook payload reads of its message (api.outbox).
+_EMITTED_FIELDS = (
+    *("pk", "account_id", "status", "message_id", "to_email", "from_email", "subject"),
+    *("tags", "metadata", "test", "scheduled_at"),
+)
+
+
+def event_record_reported(
+    *,
+    message: Message,
+    event_type: MessageEvent.Type,
+    description: str = "",
+    provider_event_id: str = "",
+    url: str = "",
+    user_agent: str = "",
+    created_at: dt.datetime | None = None,
+    recipient: str | None = None,
+) -> MessageEvent | None:
+    """Record what happened to a sent message after a provider took it (as an ESP reports
+    it, or as test mode plays it out): the event, the message's new status, the address
+    suppressed after a hard bounce, a complaint or an unsubscribe, and the webhook event,
+    all in one transaction. A report already recorded (same provider_event_id) changes
+    nothing and returns None."""
     try:
         with transaction.atomic():
             recorded = MessageEvent.objects.create(
                 account_id=message.account_id,
                 message=message,
                 event_type=event_type,
-                provider_event_id=_provider_event_id(provider, event),
-                url=(event.click_url or "")[:2048],
-                user_agent=(event.user_agent or "")[:1000],
-                description=str(description)[:2000],
-                created_at=event.timestamp or timezone.now(),
+                provider_event_id=provider_event_id,
+                url=url[:2048],
+                user_agent=user_agent[:1000],
+                description=description[:2000],
+                created_at=created_at or timezone.now(),
             )
+            if event_type in _STATUS_AFTER:
+                status, after = _STATUS_AFTER[event_type]
+                if Message.objects.filter(pk=message.pk, status__in=after).update(
+                    status=status, updated_at=timezone.now()
+                ):
+                    message.status = status
+            if event_type in _SUPPRESS_AFTER:
+                suppression_add(
+                    account=message.account,
+                    email=recipient or message.to_email,
+                    reason=_SUPPRESS_AFTER[event_type],
+                    description=description[:500],
+                    message=message,
+                    test=message.test,
+                )
+            outbox.emit_events([(recorded, message)])
     except IntegrityError:  # this very report was recorded before
         return None
-    if event_type in _STATUS_AFTER:
-        status, after = _STATUS_AFTER[event_type]
-        Message.objects.filter(pk=message.pk, status__in=after).update(
-            status=status, updated_at=timezone.now()
-        )
-    if event_type in _SUPPRESS_AFTER:
-        suppression_add(
-            account=provider.account,
-            email=event.recipient or message.to_email,
-            reason=_SUPPRESS_AFTER[event_type],
-            description=str(description)[:500],
-            message=message,
-        )
     return recorded
 
 

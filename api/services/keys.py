@@ -20,13 +20,15 @@ def api_key_create(
     name: str,
     created_by: User | None = None,
     permissions: list[str] | None = None,
+    test: bool = False,
 ) -> tuple[ApiKey, str]:
-    """Create a key and return it with its full secret, which is not stored anywhere.
+    """Create a key and return it with its full secret, which is not stored anywhere. A
+    test key (mp_test_…) records mail without sending it and sees only test data.
 
     Retries on the (astronomically unlikely) prefix collision.
     """
     for _ in range(5):
-        secret = generate_key()
+        secret = generate_key(test=test)
         try:
             with transaction.atomic():
                 api_key = ApiKey.objects.create(
@@ -36,6 +38,7 @@ def api_key_create(
                     prefix=key_prefix(secret),
                     digest=key_digest(secret),
                     permissions=permissions if permissions is not None else default_permissions(),
+                    test=test,
                 )
         except IntegrityError:
             continue

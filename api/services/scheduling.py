@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from api import outbox
 from api.errors import MessageNotScheduledError
 from api.models import Message, MessageEvent
 
@@ -48,11 +49,13 @@ def message_cancel(*, message: Message) -> Message:
             status=Message.Status.CANCELLED, updated_at=timezone.now()
         )
         if cancelled:
-            MessageEvent.objects.create(
+            event = MessageEvent.objects.create(
                 account_id=message.account_id,
                 message=message,
                 event_type=MessageEvent.Type.CANCELLED,
             )
+            message.status = Message.Status.CANCELLED
+            outbox.emit_events([(event, message)])
     message.refresh_from_db(fields=["status", "updated_at"])
     if message.status != Message.Status.CANCELLED:
         raise MessageNotScheduledError(message_id=message.message_id, status=message.status)
@@ -71,7 +74,9 @@ def message_reschedule(*, message: Message, scheduled_at: dt.datetime) -> Messag
         )
         message.refresh_from_db(fields=["status", "scheduled_at", "updated_at"])
         if moved:
-            scheduled_event(message, moved=True).save()
+            event = scheduled_event(message, moved=True)
+            event.save()
+            outbox.emit_events([(event, message)])
     if message.status != Message.Status.SCHEDULED:
         raise MessageNotScheduledError(message_id=message.message_id, status=message.status)
     return message

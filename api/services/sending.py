@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.models import Account
 from accounts.quotas import quota_take
-from api import queue
+from api import outbox, queue
 from api.attachments import Upload, attachments_for, files_store, prefetch_attachments
 from api.emails import email_for_sending, new_message_id, provider_needs
 from api.errors import (
@@ -36,6 +36,7 @@ from api.selectors import recipients_of, suppressed_recipients
 from api.services.scheduling import check_scheduled_at, scheduled_event
 from api.services.suppressions import suppression_text
 from api.services.templates import TemplateCache, template_render
+from api.services.testmode import play_out
 from providers import courtesy, deadline, delivery, limits, pool
 from providers.delivery import Outcome
 from providers.models import Provider
@@ -61,21 +62,24 @@ def _new_message(
     *,
     account: Account,
     api_key: ApiKey | None,
-    provider: Provider,
+    provider: Provider | None,
     data: dict[str, Any],
     templates: TemplateCache,
 ) -> NewMessage:
     """An unsaved Message from validated input, the provider's sender filling the gaps,
-    its subject and bodies rendered from its template if it names one.
+    its subject and bodies rendered from its template if it names one. A test key's
+    message is checked against the default provider, if there is one, but never given one.
 
     Raises ValidationError when neither the request nor the provider names a sender, when
     the template is unknown or does not render, when scheduled_at is out of bounds, and
     when the provider cannot take the message (too large, inline files it cannot send…).
     """
-    from_email = data.get("from_email") or provider.from_email
+    from_email = data.get("from_email") or (provider.from_email if provider else "")
     if not from_email:
         raise ValidationError(
             {"from_email": ["Required: the default provider has no sender address."]}
+            if provider
+            else {"from_email": ["Required: the account has no provider to take it from."]}
         )
     if "scheduled_at" in data:
         check_scheduled_at(data["scheduled_at"])
@@ -86,13 +90,15 @@ def _new_message(
         content = _rendered(version, data["template"].get("variables", {}))
     uploads = [Upload.from_input(item) for item in data.get("attachments", [])]
     tracking = {name: _tracking_choice(account, data, name) for name in TRACKING_FIELDS}
+    test = api_key is not None and api_key.test
     message = Message(
         account=account,
         api_key=api_key,
-        provider=provider,
+        provider=None if test else provider,
+        test=test,
         message_id=new_message_id(),
         from_email=from_email,
-        from_name=data.get("from_name", provider.from_name),
+        from_name=data.get("from_name", provider.from_name if provider else ""),
         to_email=data["to"],
         reply_to=data.get("reply_to", ""),
         cc=data.get("cc", []),
@@ -109,7 +115,8 @@ def _new_message(
         attachment_count=len(uploads),
         **tracking,
     )
-    _check_provider_takes(provider, message, uploads)
+    if provider is not None:
+        _check_provider_takes(provider, message, uploads)
     return NewMessage(message, uploads)
 
 
@@ -203,7 +210,12 @@ def message_send(*, account: Account, api_key: ApiKey | None, data: dict[str, An
     SendFailedError (the provider did not accept it; the message is recorded as failed).
     The message is stored as `sending` with a lease before the provider is contacted, so
     if this process dies mid-send the queue picks it up: nothing accepted is ever lost.
+
+    With a test key no provider is needed or contacted: the message is recorded and its
+    recipient address plays out what happens next (api.services.testmode).
     """
+    if api_key is not None and api_key.test:
+        return _send_through([], account=account, api_key=api_key, data=data)
     provider = _default_provider(account)
     return _send_through(
         provider_chain(provider=provider), account=account, api_key=api_key, data=data
@@ -241,8 +253,8 @@ def _send_through(
     chain: list[Provider], *, account: Account, api_key: ApiKey | None, data: dict[str, Any]
 ) -> Message:
     """message_send's work, through the first provider of `chain` and then the others in
-    turn while one certainly did not take the message."""
-    provider = chain[0]
+    turn while one certainly did not take the message; no chain: a test key's message."""
+    provider = chain[0] if chain else provider_get_default(account=account)
     new = _new_message(
         account=account,
         api_key=api_key,
@@ -256,6 +268,7 @@ def _send_through(
         _record_suppressed(message, hits)
         with transaction.atomic():
             _save_with_attachments(account, [new])
+            outbox.emit([outbox.suppressed(message, [entry.email for entry in hits])])
         raise RecipientSuppressedError(
             message_id=message.message_id, addresses=[entry.email for entry in hits]
         )
@@ -264,8 +277,12 @@ def _send_through(
         with transaction.atomic():
             _take_quota(account, [new])
             _save_with_attachments(account, [new])
-            scheduled_event(message).save()
+            event = scheduled_event(message)
+            event.save()
+            outbox.emit_events([(event, message)])
         return message
+    if message.test:
+        return _send_test(new)
     grant = None
     if provider.has_limits:
         grant = limits.acquire(provider=provider, wanted=1)
@@ -307,6 +324,21 @@ def _send_through(
         raise SendFailedError(message_id=message.message_id, provider_error=final.result.error_text)
     if not final.provider.has_limits:
         limits.record_usage(provider=final.provider, count=1)
+    return message
+
+
+def _send_test(new: NewMessage) -> Message:
+    """Record a test key's message as a provider would have taken it, and play out what its
+    address asks for; the message's status is the one /send answers (sent, or failed)."""
+    message = new.message
+    with transaction.atomic():
+        _take_quota(message.account, [new])
+        message.status = Message.Status.SENDING
+        message.claim_token = uuid.uuid4()
+        lease = dt.timedelta(seconds=settings.MAILPASS_QUEUE_LEASE_SECONDS)
+        message.lease_expires_at = timezone.now() + lease
+        _save_with_attachments(message.account, [new])
+    message.status = play_out(message, allow_retry=False)
     return message
 
 
@@ -384,7 +416,8 @@ def batch_enqueue(
     queue_id (pk) and message_id. An item with a suppressed recipient is recorded as
     `suppressed`, not queued.
     """
-    provider = _default_provider(account)
+    test = api_key is not None and api_key.test
+    provider = provider_get_default(account=account) if test else _default_provider(account)
     now = timezone.now()
     turns = iter(queue.next_turns(account_id=account.pk, count=len(items)))
     templates = TemplateCache(account)
@@ -429,12 +462,17 @@ def batch_enqueue(
         _save_with_attachments(
             account, [new_by_message[id(r.message)] for r in results if r.message is not None]
         )
-        MessageEvent.objects.bulk_create(
-            [
-                scheduled_event(r.message)
-                for r in results
-                if r.message is not None and r.message.status == Message.Status.SCHEDULED
-            ]
+        scheduled = [
+            (scheduled_event(r.message), r.message)
+            for r in results
+            if r.message is not None and r.message.status == Message.Status.SCHEDULED
+        ]
+        MessageEvent.objects.bulk_create([event for event, _ in scheduled])
+        outbox.emit_events(scheduled)
+        outbox.emit(
+            outbox.suppressed(r.message, r.suppressed)
+            for r in results
+            if r.message is not None and r.suppressed
         )
     return results
 

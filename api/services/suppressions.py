@@ -3,6 +3,7 @@
 from django.db import IntegrityError, transaction
 
 from accounts.models import Account
+from api import outbox
 from api.models import Message, MessageEvent, Suppression
 
 
@@ -19,25 +20,28 @@ def suppression_add(
     reason: Suppression.Reason = Suppression.Reason.MANUAL,
     description: str = "",
     message: Message | None = None,
+    test: bool = False,
 ) -> tuple[Suppression, bool]:
-    """Put `email` on the account's suppression list; (entry, created). An address already
-    listed keeps its first entry (and reason): repeats, e.g. resent webhooks, change nothing."""
+    """Put `email` on the account's suppression list (test=True: its test list, which
+    holds back test messages only); (entry, created). An address already listed keeps its
+    first entry (and reason): repeats, e.g. resent webhooks, change nothing."""
+    listed = {"account": account, "test": test, "email": email.strip().lower()}
     try:
         with transaction.atomic():
             return Suppression.objects.get_or_create(
-                account=account,
-                email=email.strip().lower(),
+                **listed,
                 defaults={"reason": reason, "description": description, "message": message},
             )
     except IntegrityError:  # added concurrently
-        return Suppression.objects.get(account=account, email=email.strip().lower()), False
+        return Suppression.objects.get(**listed), False
 
 
-def suppression_remove(*, account: Account, email: str) -> bool:
-    """Take `email` off the account's list; False if it was not on it."""
+def suppression_remove(*, account: Account, email: str, test: bool = False) -> bool:
+    """Take `email` off the account's list (or its test list); False if it was not on it."""
     if "\x00" in email:  # no listed address holds a NUL, and PostgreSQL refuses one in a query
         return False
-    deleted, _ = Suppression.objects.filter(account=account, email=email.strip().lower()).delete()
+    entries = Suppression.objects.filter(account=account, test=test, email=email.strip().lower())
+    deleted, _ = entries.delete()
     return deleted > 0
 
 
@@ -58,12 +62,13 @@ def message_unsubscribe(
             reason=Suppression.Reason.UNSUBSCRIBED,
             description="One-click unsubscribe",
             message=message,
+            test=message.test,
         )
         unsubscribed = MessageEvent.objects.filter(
             message=message, event_type=MessageEvent.Type.UNSUBSCRIBED
         )
         if not unsubscribed.exists():
-            MessageEvent.objects.create(
+            event = MessageEvent.objects.create(
                 account=message.account,
                 message=message,
                 event_type=MessageEvent.Type.UNSUBSCRIBED,
@@ -71,4 +76,5 @@ def message_unsubscribe(
                 user_agent=user_agent[:1000],
                 description="One-click unsubscribe",
             )
+            outbox.emit_events([(event, message)])
     return message

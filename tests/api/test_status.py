@@ -44,6 +44,7 @@ def test_status_answers_the_seed_shape(api, sent):
         "scheduled_at": None,  # ours, beyond the seed: scheduled sending and templates
         "template": None,
         "attachments": [],  # ours, beyond the seed: by name, type and size
+        "test": False,  # ours: sent with a test key (test mode)
     }
     assert message["sent_at"].endswith("Z") and "T" in message["sent_at"]
     assert body["data"]["events"] == []

@@ -7,6 +7,9 @@ that `sdk_env` returns:
     MAILPASS_TEST_KEY                   an account whose default provider is the sink
     MAILPASS_TEST_KEY_NO_MAIL           same account, a key without the `mail` permission
     MAILPASS_TEST_KEY_TEMPLATES         same account, `mail` and `templates` (template writes)
+    MAILPASS_TEST_KEY_WEBHOOKS          same account, `mail` and `webhooks` (webhook endpoints)
+    MAILPASS_TEST_KEY_TEST_MODE         a test key (mp_test_…, `mail` and `webhooks`) of an
+                                        account with no provider: test mode never sends
     MAILPASS_TEST_KEY_NO_PROVIDER       an account with no provider    → NO_SMTP_PROVIDER
     MAILPASS_TEST_KEY_FAILING           its provider refuses the connection → SEND_FAILED
     MAILPASS_TEST_KEY_QUOTA             a daily quota of 1 recipient    → SEND_LIMIT_EXCEEDED
@@ -62,7 +65,12 @@ def sdk_env(live_server, account, sink, retry_fake, settings) -> dict[str, str]:
     def other_account(name: str):
         return factories.make_account(get_user_model().objects.create_user(username=name))
 
-    _, no_provider = factories.make_api_key(other_account("sdk-no-provider"))
+    _, webhooks = factories.make_api_key(account, permissions=["mail", "webhooks"])
+    no_provider_account = other_account("sdk-no-provider")
+    _, no_provider = factories.make_api_key(no_provider_account)
+    _, test_mode = factories.make_api_key(
+        no_provider_account, permissions=["mail", "webhooks"], test=True
+    )
     failing_account = other_account("sdk-failing")
     factories.make_provider(failing_account, port=_closed_port(), timeout=2)
     _, failing = factories.make_api_key(failing_account)
@@ -78,6 +86,8 @@ def sdk_env(live_server, account, sink, retry_fake, settings) -> dict[str, str]:
         "MAILPASS_TEST_KEY": key,
         "MAILPASS_TEST_KEY_NO_MAIL": no_mail,
         "MAILPASS_TEST_KEY_TEMPLATES": templates,
+        "MAILPASS_TEST_KEY_WEBHOOKS": webhooks,
+        "MAILPASS_TEST_KEY_TEST_MODE": test_mode,
         "MAILPASS_TEST_KEY_NO_PROVIDER": no_provider,
         "MAILPASS_TEST_KEY_FAILING": failing,
         "MAILPASS_TEST_KEY_QUOTA": quota,

@@ -43,7 +43,13 @@ from accounts.services import account_member_add, invitation_create
 from api import tracking, webhooks
 from api.emails import new_message_id
 from api.models import Message, MessageEvent, Permission, Suppression, Template
-from api.services import api_key_create, suppression_add, template_create
+from api.services import (
+    api_key_create,
+    suppression_add,
+    template_create,
+    webhook_create,
+    webhook_send_test,
+)
 from api.signing import base36
 from api.unsubscribe import unsubscribe_token
 from providers.models import Provider, ProviderPace, ProviderSlot, ProviderUsage
@@ -272,6 +278,33 @@ def template_form(w: World, value: str) -> dict[str, str]:
     }
 
 
+def owner_endpoint(w: World) -> Any:
+    endpoint, _ = webhook_create(account=w.account, url=f"https://hooks{w.n()}.example.com/in")
+    return endpoint
+
+
+def endpoint_pk(w: World) -> Target:
+    return Target(str(owner_endpoint(w).pk), str(MISSING_PK))
+
+
+def owner_delivery(w: World) -> Target:
+    """The owner's endpoint and one of its deliveries, as "<endpoint>/<delivery>"."""
+    endpoint = owner_endpoint(w)
+    delivery = webhook_send_test(endpoint=endpoint, test=False)
+    return Target(f"{endpoint.pk}/{delivery.pk}", f"{endpoint.pk}/{MISSING_PK}")
+
+
+def own_endpoint_owner_delivery(w: World) -> Target:
+    """The outsider's own endpoint with the owner's delivery: the pair must belong together."""
+    theirs, _ = webhook_create(account=w.outsider_account, url="https://outsider.example.com/in")
+    owner, missing = vars(owner_delivery(w)).values()
+    return Target(f"{theirs.pk}/{owner.split('/')[1]}", f"{theirs.pk}/{missing.split('/')[1]}")
+
+
+def retry_path(w: World, value: str) -> str:
+    return f"/api/v1/webhooks/{value.split('/')[0]}/deliveries/{value.split('/')[1]}/retry"
+
+
 def later() -> str:
     """A time two days ahead, as the API takes it."""
     return (timezone.now() + dt.timedelta(days=2)).isoformat()
@@ -470,6 +503,50 @@ MATRIX: list[Case] = [
         lambda w: Target(*(quote(value, safe="") for value in vars(suppressed(w)).values())),
         {"DELETE": 404},
         {"DELETE": 200},
+    ),
+    Case(
+        "api/v1/webhooks/<str:id>",
+        "id",
+        "api",
+        endpoint_pk,
+        {"GET": 404, "HEAD": 404, "PATCH": 404, "DELETE": 404},
+        {"GET": 200, "PATCH": 200, "DELETE": 200},
+        body=lambda w, _: {"description": "Renamed by someone", "enabled": False},
+    ),
+    Case(
+        "api/v1/webhooks/<str:id>/rotate-secret",
+        "id",
+        "api",
+        endpoint_pk,
+        {"POST": 404},
+        {"POST": 200},
+        body=lambda w, _: {"overlap_hours": 1},
+    ),
+    Case("api/v1/webhooks/<str:id>/test", "id", "api", endpoint_pk, {"POST": 404}, {"POST": 202}),
+    Case(
+        "api/v1/webhooks/<str:id>/deliveries",
+        "id",
+        "api",
+        endpoint_pk,
+        {"GET": 404, "HEAD": 404},
+        {"GET": 200},
+    ),
+    Case(
+        "api/v1/webhooks/<str:id>/deliveries/<str:delivery_id>/retry",
+        "owner's endpoint and delivery",
+        "api",
+        owner_delivery,
+        {"POST": 404},
+        {"POST": 202},
+        path=retry_path,
+    ),
+    Case(
+        "api/v1/webhooks/<str:id>/deliveries/<str:delivery_id>/retry",
+        "own endpoint, owner's delivery",
+        "api",
+        own_endpoint_owner_delivery,
+        {"POST": 404},
+        path=retry_path,
     ),
     # The dashboard: the outsider logged in, with a valid CSRF token.
     dashboard("keys/<int:pk>/revoke/", key_pk, NOT_FOUND_ON, {"GET": 200, "POST": 302}),
