@@ -48,7 +48,13 @@ from schemathesis.specs.openapi import checks as openapi_checks
 
 from api.idempotency import MAX_KEY_LENGTH
 from api.models import Message, MessageEvent, Suppression, Template
-from api.services import api_key_revoke, template_create
+from api.services import (
+    api_key_revoke,
+    template_create,
+    webhook_create,
+    webhook_send_test,
+    webhook_update,
+)
 from tests import factories
 from tests.security import figures
 
@@ -71,6 +77,15 @@ STATUS = "GET /api/v1/mail/status/{message_id}"
 REMOVE_SUPPRESSION = "DELETE /api/v1/suppressions/{email}"
 CANCEL = "POST /api/v1/mail/{message_id}/cancel"
 RESCHEDULE = "PATCH /api/v1/mail/{message_id}"
+WEBHOOK_ROUTES = (
+    "GET /api/v1/webhooks/{id}",
+    "PATCH /api/v1/webhooks/{id}",
+    "POST /api/v1/webhooks/{id}/rotate-secret",
+    "POST /api/v1/webhooks/{id}/test",
+    "GET /api/v1/webhooks/{id}/deliveries",
+    "POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
+    "DELETE /api/v1/webhooks/{id}",  # last: the others need the endpoint
+)
 TEMPLATE_ROUTES = (
     "GET /api/v1/templates/{reference}",
     "PATCH /api/v1/templates/{reference}",
@@ -78,7 +93,13 @@ TEMPLATE_ROUTES = (
     "DELETE /api/v1/templates/{reference}",  # last: the others need the template
 )
 # Fuzzed first, so that the reads after them find data (a suppressed recipient, a list).
-WRITES = ("POST /api/v1/suppressions", "POST /api/v1/templates", SEND, SEND_BATCH)
+WRITES = (
+    "POST /api/v1/suppressions",
+    "POST /api/v1/templates",
+    "POST /api/v1/webhooks",
+    SEND,
+    SEND_BATCH,
+)
 # Messages per status, and suppressions, that the fuzz created and then asks for by name.
 KNOWN_OBJECTS = 10
 # Hypothesis examples per operation and mode: in the main run, and in each smaller world.
@@ -236,7 +257,7 @@ def schema(wsgi_app):
 
 @pytest.fixture
 def valid(account) -> Credential:
-    _, secret = factories.make_api_key(account, permissions=["mail", "templates"])
+    _, secret = factories.make_api_key(account, permissions=["mail", "templates", "webhooks"])
     return Credential("valid key", f"Bearer {secret}", 200)
 
 
@@ -342,7 +363,9 @@ def test_every_operation_answers_fuzzed_requests_with_documented_json_and_no_ser
 
     # Generated ids and addresses never exist: ask for the ones the fuzz created, too. These
     # cases are built by hand, so their path parameters go out percent-encoded by hand ("#").
-    _, outsider_secret = factories.make_api_key(outsider_account, permissions=["mail", "templates"])
+    _, outsider_secret = factories.make_api_key(
+        outsider_account, permissions=["mail", "templates", "webhooks"]
+    )
     outsider = Credential("another account's key", f"Bearer {outsider_secret}", 404)
     status, remove = operations(schema, {STATUS, REMOVE_SUPPRESSION})
     messages = [a_message_with_every_kind_of_event(account)]
@@ -395,6 +418,27 @@ def test_every_operation_answers_fuzzed_requests_with_documented_json_and_no_ser
             for credential in (outsider, hostile[turn % len(hostile)], valid):
                 fuzz.send(case, credential)
             turn += 1
+    # Webhook endpoints: every route on endpoints that exist, the second half disabled
+    # (test and retry: 409 WEBHOOK_DISABLED), with a delivery each to retry.
+    webhook_operations = [by_label[label] for label in WEBHOOK_ROUTES]
+    for number in range(KNOWN_OBJECTS):
+        endpoint, _ = webhook_create(account=account, url=f"https://hooks{number}.example.com/")
+        delivery = webhook_send_test(endpoint=endpoint, test=False)
+        if number >= KNOWN_OBJECTS // 2:
+            webhook_update(endpoint=endpoint, enabled=False)
+        for operation in webhook_operations:
+            path = {"id": str(endpoint.pk)}
+            if "{delivery_id}" in operation.path:
+                path["delivery_id"] = str(delivery.pk)
+            if operation.method.upper() == "PATCH":
+                case = operation.Case(path_parameters=path, body={"description": "renamed"})
+            elif operation.path.endswith("rotate-secret"):
+                case = operation.Case(path_parameters=path, body={"overlap_hours": 1})
+            else:
+                case = operation.Case(path_parameters=path)
+            for credential in (outsider, hostile[turn % len(hostile)], valid):
+                fuzz.send(case, credential)
+            turn += 1
     suppressed = Suppression.objects.filter(account=account)[:KNOWN_OBJECTS]
     for email in [entry.email for entry in suppressed]:
         case = remove.Case(path_parameters={"email": quote(email, safe="@")})
@@ -414,6 +458,9 @@ def test_every_operation_answers_fuzzed_requests_with_documented_json_and_no_ser
     assert fuzz.seen[(RESCHEDULE, 409, "MESSAGE_NOT_SCHEDULED")] >= KNOWN_OBJECTS // 2
     assert fuzz.seen[("DELETE /api/v1/templates/{reference}", 200, None)] >= KNOWN_OBJECTS
     assert fuzz.seen[("POST /api/v1/templates/{reference}/render", 400, "VALIDATION_ERROR")]
+    assert fuzz.seen[("POST /api/v1/webhooks/{id}/test", 202, None)] >= KNOWN_OBJECTS // 2
+    assert fuzz.seen[("POST /api/v1/webhooks/{id}/test", 409, "WEBHOOK_DISABLED")]
+    assert fuzz.seen[("DELETE /api/v1/webhooks/{id}", 200, None)] >= KNOWN_OBJECTS
 
 
 @pytest.mark.postgres_only

@@ -12,6 +12,9 @@ received message is read back: only our own headers, each once, no raw CR/LF/NUL
 header line, no line over 998 bytes, the envelope recipients exactly those given, and each
 header decoding (RFC 2047, only where encoded words are allowed) to exactly what was sent.
 
+Webhook endpoints: a separator in the URL (the request line and Host header of every POST
+to it) or the description is a 400 too, and the POST carries our headers only.
+
 The `headers` field takes X- headers and a short allowlist only: every header MailPass
 writes itself, or that would change recipients or structure, is a 400 (test_custom_headers).
 """
@@ -29,13 +32,14 @@ from django.core.exceptions import ValidationError
 from django.db import DataError, transaction
 from rest_framework.test import APIClient
 
-from api import drain
-from api.models import Message
+from api import drain, webhook_sender
+from api.models import Message, WebhookEndpoint
 from api.services import template_create
 from providers.services import provider_update
 from tests.factories import make_api_key
 from tests.security import figures
 from tests.smtp_sink import Received
+from tests.webhook_receiver import WebhookReceiver
 
 SUITE = "04 header injection"
 
@@ -563,5 +567,39 @@ def test_every_separator_a_template_or_its_variables_bring_into_the_subject_is_a
     failures += [f"template: the sink received {r.data[:200]!r}" for r in sink.received]
     if Message.objects.exists():
         failures.append(f"template: {Message.objects.count()} messages were recorded")
+
+    figures.check(SUITE, cases=cases, failures=failures)
+
+
+def test_every_separator_in_a_webhook_endpoint_is_a_400_and_the_post_carries_our_headers_only(
+    account, unthrottled
+):
+    # The URL becomes the request line and the Host header of every POST to the endpoint;
+    # the description is shown in lists. Neither may carry a line break anywhere.
+    api = APIClient()
+    api.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {make_api_key(account, permissions=['webhooks'])[1]}"
+    )
+    failures, cases = [], 0
+    with WebhookReceiver() as receiver:
+        for name, base in (("url", receiver.url), ("description", "App")):
+            for case_id, value in injected_values(base):
+                cases += 1
+                body = {"url": receiver.url, name: value}
+                response = api.post("/api/v1/webhooks", body, format="json")
+                answer = response.json()
+                if response.status_code != 400 or not envelope_ok(answer["error"], name):
+                    failures.append(f"{name} {case_id}: {response.status_code} {answer}")
+        created = api.post("/api/v1/webhooks", {"url": receiver.url}, format="json").json()
+        api.post(f"/api/v1/webhooks/{created['data']['webhook']['id']}/test")
+        webhook_sender.process_due(threads=1)
+    cases += 1
+    [request] = receiver.requests
+    ours = {"host", "accept-encoding", "content-length", "content-type", "user-agent"}
+    ours |= {"webhook-id", "webhook-timestamp", "webhook-signature"}
+    if set(request.headers) != ours:
+        failures.append(f"the POST carried {sorted(request.headers)}")
+    if WebhookEndpoint.objects.count() != 1:
+        failures.append(f"{WebhookEndpoint.objects.count() - 1} hostile endpoints were saved")
 
     figures.check(SUITE, cases=cases, failures=failures)

@@ -8,7 +8,9 @@ real DNS server), are refused when the provider is saved and again when it conne
 unless the operator allows private hosts. The name is resolved once at connect time and
 the socket goes to the address that was checked, so an answer that changes between the
 check and the connection (DNS rebinding) reaches nothing. ESP providers cannot point their
-API anywhere: only the operator's MAILPASS_ESP_API_URLS can.
+API anywhere: only the operator's MAILPASS_ESP_API_URLS can. Webhook endpoint URLs follow
+the same rules when saved and again when each event is posted, and a redirect is never
+followed.
 
 The conftest's socket guard fails any test that tries an address beyond loopback; tests
 here that need a "public" server get a fake network that refuses it (PUBLIC_IP).
@@ -22,8 +24,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.urls import reverse
+from rest_framework.test import APIClient
 
-from api.models import Message
+from api import webhook_sender
+from api.models import Message, WebhookEndpoint
+from api.services import webhooks
 from providers.connections import api_url_for, open_for
 from providers.delivery import Outcome
 from providers.kinds import spec_for
@@ -34,6 +39,7 @@ from tests.providers.esp_servers import ESP_KINDS, EspServer, esp_values
 from tests.security import figures
 from tests.security.ssrf_dns import FakeDns, install
 from tests.sending import deliver_via
+from tests.webhook_receiver import Reply, WebhookReceiver
 
 pytestmark = pytest.mark.django_db
 
@@ -563,3 +569,86 @@ def test_the_socket_guard_lets_loopback_and_unix_sockets_through(sink, tmp_path)
         server.bind(path)
         server.listen()
         client.connect(path)
+
+
+# --- Outbound webhooks: the customer's endpoint URL is a server-side request too ------------
+
+
+def webhook_url(host: str, port: int = 443, scheme: str = "https") -> str:
+    bare = ":" in host and not host.startswith("[")
+    return f"{scheme}://{'[' + host + ']' if bare else host}:{port}/hooks"
+
+
+def test_every_hostile_host_is_refused_when_a_webhook_endpoint_is_saved(strict, dns, account):
+    api = APIClient()
+    api.credentials(
+        HTTP_AUTHORIZATION="Bearer "
+        + factories.make_api_key(account, permissions=["mail", "webhooks"])[1]
+    )
+    failures: list[str] = []
+    for host in REFUSED:
+        response = api.post("/api/v1/webhooks", {"url": webhook_url(host)}, format="json")
+        if response.status_code != 400 or "url" not in response.json()["error"]["details"]:
+            failures.append(f"{host!r}: {response.status_code} {response.json()}")
+    for host in ALLOWED:
+        if problem := webhooks.url_problem(webhook_url(host)):
+            failures.append(f"{host!r} (public) refused: {problem}")
+    # Plain http:// only where private hosts are allowed, whatever the host.
+    for host in ("public.test", PUBLIC_IP):
+        if not webhooks.url_problem(webhook_url(host, 80, "http")):
+            failures.append(f"http://{host} accepted in production")
+
+    figures.check(SUITE, cases=len(REFUSED) + len(ALLOWED) + 2, failures=failures)
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_every_hostile_host_is_refused_again_when_a_webhook_is_posted(strict, dns, connects):
+    # A row saved while the host was allowed (DNS said so then): the POST checks again.
+    failures: list[str] = []
+    for host in REFUSED:
+        connects.clear()
+        answer = webhook_sender.post(webhook_request(webhook_url(host, 8080)))
+        private = [address for address, _ in connects if address != PUBLIC_IP]
+        if answer.ok or private or not answer.error.startswith(("Refused", "DNS")):
+            failures.append(f"{host!r}: {answer.error!r}, sockets to {private}")
+
+    figures.check(SUITE, cases=len(REFUSED), failures=failures)
+
+
+def webhook_request(url: str) -> webhook_sender.Request:
+    return webhook_sender.Request(1, url, {"webhook-id": "msg_ssrf"}, b"{}")
+
+
+def test_a_webhook_host_that_rebinds_to_loopback_after_the_check_reaches_nothing(
+    strict, dns, connects
+):
+    failures: list[str] = []
+    with WebhookReceiver() as receiver:
+        for public_answers in range(4):
+            dns.sequence("rebind.test", *([[PUBLIC_IP]] * public_answers), ["127.0.0.1"])
+            url = webhook_url("rebind.test", receiver.port)
+            saved = webhooks.url_problem(url) is None
+            connects.clear()
+            answer = webhook_sender.post(webhook_request(url))
+            private = [address for address, _ in connects if address != PUBLIC_IP]
+            if answer.ok or private or receiver.requests:
+                failures.append(
+                    f"{public_answers} public answers (saved: {saved}): {answer.error!r}, "
+                    f"sockets to {private}, {len(receiver.requests)} received"
+                )
+
+    figures.check(SUITE, cases=4, failures=failures)
+
+
+def test_a_webhook_redirect_is_never_followed(account):
+    # Private hosts allowed (development): even so, a 3xx is a failure and where it
+    # points (an internal service) is never asked.
+    with (
+        WebhookReceiver() as internal,
+        WebhookReceiver(script=[Reply(status=307, headers={"Location": internal.url})]) as endpoint,
+    ):
+        answer = webhook_sender.post(webhook_request(endpoint.url))
+
+    figures.record(SUITE, cases=1, failures=0 if not internal.requests else 1)
+    assert not answer.ok and answer.status == 307 and "not followed" in answer.error
+    assert internal.requests == [] and len(endpoint.requests) == 1
