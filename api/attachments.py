@@ -23,6 +23,7 @@ from django.db.models import Exists, OuterRef, Prefetch, prefetch_related_object
 from django.utils import timezone
 
 from accounts.models import Account
+from api import outbox
 from api.models import Message, MessageAttachment, StoredFile
 
 # A stored file is deleted only once it has been unused this long: the request that stored
@@ -128,15 +129,20 @@ def content_of(attachment: MessageAttachment) -> bytes:
 class Purged:
     messages: int
     files: int
+    webhook_events: int = 0
 
 
 def purge(*, retention_days: int, now: dt.datetime | None = None) -> Purged:
     """Delete messages in a final status older than `retention_days` (0: none), with their
-    events and attachment rows, then every stored file no message carries any more.
-    Messages still scheduled, queued or being sent are never deleted, however old."""
+    events and attachment rows, and webhook events as old that nothing waits to post; then
+    every stored file no message carries any more. Messages still scheduled, queued or
+    being sent are never deleted, however old."""
     now = now or timezone.now()
-    messages = _purge_messages(now - dt.timedelta(days=retention_days)) if retention_days else 0
-    return Purged(messages=messages, files=_purge_files(now - GRACE))
+    messages = events = 0
+    if retention_days:
+        cutoff = now - dt.timedelta(days=retention_days)
+        messages, events = _purge_messages(cutoff), outbox.purge_events(cutoff)
+    return Purged(messages=messages, files=_purge_files(now - GRACE), webhook_events=events)
 
 
 def _purge_messages(cutoff: dt.datetime) -> int:

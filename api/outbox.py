@@ -96,7 +96,9 @@ def _message_data(happening: Happening) -> dict[str, Any]:
 
 def mark_listening(messages: Sequence[Message]) -> None:
     """Note on each message whether its account has an enabled endpoint now: emit() then
-    skips the lookup for them (the drain does this once per claimed chunk)."""
+    skips the lookup for them. The drain does this once per claimed chunk."""
+    if not messages:
+        return
     accounts = {message.account_id for message in messages}
     listening = set(
         WebhookEndpoint.objects.filter(account_id__in=accounts, enabled=True).values_list(
@@ -105,11 +107,6 @@ def mark_listening(messages: Sequence[Message]) -> None:
     )
     for message in messages:
         message.webhooks_listening = message.account_id in listening
-
-
-def may_listen(messages: Iterable[Message]) -> bool:
-    """Whether any of `messages` may have an endpoint to tell (not known not to)."""
-    return any(message.webhooks_listening is not False for message in messages)
 
 
 def emit(happenings: Iterable[Happening]) -> int:
@@ -219,3 +216,21 @@ def emit_events(pairs: Iterable[tuple[MessageEvent, Message]]) -> int:
     """emit() for recorded message events, each with its message."""
     happenings = [happening_of(event, message) for event, message in pairs]
     return emit([h for h in happenings if h is not None])
+
+
+PURGE_CHUNK = 1000
+
+
+def purge_events(cutoff: dt.datetime) -> int:
+    """Delete events made before `cutoff`, with their deliveries and attempts, unless a
+    delivery of theirs is still pending (a manual retry of an old one). In chunks."""
+    old = WebhookEvent.objects.filter(created_at__lt=cutoff).exclude(
+        pk__in=WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING).values(
+            "event_id"
+        )
+    )
+    deleted = 0
+    while ids := list(old.values_list("pk", flat=True)[:PURGE_CHUNK]):
+        _, counts = WebhookEvent.objects.filter(pk__in=ids).delete()
+        deleted += counts.get(WebhookEvent._meta.label, 0)
+    return deleted

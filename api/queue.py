@@ -205,7 +205,9 @@ def mark_sent(sent: Sequence[tuple[Message, str, int | None]]) -> set[int]:
     With the `sent` webhook event of every updated message whose account may have an
     endpoint, in the same transaction (api.outbox).
     """
-    if not outbox.may_listen(message for message, _, _ in sent):
+    messages = [message for message, _, _ in sent]
+    outbox.mark_listening([message for message in messages if message.webhooks_listening is None])
+    if not any(message.webhooks_listening for message in messages):
         return _mark_sent(sent)
     with transaction.atomic():
         updated = _mark_sent(sent)
@@ -216,7 +218,9 @@ def mark_sent(sent: Sequence[tuple[Message, str, int | None]]) -> set[int]:
             Provider.objects.filter(pk__in={p for _, _, p in sent}).values_list("pk", "name")
         )
         outbox.emit(
-            outbox.Happening(message, "sent", {"provider": names.get(provider_id, "")})
+            outbox.Happening(
+                message, "sent", {"provider": names[provider_id]} if provider_id in names else {}
+            )
             for message, _, provider_id in sent
             if message.pk in updated
         )

@@ -249,7 +249,7 @@ def subject_or_template(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
 class _WebhookEventDataSerializer(serializers.Serializer):
     message_id = serializers.CharField()
     to = serializers.EmailField()
-    # "from" is a Python keyword: declared below.
+    # "from" is a Python keyword: declared below, after the class.
     subject = serializers.CharField()
     tags = serializers.ListField(child=serializers.CharField())
     metadata = serializers.DictField(child=serializers.CharField())
@@ -273,7 +273,10 @@ class WebhookEventSerializer(serializers.Serializer):
     )
     created_at = serializers.DateTimeField()
     test = serializers.BooleanField(help_text="Made in test mode (a test key's message).")
-    data = _WebhookEventDataSerializer()
+
+
+# Field names that a Serializer attribute cannot have: "data" is its own property.
+WebhookEventSerializer._declared_fields["data"] = _WebhookEventDataSerializer()
 
 
 _SIGNATURE_HEADERS = [

@@ -16,6 +16,7 @@ Only the claiming thread touches the database; the POSTs run on a thread pool.
 """
 
 import datetime as dt
+import functools
 import http.client
 import logging
 import socket
@@ -111,16 +112,23 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self.sock = socket.create_connection((self.address, self.port), self.timeout)
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # One for the process: loading the CA certificates costs milliseconds each time.
+    return ssl.create_default_context()
+
+
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to a checked address; the certificate is verified against the host name."""
 
     def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        super().__init__(host, port, timeout=timeout, context=_tls_context())
         self.address = address
 
     def connect(self) -> None:
         sock = socket.create_connection((self.address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        context: ssl.SSLContext = self._context  # type: ignore[attr-defined]  # set by __init__
+        self.sock = context.wrap_socket(sock, server_hostname=self.host)
 
 
 def post(request: Request, *, timeout: float = ATTEMPT_SECONDS) -> Answer:

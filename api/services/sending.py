@@ -283,6 +283,7 @@ def _send_through(
         return message
     if message.test:
         return _send_test(new)
+    assert provider is not None  # a live key's chain is never empty
     grant = None
     if provider.has_limits:
         grant = limits.acquire(provider=provider, wanted=1)

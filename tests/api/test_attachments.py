@@ -419,7 +419,10 @@ def test_the_purge_command_uses_the_retention_setting(api, provider, sink, setti
 
     call_command("purge")
 
-    assert capsys.readouterr().out == "Deleted 1 message(s) and 1 stored file(s).\n"
+    assert (
+        capsys.readouterr().out
+        == "Deleted 1 message(s), 0 webhook event(s) and 1 stored file(s).\n"
+    )
     assert stored_paths(settings) == []
 
 

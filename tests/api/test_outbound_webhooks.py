@@ -12,6 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api import outbox, webhook_sender
+from api.attachments import purge
 from api.drain import process_due
 from api.models import (
     Message,
@@ -21,7 +22,12 @@ from api.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from api.services import suppression_add, webhook_create, webhook_rotate_secret
+from api.services import (
+    suppression_add,
+    webhook_create,
+    webhook_rotate_secret,
+    webhook_send_test,
+)
 from tests import factories
 from tests.webhook_receiver import Reply, WebhookReceiver, verify
 
@@ -529,3 +535,16 @@ def test_an_event_recorded_with_a_message_is_rolled_back_with_it(account, receiv
 
     assert not WebhookEvent.objects.exists()
     assert Message.objects.filter(pk=message.pk).exists()
+
+
+def test_the_daily_purge_deletes_old_events_unless_a_delivery_still_waits(hooks_api, account):
+    endpoint, _ = webhook_create(account=account, url="https://hooks.example.com/in")
+    old, retried = (webhook_send_test(endpoint=endpoint, test=False) for _ in range(2))
+    WebhookDelivery.objects.filter(pk=old.pk).update(status="succeeded")
+    WebhookEvent.objects.update(created_at=timezone.now() - dt.timedelta(days=31))
+    fresh = webhook_send_test(endpoint=endpoint, test=False)
+
+    purged = purge(retention_days=30)
+
+    assert purged.webhook_events == 1
+    assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {retried.pk, fresh.pk}

@@ -9,7 +9,8 @@ from api.attachments import purge
 class Command(BaseCommand):
     help = (
         "Delete messages older than MAILPASS_MESSAGE_RETENTION_DAYS (0: none) that are no "
-        "longer queued or being sent, and the stored attachments no message carries any more."
+        "longer queued or being sent, webhook events as old that nothing waits to post, and "
+        "the stored attachments no message carries any more."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,5 +27,6 @@ class Command(BaseCommand):
         purged = purge(retention_days=retention)
         if not quiet:
             self.stdout.write(
-                f"Deleted {purged.messages} message(s) and {purged.files} stored file(s)."
+                f"Deleted {purged.messages} message(s), {purged.webhook_events} webhook "
+                f"event(s) and {purged.files} stored file(s)."
             )
