@@ -27,10 +27,13 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
+from standardwebhooks.webhooks import Webhook
 
+from api import webhook_sender
 from api.models import ApiKey
-from api.services import api_key_revoke
+from api.services import api_key_revoke, webhook_create
 from providers import crypto, kinds
 from providers.crypto import CredentialsUnreadableError
 from providers.models import Provider
@@ -469,3 +472,25 @@ def test_rotation_leaves_a_provider_edited_meanwhile_as_it_was_edited(
 
     settings.MAILPASS_ENCRYPTION_KEYS = [new]
     assert Provider.objects.get(pk=provider.pk).credentials == {"password": "after"}
+
+
+def test_webhook_signing_secrets_are_encrypted_and_survive_a_key_rotation(settings, account):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.MAILPASS_ENCRYPTION_KEYS = [old]
+    endpoint, secret = webhook_create(account=account, url="https://hooks.example.com/in")
+    stored = dump_database()
+    failures = [table for table, rows in stored.items() if secret in rows or secret[6:] in rows]
+
+    settings.MAILPASS_ENCRYPTION_KEYS = [new, old]
+    out = io.StringIO()
+    call_command("rotate_webhook_secrets", stdout=out)
+    settings.MAILPASS_ENCRYPTION_KEYS = [new]
+    endpoint.refresh_from_db()
+    at = timezone.now()
+    signed = webhook_sender.signature_header(endpoint, "msg_1", at, "{}")
+    expected = Webhook(secret).sign("msg_1", at, "{}")
+    if signed != expected:
+        failures.append("the rotated secret signs differently")
+
+    figures.check(SUITE, cases=2, failures=failures)
+    assert "1 webhook endpoint(s)" in out.getvalue()
