@@ -110,9 +110,11 @@ class QueueDb:
         """Run a manage.py command against this database; its stdout, or an AssertionError."""
         return run_checked([sys.executable, "manage.py", *args], self.env(**env), timeout)
 
-    def seed(self, *, port: int, messages: int, timeout: int = 5, **provider: int | None) -> None:
+    def seed(
+        self, *, port: int, messages: int, timeout: int = 5, **provider: int | str | None
+    ) -> None:
         """A user, account, default provider at 127.0.0.1:`port` and `messages` queued.
-        `provider`: hourly_limit, max_in_flight, max_per_second (see seed_queue)."""
+        `provider`: hourly_limit, max_in_flight, max_per_second, webhook_url (seed_queue)."""
         options = [
             f"--{name.replace('_', '-')}={value}"
             for name, value in provider.items()

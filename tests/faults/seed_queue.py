@@ -1,10 +1,11 @@
 """Seed a queue for worker subprocesses, through the app's own services.
 
     DATABASE_URL=… python -m tests.faults.seed_queue --port P --messages N [--timeout S]
-        [--hourly-limit L] [--max-in-flight N] [--max-per-second N]
+        [--hourly-limit L] [--max-in-flight N] [--max-per-second N] [--webhook-url URL]
 
 Creates a user, their account, a default SMTP provider at 127.0.0.1:P and N queued
-messages (batch_enqueue, as /send-batch does), then prints "SEEDED <provider id>". Runs in
+messages (batch_enqueue, as /send-batch does), and with --webhook-url an endpoint there for
+the account's `sent` events, then prints "SEEDED <provider id>". Runs in
 its own process so it reaches databases the test process cannot (a SQLite file, a
 throwaway PostgreSQL cluster); the environment must carry the test run's SECRET_KEY so
 the workers can decrypt the provider's credentials.
@@ -25,6 +26,7 @@ def main() -> None:
     parser.add_argument("--hourly-limit", type=int, default=None)
     parser.add_argument("--max-in-flight", type=int, default=None)
     parser.add_argument("--max-per-second", type=int, default=None)
+    parser.add_argument("--webhook-url", default=None)
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailpass.settings")
@@ -33,7 +35,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
 
     from accounts.services import account_create
-    from api.services import batch_enqueue
+    from api.services import batch_enqueue, webhook_create
     from providers.models import Provider
     from providers.services import provider_create
 
@@ -53,6 +55,8 @@ def main() -> None:
         max_in_flight=args.max_in_flight,
         max_per_second=args.max_per_second,
     )
+    if args.webhook_url:
+        webhook_create(account=account, url=args.webhook_url, events=["sent"])
     items = [
         {"to": f"r{i}@example.com", "subject": f"Message {i}", "text": f"Body {i}"}
         for i in range(args.messages)

@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
+from api.cron import job_hash
 from tests.faults.fault_sink import ROOT, FaultSink, free_port
 from tests.faults.harness import QueueDb, wait_until
+from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,6 +59,12 @@ def crontab_set(text: str | None) -> None:
     args = [CRONTAB, "-r"] if text is None else [CRONTAB, "-"]
     proc = subprocess.run(args, input=text, capture_output=True, text=True, timeout=30, check=False)
     assert proc.returncode == 0 or "no crontab for" in proc.stderr, proc.stderr
+
+
+def cron_job(command: str) -> tuple:
+    """The CRONJOBS entry that runs this management command."""
+    [job] = [job for job in settings.CRONJOBS if job[2][0] == command]
+    return tuple(job)
 
 
 def our_lines() -> list[str]:
@@ -129,10 +138,10 @@ class Cron:
     def add(self, *, exported: bool = False, **env: str | None) -> subprocess.CompletedProcess:
         return self.manage("crontab", "add", exported=exported, **env)
 
-    def installed_command(self, schedule: str = "* * * * *") -> str:
-        """The command of our line with that schedule (the queue's, by default): what follows
-        the five time fields, up to the comment."""
-        [line] = [line for line in our_lines() if line.startswith(f"{schedule} ")]
+    def installed_command(self, job: str = "process_mail_queue") -> str:
+        """The command of the line that runs that management command (the queue's, by
+        default): what follows the five time fields, up to the comment."""
+        [line] = [line for line in our_lines() if job_hash(cron_job(job)) in line]
         command = line.split(None, 5)[5].split("#", 1)[0].strip()
         assert "%" not in command, f"cron would cut the line at its %: {line}"
         return command
@@ -207,6 +216,28 @@ def test_the_installed_line_delivers_the_queue_under_cron_and_an_idle_run_says_n
     assert cron.log.read_text() == logged  # no line per idle minute
 
 
+def test_the_installed_webhook_line_posts_the_events_under_cron_and_says_nothing(
+    cron: Cron, fault_sink: FaultSink
+):
+    with WebhookReceiver() as receiver:
+        cron.db.seed(port=fault_sink.port, messages=2, webhook_url=receiver.url)
+        added = cron.add()
+        assert added.returncode == 0, added.stderr
+        assert cron.run(cron.installed_command()) == (0, "", "")  # sends: two events
+
+        ran = cron.run(cron.installed_command("process_webhooks"))
+        logged = cron.log.read_text()
+        idle = cron.run(cron.installed_command("process_webhooks"))
+
+    assert ran == (0, "", ""), ran[2]
+    assert sorted(r.event["data"]["to"] for r in receiver.requests) == [
+        "r0@example.com",
+        "r1@example.com",
+    ]
+    assert "attempted 2, succeeded 2, failed 0" in logged
+    assert idle == (0, "", "") and cron.log.read_text() == logged  # an idle minute: nothing
+
+
 def test_the_installed_purge_line_runs_under_cron_says_nothing_and_keeps_queued_mail(
     cron: Cron, fault_sink: FaultSink
 ):
@@ -218,7 +249,7 @@ def test_the_installed_purge_line_runs_under_cron_says_nothing_and_keeps_queued_
     added = cron.add()
     assert added.returncode == 0, added.stderr
 
-    ran = cron.run(cron.installed_command("17 3 * * *"))
+    ran = cron.run(cron.installed_command("purge"))
     assert ran == (0, "", ""), ran[2]
     assert cron.db.statuses() == {"queued": 2}  # retention never takes unsent mail
     assert fault_sink.record.accepted() == {}
@@ -355,14 +386,18 @@ def test_add_replaces_its_older_lines_keeps_the_users_own_and_show_and_remove_wo
     for _ in range(2):  # a second add replaces the first one's line
         added = cron.add()
         assert added.returncode == 0, added.stderr
-    queue, purge = our_lines()  # every minute; daily at 03:17
-    assert queue.startswith("* * * * * ") and purge.startswith("17 3 * * * ")
-    assert crontab_l() == own + queue + "\n" + purge + "\n"
-    job_hash = queue.split("crontab run ")[1].split()[0]
+    queue, webhooks, purge = our_lines()  # every minute, every minute; daily at 03:17
+    assert queue.startswith("* * * * * ") and webhooks.startswith("* * * * * ")
+    assert purge.startswith("17 3 * * * ")
+    assert job_hash(cron_job("process_webhooks")) in webhooks
+    assert crontab_l() == own + queue + "\n" + webhooks + "\n" + purge + "\n"
+    queue_hash = queue.split("crontab run ")[1].split()[0]
 
     shown = cron.manage("crontab", "show")
     assert shown.returncode == 0, shown.stderr
-    assert f"{job_hash} -> ('* * * * *', 'django.core.management.call_command', " in shown.stdout
+    assert f"{queue_hash} -> ('* * * * *', 'django.core.management.call_command', " in (
+        shown.stdout
+    )
 
     removed = cron.manage("crontab", "remove")
     assert removed.returncode == 0, removed.stderr
