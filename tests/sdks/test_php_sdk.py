@@ -1,14 +1,19 @@
 """The PHP SDK (sdks/php): its packaging, its own PHPUnit suite against a live MailPass and
-the retry fake, and the product page's PHP snippet run as printed."""
+the retry fake, the product page's PHP snippet run as printed, and its webhook verifier on
+what MailPass's own sender signs."""
 
+import base64
+import json
 import re
+import secrets
 import shutil
 import subprocess
 
 import pytest
 from django.db import connection
 
-from api.models import Message
+from api import services, webhook_sender
+from api.models import Message, WebhookDelivery, WebhookEndpoint
 from tests.sdks.conftest import (
     SDKS,
     assert_invoice_mail_arrived,
@@ -16,6 +21,7 @@ from tests.sdks.conftest import (
     run_suite,
 )
 from tests.test_seed_examples import SEED_PAGE, seed_section
+from tests.webhook_receiver import WebhookReceiver
 
 PHP_SDK = SDKS / "php"
 TOOLS = ("php", "phpunit", "composer")
@@ -73,3 +79,63 @@ def test_php_sdk(sdk_env, sink, tmp_path):
     cancelled = set(Message.objects.filter(status="cancelled").values_list("message_id", flat=True))
     assert len(cancelled) == 2
     assert not cancelled & {r.message["Message-ID"] for r in sink.received}
+
+    # 5. Test mode: the suite's test-key messages are recorded, as test messages, and none
+    #    of them reached the sink; the webhook endpoints it made went, deliveries and all.
+    test_ids = set(Message.objects.filter(test=True).values_list("message_id", flat=True))
+    assert len(test_ids) == 5  # three of testATestKeySendsNothing, two of ...NeverMix
+    assert not test_ids & {r.message["Message-ID"] for r in sink.received}
+    assert not [r for r in sink.received if "test.mailpass.invalid" in " ".join(r.rcpt_tos)]
+    assert not WebhookEndpoint.objects.exists()
+    assert not WebhookDelivery.objects.exists()
+
+
+# Verifies one received request with each secret in turn: the event's type, or "refused".
+VERIFY_PHP = """<?php
+require $argv[1];
+$in = json_decode(stream_get_contents(STDIN), true, 512, JSON_THROW_ON_ERROR);
+foreach ($in['secrets'] as $secret) {
+    try {
+        echo MailPass\\Webhook::verify($in['body'], $in['headers'], $secret)['type'], "\\n";
+    } catch (MailPass\\Exception\\WebhookVerificationException $e) {
+        echo "refused\\n";
+    }
+}
+"""
+
+
+def test_php_verifier_takes_what_mailpass_signs(account, tmp_path):
+    """MailPass\\Webhook::verify() on two real deliveries of the server's sender: one signed
+    with the endpoint's secret; one, after a rotation, with the new and the old secret."""
+    with WebhookReceiver() as receiver:
+        endpoint, old = services.webhook_create(account=account, url=receiver.url)
+        services.webhook_send_test(endpoint=endpoint, test=False)
+        webhook_sender.process_due(threads=1)
+        new = services.webhook_rotate_secret(endpoint=endpoint)  # the old one signs for 24 h
+        services.webhook_send_test(endpoint=endpoint, test=False)
+        webhook_sender.process_due(threads=1)
+    first, second = receiver.requests
+    assert len(second.headers["webhook-signature"].split(" ")) == 2
+
+    script = tmp_path / "verify.php"
+    script.write_text(VERIFY_PHP)
+    wrong = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+    def verified(request) -> list[str]:
+        given = {
+            "body": request.body.decode(),
+            "headers": request.headers,
+            "secrets": [old, new, wrong],
+        }
+        result = subprocess.run(
+            ["php", str(script), str(PHP_SDK / "autoload.php")],
+            input=json.dumps(given),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout.split()
+
+    assert verified(first) == ["webhook.test", "refused", "refused"]
+    assert verified(second) == ["webhook.test", "webhook.test", "refused"]

@@ -9,6 +9,7 @@ use MailPass\Internal\Transport;
 use MailPass\Resource\Mail;
 use MailPass\Resource\Suppressions;
 use MailPass\Resource\Templates;
+use MailPass\Resource\Webhooks;
 
 /**
  * The MailPass API client.
@@ -43,6 +44,9 @@ class Client
 
     /** /api/v1/templates. */
     public readonly Templates $templates;
+
+    /** /api/v1/webhooks: the endpoints MailPass posts events to, and their deliveries. */
+    public readonly Webhooks $webhooks;
 
     private readonly Transport $transport;
 
@@ -93,6 +97,7 @@ class Client
         $this->mail = new Mail($this->transport);
         $this->suppressions = new Suppressions($this->transport);
         $this->templates = new Templates($this->transport);
+        $this->webhooks = new Webhooks($this->transport);
     }
 
     /** The base URL requests go to, without a trailing slash. */

@@ -14,6 +14,7 @@ use MailPass\Exception\TimeoutException;
 use MailPass\Resource\Mail;
 use MailPass\Resource\Suppressions;
 use MailPass\Resource\Templates;
+use MailPass\Resource\Webhooks;
 
 /**
  * Configuration, the exception hierarchy, and the promise that the key never shows.
@@ -89,6 +90,7 @@ final class ClientTest extends TestCase
         self::assertInstanceOf(Mail::class, $client->mail);
         self::assertInstanceOf(Suppressions::class, $client->suppressions);
         self::assertInstanceOf(Templates::class, $client->templates);
+        self::assertInstanceOf(Webhooks::class, $client->webhooks);
     }
 
     public function testResourcesAreReadOnly(): void
@@ -123,9 +125,10 @@ final class ClientTest extends TestCase
             'mail print_r' => print_r($client->mail, true),
             'suppressions var_export' => var_export($client->suppressions, true),
             'templates print_r' => print_r($client->templates, true),
+            'webhooks var_export' => var_export($client->webhooks, true),
         ];
         ob_start();
-        var_dump($client, $client->mail, $client->suppressions, $client->templates);
+        var_dump($client, $client->mail, $client->suppressions, $client->templates, $client->webhooks);
         foreach ((array) $client as $property) { // each property, as a debugger walks them
             var_dump($property);
         }
@@ -171,6 +174,9 @@ final class ClientTest extends TestCase
             'FORBIDDEN' => [Exception\ForbiddenException::class, 403],
             'NOT_FOUND' => [Exception\NotFoundException::class, 404],
             'IDEMPOTENCY_CONFLICT' => [Exception\IdempotencyConflictException::class, 409],
+            'MESSAGE_NOT_SCHEDULED' => [Exception\MessageNotScheduledException::class, 409],
+            'TEMPLATE_IN_USE' => [Exception\TemplateInUseException::class, 409],
+            'WEBHOOK_DISABLED' => [Exception\WebhookDisabledException::class, 409],
             'PAYLOAD_TOO_LARGE' => [Exception\PayloadTooLargeException::class, 413],
             'NO_SMTP_PROVIDER' => [Exception\NoSmtpProviderException::class, 422],
             'RECIPIENT_SUPPRESSED' => [Exception\RecipientSuppressedException::class, 422],
@@ -194,9 +200,10 @@ final class ClientTest extends TestCase
         self::assertSame([], ApiException::forCode('NOT_FOUND', 'x', 404)->getDetails());
     }
 
-    public function testNetworkErrorsShareTheRootButNotTheApiBase(): void
+    public function testNetworkAndVerificationErrorsShareTheRootButNotTheApiBase(): void
     {
-        foreach ([NetworkException::class, TimeoutException::class] as $class) {
+        $apart = [NetworkException::class, TimeoutException::class, Exception\WebhookVerificationException::class];
+        foreach ($apart as $class) {
             $interfaces = class_implements($class);
             self::assertContains(MailPassException::class, $interfaces);
             self::assertFalse(is_subclass_of($class, ApiException::class));

@@ -28,6 +28,7 @@ class ApiException extends \RuntimeException implements MailPassException
         'IDEMPOTENCY_CONFLICT' => IdempotencyConflictException::class,
         'MESSAGE_NOT_SCHEDULED' => MessageNotScheduledException::class,
         'TEMPLATE_IN_USE' => TemplateInUseException::class,
+        'WEBHOOK_DISABLED' => WebhookDisabledException::class,
         'PAYLOAD_TOO_LARGE' => PayloadTooLargeException::class,
         'NO_SMTP_PROVIDER' => NoSmtpProviderException::class,
         'RECIPIENT_SUPPRESSED' => RecipientSuppressedException::class,

@@ -22,6 +22,7 @@ const ERRORS = [
         'message_id' => '<sent.1@fake.test>', 'status' => 'sent',
     ]],
     'TEMPLATE_IN_USE' => [409, '2 scheduled messages use this template.', ['scheduled' => 2]],
+    'WEBHOOK_DISABLED' => [409, 'This webhook endpoint is disabled; enable it first.', []],
     'NOT_FOUND' => [404, 'Not found.', []],
     'VALIDATION_ERROR' => [400, 'The request is not valid.', [
         'template' => ['variables' => ['Missing: name, order_id']],
