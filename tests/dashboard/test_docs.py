@@ -26,13 +26,17 @@ from django.utils import translation
 from rest_framework.test import APIClient
 
 from api import serializers as api_serializers
+from api import webhook_sender
 from api.errors import ApiError
 from api.idempotency import IdempotencyConflictError
 from api.models import Message, MessageEvent
+from api.outbox import EVENT_NAMES
 from api.services.scheduling import HORIZON
+from api.services.testmode import TEST_DOMAIN
 from providers.kinds import KINDS
 from providers.models import Provider
 from tests import factories
+from tests.webhook_receiver import WebhookReceiver, verify
 
 LANGUAGES = ["en", "de", "ja", "ko", "sw"]
 HEADINGS = {
@@ -51,6 +55,11 @@ ENDPOINTS = [
     "/api/v1/templates",
     "/api/v1/templates/{id_or_alias}/render",
     "/api/v1/suppressions",
+    "/api/v1/webhooks",
+    "POST /api/v1/webhooks/{id}/rotate-secret",
+    "POST /api/v1/webhooks/{id}/test",
+    "GET /api/v1/webhooks/{id}/deliveries",
+    "POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
     "/api/v1/health",
 ]
 # Raised by DRF's own exceptions and mapped in api.errors; the ApiError family adds the rest.
@@ -234,9 +243,15 @@ def test_every_language_has_the_same_sections_each_in_its_contents_list(client, 
     assert all(ids == sections["en"] for ids in sections.values()), sections
     for language in LANGUAGES:
         assert contents[language] == sections[language], language
-    assert {"attachments", "headers", "unsubscribe", "templates", "scheduling"} <= set(
-        sections["en"]
-    )
+    assert {
+        "attachments",
+        "headers",
+        "unsubscribe",
+        "templates",
+        "scheduling",
+        "webhooks",
+        "test-mode",
+    } <= set(sections["en"])
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -387,6 +402,54 @@ def test_templates_and_scheduled_sending_are_in_the_field_table_status_and_their
     limits = section(page, "limits")
     assert str(HORIZON.days) in limits
     assert localized(language, api_serializers.MAX_VARIABLES_BYTES, filesizeformat) in limits
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_webhooks_and_test_mode_have_their_facts_in_every_language(
+    client, owner, account, language
+):
+    page = get_page(client, owner, language)
+
+    webhooks = unescape(section(page, "webhooks"))
+    for name in EVENT_NAMES:
+        assert f"<tr><td><code>{name}</code></td>" in webhooks, name
+    for code in (
+        "webhooks",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "whsec_",
+        "<id>.<timestamp>.<body>",
+        "webhook.test",
+        "409 WEBHOOK_DISABLED",
+        "https://",
+        "http://",
+        '"failing"',
+        '"manual"',
+        "overlap_hours",
+    ):
+        assert f"<code>{code}</code>" in webhooks, code
+    for route in (
+        "GET /api/v1/webhooks",
+        "POST /api/v1/webhooks",
+        "GET /api/v1/webhooks/{id}",
+        "PATCH /api/v1/webhooks/{id}",
+        "DELETE /api/v1/webhooks/{id}",
+        "POST /api/v1/webhooks/{id}/rotate-secret",
+        "POST /api/v1/webhooks/{id}/test",
+        "GET /api/v1/webhooks/{id}/deliveries",
+        "POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
+    ):
+        assert f"<code>{route}</code>" in webhooks, route
+    assert 'href="#test-mode"' in webhooks and 'href="#sdks"' in webhooks
+    test_mode = unescape(section(page, "test-mode"))
+    for outcome in ("delivered", "bounced", "complained", "deferred", "opened", "clicked"):
+        assert f"<code>{outcome}@{TEST_DOMAIN}</code>" in test_mode, outcome
+    for code in ("mp_test_", "mp_live_", "NO_SMTP_PROVIDER", "from_email", '"test": true'):
+        assert f"<code>{code}</code>" in test_mode, code
+    assert f"<code>bounced+signup@{TEST_DOMAIN}</code>" in test_mode
+    assert f'href="{reverse("dashboard:key-list")}"' in test_mode
+    assert "<code>test</code>" in section(page, "status")
 
 
 def test_the_template_samples_show_one_and_the_same_template(client, owner, account):
@@ -735,6 +798,101 @@ def test_the_documented_scheduled_send_is_moved_and_cancelled_as_the_page_says(
     assert events.count("scheduled") == 2 and events.count("cancelled") == 1
 
 
+def deliver_webhooks() -> None:
+    webhook_sender.process_due(threads=1)
+
+
+def test_the_documented_endpoint_is_created_and_tested_as_the_page_says(client, owner, account):
+    blocks = code_blocks(get_page(client, owner))
+    documented = json.loads(blocks["webhook-create-response"])
+    documented_delivery = json.loads(blocks["webhook-test-response"])
+    hooks = client_with(account, "webhooks")
+    request = curl_body(blocks["curl-webhook-create"])
+
+    with WebhookReceiver() as receiver:
+        # The page's URL, but on this machine: the documented host would be looked up.
+        created = hooks.post("/api/v1/webhooks", request | {"url": receiver.url}, format="json")
+        assert created.status_code == 201, created.json()
+        assert created.json().keys() == documented.keys()
+        data = created.json()["data"]
+        assert data.keys() == documented["data"].keys()
+        webhook = data["webhook"]
+        assert webhook.keys() == documented["data"]["webhook"].keys()
+        for field in ("description", "events", "enabled", "disabled_reason", "failing_since"):
+            assert webhook[field] == documented["data"]["webhook"][field], field
+        assert data["secret"].startswith("whsec_")
+        assert documented["data"]["secret"].startswith("whsec_")
+
+        method, path = curl_request(blocks["curl-webhook-test"])
+        assert method == "POST"
+        queued = hooks.post(path.replace("WEBHOOK_ID", str(webhook["id"])))
+        assert queued.status_code == 202, queued.json()
+        delivery = queued.json()["data"]["delivery"]
+        assert delivery.keys() == documented_delivery["data"]["delivery"].keys()
+        for field in ("type", "test", "status", "attempts", "last_attempt_at", "response_code"):
+            assert delivery[field] == documented_delivery["data"]["delivery"][field], field
+        deliver_webhooks()
+
+    [posted] = receiver.requests
+    assert verify(posted.body, posted.headers, data["secret"])
+    assert posted.headers["webhook-id"] == delivery["event_id"]
+    documented_headers = dict(
+        line.split(": ", 1) for line in blocks["webhook-request"].splitlines()[1:]
+    )
+    for name, value in documented_headers.items():
+        assert name.lower() in posted.headers, name
+        if name in ("Content-Type", "User-Agent"):
+            assert posted.headers[name.lower()] == value, name
+    assert posted.event["type"] == "webhook.test"
+    assert posted.event["data"] == {
+        "webhook_id": webhook["id"],
+        "message": "This is a test event from MailPass.",
+    }
+    assert posted.event.keys() == json.loads(blocks["webhook-event"]).keys()
+
+    hooks.patch(f"/api/v1/webhooks/{webhook['id']}", {"enabled": False}, format="json")
+    refused = hooks.post(path.replace("WEBHOOK_ID", str(webhook["id"])))
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "WEBHOOK_DISABLED"
+
+
+def test_the_test_mode_example_bounces_and_posts_the_documented_event(client, owner, account, sink):
+    blocks = code_blocks(get_page(client, owner))
+    documented = json.loads(blocks["webhook-event"])
+    assert "mp_test_YOUR_KEY" in blocks["curl-test-mode"]
+    test_api = client_with_test_key(account)
+
+    with WebhookReceiver() as receiver:
+        test_api.post("/api/v1/webhooks", {"url": receiver.url}, format="json")
+        sent = test_api.post(
+            "/api/v1/mail/send", curl_body(blocks["curl-test-mode"]), format="json"
+        )
+        deliver_webhooks()
+
+    assert sent.status_code == 200, sent.json()  # with no provider at all
+    assert sent.json()["data"]["status"] == "sent" and sink.received == []
+    message_id = sent.json()["data"]["message_id"].strip("<>")
+    status = test_api.get(f"/api/v1/mail/status/{message_id}").json()["data"]["message"]
+    assert status["status"] == "bounced" and status["test"] is True
+    events = {request.event["type"]: request.event for request in receiver.requests}
+    assert set(events) == {"email.sent", "email.bounced"}
+    bounced = events["email.bounced"]
+    assert bounced.keys() == documented.keys()
+    assert bounced["data"].keys() == documented["data"].keys()
+    assert bounced["data"]["details"].keys() == documented["data"]["details"].keys()
+    assert bounced["test"] is True and documented["test"] is False
+    assert bounced["type"] == documented["type"]
+    live = client_with(account, "mail").get(f"/api/v1/mail/status/{message_id}")
+    assert live.status_code == 404  # live and test never mix
+
+
+def client_with_test_key(account) -> APIClient:
+    _, key = factories.make_api_key(account, permissions=["mail", "webhooks"], test=True)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return api
+
+
 @pytest.mark.parametrize(
     ("scheduled_at", "refusal"),
     [
@@ -851,6 +1009,42 @@ def test_the_template_and_scheduling_curl_examples_work_as_written(
     assert curl("curl-cancel", message_id)["data"]["status"] == "cancelled"
     [received] = sink.received  # the template's message; the scheduled one never went out
     assert received.message["Subject"] == "Order 12345 has shipped"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_webhook_and_test_mode_curl_examples_work_as_written(
+    live_server, client, owner, account, settings
+):
+    settings.MAILPASS_PUBLIC_URL = live_server.url
+    _, key = factories.make_api_key(account, permissions=["mail", "webhooks"])
+    _, test_key = factories.make_api_key(account, permissions=["mail", "webhooks"], test=True)
+    blocks = code_blocks(get_page(client, owner))
+
+    def curl(name: str, replacements: dict[str, str]) -> dict:
+        command = blocks[name]
+        for documented, now_valid in replacements.items():
+            assert documented in command, documented
+            command = command.replace(documented, now_valid)
+        return json.loads(run(["bash", "-c", command + " --silent --show-error --max-time 20"]))
+
+    with WebhookReceiver() as receiver:
+        created = curl(
+            "curl-webhook-create",
+            {"YOUR_API_KEY": key, "https://app.example.com/hooks/mailpass": receiver.url},
+        )
+        assert created["success"] is True, created
+        webhook_id = str(created["data"]["webhook"]["id"])
+        queued = curl("curl-webhook-test", {"YOUR_API_KEY": key, "WEBHOOK_ID": webhook_id})
+        assert queued["data"]["delivery"]["type"] == "webhook.test", queued
+        sent = curl("curl-test-mode", {"mp_test_YOUR_KEY": test_key})
+        assert sent["data"]["status"] == "sent", sent
+        deliver_webhooks()
+
+    # The documented endpoint wants delivered, bounced and complained: not sent.
+    posted = sorted((r.event["type"], r.event["test"]) for r in receiver.requests)
+    assert posted == [("email.bounced", True), ("webhook.test", False)]
+    assert all(verify(r.body, r.headers, created["data"]["secret"]) for r in receiver.requests)
 
 
 @pytest.mark.django_db(transaction=True)
