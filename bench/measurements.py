@@ -504,7 +504,7 @@ def send_webhooks(env: Environment, results: Results, count: int, latency_ms: fl
                 if stats[name]:
                     problems.append(f"{name}: {stats[name]:.0f}")
             if problems:
-                raise VerificationError("webhooks: " + "; ".join(problems))
+                raise VerificationError("process_webhooks: " + "; ".join(problems))
     finally:
         receiver.set_latency(0)
         receiver.set_secret("")
