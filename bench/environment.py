@@ -2,10 +2,10 @@
 
 A throwaway PostgreSQL cluster (bin/pg-test-cluster), the settings every bench process runs
 with, the three SMTP sinks (bench/sink.py: near, answering DATA late, and far away), the fake
-ESP API (bench/esp_fake.py), gunicorn for the HTTP rows and the child processes the
-measurements start. Whatever starts registers its stop with a Cleanup first, so Ctrl-C or
-SIGTERM at any moment leaves nothing running. bench/dashboard.py uses the cluster, the
-settings and the cleanup as well.
+ESP API (bench/esp_fake.py), the webhook receiver (bench/webhook_receiver.py), gunicorn for
+the HTTP rows and the child processes the measurements start. Whatever starts registers its
+stop with a Cleanup first, so Ctrl-C or SIGTERM at any moment leaves nothing running.
+bench/dashboard.py uses the cluster, the settings and the cleanup as well.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from pathlib import Path
 import sink as sinkmod
 from esp_fake import EspFakeProcess
 from fixtures import BenchData
+from webhook_receiver import WebhookReceiverProcess
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -163,7 +164,8 @@ def setup_django(env: dict[str, str]) -> None:
 class Environment:
     """PostgreSQL with a migrated database and the bench's data, three sinks (one answering
     DATA at once, one after `slow_sink_delay_ms`, one `far_sink_rtt_ms` away), the fake ESP
-    API that the bench's Postmark and SES providers call, Django in this process, gunicorn
+    API that the bench's Postmark and SES providers call, the receiver that the webhook rows'
+    endpoints point at, Django in this process, gunicorn
     once start_gunicorn() is called, and every child process: all stopped by `cleanup`."""
 
     def __init__(
@@ -206,6 +208,8 @@ class Environment:
         self.cleanup.push("far sink", self.far_sink.stop)
         self.esp = EspFakeProcess().start()
         self.cleanup.push("fake ESP API", self.esp.stop)
+        self.receiver = WebhookReceiverProcess().start()
+        self.cleanup.push("webhook receiver", self.receiver.stop)
         self._point_esps_at_the_fake()
 
         log("migrating a fresh database")

@@ -168,7 +168,8 @@ def _response(status: int, payload: dict, *, close: bool) -> bytes:
     return head.encode() + body
 
 
-async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
+async def read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
+    """A request's body, by Content-Length or chunked (bench/webhook_receiver.py reads too)."""
     if "chunked" in headers.get("transfer-encoding", "").lower():
         parts = []
         while True:
@@ -196,7 +197,7 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 headers[name.strip().lower()] = value.strip()
             if headers.get("expect", "").lower() == "100-continue":
                 writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            body = await _read_body(reader, headers)
+            body = await read_body(reader, headers)
             url = urlsplit(target)
             close = headers.get("connection", "").lower() == "close"
             if url.path.startswith("/_bench/"):

@@ -4,9 +4,14 @@ fake ESP (bench/esp_fake.py, through MAILPASS_ESP_API_URLS), and the message eve
 measurement sends (a ~2 KB html+text receipt), stored once by batch_enqueue
 as the API stores it. Queues of any size are bulk SQL copies of that stored message, and
 every row a measurement adds is deleted after it, so each one starts on the same table.
+Webhook endpoints exist only while a measurement needs one (webhook_endpoint()), and every
+webhook event, delivery and attempt goes with the messages (clear_new_rows()).
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 FROM_EMAIL = "bench@example.com"
 TO_EMAIL = "recipient@example.com"
@@ -243,12 +248,14 @@ class BenchData:
         return dict(rows)
 
     def clear_new_rows(self) -> None:
-        """Remove every message (and event) created since base_id: a stable table size."""
+        """Remove every message (and event) created since base_id, and every webhook event,
+        delivery and attempt (the bench keeps none between measurements): stable tables."""
         from django.db import connection, transaction
 
         from api.models import Message
 
         with transaction.atomic(), connection.cursor() as cur:
+            self._clear_webhook_rows(cur)
             # Rows of other tables that point at those messages (events, ...) go first.
             for rel in Message._meta.related_objects:
                 if rel.many_to_many or not rel.field.concrete:
@@ -259,6 +266,115 @@ class BenchData:
                     [self.base_id],
                 )
             cur.execute(f'DELETE FROM "{self.table}" WHERE id > %s', [self.base_id])
+
+    def _clear_webhook_rows(self, cur) -> None:
+        """TRUNCATE rather than DELETE: thousands of dead delivery rows would slow the
+        claims and inserts of the measurements after (and VACUUM never gets to them)."""
+        from api.models import WebhookAttempt, WebhookDelivery, WebhookEvent
+
+        tables = [m._meta.db_table for m in (WebhookAttempt, WebhookDelivery, WebhookEvent)]
+        cur.execute(" UNION ALL ".join(f'(SELECT 1 FROM "{table}" LIMIT 1)' for table in tables))
+        if cur.fetchall():
+            cur.execute("TRUNCATE " + ", ".join(f'"{table}"' for table in tables))
+
+    @contextlib.contextmanager
+    def webhook_endpoint(self, url: str, events: list[str] | None = None) -> Iterator[tuple]:
+        """An enabled webhook endpoint of the bench account at `url`, wanting `events` (all
+        by default), for the block: yields it and its secret; afterwards every webhook row
+        is cleared and the endpoint deleted, so no later measurement stores events."""
+        from django.db import connection, transaction
+
+        from api.models import WebhookEndpoint
+        from api.services.webhooks import webhook_create
+
+        if WebhookEndpoint.objects.exists():
+            raise RuntimeError("a webhook endpoint from an earlier measurement is still there")
+        endpoint, secret = webhook_create(account=self.account, url=url, events=events)
+        try:
+            yield endpoint, secret
+        finally:
+            with transaction.atomic(), connection.cursor() as cur:
+                self._clear_webhook_rows(cur)
+                WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
+
+    def delivered_event_body(self) -> tuple[str, str]:
+        """The body of an `email.delivered` event of the template message as api.outbox
+        builds it, and the placeholder in it that stands for the message's Message-ID."""
+        from django.utils import timezone
+
+        from api import outbox
+
+        placeholder = "<MESSAGE-ID-PLACEHOLDER>"
+        message = self.template
+        data = {
+            "message_id": placeholder,
+            "to": message.to_email,
+            "from": message.from_email,
+            "subject": message.subject,
+            "tags": ["receipt", "shop", "order-confirmation"],
+            "metadata": {
+                "order_id": "48213",
+                "customer_id": "cus_8hQ2kLm4",
+                "shop": "example-shop-eu",
+                "campaign": "transactional-receipts",
+                "locale": "en-GB",
+            },
+            "status": "delivered",
+            "details": {
+                "description": "smtp;250 2.0.0 OK 1700000000 "
+                "d9443c01a7336-1f6b7a1c2e4si1234567pl.42 - gsmtp (mx.example.com [203.0.113.25])"
+            },
+        }
+        body = outbox.body_of("email.delivered", test=False, data=data, at=timezone.now())
+        return body, placeholder
+
+    def add_webhook_deliveries(self, count: int, endpoint_id: int) -> int:
+        """Insert `count` `email.delivered` events of as many messages, each with one pending
+        delivery to `endpoint_id`, due now: in one statement. Returns the body's size."""
+        from django.db import connection, transaction
+
+        from api.models import WebhookDelivery, WebhookEvent
+
+        body, placeholder = self.delivered_event_body()
+        message_id = (
+            "'<' || md5(random()::text || clock_timestamp()::text || g::text) || '.' || "
+            f"floor(extract(epoch from now()))::bigint || '@{self.msgid_domain}>'"
+        )
+        event_id = "'msg_' || left(md5(random()::text || clock_timestamp()::text || g::text), 27)"
+        events, deliveries = WebhookEvent._meta.db_table, WebhookDelivery._meta.db_table
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(
+                f'WITH ev AS (INSERT INTO "{events}" '
+                "(account_id, event_id, type, test, body, created_at) "
+                f"SELECT %s, {event_id}, 'email.delivered', false, "
+                f"replace(%s, %s, {message_id}), now() "
+                "FROM generate_series(1, %s) g RETURNING id) "
+                f'INSERT INTO "{deliveries}" '
+                "(event_id, endpoint_id, test, status, attempts, next_attempt_at, created_at) "
+                "SELECT id, %s, false, 'pending', 0, now(), now() FROM ev",
+                [self.account.pk, body, placeholder, count, endpoint_id],
+            )
+            cur.execute(f'ANALYZE "{events}", "{deliveries}"')
+            cur.execute(f'SELECT max(octet_length(body)) FROM "{events}"')
+            return cur.fetchone()[0] or 0
+
+    def webhook_counts(self) -> dict[tuple[str, str, int], int]:
+        """How many webhook deliveries there are of each (event type, status, attempts)."""
+        from django.db.models import Count
+
+        from api.models import WebhookDelivery
+
+        rows = (
+            WebhookDelivery.objects.order_by()
+            .values_list("event__type", "status", "attempts")
+            .annotate(n=Count("id"))
+        )
+        return {(kind, status, attempts): n for kind, status, attempts, n in rows}
+
+    def webhook_event_count(self) -> int:
+        from api.models import WebhookEvent
+
+        return WebhookEvent.objects.count()
 
     def vacuum(self) -> None:
         from django.db import connection

@@ -197,15 +197,17 @@ def drain(
     sink: sinkmod.SinkProcess,
     count: int,
     key: str | None = None,
+    verify: Callable[[], None] | None = None,
 ) -> float:
     """Queue `count` messages, run `workers` process_mail_queue at once until they exit.
 
     Returns msg/s over the wall time of the subprocesses (start-up included). Verifies
-    every message is `sent` and the sink received each Message-ID exactly once. With
-    `key`, also records the slowest worker's own timing, the peak RSS of the workers
-    and the CPU per message of the workers, PostgreSQL and the sink.
+    every message is `sent` and the sink received each Message-ID exactly once (and calls
+    `verify`, if given, before the rows are cleared). With `key`, also records the slowest
+    worker's own timing, the peak RSS of the workers and the CPU per message of the
+    workers, PostgreSQL and the sink.
     """
-    run = run_drain(env, results, workers, sink, count)
+    run = run_drain(env, results, workers, sink, count, verify=verify)
     if key:
         if run.inner > 0:
             results.record(key + "_inner", count / run.inner)
@@ -226,9 +228,11 @@ def run_drain(
     *,
     provider_id: int | None = None,
     count_db: bool = False,
+    verify: Callable[[], None] | None = None,
 ) -> DrainRun:
     """Queue `count` messages and run `workers` process_mail_queue until they exit; verify
-    every message is `sent` and `target` received each Message-ID exactly once.
+    every message is `sent` and `target` received each Message-ID exactly once, then call
+    `verify` (if given: it raises VerificationError) before the rows are cleared.
 
     A sink as `target`: the messages go through the bench's SMTP provider, pointed at it
     for the drain. The fake ESP: they go through `provider_id` (one of the ESP providers).
@@ -288,6 +292,8 @@ def run_drain(
             f"process_mail_queue exited {[p.returncode for p in procs]}: {texts[0][-500:]}"
         )
     _verify_sent(env, target, count, f"drain ({workers} worker(s))")
+    if verify is not None:
+        verify()
     stats = target.stats()
     data.clear_new_rows()
     data.point_provider_at(env.sink.port)
@@ -374,6 +380,177 @@ def _verify_sent(
         problems.append(f"{stats['duplicate_ids']:.0f} Message-IDs arrived twice")
     if problems:
         raise VerificationError(f"{what}: " + "; ".join(problems))
+
+
+# --- outbound webhooks ------------------------------------------------------------------
+
+# What process_webhooks prints after each pass (one pass without --loop).
+_SENDER_LINE = re.compile(r"attempted (\d+), succeeded (\d+), failed (\d+) in ([0-9.]+)s")
+
+
+def drain_with_webhooks(env: Environment, results: Results, count: int) -> float:
+    """drain1 while the bench account has an enabled endpoint subscribed to `sent`: every
+    message the worker sends also stores a webhook event and a pending delivery, in the
+    transaction that marks it sent. No sender runs. msg/s over the wall time, figures
+    under "drain1_hooks" as drain1's. Verifies the drain as drain1, then that exactly
+    `count` events were stored, each with one pending email.sent delivery, and that the
+    receiver heard nothing; the endpoint and every webhook row are gone afterwards."""
+    receiver = env.receiver
+
+    def verify() -> None:
+        counts = env.data.webhook_counts()
+        events = env.data.webhook_event_count()
+        if counts != {("email.sent", "pending", 0): count} or events != count:
+            raise VerificationError(
+                f"drain with webhooks: {events} events and deliveries "
+                f"{ {f'{k} {s} x{a}': n for (k, s, a), n in counts.items()} }, "
+                f"expected {count} pending email.sent deliveries of as many events"
+            )
+        posted = receiver.stats()["requests"]
+        if posted:
+            raise VerificationError(f"drain with webhooks: the receiver got {posted:.0f} POSTs")
+
+    receiver.reset()
+    with env.data.webhook_endpoint(receiver.url, events=["sent"]):
+        return drain(env, results, 1, env.sink, count, key="drain1_hooks", verify=verify)
+
+
+@dataclass
+class WebhookRun:
+    """What one process_webhooks run measured."""
+
+    elapsed: float  # wall seconds of the process, start-up included
+    inner: float  # its own seconds (its "attempted ... in X.XXs" line)
+    cpu_sender: float  # CPU seconds of the sender, PostgreSQL and the receiver
+    cpu_pg: float
+    cpu_receiver: float
+    receiver_stats: dict[str, float]  # the receiver's counters at the end
+
+
+def send_webhooks(env: Environment, results: Results, count: int, latency_ms: float) -> WebhookRun:
+    """`count` pending deliveries of `email.delivered` events (bulk SQL, due now) to an
+    endpoint of the bench account at env.receiver, which answers 200 after `latency_ms`;
+    then one `manage.py process_webhooks` (its default threads) until it exits.
+
+    Verifies: the command exited 0 reporting `count` attempted and succeeded; every
+    delivery `succeeded` at its first attempt, with one attempt row each; the receiver got
+    exactly `count` POSTs with `count` distinct webhook-id headers, each with a
+    webhook-signature header that verifies with the endpoint's secret."""
+    from api.models import WebhookAttempt
+
+    data, receiver = env.data, env.receiver
+    data.clear_new_rows()
+    receiver.set_latency(latency_ms)
+    try:
+        with data.webhook_endpoint(receiver.url) as (endpoint, secret):
+            receiver.set_secret(secret)
+            receiver.reset()
+            size = data.add_webhook_deliveries(count, endpoint.pk)
+            results.notes["webhook_body_bytes"] = str(size)
+            settle()
+            out = open(env.workdir / "webhooks.log", "w+")
+            cpu_sender = children_cpu_seconds()
+            cpu_pg = tree_cpu_seconds(env.postmaster)
+            cpu_receiver = receiver.cpu_seconds()
+            cpu_machine = machine_busy_seconds()
+            cpu_self = self_cpu_seconds()
+            started = time.perf_counter()
+            proc = env.popen(
+                [PY, MANAGE, "process_webhooks"],
+                env=env.env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+            _wait_sampling([proc], timeout=max(300.0, count / 10))
+            elapsed = time.perf_counter() - started
+            cpu_sender = children_cpu_seconds() - cpu_sender
+            cpu_pg = tree_cpu_seconds(env.postmaster) - cpu_pg
+            cpu_receiver = receiver.cpu_seconds() - cpu_receiver
+            cpu_machine = machine_busy_seconds() - cpu_machine
+            cpu_self = self_cpu_seconds() - cpu_self
+            foreign = cpu_machine - cpu_sender - cpu_pg - cpu_receiver - cpu_self
+            results.record("foreign_load", max(0.0, foreign) / elapsed)
+            out.seek(0)
+            text = out.read()
+            out.close()
+            if proc.returncode:
+                raise VerificationError(f"process_webhooks exited {proc.returncode}: {text[-500:]}")
+            passes = _SENDER_LINE.findall(text)
+            attempted, succeeded, failed = (sum(int(p[i]) for p in passes) for i in range(3))
+            inner = sum(float(p[3]) for p in passes)
+            stats = receiver.stats()
+            problems = []
+            if inner <= 0:
+                problems.append(f"the command printed no timing: {text[-300:]!r}")
+            if (attempted, succeeded, failed) != (count, count, 0):
+                problems.append(
+                    f"the command reported attempted {attempted}, succeeded {succeeded}, "
+                    f"failed {failed}: {text[-300:]!r}"
+                )
+            counts = data.webhook_counts()
+            if counts != {("email.delivered", "succeeded", 1): count}:
+                shown = {f"{s} x{a}": n for (_, s, a), n in counts.items()}
+                problems.append(f"deliveries {shown}, expected {count} succeeded x1")
+            tries = WebhookAttempt.objects.count()
+            if tries != count:
+                problems.append(f"{tries} attempt rows, expected {count}")
+            if stats["requests"] != count or stats["unique_ids"] != count:
+                problems.append(
+                    f"the receiver got {stats['requests']:.0f} POSTs with "
+                    f"{stats['unique_ids']:.0f} distinct webhook-ids, expected {count}"
+                )
+            for name in ("duplicate_ids", "no_id", "unsigned", "bad_signature"):
+                if stats[name]:
+                    problems.append(f"{name}: {stats[name]:.0f}")
+            if problems:
+                raise VerificationError("process_webhooks: " + "; ".join(problems))
+    finally:
+        receiver.set_latency(0)
+        receiver.set_secret("")
+    data.clear_new_rows()
+    return WebhookRun(
+        elapsed=elapsed,
+        inner=inner,
+        cpu_sender=cpu_sender,
+        cpu_pg=cpu_pg,
+        cpu_receiver=cpu_receiver,
+        receiver_stats=stats,
+    )
+
+
+def webhooks(
+    env: Environment, results: Results, *, count: int, far_count: int, far_ms: float
+) -> None:
+    """The two sender rows: `count` deliveries to the receiver on loopback answering at
+    once ("webhooks": deliveries/s over the process's wall time), then `far_count` to it
+    answering after `far_ms` ("webhooks_far": by the command's own timing, start-up left
+    out as in the far rows, next to the bound threads / far_ms)."""
+    from api import webhook_sender
+
+    results.notes["webhook_threads"] = str(webhook_sender.THREADS)
+    rates: dict[str, float] = {}
+    for key, n, latency in (("webhooks", count, 0.0), ("webhooks_far", far_count, far_ms)):
+        run = attempt(
+            results, key, lambda n=n, latency=latency: send_webhooks(env, results, n, latency)
+        )
+        if run is None:
+            continue
+        rates[key] = n / run.inner
+        stats = run.receiver_stats
+        results.record(key + "_wall", n / run.elapsed)
+        results.record(key + "_inner", n / run.inner)
+        results.record(key + "_cpu_sender", run.cpu_sender / n * 1000)
+        results.record(key + "_cpu_pg", run.cpu_pg / n * 1000)
+        results.record(key + "_cpu_receiver", run.cpu_receiver / n * 1000)
+        results.record(key + "_conns_per_delivery", stats["connections"] / n)
+        results.record(key + "_peak_in_flight", stats["peak_in_flight"])
+        results.record(key, n / (run.elapsed if key == "webhooks" else run.inner))
+    if "webhooks" in rates and "webhooks_far" in rates:
+        results.record("webhooks_far:vs_loopback", rates["webhooks_far"] / rates["webhooks"])
+    if "webhooks_far" in rates:
+        bound = webhook_sender.THREADS / (far_ms / 1000)
+        results.record("webhooks_far:of_bound", rates["webhooks_far"] / bound)
 
 
 def relay_delay(

@@ -66,6 +66,9 @@ class Results:
             "limit",
             "drain1:ratio",
             "drain2:ratio",
+            "drain1_hooks:vs_drain1",
+            "webhooks",
+            "webhooks_far:of_bound",
             "drain_delay:vs_conn",
             "far_smtp:kept",
             "far_postmark:kept",
@@ -163,10 +166,16 @@ class Table:
         """A detail line under the row above it."""
         self.row("  - " + label, value, spread, unit, "", "", note, "")
 
-    def cpu(self, prefix: str, parts: tuple[tuple[str, str], ...] = CPU_PARTS) -> None:
+    def cpu(
+        self,
+        prefix: str,
+        parts: tuple[tuple[str, str], ...] = CPU_PARTS,
+        per: str = "message",
+        note: str = "",
+    ) -> None:
         if all(self.values.get(f"{prefix}_{k}") for k, _ in parts):
             value = " / ".join(f"{name} {self.median(f'{prefix}_{k}'):.2f}" for k, name in parts)
-            self.info("CPU per message", value, "ms")
+            self.info(f"CPU per {per}{note}", value, "ms")
 
     def markdown(self) -> list[str]:
         lines = [
@@ -234,6 +243,9 @@ def drain_rows(t: Table, n_drain: int) -> None:
             "ms",
             t.spread("drain1_wall_per_msg", ".2f"),
         )
+
+
+def drain2_rows(t: Table, n_drain: int) -> None:
     r = t.median("drain2:ratio")
     t.rate(
         f"drain: 2 workers at once, {n_drain:,} msgs",
@@ -243,6 +255,107 @@ def drain_rows(t: Table, n_drain: int) -> None:
         f"{r:.2f}x target" if r else "",
     )
     t.cpu("drain2")
+
+
+HOOKS_KEPT_TARGET = 0.9  # issue 17: storing webhook events must not slow the mail queue
+SENDER_CPU = (("cpu_sender", "sender"), ("cpu_pg", "PostgreSQL"), ("cpu_receiver", "receiver"))
+
+
+def drain_hooks_rows(t: Table, n_drain: int) -> None:
+    """drain1 again with an endpoint subscribed to `sent`: what storing the events costs."""
+    kept = t.median("drain1_hooks:vs_drain1")
+    t.rate(
+        f"drain with webhooks: 1 worker, {n_drain:,} msgs, an endpoint subscribed to `sent` "
+        "(each message also stores an event + a delivery; no sender running)",
+        "drain1_hooks",
+        f">= {HOOKS_KEPT_TARGET:g}x drain1 (same rep, run right before it)",
+        None if kept is None else kept >= HOOKS_KEPT_TARGET,
+        f"{kept:.2f}x drain1 ({t.spread('drain1_hooks:vs_drain1', '.2f')})" if kept else "",
+    )
+    if t.values.get("drain1_hooks_inner"):
+        t.info(
+            "the same, excluding start-up (the command's own timing)",
+            num(t.median("drain1_hooks_inner"), ",.0f"),
+            "msg/s",
+            t.spread("drain1_hooks_inner", ",.0f"),
+        )
+    t.cpu("drain1_hooks")
+    if t.values.get("drain1_hooks_cpu_worker_added"):
+        t.info(
+            "CPU per message added to drain1's (same rep)",
+            f"worker {t.median('drain1_hooks_cpu_worker_added'):+.2f} / "
+            f"PostgreSQL {t.median('drain1_hooks_cpu_pg_added'):+.2f}",
+            "ms",
+        )
+
+
+def webhook_rows(t: Table, notes: dict[str, str], n_hooks: int, n_far: int, far_ms: float) -> None:
+    """The webhook sender: on loopback, and with the receiver far away."""
+    threads = int(notes.get("webhook_threads", "0")) or None
+    body = notes.get("webhook_body_bytes")
+    threads_text = f"{threads} threads" if threads else "default threads"
+    t.row(
+        f"webhooks: 1 process_webhooks ({threads_text}), {n_hooks:,} deliveries"
+        + (f" ({body} B email.delivered bodies)" if body else "")
+        + ", receiver on loopback answering 200 at once",
+        num(t.median("webhooks"), ",.0f"),
+        t.spread("webhooks", ",.0f"),
+        "deliveries/s",
+        "",
+        "(reference)",
+    )
+    if t.values.get("webhooks_inner"):
+        t.info(
+            "the same, excluding start-up (the command's own timing)",
+            num(t.median("webhooks_inner"), ",.0f"),
+            "deliveries/s",
+            t.spread("webhooks_inner", ",.0f"),
+        )
+    t.cpu("webhooks", SENDER_CPU, per="delivery", note=" (the sender's start-up included)")
+    if t.values.get("webhooks_conns_per_delivery"):
+        t.info(
+            "connections opened at the receiver per delivery; most POSTs in flight at once",
+            f"{t.median('webhooks_conns_per_delivery'):.2f}; "
+            f"{num(t.median('webhooks_peak_in_flight'), '.0f')}",
+            "",
+        )
+
+    bound = threads / (far_ms / 1000) if threads else None
+    of_bound, vs = t.median("webhooks_far:of_bound"), t.median("webhooks_far:vs_loopback")
+    versus = []
+    if of_bound is not None:
+        versus.append(f"{of_bound:.2f}x bound ({t.spread('webhooks_far:of_bound', '.2f')})")
+    if vs is not None:
+        versus.append(f"{vs:.2f}x loopback ({t.spread('webhooks_far:vs_loopback', '.2f')})")
+    t.row(
+        f"webhooks, receiver {far_ms:g} ms away (every POST answered {far_ms:g} ms late): "
+        f"1 process_webhooks, {n_far:,} deliveries, by the command's own timing",
+        num(t.median("webhooks_far"), ",.0f"),
+        t.spread("webhooks_far", ",.0f"),
+        "deliveries/s",
+        "",
+        f"bound: {threads} threads / {far_ms:g} ms = {bound:,.0f}/s" if bound else "",
+        "; ".join(versus),
+    )
+    t.info(
+        "the loopback row by the same timing (the basis of x loopback)",
+        num(t.median("webhooks_inner"), ",.0f"),
+        "deliveries/s",
+    )
+    if t.values.get("webhooks_far_peak_in_flight"):
+        t.info(
+            "connections opened at the receiver per delivery; most POSTs in flight at once",
+            f"{t.median('webhooks_far_conns_per_delivery'):.2f}; "
+            f"{num(t.median('webhooks_far_peak_in_flight'), '.0f')}",
+            "",
+        )
+    t.cpu("webhooks_far", SENDER_CPU, per="delivery", note=" (the sender's start-up included)")
+    t.info(
+        "start-up included (wall time of the process)",
+        num(t.median("webhooks_far_wall"), ",.0f"),
+        "deliveries/s",
+        t.spread("webhooks_far_wall", ",.0f"),
+    )
 
 
 def delay_rows(t: Table, n_drain: int, delay_ms: float) -> None:
@@ -454,8 +567,17 @@ def table_text(
         sink_rows(t)
     if "django" not in skip:
         django_rows(t)
+    # In run_rep's order: drain1_hooks runs right after drain1, which it is compared with.
     if "drain" not in skip:
         drain_rows(t, args.drain_messages)
+    if "webhooks" not in skip:
+        drain_hooks_rows(t, args.drain_messages)
+    if "drain" not in skip:
+        drain2_rows(t, args.drain_messages)
+    if "webhooks" not in skip:
+        webhook_rows(
+            t, results.notes, args.webhook_deliveries, args.webhook_far_deliveries, args.far_api_ms
+        )
     if "delay" not in skip:
         delay_rows(t, args.drain_messages, args.delay_ms)
     if "far-smtp" not in skip:

@@ -11,8 +11,9 @@
 Everything runs on this machine, on 127.0.0.1 only: a throwaway PostgreSQL cluster
 (bin/pg-test-cluster), a fresh migrated database, three minimal SMTP sinks (bench/sink.py:
 one answering at once, one answering DATA after --delay-ms, one --far-smtp-ms away), a fake
-ESP API (bench/esp_fake.py: Postmark's and SES v2's send calls) and gunicorn for the HTTP
-figures. All of it is stopped on exit, also on Ctrl-C or SIGTERM.
+ESP API (bench/esp_fake.py: Postmark's and SES v2's send calls), a webhook receiver
+(bench/webhook_receiver.py) and gunicorn for the HTTP figures. All of it is stopped on
+exit, also on Ctrl-C or SIGTERM.
 
 The machine's speed drifts by up to 2x between minutes, so absolute rates mean little.
 Every rate is therefore also given as a ratio to "the limit" -- a plain smtplib loop
@@ -30,6 +31,22 @@ What is measured, per rep:
               then 1 or 2 `manage.py process_mail_queue` processes until they exit;
               msg/s = N / wall time of the processes (start-up included). Verified: every
               message `sent`, the sink got each Message-ID exactly once.
+  webhooks    outbound webhooks (api/outbox.py, api/webhook_sender.py), three rows:
+              drain1_hooks: drain1 again while the bench account has an endpoint subscribed
+              to `sent`, so each message sent also stores an event and a delivery (no
+              sender runs); msg/s and its ratio to drain1 of the same rep. Verified: the
+              drain as drain1, and exactly N pending email.sent deliveries after it.
+              webhooks: --webhook-deliveries pending deliveries (bulk SQL, ~600 B
+              email.delivered bodies), then one `manage.py process_webhooks` (its default
+              threads) until it exits, against bench/webhook_receiver.py on 127.0.0.1
+              answering 200 at once; deliveries/s = N / wall time of the process. Verified:
+              every delivery succeeded at its first attempt, the receiver got N POSTs with
+              N distinct webhook-ids, each signed with the endpoint's secret.
+              webhooks_far: the same with --webhook-far-deliveries (multiples of the 16
+              default threads: no round of POSTs goes out part empty) and the receiver
+              answering every POST --far-api-ms late; by the command's own timing (start-up
+              left out), next to the bound threads / --far-api-ms and the ratio to the
+              loopback row (by the same timing)
   delay       the same 1-worker drain against a sink answering DATA after --delay-ms,
               next to one smtplib connection to that sink
   far-smtp    the SMTP relay at a distance: a 1-worker drain of --far-messages (project
@@ -67,6 +84,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import measurements as measure
@@ -93,6 +111,8 @@ FULL = {
     "status_lookups": 300,
     "memory_messages": 100_000,
     "sink_messages": 20_000,
+    "webhook_deliveries": 5000,
+    "webhook_far_deliveries": 480,
 }
 QUICK = {
     **FULL,
@@ -109,6 +129,8 @@ QUICK = {
     "status_lookups": 100,
     "memory_messages": 20_000,
     "sink_messages": 5_000,
+    "webhook_deliveries": 1000,
+    "webhook_far_deliveries": 160,
 }
 
 
@@ -128,8 +150,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated: django,drain,delay,far-smtp,far-api,ingest,latency,far-send,"
-        "status,memory,startup,sink",
+        help="comma-separated: django,drain,webhooks,delay,far-smtp,far-api,ingest,latency,"
+        "far-send,status,memory,startup,sink",
     )
     parser.add_argument(
         "--profile",
@@ -153,6 +175,15 @@ def parse_args() -> argparse.Namespace:
 def run_rep(env: Environment, results: Results, args: argparse.Namespace) -> None:
     """One rep of every row not skipped, in the table's order."""
     skip = args.skip
+    rates: dict[str, float] = {}  # this rep's, for the rows compared with another row
+
+    def kept(key: str, measure_rate: Callable[[], float]) -> Callable[[], float]:
+        def run() -> float:
+            rates[key] = measure_rate()
+            return rates[key]
+
+        return run
+
     if "sink" not in skip:
         rate = measure.attempt(
             results, "sink", lambda: measure.sink_capacity(env, args.sink_messages)
@@ -163,10 +194,35 @@ def run_rep(env: Environment, results: Results, args: argparse.Namespace) -> Non
     limit.sample()
     if "django" not in skip:
         limit.rate("django", lambda: measure.django_rate(env, args.django_messages))
+    n = args.drain_messages
     if "drain" not in skip:
-        n = args.drain_messages
-        limit.rate("drain1", lambda: measure.drain(env, results, 1, env.sink, n, key="drain1"))
+        limit.rate(
+            "drain1",
+            kept("drain1", lambda: measure.drain(env, results, 1, env.sink, n, key="drain1")),
+        )
+    if "webhooks" not in skip:
+        # Right after drain1, which it is compared with: the machine drifts within minutes.
+        limit.rate(
+            "drain1_hooks",
+            kept("drain1_hooks", lambda: measure.drain_with_webhooks(env, results, n)),
+        )
+        if "drain1" in rates and "drain1_hooks" in rates:
+            results.record("drain1_hooks:vs_drain1", rates["drain1_hooks"] / rates["drain1"])
+            for part in ("cpu_worker", "cpu_pg"):
+                added = results.values[f"drain1_hooks_{part}"][-1]
+                results.record(
+                    f"drain1_hooks_{part}_added", added - results.values[f"drain1_{part}"][-1]
+                )
+    if "drain" not in skip:
         limit.rate("drain2", lambda: measure.drain(env, results, 2, env.sink, n, key="drain2"))
+    if "webhooks" not in skip:
+        measure.webhooks(
+            env,
+            results,
+            count=args.webhook_deliveries,
+            far_count=args.webhook_far_deliveries,
+            far_ms=args.far_api_ms,
+        )
     if "delay" not in skip:
         measure.relay_delay(
             env,
