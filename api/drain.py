@@ -726,7 +726,7 @@ def start_chunk(
     chunk = _Chunk(messages)
     if not messages:
         return chunk
-    outbox.mark_listening(messages)
+    outbox.look_up_endpoints(messages)
     messages, suppressed = queue.without_suppressed(messages)
     chunk.tally.stats.failed += suppressed
     live = [message for message in messages if not message.test]

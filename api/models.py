@@ -218,9 +218,9 @@ class Message(models.Model):
             ),
         ]
 
-    # Not a column: whether the account had an enabled webhook endpoint when the queue
-    # claimed this message (api.outbox.mark_listening); None: not looked up.
-    webhooks_listening: bool | None = None
+    # Not a column: the account's enabled webhook endpoints when the queue claimed this
+    # message (api.outbox.look_up_endpoints); None: not looked up.
+    webhook_endpoints: "list[WebhookEndpoint] | None" = None
 
     def __str__(self) -> str:
         return self.message_id

@@ -8,7 +8,7 @@ endpoint that wants it; api.webhook_sender posts them later. Nothing here talks 
 network, so a slow endpoint never slows sending.
 
 An account without endpoints costs one query per emit() call, and none at all in the
-drain, which looks endpoints up once per claimed chunk (mark_listening).
+drain, which looks endpoints up once per claimed chunk (look_up_endpoints).
 """
 
 import datetime as dt
@@ -94,30 +94,24 @@ def _message_data(happening: Happening) -> dict[str, Any]:
     }
 
 
-def mark_listening(messages: Sequence[Message]) -> None:
-    """Note on each message whether its account has an enabled endpoint now: emit() then
-    skips the lookup for them. The drain does this once per claimed chunk."""
+def look_up_endpoints(messages: Sequence[Message]) -> None:
+    """Note on each message its account's enabled endpoints now, in one query: emit() then
+    needs none for them. The drain does this once per claimed chunk, /send once."""
     if not messages:
         return
-    accounts = {message.account_id for message in messages}
-    listening = set(
-        WebhookEndpoint.objects.filter(account_id__in=accounts, enabled=True).values_list(
-            "account_id", flat=True
-        )
-    )
+    endpoints = _endpoints_of({message.account_id for message in messages})
     for message in messages:
-        message.webhooks_listening = message.account_id in listening
+        message.webhook_endpoints = endpoints.get(message.account_id, [])
 
 
 def emit(happenings: Iterable[Happening]) -> int:
     """Queue a delivery of each happening to every enabled endpoint of its message's
     account that wants it; return how many deliveries. Call inside the transaction that
     records the happening, so that one is never kept without the other."""
-    wanted = [h for h in happenings if h.message.webhooks_listening is not False]
+    happenings = list(happenings)
+    look_up_endpoints([h.message for h in happenings if h.message.webhook_endpoints is None])
+    wanted = [h for h in happenings if h.message.webhook_endpoints]
     if not wanted:
-        return 0
-    endpoints = _endpoints_of({h.message.account_id for h in wanted})
-    if not endpoints:
         return 0
     now = timezone.now()
     events: list[WebhookEvent] = []
@@ -125,7 +119,7 @@ def emit(happenings: Iterable[Happening]) -> int:
     for happening in wanted:
         listeners = [
             endpoint
-            for endpoint in endpoints.get(happening.message.account_id, [])
+            for endpoint in happening.message.webhook_endpoints or []
             if happening.name in endpoint.events
         ]
         if not listeners:

@@ -206,25 +206,26 @@ def mark_sent(sent: Sequence[tuple[Message, str, int | None]]) -> set[int]:
     endpoint, in the same transaction (api.outbox).
     """
     messages = [message for message, _, _ in sent]
-    outbox.mark_listening([message for message in messages if message.webhooks_listening is None])
-    if not any(message.webhooks_listening for message in messages):
+    outbox.look_up_endpoints([message for message in messages if message.webhook_endpoints is None])
+    if not any(message.webhook_endpoints for message in messages):
         return _mark_sent(sent)
     with transaction.atomic():
         updated = _mark_sent(sent)
-        for message, _, _ in sent:
+        for message in messages:
             if message.pk in updated:
                 message.status = Message.Status.SENT
-        names = dict(
-            Provider.objects.filter(pk__in={p for _, _, p in sent}).values_list("pk", "name")
-        )
         outbox.emit(
-            outbox.Happening(
-                message, "sent", {"provider": names[provider_id]} if provider_id in names else {}
-            )
-            for message, _, provider_id in sent
+            outbox.Happening(message, "sent", _sent_details(message))
+            for message in messages
             if message.pk in updated
         )
     return updated
+
+
+def _sent_details(message: Message) -> dict[str, str]:
+    """A `sent` event's details: the provider that took it (none in test mode)."""
+    provider = message.provider  # no query: record_attempts set it, or it is None
+    return {} if provider is None else {"provider": provider.name}
 
 
 def _mark_sent(sent: Sequence[tuple[Message, str, int | None]]) -> set[int]:
@@ -425,7 +426,7 @@ def record_attempts(
     final = attempts[-1]
     sent = final.result.outcome is Outcome.SENT
     if sent:
-        message.provider_id = final.provider.pk  # a fallback, perhaps
+        message.provider = final.provider  # a fallback, perhaps
     if len(attempts) > 1:
         run(functools.partial(record_failovers, message, attempts))
     if sent and mark_sent_grouped is not None:

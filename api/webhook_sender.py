@@ -220,7 +220,9 @@ def claim_due(*, batch_size: int) -> list[WebhookDelivery]:
     token = uuid.uuid4()
     with transaction.atomic(durable=True):
         ids = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            # of=("self",): the join must not lock the endpoint's row too, or every other
+            # sender would skip all of that endpoint's deliveries while this claim lasts.
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
             .filter(endpoint__enabled=True)
             .order_by("next_attempt_at", "id")
@@ -284,9 +286,8 @@ def record(delivery: WebhookDelivery, answer: Answer) -> None:
         )
         endpoint = delivery.endpoint
         if answer.ok:
-            WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(
-                failing_since=None
-            )
+            if endpoint.failing_since is not None:  # as claimed: most successes skip this
+                WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
             return
         WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(
             failing_since=now
@@ -345,8 +346,7 @@ def process_due(
         while True:
             room = threads - len(in_flight)
             wanted = not should_stop() and (limit is None or claimed < limit)
-            # Claim when half the threads are free (or all are): fewer, larger claims.
-            if wanted and (room * 2 >= threads or not in_flight):
+            if wanted and room:
                 size = room if limit is None else min(room, limit - claimed)
                 for delivery in claim_due(batch_size=size):
                     claimed += 1
@@ -354,15 +354,16 @@ def process_due(
             if not in_flight:
                 return stats
             done, _ = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
-            for future in done:
-                delivery = in_flight.pop(future)
-                answer = future.result()
-                record(delivery, answer)
-                stats.attempted += 1
-                if answer.ok:
-                    stats.succeeded += 1
-                else:
-                    stats.failed += 1
+            with transaction.atomic():  # what came back meanwhile, in one commit
+                for future in done:
+                    delivery = in_flight.pop(future)
+                    answer = future.result()
+                    record(delivery, answer)
+                    stats.attempted += 1
+                    if answer.ok:
+                        stats.succeeded += 1
+                    else:
+                        stats.failed += 1
 
 
 def _attempt(delivery: WebhookDelivery) -> Answer:
