@@ -5,6 +5,7 @@ retried and given up on as documented."""
 import datetime as dt
 import socket
 
+import psycopg
 import pytest
 import time_machine
 from django.db import transaction
@@ -548,3 +549,18 @@ def test_the_daily_purge_deletes_old_events_unless_a_delivery_still_waits(hooks_
 
     assert purged.webhook_events == 1
     assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {retried.pk, fresh.pk}
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_does_not_skip_deliveries_whose_endpoint_row_is_locked(account, test_database_url):
+    endpoint, _ = webhook_create(account=account, url="https://hooks.example.com/in")
+    deliveries = [webhook_send_test(endpoint=endpoint, test=False) for _ in range(5)]
+    libpq = test_database_url.replace("postgres://", "postgresql://", 1)
+    # Another transaction holds the endpoint's row (a sender recording a failure, a PATCH,
+    # or a claim that locked the joined row too): its deliveries must stay claimable.
+    with psycopg.connect(libpq) as other:
+        other.execute("SELECT id FROM api_webhookendpoint WHERE id = %s FOR UPDATE", [endpoint.pk])
+        claimed = webhook_sender.claim_due(batch_size=10)
+
+    assert sorted(d.pk for d in claimed) == sorted(d.pk for d in deliveries)
