@@ -1,8 +1,9 @@
 """The official Python client for the MailPass transactional email API."""
 
 from ._attachments import attachment_from_bytes, attachment_from_path
-from ._client import Client, Mail, Suppressions, Templates
+from ._client import WEBHOOK_EVENTS, Client, Mail, Suppressions, Templates, Webhooks
 from ._transport import VERSION as __version__
+from ._webhook import verify_webhook
 from .errors import (
     ApiError,
     ConfigurationError,
@@ -24,6 +25,8 @@ from .errors import (
     UnauthorizedError,
     UnavailableError,
     ValidationError,
+    WebhookDisabledError,
+    WebhookVerificationError,
 )
 from .types import (
     Attachment,
@@ -44,9 +47,22 @@ from .types import (
     TemplatePage,
     TemplateParams,
     TemplateVersion,
+    WebhookCreated,
+    WebhookDeleted,
+    WebhookDelivery,
+    WebhookDeliveryPage,
+    WebhookDeliveryQueued,
+    WebhookDeliveryStatus,
+    WebhookDetail,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookEventName,
+    WebhookPage,
+    WebhookParams,
 )
 
 __all__ = [
+    "WEBHOOK_EVENTS",
     "ApiError",
     "Attachment",
     "Client",
@@ -89,7 +105,23 @@ __all__ = [
     "UnauthorizedError",
     "UnavailableError",
     "ValidationError",
+    "WebhookCreated",
+    "WebhookDeleted",
+    "WebhookDelivery",
+    "WebhookDeliveryPage",
+    "WebhookDeliveryQueued",
+    "WebhookDeliveryStatus",
+    "WebhookDetail",
+    "WebhookDisabledError",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookEventName",
+    "WebhookPage",
+    "WebhookParams",
+    "WebhookVerificationError",
+    "Webhooks",
     "__version__",
     "attachment_from_bytes",
     "attachment_from_path",
+    "verify_webhook",
 ]

@@ -16,6 +16,8 @@ from .types import (
     SuppressionListParams,
     SuppressionParams,
     TemplateParams,
+    WebhookDeliveryStatus,
+    WebhookParams,
 )
 
 BASE_URL_ENV = "MAILPASS_BASE_URL"
@@ -71,6 +73,7 @@ class Client:
         self.mail = Mail(self._transport)
         self.suppressions = Suppressions(self._transport)
         self.templates = Templates(self._transport)
+        self.webhooks = Webhooks(self._transport)
 
     @property
     def base_url(self) -> str:
@@ -222,6 +225,98 @@ class Templates:
         return self._transport.request("POST", _template_path(id_or_alias) + "/render", body=body)
 
 
+# The event kinds an endpoint can ask for; an event's `type` is "email.<kind>".
+WEBHOOK_EVENTS = (
+    "sent",
+    "delivered",
+    "bounced",
+    "failed",
+    "complained",
+    "unsubscribed",
+    "opened",
+    "clicked",
+    "suppressed",
+    "scheduled",
+    "cancelled",
+)
+
+
+class Webhooks:
+    """/api/v1/webhooks: URLs of your application that MailPass POSTs a signed event to
+    when something happens to a message, and the log of those deliveries. Every call needs
+    a key with the `webhooks` permission; check what arrives with verify_webhook().
+    `webhook_id` and `delivery_id` are ints."""
+
+    EVENTS = WEBHOOK_EVENTS
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def __repr__(self) -> str:
+        return "mailpass_client.Webhooks()"
+
+    def list(self, page: int | None = None) -> Envelope:
+        """One page of the account's endpoints (100 a page, newest first)."""
+        query = {"page": page} if page is not None else None
+        return self._transport.request("GET", "/api/v1/webhooks", query=query)
+
+    def create(self, params: WebhookParams | Mapping[str, Any]) -> Envelope:
+        """A new endpoint, `{"url", "description"?, "events"?, "enabled"?}` (events: all
+        of WEBHOOK_EVENTS unless given). The answer's `secret` ("whsec_...") is shown only
+        here and by rotate_secret: keep it for your receiver."""
+        return self._transport.request("POST", "/api/v1/webhooks", body=params)
+
+    def get(self, webhook_id: int) -> Envelope:
+        """One endpoint (NotFoundError for an id that is not one of the account's)."""
+        return self._transport.request("GET", _webhook_path(webhook_id))
+
+    def update(self, webhook_id: int, params: WebhookParams | Mapping[str, Any]) -> Envelope:
+        """Change any of url, description, events and enabled. `"enabled": False` turns it
+        off (`disabled_reason` "manual"); `True` turns it on and clears its failures."""
+        return self._transport.request("PATCH", _webhook_path(webhook_id), body=params)
+
+    def delete(self, webhook_id: int) -> Envelope:
+        """Delete an endpoint and its deliveries."""
+        return self._transport.request("DELETE", _webhook_path(webhook_id))
+
+    def rotate_secret(self, webhook_id: int, overlap_hours: int | None = None) -> Envelope:
+        """A new signing secret, in the answer this once. For `overlap_hours` (0 to 168;
+        None: the server's default, 24) the old secret signs too, next to the new one."""
+        body = {"overlap_hours": overlap_hours} if overlap_hours is not None else None
+        return self._transport.request(
+            "POST", _webhook_path(webhook_id) + "/rotate-secret", body=body
+        )
+
+    def deliveries(
+        self,
+        webhook_id: int,
+        page: int | None = None,
+        status: WebhookDeliveryStatus | None = None,
+    ) -> Envelope:
+        """One page of the endpoint's deliveries (50 a page, newest first), optionally
+        only those `status` "pending", "succeeded" or "failed". A live key sees live
+        deliveries, a test key test ones."""
+        query: dict[str, Any] = {}
+        if page is not None:
+            query["page"] = page
+        if status is not None:
+            query["status"] = status
+        return self._transport.request(
+            "GET", _webhook_path(webhook_id) + "/deliveries", query=query or None
+        )
+
+    def retry_delivery(self, webhook_id: int, delivery_id: int) -> Envelope:
+        """Send a delivery again now: "pending" again, the same `event_id`.
+        WebhookDisabledError while the endpoint is turned off."""
+        path = f"{_webhook_path(webhook_id)}/deliveries/{_id(delivery_id, 'delivery_id')}/retry"
+        return self._transport.request("POST", path)
+
+    def test(self, webhook_id: int) -> Envelope:
+        """Queue a signed "webhook.test" event for the endpoint; the answer is its pending
+        delivery. WebhookDisabledError while the endpoint is turned off."""
+        return self._transport.request("POST", _webhook_path(webhook_id) + "/test")
+
+
 def _message_segment(message_id: str) -> str:
     """A message id as one path segment: angle brackets optional, the rest URL-encoded."""
     return quote(message_id.strip().strip("<>"), safe="")
@@ -233,6 +328,19 @@ def _template_path(id_or_alias: int | str) -> str:
         # "/api/v1/templates/" would be the list, not an error.
         raise ValueError("id_or_alias is empty: give a template's id or alias.")
     return "/api/v1/templates/" + quote(segment, safe="")
+
+
+def _webhook_path(webhook_id: int) -> str:
+    return f"/api/v1/webhooks/{_id(webhook_id, 'webhook_id')}"
+
+
+def _id(value: int, name: str) -> int:
+    """An endpoint's or a delivery's id: an int, 1 or more (checked before any request)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be 1 or more, not {value}.")
+    return value
 
 
 def _iso(value: DateTimeLike, field: str) -> str:

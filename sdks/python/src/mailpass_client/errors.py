@@ -1,7 +1,8 @@
 """Everything the client raises. All of it derives from MailPassError.
 
 ApiError: the API answered with an error; `code` picks the subclass (not the HTTP status:
-429 and 422 each carry two codes). NetworkError: no answer at all.
+429 and 422 each carry two codes). NetworkError: no answer at all. WebhookVerificationError:
+verify_webhook refused a request that claims to come from MailPass.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ class MailPassError(Exception):
 
 
 class ConfigurationError(MailPassError, ValueError):
-    """The client was built wrong: no key, no base URL, a bad option."""
+    """The client was built wrong: no key, no base URL, a bad option; or verify_webhook
+    was given a secret that is not a `whsec_` one, or a negative tolerance."""
 
 
 class NetworkError(MailPassError):
@@ -25,6 +27,13 @@ class NetworkError(MailPassError):
 
 class RequestTimeoutError(NetworkError):
     """No answer within the client's timeout."""
+
+
+class WebhookVerificationError(MailPassError):
+    """verify_webhook refused a request: a webhook header is missing or malformed, the
+    timestamp is outside the tolerance, no `v1` signature matches the body with the secret,
+    or the signed body is not a JSON object. Answer such a request with a 400; no API call
+    is involved."""
 
 
 class ApiError(MailPassError):
@@ -89,6 +98,11 @@ class TemplateInUseError(ApiError):
     of them); cancel them or wait until they are sent."""
 
 
+class WebhookDisabledError(ApiError):
+    """409 WEBHOOK_DISABLED: webhooks.test or webhooks.retry_delivery of an endpoint that
+    is turned off; `webhooks.update(id, {"enabled": True})` first."""
+
+
 class PayloadTooLargeError(ApiError):
     """413 PAYLOAD_TOO_LARGE: the request body is over the instance's limit."""
 
@@ -130,6 +144,7 @@ ERRORS_BY_CODE: dict[str, type[ApiError]] = {
     "IDEMPOTENCY_CONFLICT": IdempotencyConflictError,
     "MESSAGE_NOT_SCHEDULED": MessageNotScheduledError,
     "TEMPLATE_IN_USE": TemplateInUseError,
+    "WEBHOOK_DISABLED": WebhookDisabledError,
     "PAYLOAD_TOO_LARGE": PayloadTooLargeError,
     "NO_SMTP_PROVIDER": NoSmtpProviderError,
     "RECIPIENT_SUPPRESSED": RecipientSuppressedError,

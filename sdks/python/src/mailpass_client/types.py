@@ -1,11 +1,12 @@
 """The request bodies, as the API names their fields (all optional to the type checker,
-but an attachment's filename and content; the server says what is missing), and the
-`data` of the answers about templates and scheduled messages."""
+but an attachment's filename and content; the server says what is missing), the `data` of
+the answers about templates, scheduled messages and webhooks, and the webhook event that
+verify_webhook returns."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict, Union
+from typing import Any, Literal, TypedDict, Union
 
 MetadataValue = Union[str, int, float, bool, None]
 # An aware datetime (sent as ISO 8601 with its offset) or an ISO 8601 string with an
@@ -84,6 +85,33 @@ class TemplateParams(TypedDict, total=False):
     html: str
     text: str
     defaults: dict[str, Any]
+
+
+# The event kinds a webhook endpoint can ask for (mailpass_client.WEBHOOK_EVENTS).
+WebhookEventName = Literal[
+    "sent",
+    "delivered",
+    "bounced",
+    "failed",
+    "complained",
+    "unsubscribed",
+    "opened",
+    "clicked",
+    "suppressed",
+    "scheduled",
+    "cancelled",
+]
+WebhookDeliveryStatus = Literal["pending", "succeeded", "failed"]
+
+
+class WebhookParams(TypedDict, total=False):
+    """webhooks.create (url required; events default to all of them, enabled to True)
+    and webhooks.update (any of them)."""
+
+    url: str
+    description: str
+    events: list[WebhookEventName]
+    enabled: bool
 
 
 # The `data` of answers (what `result["data"]` holds).
@@ -169,3 +197,94 @@ class RenderedTemplate(TypedDict):
     html: str  # "" when the template has none; so is text
     text: str
     version: int
+
+
+class WebhookEndpoint(TypedDict):
+    """A webhook endpoint, as every webhooks answer shows it."""
+
+    id: int
+    url: str
+    description: str
+    events: list[WebhookEventName]  # in WEBHOOK_EVENTS' order
+    enabled: bool
+    # None, "manual" (turned off by a person) or "failing" (by MailPass, after 5 days of
+    # failed deliveries)
+    disabled_reason: Literal["manual", "failing"] | None
+    failing_since: str | None  # the first failed attempt since the last success
+    created_at: str
+    updated_at: str
+    secret_rotated_at: str | None
+    previous_secret_expires_at: str | None  # until then the old secret signs too
+
+
+class WebhookDelivery(TypedDict):
+    """One event on its way to one endpoint."""
+
+    id: int
+    event_id: str  # "msg_...": the webhook-id header, the same on every retry
+    type: str  # "email.delivered", "webhook.test"...
+    test: bool
+    status: WebhookDeliveryStatus
+    attempts: int
+    created_at: str
+    next_attempt_at: str | None
+    last_attempt_at: str | None
+    # Of the latest attempt; None before the first.
+    response_code: int | None
+    duration_ms: int | None
+    error: str | None
+
+
+class WebhookCreated(TypedDict):
+    """webhooks.create and webhooks.rotate_secret: the endpoint and its secret
+    ("whsec_..."), shown only in these two answers."""
+
+    webhook: WebhookEndpoint
+    secret: str
+
+
+class WebhookDetail(TypedDict):
+    """webhooks.get and webhooks.update."""
+
+    webhook: WebhookEndpoint
+
+
+class WebhookPage(TypedDict):
+    """webhooks.list."""
+
+    total: int
+    page: int
+    pages: int
+    webhooks: list[WebhookEndpoint]
+
+
+class WebhookDeleted(TypedDict):
+    """webhooks.delete."""
+
+    id: int
+
+
+class WebhookDeliveryPage(TypedDict):
+    """webhooks.deliveries."""
+
+    total: int
+    page: int
+    pages: int
+    deliveries: list[WebhookDelivery]
+
+
+class WebhookDeliveryQueued(TypedDict):
+    """webhooks.test and webhooks.retry_delivery (202): the delivery, status "pending"."""
+
+    delivery: WebhookDelivery
+
+
+class WebhookEvent(TypedDict):
+    """What verify_webhook returns: the body of a request MailPass sent to an endpoint."""
+
+    type: str  # "email.<event name>", or "webhook.test" for webhooks.test
+    created_at: str
+    test: bool  # sent with a test key (test mode)
+    # message_id, to, from, subject, tags, metadata, status and details (by type); for
+    # "webhook.test": webhook_id and message
+    data: dict[str, Any]
