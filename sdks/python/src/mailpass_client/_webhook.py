@@ -18,9 +18,10 @@ import json
 import re
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any, Union
+from typing import Any, Protocol, Union, cast
 
 from .errors import ConfigurationError, WebhookVerificationError
+from .types import WebhookEvent
 
 DEFAULT_TOLERANCE = 300  # seconds a timestamp may be off from now, either way
 SECRET_PREFIX = "whsec_"
@@ -31,9 +32,16 @@ _SIGNATURE = "webhook-signature"
 _NAMES = (_ID, _TIMESTAMP, _SIGNATURE)
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
+
+class _HeaderItems(Protocol):
+    """A dict, a Mapping, or a header object that is none (http.server's, Werkzeug's)."""
+
+    def items(self) -> Iterable[tuple[Any, Any]]: ...
+
+
 # A header name or value as frameworks hand them over: str, or bytes (ASGI's raw headers).
 _Text = Union[str, bytes]
-Headers = Union[Mapping[Any, Any], Iterable[tuple[_Text, Any]]]
+Headers = Union[_HeaderItems, Mapping[Any, Any], Iterable[tuple[_Text, Any]]]
 
 
 def verify_webhook(
@@ -43,7 +51,7 @@ def verify_webhook(
     tolerance: float = DEFAULT_TOLERANCE,
     *,
     now: float | None = None,
-) -> dict[str, Any]:
+) -> WebhookEvent:
     """Check that a request comes from MailPass, unchanged and recent, and return its
     event (the JSON body as a dict: `{"type": "email.bounced", "created_at": ..., "test":
     False, "data": {...}}`).
@@ -116,7 +124,7 @@ def verify_webhook(
         event = None
     if not isinstance(event, dict):
         raise WebhookVerificationError("The webhook body is signed but is not a JSON object.")
-    return event
+    return cast(WebhookEvent, event)
 
 
 def _key(secret: str) -> bytes:
@@ -139,9 +147,8 @@ def _key(secret: str) -> bytes:
 def _webhook_headers(headers: Headers) -> dict[str, list[str]]:
     """The values of the three webhook headers, by lower-case name, from any usual shape."""
     found: dict[str, list[str]] = {name: [] for name in _NAMES}
-    pairs: Iterable[Any] = headers.items() if isinstance(headers, Mapping) else headers
-    if not isinstance(headers, Mapping) and hasattr(headers, "items"):
-        pairs = headers.items()  # header objects that are not Mappings (email.message)
+    # items(): every (name, value) pair, repeated names too, of a dict or a header object.
+    pairs: Iterable[Any] = headers.items() if hasattr(headers, "items") else headers
     for pair in pairs:
         try:
             name, value = pair
