@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 import tempfile
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import mailpass_client
-from tests.support import LiveTestCase, live
+from tests.support import REQUIRED, LiveTestCase, env, live
 
 # A 1x1 PNG, for the inline image.
 PNG = base64.b64decode(
@@ -414,3 +417,309 @@ class LiveErrorsTest(LiveTestCase):
         )
         self.assertEqual(error.details["scope"], "account")
         self.assertGreater(error.retry_after, 0)
+
+
+# Webhook endpoints and test mode. MAILPASS_TEST_KEY_WEBHOOKS has `mail` and `webhooks`
+# (MAILPASS_TEST_KEY has `mail` only); the server must allow private hosts, as a development
+# instance does, for the endpoint http://127.0.0.1:9/hook. Nothing listens there and no
+# webhook worker runs, so its deliveries stay pending. MAILPASS_TEST_KEY_TEST_MODE is a test
+# key (mp_test_..., `mail` and `webhooks`) of an account without a provider.
+
+HOOK_URL = "http://127.0.0.1:9/hook"
+UTC = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$"
+ENDPOINT_FIELDS = [
+    "id",
+    "url",
+    "description",
+    "events",
+    "enabled",
+    "disabled_reason",
+    "failing_since",
+    "created_at",
+    "updated_at",
+    "secret_rotated_at",
+    "previous_secret_expires_at",
+]
+DELIVERY_FIELDS = [
+    "id",
+    "event_id",
+    "type",
+    "test",
+    "status",
+    "attempts",
+    "created_at",
+    "next_attempt_at",
+    "last_attempt_at",
+    "response_code",
+    "duration_ms",
+    "error",
+]
+
+
+def webhooks_client() -> mailpass_client.Client:
+    return live("MAILPASS_TEST_KEY_WEBHOOKS")
+
+
+class WebhooksLiveTest(LiveTestCase):
+    required = (*REQUIRED, "MAILPASS_TEST_KEY_WEBHOOKS")
+
+    def assertSelfSigned(self, secret: str) -> None:
+        """`secret` is a whsec_ secret of a 32-byte key that verify_webhook takes."""
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        self.assertEqual(len(key), 32)
+        body = b'{"type":"webhook.test","data":{}}'
+        now = int(time.time())
+        digest = hmac.new(key, f"msg_1.{now}.".encode() + body, hashlib.sha256).digest()
+        headers = {
+            "Webhook-Id": "msg_1",
+            "Webhook-Timestamp": str(now),
+            "Webhook-Signature": "v1," + base64.b64encode(digest).decode(),
+        }
+        self.assertEqual(
+            mailpass_client.verify_webhook(body, headers, secret)["type"], "webhook.test"
+        )
+
+    def test_an_endpoint_from_create_to_delete(self) -> None:
+        client = webhooks_client()
+        webhooks = client.webhooks
+
+        # Create: the secret, shown this once, is one verify_webhook takes.
+        created = webhooks.create(
+            {"url": HOOK_URL, "description": "Python SDK suite", "events": ["bounced", "delivered"]}
+        )
+        self.assertIs(created["success"], True)
+        secret = created["data"]["secret"]
+        self.assertTrue(secret.startswith("whsec_"), secret[:6])
+        webhook: mailpass_client.WebhookEndpoint = created["data"]["webhook"]
+        self.assertEqual(list(webhook), ENDPOINT_FIELDS)
+        self.assertIsInstance(webhook["id"], int)
+        self.assertEqual(
+            (webhook["url"], webhook["description"], webhook["events"], webhook["enabled"]),
+            (HOOK_URL, "Python SDK suite", ["delivered", "bounced"], True),  # the API's order
+        )
+        for field in (
+            "disabled_reason",
+            "failing_since",
+            "secret_rotated_at",
+            "previous_secret_expires_at",
+        ):
+            self.assertIsNone(webhook[field], field)  # type: ignore[literal-required]  # a loop
+        self.assertRegex(webhook["created_at"], UTC)
+        webhook_id = webhook["id"]
+        self.assertSelfSigned(secret)
+
+        # Without `events`: all of them.
+        every = webhooks.create({"url": HOOK_URL + "/all"})["data"]["webhook"]
+        self.assertEqual(tuple(every["events"]), mailpass_client.WEBHOOK_EVENTS)
+        self.assertEqual(webhooks.delete(every["id"])["data"], {"id": every["id"]})
+
+        # Refused: an empty or unknown event list, a URL that is not http(s).
+        for bad in ({"events": []}, {"events": ["delivered", "teleported"]}):
+            with self.assertRaises(mailpass_client.ValidationError) as raised:
+                webhooks.create({"url": HOOK_URL, **bad})
+            self.assertEqual(
+                (raised.exception.code, raised.exception.status), ("VALIDATION_ERROR", 400)
+            )
+            self.assertIn("events", raised.exception.details)
+        with self.assertRaises(mailpass_client.ValidationError) as ftp:
+            webhooks.create({"url": "ftp://127.0.0.1/hook"})
+        self.assertIn("url", ftp.exception.details)
+
+        # Read it back, alone and in the list.
+        self.assertEqual(webhooks.get(webhook_id)["data"], {"webhook": webhook})
+        listed = webhooks.list()["data"]
+        self.assertEqual((listed["page"], listed["pages"]), (1, 1))
+        self.assertIn(webhook, listed["webhooks"])
+        self.assertEqual(webhooks.list(1)["data"], listed)
+        with self.assertRaises(mailpass_client.ValidationError) as past:
+            webhooks.list(99)
+        self.assertIn("page", past.exception.details)
+
+        # Update: events and description; then off by hand.
+        updated = webhooks.update(
+            webhook_id, {"events": ["opened", "clicked"], "description": "Changed"}
+        )
+        self.assertEqual(updated["data"]["webhook"]["events"], ["opened", "clicked"])
+        self.assertEqual(updated["data"]["webhook"]["description"], "Changed")
+        off = webhooks.update(webhook_id, {"enabled": False})["data"]["webhook"]
+        self.assertEqual((off["enabled"], off["disabled_reason"]), (False, "manual"))
+
+        # A disabled endpoint takes no test event.
+        with self.assertRaises(mailpass_client.ApiError) as disabled:
+            webhooks.test(webhook_id)
+        self.assertIsInstance(disabled.exception, mailpass_client.WebhookDisabledError)
+        self.assertEqual(
+            (disabled.exception.code, disabled.exception.status), ("WEBHOOK_DISABLED", 409)
+        )
+
+        # Back on: the test event is queued, a pending delivery.
+        on = webhooks.update(webhook_id, {"enabled": True})["data"]["webhook"]
+        self.assertEqual(
+            (on["enabled"], on["disabled_reason"], on["failing_since"]), (True, None, None)
+        )
+        delivery: mailpass_client.WebhookDelivery = webhooks.test(webhook_id)["data"]["delivery"]
+        self.assertEqual(list(delivery), DELIVERY_FIELDS)
+        self.assertIsInstance(delivery["id"], int)
+        self.assertTrue(delivery["event_id"].startswith("msg_"), delivery["event_id"])
+        self.assertEqual((delivery["type"], delivery["status"]), ("webhook.test", "pending"))
+        # A test event when the key is a test key.
+        self.assertIs(delivery["test"], env("MAILPASS_TEST_KEY_WEBHOOKS").startswith("mp_test_"))
+        self.assertRegex(delivery["created_at"], UTC)
+
+        # The log lists it, by status too.
+        deliveries = webhooks.deliveries(webhook_id)["data"]
+        self.assertEqual(deliveries["total"], 1)
+        self.assertEqual([d["id"] for d in deliveries["deliveries"]], [delivery["id"]])
+        self.assertEqual(webhooks.deliveries(webhook_id, 1, "pending")["data"]["total"], 1)
+        self.assertEqual(webhooks.deliveries(webhook_id, status="succeeded")["data"]["total"], 0)
+        with self.assertRaises(mailpass_client.ValidationError) as lost:
+            webhooks.deliveries(webhook_id, status="lost")  # type: ignore[arg-type]  # on purpose
+        self.assertIn("status", lost.exception.details)
+
+        # Retry it: pending again, the same event.
+        retried = webhooks.retry_delivery(webhook_id, delivery["id"])["data"]["delivery"]
+        self.assertEqual(
+            (retried["id"], retried["event_id"], retried["status"]),
+            (delivery["id"], delivery["event_id"], "pending"),
+        )
+        self.assertIsNotNone(retried["next_attempt_at"])
+        with self.assertRaises(mailpass_client.NotFoundError):
+            webhooks.retry_delivery(webhook_id, delivery["id"] + 1000)
+        webhooks.update(webhook_id, {"enabled": False})
+        with self.assertRaises(mailpass_client.WebhookDisabledError):
+            webhooks.retry_delivery(webhook_id, delivery["id"])
+        webhooks.update(webhook_id, {"enabled": True})
+
+        # Rotate: a new secret; the old one signs on for the overlap (24 h unless told).
+        rotated = webhooks.rotate_secret(webhook_id)["data"]
+        self.assertTrue(rotated["secret"].startswith("whsec_"))
+        self.assertNotEqual(rotated["secret"], secret)
+        self.assertRegex(rotated["webhook"]["secret_rotated_at"] or "", UTC)
+        expires = rotated["webhook"]["previous_secret_expires_at"] or ""
+        self.assertRegex(expires, UTC)
+        self.assertLess(
+            abs(
+                utc(expires.split(".")[0].rstrip("Z") + "Z")
+                - datetime.now(timezone.utc)
+                - timedelta(hours=24)
+            ),
+            timedelta(minutes=2),
+        )
+        self.assertSelfSigned(rotated["secret"])
+        at_once = webhooks.rotate_secret(webhook_id, 0)["data"]
+        self.assertNotEqual(at_once["secret"], rotated["secret"])
+        self.assertIsNone(at_once["webhook"]["previous_secret_expires_at"])
+        with self.assertRaises(mailpass_client.ValidationError) as too_long:
+            webhooks.rotate_secret(webhook_id, 169)
+        self.assertIn("overlap_hours", too_long.exception.details)
+
+        # Delete: gone, with its deliveries.
+        self.assertEqual(webhooks.delete(webhook_id), {"success": True, "data": {"id": webhook_id}})
+        with self.assertRaises(mailpass_client.ApiError) as gone:
+            webhooks.get(webhook_id)
+        self.assertIsInstance(gone.exception, mailpass_client.NotFoundError)
+        self.assertEqual((gone.exception.code, gone.exception.status), ("NOT_FOUND", 404))
+        for call in (webhooks.delete, webhooks.deliveries):
+            with self.assertRaises(mailpass_client.NotFoundError):
+                call(webhook_id)
+
+    def test_without_the_webhooks_permission_it_is_forbidden(self) -> None:
+        webhooks = live().webhooks  # `mail` only
+        for call in (
+            webhooks.list,
+            lambda: webhooks.create({"url": HOOK_URL}),
+            lambda: webhooks.test(1),
+        ):
+            with self.assertRaises(mailpass_client.ApiError) as raised:
+                call()
+            self.assertIsInstance(raised.exception, mailpass_client.ForbiddenError)
+            self.assertEqual((raised.exception.code, raised.exception.status), ("FORBIDDEN", 403))
+
+
+def message_for_test_key(**fields: str) -> dict:
+    """A message for a test key: its account has no provider, so `from_email` is needed."""
+    return {
+        "subject": "Test mode",
+        "text": "Never sent.",
+        "from_email": "shop@example.com",
+        **fields,
+    }
+
+
+def bounced_address() -> str:
+    """A bounced@ address of its own, through a +label."""
+    return f"bounced+py-{uuid.uuid4().hex[:8]}@test.mailpass.invalid"
+
+
+class TestModeLiveTest(LiveTestCase):
+    # Runs with a test key alone: against any instance, nothing is sent.
+    required = ("MAILPASS_BASE_URL", "MAILPASS_TEST_KEY_TEST_MODE")
+
+    def test_a_test_key_sends_nothing(self) -> None:
+        self.assertTrue(env("MAILPASS_TEST_KEY_TEST_MODE").startswith("mp_test_"))
+        test = live("MAILPASS_TEST_KEY_TEST_MODE")
+
+        # delivered@: "sent" from send (no provider needed, none contacted), then delivered.
+        sent = test.mail.send(message_for_test_key(to="delivered@test.mailpass.invalid"))
+        self.assertEqual(sent["data"]["status"], "sent")
+        status = test.mail.status(sent["data"]["message_id"])["data"]
+        self.assertIs(status["message"]["test"], True)
+        self.assertEqual(status["message"]["status"], "delivered")
+        # (Being sent is the message's status, not one of its events, as for a live one.)
+        self.assertEqual([e["event_type"] for e in status["events"]], ["delivered"])
+        self.assertIn("Test mode", status["events"][0]["description"])
+
+        # clicked+label@: delivered, opened, then its first link clicked.
+        html = '<p>Your order: <a href="https://shop.example.com/orders/1">see it</a></p>'
+        sent = test.mail.send(
+            message_for_test_key(to="clicked+py@test.mailpass.invalid", html=html)
+        )
+        events = test.mail.status(sent["data"]["message_id"])["data"]["events"]
+        self.assertEqual([e["event_type"] for e in events], ["delivered", "open", "click"])
+        self.assertEqual(events[2]["url"], "https://shop.example.com/orders/1")
+
+        # bounced+label@: a hard bounce; the address becomes a (test) suppression.
+        bounced = bounced_address()
+        sent = test.mail.send(message_for_test_key(to=bounced))
+        self.assertEqual(sent["data"]["status"], "sent")
+        status = test.mail.status(sent["data"]["message_id"])["data"]
+        self.assertEqual(status["message"]["status"], "bounced")
+        self.assertEqual(test.suppressions.list({"email": bounced})["data"]["total"], 1)
+
+
+class LiveAndTestDataTest(LiveTestCase):
+    required = (*REQUIRED, "MAILPASS_TEST_KEY_TEST_MODE", "MAILPASS_TEST_KEY_NO_PROVIDER")
+
+    def test_live_and_test_data_never_mix(self) -> None:
+        test = live("MAILPASS_TEST_KEY_TEST_MODE")
+        same_account_live = live("MAILPASS_TEST_KEY_NO_PROVIDER")
+        other_account_live = live()  # MAILPASS_TEST_KEY
+
+        # A test message: the test key finds it; no live key does, its own account's neither.
+        sent = test.mail.send(message_for_test_key(to="delivered@test.mailpass.invalid"))
+        message_id = sent["data"]["message_id"]
+        self.assertIs(test.mail.status(message_id)["data"]["message"]["test"], True)
+        for live_client in (same_account_live, other_account_live):
+            with self.assertRaises(mailpass_client.ApiError) as raised:
+                live_client.mail.status(message_id)
+            self.assertIsInstance(raised.exception, mailpass_client.NotFoundError)
+            self.assertEqual((raised.exception.code, raised.exception.status), ("NOT_FOUND", 404))
+
+        # A live message says it is not a test, and a test key does not find it.
+        live_id = other_account_live.mail.send(one("live-mode"))["data"]["message_id"]
+        self.assertIs(other_account_live.mail.status(live_id)["data"]["message"]["test"], False)
+        with self.assertRaises(mailpass_client.NotFoundError):
+            test.mail.status(live_id)
+
+        # A suppression caused in test mode holds for test keys only.
+        bounced = bounced_address()
+        test.mail.send(message_for_test_key(to=bounced))
+        self.assertEqual(test.suppressions.list({"email": bounced})["data"]["total"], 1)
+        self.assertEqual(
+            same_account_live.suppressions.list({"email": bounced})["data"]["total"], 0
+        )
+
+        # The account has no provider: a test message needs none, but its `from_email`.
+        with self.assertRaises(mailpass_client.ValidationError) as no_from:
+            test.mail.send({"to": "delivered@test.mailpass.invalid", "subject": "x", "text": "x"})
+        self.assertIn("from_email", no_from.exception.details)
