@@ -151,6 +151,9 @@ _PERMISSION_LABELS = {
         "mail: send mail through /api/v1/mail/*, read its status, and read and render templates"
     ),
     Permission.TEMPLATES: _("templates: create, change and delete templates"),
+    Permission.WEBHOOKS: _(
+        "webhooks: create, change and delete webhook endpoints and see their deliveries"
+    ),
 }
 
 
@@ -166,6 +169,16 @@ class ApiKeyCreateForm(forms.Form):
         initial=default_permissions,
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": _("Choose at least one permission.")},
+    )
+    mode = forms.ChoiceField(
+        label=_("Mode"),
+        choices=[
+            ("live", _("Live: sends mail through your providers")),
+            ("test", _("Test (mp_test_…): records mail like a live key, but never sends it")),
+        ],
+        initial="live",
+        required=False,  # none chosen: live
+        widget=forms.RadioSelect,
     )
 
 
