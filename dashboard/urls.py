@@ -10,6 +10,7 @@ from dashboard.views import (
     suppressions,
     team,
     templates,
+    webhooks,
 )
 
 app_name = "dashboard"
@@ -75,6 +76,29 @@ urlpatterns = [
         "templates/<int:pk>/versions/<int:number>/roll-back/",
         templates.template_roll_back,
         name="template-roll-back",
+    ),
+    path("webhooks/", webhooks.webhook_list, name="webhook-list"),
+    path("webhooks/new/", webhooks.webhook_create, name="webhook-create"),
+    path("webhooks/<int:pk>/", webhooks.webhook_detail, name="webhook-detail"),
+    path("webhooks/<int:pk>/edit/", webhooks.webhook_update, name="webhook-update"),
+    path("webhooks/<int:pk>/enable/", webhooks.webhook_enable, name="webhook-enable"),
+    path("webhooks/<int:pk>/disable/", webhooks.webhook_disable, name="webhook-disable"),
+    path(
+        "webhooks/<int:pk>/rotate-secret/",
+        webhooks.webhook_rotate_secret,
+        name="webhook-rotate-secret",
+    ),
+    path("webhooks/<int:pk>/test/", webhooks.webhook_send_test, name="webhook-test"),
+    path("webhooks/<int:pk>/delete/", webhooks.webhook_delete, name="webhook-delete"),
+    path(
+        "webhooks/<int:pk>/deliveries/<int:delivery_pk>/",
+        webhooks.webhook_delivery,
+        name="webhook-delivery",
+    ),
+    path(
+        "webhooks/<int:pk>/deliveries/<int:delivery_pk>/retry/",
+        webhooks.webhook_delivery_retry,
+        name="webhook-delivery-retry",
     ),
     path("suppressions/", suppressions.suppression_list, name="suppression-list"),
     path("suppressions/delete/", suppressions.suppression_delete, name="suppression-delete"),
