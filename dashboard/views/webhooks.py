@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -30,13 +31,13 @@ from dashboard.http import AuthenticatedRequest
 WEBHOOKS_PER_PAGE = 50
 DELIVERIES_PER_PAGE = 50
 
-DISABLED_REASON_LABELS = {
+DISABLED_REASON_LABELS: dict[str, Promise] = {
     WebhookEndpoint.DisabledReason.MANUAL: gettext_lazy("disabled by you"),
     WebhookEndpoint.DisabledReason.FAILING: gettext_lazy(
         "disabled after 5 days of failed deliveries"
     ),
 }
-DELIVERY_STATUS_LABELS = {
+DELIVERY_STATUS_LABELS: dict[str, Promise] = {
     WebhookDelivery.Status.PENDING: gettext_lazy("Pending"),
     WebhookDelivery.Status.SUCCEEDED: gettext_lazy("Succeeded"),
     WebhookDelivery.Status.FAILED: gettext_lazy("Failed"),
@@ -86,7 +87,11 @@ def webhook_list(request: AuthenticatedRequest) -> HttpResponse:
         request.GET.get("page")
     )
     rows = [
-        (endpoint, _event_labels(endpoint), DISABLED_REASON_LABELS.get(endpoint.disabled_reason))
+        (
+            endpoint,
+            _event_labels(endpoint),
+            DISABLED_REASON_LABELS.get(endpoint.disabled_reason or ""),
+        )
         for endpoint in page.object_list
     ]
     return render(
@@ -227,7 +232,7 @@ def webhook_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     context = {
         "endpoint": endpoint,
         "event_labels": _event_labels(endpoint),
-        "disabled_reason": DISABLED_REASON_LABELS.get(endpoint.disabled_reason),
+        "disabled_reason": DISABLED_REASON_LABELS.get(endpoint.disabled_reason or ""),
         "rotate_form": WebhookRotateForm(),
         "page": page,
         "rows": [

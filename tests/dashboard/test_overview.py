@@ -265,5 +265,5 @@ def test_the_overview_warns_of_endpoints_disabled_for_failing_only(
     html = owner_client.get("/").content.decode()
 
     assert "A webhook endpoint is disabled: its deliveries failed for 5 days." in html
-    assert f'href="/webhooks/{failing.pk}/"' in html and "Broken app" in html
+    assert f'href="/webhook-endpoints/{failing.pk}/"' in html and "Broken app" in html
     assert "Paused app" not in html and "Healthy app" not in html and "Their app" not in html

@@ -63,7 +63,11 @@ def failed_delivery(endpoint: WebhookEndpoint, *, excerpt: str = "") -> WebhookD
 
 def test_the_webhook_pages_send_anonymous_visitors_to_the_login_page(account):
     endpoint = make_endpoint(account)
-    for url in ("/webhooks/", "/webhooks/new/", f"/webhooks/{endpoint.pk}/"):
+    for url in (
+        "/webhook-endpoints/",
+        "/webhook-endpoints/new/",
+        f"/webhook-endpoints/{endpoint.pk}/",
+    ):
         response = Client().get(url)
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
@@ -74,9 +78,9 @@ def test_the_nav_has_webhooks_and_the_list_shows_the_accounts_endpoints(
     make_endpoint(account, description="Production app", events=["bounced", "delivered"])
     make_endpoint(outsider_account, description="Their app")
 
-    html = owner_client.get("/webhooks/").content.decode()
+    html = owner_client.get("/webhook-endpoints/").content.decode()
 
-    assert 'href="/webhooks/"' in html
+    assert 'href="/webhook-endpoints/"' in html
     assert URL in html and "Production app" in html and "Their app" not in html
     assert ">delivered<" in html and ">bounced<" in html
     assert "enabled" in html
@@ -90,7 +94,7 @@ def test_the_list_says_why_an_endpoint_is_disabled_and_since_when_it_fails(owner
         enabled=False, disabled_reason="failing", failing_since=since
     )
 
-    html = owner_client.get("/webhooks/").content.decode()
+    html = owner_client.get("/webhook-endpoints/").content.decode()
 
     assert "disabled by you" in html
     assert "disabled after 5 days of failed deliveries" in html
@@ -98,11 +102,11 @@ def test_the_list_says_why_an_endpoint_is_disabled_and_since_when_it_fails(owner
 
 
 def test_adding_an_endpoint_shows_its_secret_once(owner_client, account):
-    form = owner_client.get("/webhooks/new/").content.decode()
+    form = owner_client.get("/webhook-endpoints/new/").content.decode()
     assert 'value="clicked"' in form and 'name="enabled"' in form
 
     response = owner_client.post(
-        "/webhooks/new/",
+        "/webhook-endpoints/new/",
         {"url": URL, "description": "App", "events": ["delivered", "bounced"], "enabled": "on"},
     )
 
@@ -113,7 +117,11 @@ def test_adding_an_endpoint_shows_its_secret_once(owner_client, account):
     secret = shown_secret(response)
     assert secret == secret_of(endpoint)
     assert 'data-copy="#webhook-secret"' in response.content.decode()
-    for page in ("/webhooks/", f"/webhooks/{endpoint.pk}/", f"/webhooks/{endpoint.pk}/edit/"):
+    for page in (
+        "/webhook-endpoints/",
+        f"/webhook-endpoints/{endpoint.pk}/",
+        f"/webhook-endpoints/{endpoint.pk}/edit/",
+    ):
         assert secret not in owner_client.get(page).content.decode()
 
 
@@ -121,7 +129,8 @@ def test_a_url_the_service_refuses_is_an_error_on_the_url_field(owner_client, ac
     settings.MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS = False
 
     response = owner_client.post(
-        "/webhooks/new/", {"url": "http://127.0.0.1/hook", "events": ["sent"], "enabled": "on"}
+        "/webhook-endpoints/new/",
+        {"url": "http://127.0.0.1/hook", "events": ["sent"], "enabled": "on"},
     )
 
     assert response.status_code == 200
@@ -130,7 +139,7 @@ def test_a_url_the_service_refuses_is_an_error_on_the_url_field(owner_client, ac
 
 
 def test_an_endpoint_needs_at_least_one_event(owner_client, account):
-    response = owner_client.post("/webhooks/new/", {"url": URL, "enabled": "on"})
+    response = owner_client.post("/webhook-endpoints/new/", {"url": URL, "enabled": "on"})
 
     assert "Choose at least one event type." in response.content.decode()
     assert not WebhookEndpoint.objects.exists()
@@ -141,11 +150,13 @@ def test_editing_changes_the_endpoint_and_keeps_its_secret(owner_client, account
     secret = secret_of(endpoint)
 
     response = owner_client.post(
-        f"/webhooks/{endpoint.pk}/edit/",
+        f"/webhook-endpoints/{endpoint.pk}/edit/",
         {"url": URL + "2", "description": "Renamed", "events": ["opened"], "enabled": "on"},
     )
 
-    assert response.status_code == 302 and response["Location"] == f"/webhooks/{endpoint.pk}/"
+    assert (
+        response.status_code == 302 and response["Location"] == f"/webhook-endpoints/{endpoint.pk}/"
+    )
     endpoint.refresh_from_db()
     assert (endpoint.url, endpoint.description, endpoint.events) == (
         URL + "2",
@@ -158,15 +169,17 @@ def test_editing_changes_the_endpoint_and_keeps_its_secret(owner_client, account
 def test_disabling_and_enabling_an_endpoint(owner_client, account):
     endpoint = make_endpoint(account)
 
-    owner_client.post(f"/webhooks/{endpoint.pk}/disable/")
+    owner_client.post(f"/webhook-endpoints/{endpoint.pk}/disable/")
     endpoint.refresh_from_db()
     assert not endpoint.enabled and endpoint.disabled_reason == "manual"
-    assert "disabled by you" in owner_client.get(f"/webhooks/{endpoint.pk}/").content.decode()
+    assert (
+        "disabled by you" in owner_client.get(f"/webhook-endpoints/{endpoint.pk}/").content.decode()
+    )
 
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         disabled_reason="failing", failing_since=timezone.now()
     )
-    owner_client.post(f"/webhooks/{endpoint.pk}/enable/")
+    owner_client.post(f"/webhook-endpoints/{endpoint.pk}/enable/")
     endpoint.refresh_from_db()
     assert endpoint.enabled and endpoint.disabled_reason is None and endpoint.failing_since is None
 
@@ -174,7 +187,7 @@ def test_disabling_and_enabling_an_endpoint(owner_client, account):
 def test_the_actions_take_posts_only(owner_client, account):
     endpoint = make_endpoint(account)
     for action in ("disable", "enable", "rotate-secret", "test"):
-        assert owner_client.get(f"/webhooks/{endpoint.pk}/{action}/").status_code == 405
+        assert owner_client.get(f"/webhook-endpoints/{endpoint.pk}/{action}/").status_code == 405
 
 
 def test_rotating_shows_the_new_secret_once_and_keeps_the_old_one_for_the_overlap(
@@ -183,7 +196,9 @@ def test_rotating_shows_the_new_secret_once_and_keeps_the_old_one_for_the_overla
     endpoint = make_endpoint(account)
     old = secret_of(endpoint)
 
-    response = owner_client.post(f"/webhooks/{endpoint.pk}/rotate-secret/", {"overlap_hours": 6})
+    response = owner_client.post(
+        f"/webhook-endpoints/{endpoint.pk}/rotate-secret/", {"overlap_hours": 6}
+    )
 
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
     new = shown_secret(response)
@@ -191,15 +206,17 @@ def test_rotating_shows_the_new_secret_once_and_keeps_the_old_one_for_the_overla
     assert decrypt_json(endpoint.secrets)["previous"] == old
     overlap = endpoint.previous_secret_expires_at - endpoint.secret_rotated_at
     assert overlap == dt.timedelta(hours=6)
-    assert new not in owner_client.get(f"/webhooks/{endpoint.pk}/").content.decode()
+    assert new not in owner_client.get(f"/webhook-endpoints/{endpoint.pk}/").content.decode()
 
 
 def test_the_rotate_form_offers_24_hours_and_refuses_more_than_a_week(owner_client, account):
     endpoint = make_endpoint(account)
     old = secret_of(endpoint)
-    assert 'value="24"' in owner_client.get(f"/webhooks/{endpoint.pk}/").content.decode()
+    assert 'value="24"' in owner_client.get(f"/webhook-endpoints/{endpoint.pk}/").content.decode()
 
-    response = owner_client.post(f"/webhooks/{endpoint.pk}/rotate-secret/", {"overlap_hours": 200})
+    response = owner_client.post(
+        f"/webhook-endpoints/{endpoint.pk}/rotate-secret/", {"overlap_hours": 200}
+    )
 
     assert response.status_code == 302
     assert notes(response)
@@ -209,20 +226,20 @@ def test_the_rotate_form_offers_24_hours_and_refuses_more_than_a_week(owner_clie
 def test_a_test_event_is_queued_and_appears_in_the_log(owner_client, account):
     endpoint = make_endpoint(account)
 
-    response = owner_client.post(f"/webhooks/{endpoint.pk}/test/")
+    response = owner_client.post(f"/webhook-endpoints/{endpoint.pk}/test/")
 
     assert response.status_code == 302
     assert any("within seconds" in note for note in notes(response))
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
     assert delivery.event.type == "webhook.test" and delivery.status == "pending"
-    log = owner_client.get(f"/webhooks/{endpoint.pk}/").content.decode()
+    log = owner_client.get(f"/webhook-endpoints/{endpoint.pk}/").content.decode()
     assert "webhook.test" in log and delivery.event.event_id in log
 
 
 def test_a_disabled_endpoint_gets_no_test_event(owner_client, account):
     endpoint = make_endpoint(account, enabled=False)
 
-    response = owner_client.post(f"/webhooks/{endpoint.pk}/test/")
+    response = owner_client.post(f"/webhook-endpoints/{endpoint.pk}/test/")
 
     assert response.status_code == 302
     assert notes(response) == ["This webhook endpoint is disabled; enable it first."]
@@ -233,13 +250,13 @@ def test_deleting_asks_first_then_deletes_the_endpoint_and_its_deliveries(owner_
     endpoint = make_endpoint(account)
     webhook_send_test(endpoint=endpoint, test=False)
 
-    confirm = owner_client.get(f"/webhooks/{endpoint.pk}/delete/")
+    confirm = owner_client.get(f"/webhook-endpoints/{endpoint.pk}/delete/")
     assert confirm.status_code == 200 and URL in confirm.content.decode()
     assert WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
 
-    response = owner_client.post(f"/webhooks/{endpoint.pk}/delete/")
+    response = owner_client.post(f"/webhook-endpoints/{endpoint.pk}/delete/")
 
-    assert response["Location"] == "/webhooks/"
+    assert response["Location"] == "/webhook-endpoints/"
     assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
     assert not WebhookDelivery.objects.exists()
 
@@ -251,12 +268,12 @@ def test_the_log_shows_type_event_id_status_attempts_and_last_response(owner_cli
     endpoint = make_endpoint(account)
     delivery = failed_delivery(endpoint)
 
-    html = owner_client.get(f"/webhooks/{endpoint.pk}/").content.decode()
+    html = owner_client.get(f"/webhook-endpoints/{endpoint.pk}/").content.decode()
 
     assert delivery.event.event_id in html
     assert '<span class="badge failed">Failed</span>' in html
     assert ">503<" in html
-    assert f"/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/" in html
+    assert f"/webhook-endpoints/{endpoint.pk}/deliveries/{delivery.pk}/" in html
 
 
 def test_the_log_is_newest_first_paged_and_filtered_by_status_and_mode(
@@ -269,13 +286,13 @@ def test_the_log_is_newest_first_paged_and_filtered_by_status_and_mode(
     failed = failed_delivery(endpoint)
 
     def shown(query: str) -> list[str]:
-        html = owner_client.get(f"/webhooks/{endpoint.pk}/{query}").content.decode()
+        html = owner_client.get(f"/webhook-endpoints/{endpoint.pk}/{query}").content.decode()
         return re.findall(r"<code class=\"small\">(msg_[^<]+)</code>", html)
 
     ids = [d.event.event_id for d in (failed, *reversed(live))]
     assert shown("") == ids[:2]
     assert shown("?page=2") == ids[2:4]
-    html = owner_client.get(f"/webhooks/{endpoint.pk}/?status=pending").content.decode()
+    html = owner_client.get(f"/webhook-endpoints/{endpoint.pk}/?status=pending").content.decode()
     assert "?status=pending&amp;page=2" in html  # the pager keeps the filter
     assert shown("?status=failed") == [failed.event.event_id]
     assert shown("?mode=test") == [test.event.event_id]
@@ -285,7 +302,7 @@ def test_a_deliverys_page_lists_every_attempt_with_the_body_excerpt_escaped(owne
     endpoint = make_endpoint(account)
     delivery = failed_delivery(endpoint, excerpt='<script>alert("x")</script><b>oops</b>')
 
-    response = owner_client.get(f"/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/")
+    response = owner_client.get(f"/webhook-endpoints/{endpoint.pk}/deliveries/{delivery.pk}/")
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -301,9 +318,11 @@ def test_retry_now_queues_the_delivery_again(owner_client, account):
     endpoint = make_endpoint(account)
     delivery = failed_delivery(endpoint)
 
-    response = owner_client.post(f"/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/retry/")
+    response = owner_client.post(
+        f"/webhook-endpoints/{endpoint.pk}/deliveries/{delivery.pk}/retry/"
+    )
 
-    assert response["Location"] == f"/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/"
+    assert response["Location"] == f"/webhook-endpoints/{endpoint.pk}/deliveries/{delivery.pk}/"
     delivery.refresh_from_db()
     assert delivery.status == "pending" and delivery.next_attempt_at <= timezone.now()
 
@@ -311,10 +330,10 @@ def test_retry_now_queues_the_delivery_again(owner_client, account):
 def test_retrying_for_a_disabled_endpoint_is_a_message_not_an_error(owner_client, account):
     endpoint = make_endpoint(account)
     delivery = failed_delivery(endpoint)
-    owner_client.post(f"/webhooks/{endpoint.pk}/disable/")
+    owner_client.post(f"/webhook-endpoints/{endpoint.pk}/disable/")
 
     response = owner_client.post(
-        f"/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/retry/", follow=True
+        f"/webhook-endpoints/{endpoint.pk}/deliveries/{delivery.pk}/retry/", follow=True
     )
 
     assert response.status_code == 200
@@ -327,7 +346,7 @@ def test_a_test_delivery_has_its_page_too(owner_client, account):
     endpoint = make_endpoint(account)
     delivery = webhook_send_test(endpoint=endpoint, test=True)
 
-    response = owner_client.get(f"/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/")
+    response = owner_client.get(f"/webhook-endpoints/{endpoint.pk}/deliveries/{delivery.pk}/")
 
     assert response.status_code == 200 and 'class="badge test"' in response.content.decode()
 
@@ -342,11 +361,23 @@ def test_another_accounts_endpoint_and_delivery_are_404_on_every_route(
     their_delivery = failed_delivery(theirs)
     mine = make_endpoint(account)
     w, d = theirs.pk, their_delivery.pk
-    gets = [f"/webhooks/{w}/", f"/webhooks/{w}/edit/", f"/webhooks/{w}/delete/"]
-    gets += [f"/webhooks/{w}/deliveries/{d}/", f"/webhooks/{mine.pk}/deliveries/{d}/"]
-    posts = [f"/webhooks/{w}/{action}/" for action in ("enable", "disable", "test", "delete")]
-    posts += [f"/webhooks/{w}/rotate-secret/", f"/webhooks/{w}/edit/"]
-    posts += [f"/webhooks/{w}/deliveries/{d}/retry/", f"/webhooks/{mine.pk}/deliveries/{d}/retry/"]
+    gets = [
+        f"/webhook-endpoints/{w}/",
+        f"/webhook-endpoints/{w}/edit/",
+        f"/webhook-endpoints/{w}/delete/",
+    ]
+    gets += [
+        f"/webhook-endpoints/{w}/deliveries/{d}/",
+        f"/webhook-endpoints/{mine.pk}/deliveries/{d}/",
+    ]
+    posts = [
+        f"/webhook-endpoints/{w}/{action}/" for action in ("enable", "disable", "test", "delete")
+    ]
+    posts += [f"/webhook-endpoints/{w}/rotate-secret/", f"/webhook-endpoints/{w}/edit/"]
+    posts += [
+        f"/webhook-endpoints/{w}/deliveries/{d}/retry/",
+        f"/webhook-endpoints/{mine.pk}/deliveries/{d}/retry/",
+    ]
     secret = secret_of(theirs)
 
     for url in gets:
@@ -365,5 +396,5 @@ def test_a_teammate_manages_the_accounts_endpoints(teammate, account):
     client = Client()
     client.force_login(teammate)
 
-    assert "Shared" in client.get("/webhooks/").content.decode()
-    assert client.post(f"/webhooks/{endpoint.pk}/disable/").status_code == 302
+    assert "Shared" in client.get("/webhook-endpoints/").content.decode()
+    assert client.post(f"/webhook-endpoints/{endpoint.pk}/disable/").status_code == 302

@@ -163,7 +163,7 @@ def _argument(prefix: str, route: str, param: str, world: SimpleNamespace) -> st
             return str(world.invitation.pk)
         if path.startswith("team/members/"):
             return str(world.membership.pk)
-        if path.startswith("webhooks/"):
+        if path.startswith("webhook-endpoints/"):
             return str(world.webhook.pk)
     if param == "delivery_pk":  # of the webhook's test event
         return str(world.delivery.pk)
@@ -584,16 +584,20 @@ def pages(payload: str, seeded: SimpleNamespace) -> list[tuple[str, str, dict]]:
         ("POST", "/templates/new/", {name: payload for name in TEMPLATE_FORM}),
         ("POST", f"/templates/{t}/", {name: payload for name in TEMPLATE_FORM}),
         ("POST", f"/templates/{t}/test-email/", {"to_email": payload}),
-        ("GET", "/webhooks/", {}),
-        ("GET", f"/webhooks/{w}/", {}),
-        ("GET", f"/webhooks/{w}/?" + urlencode({"status": payload, "mode": payload}), {}),
-        ("GET", f"/webhooks/{w}/edit/", {}),
-        ("GET", f"/webhooks/{w}/delete/", {}),
-        ("GET", f"/webhooks/{w}/deliveries/{d}/", {}),
-        ("POST", f"/webhooks/{w}/deliveries/{d}/retry/", {}),  # disabled: a message
+        ("GET", "/webhook-endpoints/", {}),
+        ("GET", f"/webhook-endpoints/{w}/", {}),
+        ("GET", f"/webhook-endpoints/{w}/?" + urlencode({"status": payload, "mode": payload}), {}),
+        ("GET", f"/webhook-endpoints/{w}/edit/", {}),
+        ("GET", f"/webhook-endpoints/{w}/delete/", {}),
+        ("GET", f"/webhook-endpoints/{w}/deliveries/{d}/", {}),
+        ("POST", f"/webhook-endpoints/{w}/deliveries/{d}/retry/", {}),  # disabled: a message
         # Refused (not a URL MailPass posts to): the form shows it again.
-        ("POST", "/webhooks/new/", {"url": payload, "description": payload, "events": "x"}),
-        ("POST", f"/webhooks/{w}/rotate-secret/", {"overlap_hours": payload}),
+        (
+            "POST",
+            "/webhook-endpoints/new/",
+            {"url": payload, "description": payload, "events": "x"},
+        ),
+        ("POST", f"/webhook-endpoints/{w}/rotate-secret/", {"overlap_hours": payload}),
     ]
 
 
@@ -651,7 +655,7 @@ def test_hostile_text_is_escaped_on_every_dashboard_page(world):
     must_show = {
         *("/", "/messages/", "/keys/", "/providers/", "/suppressions/", "/settings/"),
         "/templates/",
-        "/webhooks/",
+        "/webhook-endpoints/",
     }
     failures += [
         f"{marker(payload)} never shown on {sorted(missing)}"
