@@ -22,6 +22,7 @@ from api.models import (
     Suppression,
     Template,
     TemplateVersion,
+    WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
 )
@@ -218,7 +219,16 @@ def suppression_list(
 Cursor = tuple[dt.datetime, int]
 
 # The columns a row of the log shows; the bodies (often kilobytes each) stay in the table.
-MESSAGE_LIST_FIELDS = ("id", "account_id", "created_at", "to_email", "subject", "status", "tags")
+MESSAGE_LIST_FIELDS = (
+    "id",
+    "account_id",
+    "created_at",
+    "to_email",
+    "subject",
+    "status",
+    "tags",
+    "test",
+)
 
 # Most messages a text or tag filter looks at for one page. No index serves those filters
 # (an index on every subject would cost each status change of every message more than the
@@ -275,6 +285,7 @@ def message_list_for_account(
     before: Cursor | None = None,
     after: Cursor | None = None,
     limit: int = 50,
+    test: bool = False,
 ) -> MessagePage:
     """One page of the account's message log, newest first, with the cursors around it.
 
@@ -284,9 +295,10 @@ def message_list_for_account(
     given, `before` wins); a page forward that reaches the newest messages is the first
     page. Each page is a bounded index walk: status, recipient and dates are served by
     indexes, while subject and tag look at no more than MESSAGE_SCAN_WINDOW messages and
-    then say where they stopped (MessagePage.scanned_to). Read-only; no transaction needed.
+    then say where they stopped (MessagePage.scanned_to). Live messages only, or (test=True)
+    test messages only. Read-only; no transaction needed.
     """
-    rows = Message.objects.filter(account=account)
+    rows = Message.objects.filter(account=account, test=test)
     if status:
         rows = rows.filter(status=status)
     if recipient:
@@ -335,29 +347,38 @@ def message_list_for_account(
             created_from=created_from,
             created_before=created_before,
             limit=limit,
+            test=test,
         )
     found.reverse()
     older = _cursor_of(found[-1]) if found else after
     return MessagePage(found, older=older, newer=onward, scanned_to=scanned_to)
 
 
-def message_failed_count(*, account: Account, cap: int) -> int:
-    """How many of the account's messages are failed, counting no further than `cap`."""
-    return Message.objects.filter(account=account, status=Message.Status.FAILED)[:cap].count()
+def message_failed_count(*, account: Account, cap: int, test: bool = False) -> int:
+    """How many of the account's live (or test) messages are failed, counting no further
+    than `cap`."""
+    failed = Message.objects.filter(account=account, test=test, status=Message.Status.FAILED)
+    return failed[:cap].count()
 
 
 def message_activity(
-    *, account: Account, since: dt.datetime, until: dt.datetime | None = None, by: str = "day"
+    *,
+    account: Account,
+    since: dt.datetime,
+    until: dt.datetime | None = None,
+    by: str = "day",
+    test: bool = False,
 ) -> dict[dt.datetime, dict[str, int]]:
     """The account's messages created from `since` (to before `until`), counted per status
     per day or hour (`by`: "day" | "hour", in the current time zone):
     {bucket start: {status: count}}; buckets without messages are absent.
 
     One GROUP BY over the account's range of message_account_recent, which carries the
-    status: its cost grows with the messages in the range, not with the table.
+    status and `test`: its cost grows with the messages in the range, not with the table.
+    Live messages only, or (test=True) test messages only.
     """
     trunc = {"day": TruncDay, "hour": TruncHour}[by]
-    rows = Message.objects.filter(account=account, created_at__gte=since)
+    rows = Message.objects.filter(account=account, test=test, created_at__gte=since)
     if until is not None:
         rows = rows.filter(created_at__lt=until)
     counts = (
@@ -399,9 +420,9 @@ def message_daily_activity(
 
 
 def message_queue_depth(*, account: Account) -> dict[str, int]:
-    """The account's messages waiting now: {"queued": n, "sending": n}. Each count walks a
-    small partial index of the queue."""
-    mine = Message.objects.filter(account=account)
+    """The account's live messages waiting now: {"queued": n, "sending": n}. Each count
+    walks a small partial index of the queue."""
+    mine = Message.objects.filter(account=account, test=False)
     return {
         "queued": mine.filter(status=Message.Status.QUEUED).count(),
         "sending": mine.filter(status=Message.Status.SENDING).count(),
@@ -414,6 +435,20 @@ def message_queue_depth(*, account: Account) -> dict[str, int]:
 def webhook_list(*, account: Account) -> QuerySet[WebhookEndpoint]:
     """The account's webhook endpoints, newest first."""
     return WebhookEndpoint.objects.filter(account=account)
+
+
+def webhook_list_failing(*, account: Account, most: int = 20) -> list[WebhookEndpoint]:
+    """The account's endpoints MailPass disabled after days of failed deliveries (the
+    overview warns of them), newest first, at most `most`."""
+    endpoints = WebhookEndpoint.objects.filter(
+        account=account, enabled=False, disabled_reason=WebhookEndpoint.DisabledReason.FAILING
+    )
+    return list(endpoints[:most])
+
+
+def webhook_attempts(*, delivery: WebhookDelivery) -> QuerySet[WebhookAttempt]:
+    """Every attempt of a delivery, oldest first."""
+    return WebhookAttempt.objects.filter(delivery=delivery)
 
 
 def webhook_get_for_account(*, account: Account, reference: str | int) -> WebhookEndpoint:

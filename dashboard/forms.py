@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from accounts.models import Account
+from api import outbox
 from api.models import Permission, Template, TemplateVersion, default_permissions
 from api.serializers import (
     MAX_ALIAS_CHARS,
@@ -151,6 +152,9 @@ _PERMISSION_LABELS = {
         "mail: send mail through /api/v1/mail/*, read its status, and read and render templates"
     ),
     Permission.TEMPLATES: _("templates: create, change and delete templates"),
+    Permission.WEBHOOKS: _(
+        "webhooks: create, change and delete webhook endpoints and see their deliveries"
+    ),
 }
 
 
@@ -166,6 +170,16 @@ class ApiKeyCreateForm(forms.Form):
         initial=default_permissions,
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": _("Choose at least one permission.")},
+    )
+    mode = forms.ChoiceField(
+        label=_("Mode"),
+        choices=[
+            ("live", _("Live: sends mail through your providers")),
+            ("test", _("Test (mp_test_…): records mail like a live key, but never sends it")),
+        ],
+        initial="live",
+        required=False,  # none chosen: live
+        widget=forms.RadioSelect,
     )
 
 
@@ -677,3 +691,61 @@ class RescheduleForm(forms.Form):
         self.fields["scheduled_at"].help_text = gettext(
             "In %(zone)s, like every time on these pages."
         ) % {"zone": timezone.get_current_timezone_name()}
+
+
+# The event types an endpoint can want (api.outbox.EVENT_NAMES), as the checkboxes say them.
+WEBHOOK_EVENT_LABELS = {
+    "sent": _("sent: the provider accepted the message"),
+    "delivered": _("delivered: the receiving server accepted it"),
+    "bounced": _("bounced: a hard bounce"),
+    "failed": _("failed: rejected, or retries ran out"),
+    "complained": _("complained: marked as spam"),
+    "unsubscribed": _("unsubscribed: the recipient unsubscribed"),
+    "opened": _("opened"),
+    "clicked": _("clicked: a tracked link was followed"),
+    "suppressed": _("suppressed: not sent to a suppressed address"),
+    "scheduled": _("scheduled: accepted for later"),
+    "cancelled": _("cancelled: a scheduled message was cancelled"),
+}
+
+
+class WebhookForm(forms.Form):
+    """An endpoint's URL, description, event types and switch; the webhook services check
+    the URL (https, a public host) and say what is wrong with it on the field."""
+
+    url = forms.CharField(
+        label=_("URL"),
+        max_length=2048,
+        help_text=_("An https:// address of your application that accepts POST requests."),
+        widget=forms.URLInput(attrs={"placeholder": "https://app.example.com/hooks/mailpass"}),
+    )
+    description = forms.CharField(label=_("Description"), max_length=200, required=False)
+    events = forms.MultipleChoiceField(
+        label=_("Events"),
+        choices=[(name, WEBHOOK_EVENT_LABELS.get(name, name)) for name in outbox.EVENT_NAMES],
+        initial=list(outbox.EVENT_NAMES),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choose at least one event type.")},
+    )
+    enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
+
+    def add_service_errors(self, err: serializers.ValidationError) -> None:
+        """A webhook service's ValidationError on its field, else above the form."""
+        detail: dict[str | None, Any] = {None: err.detail}
+        if isinstance(err.detail, dict):
+            detail = dict(err.detail.items())
+        for name, messages in detail.items():
+            self.add_error(name if name in self.fields else None, error_texts(messages))
+
+
+class WebhookRotateForm(forms.Form):
+    overlap_hours = forms.IntegerField(
+        label=_("Old secret keeps signing for (hours)"),
+        min_value=0,
+        max_value=168,
+        initial=24,
+        help_text=_(
+            "During this time every request carries two signatures, so your receiver can "
+            "switch to the new secret without missing an event. 0: the old secret stops now."
+        ),
+    )

@@ -10,6 +10,7 @@ from dashboard.views import (
     suppressions,
     team,
     templates,
+    webhooks,
 )
 
 app_name = "dashboard"
@@ -75,6 +76,29 @@ urlpatterns = [
         "templates/<int:pk>/versions/<int:number>/roll-back/",
         templates.template_roll_back,
         name="template-roll-back",
+    ),
+    path("webhook-endpoints/", webhooks.webhook_list, name="webhook-list"),
+    path("webhook-endpoints/new/", webhooks.webhook_create, name="webhook-create"),
+    path("webhook-endpoints/<int:pk>/", webhooks.webhook_detail, name="webhook-detail"),
+    path("webhook-endpoints/<int:pk>/edit/", webhooks.webhook_update, name="webhook-update"),
+    path("webhook-endpoints/<int:pk>/enable/", webhooks.webhook_enable, name="webhook-enable"),
+    path("webhook-endpoints/<int:pk>/disable/", webhooks.webhook_disable, name="webhook-disable"),
+    path(
+        "webhook-endpoints/<int:pk>/rotate-secret/",
+        webhooks.webhook_rotate_secret,
+        name="webhook-rotate-secret",
+    ),
+    path("webhook-endpoints/<int:pk>/test/", webhooks.webhook_send_test, name="webhook-test"),
+    path("webhook-endpoints/<int:pk>/delete/", webhooks.webhook_delete, name="webhook-delete"),
+    path(
+        "webhook-endpoints/<int:pk>/deliveries/<int:delivery_pk>/",
+        webhooks.webhook_delivery,
+        name="webhook-delivery",
+    ),
+    path(
+        "webhook-endpoints/<int:pk>/deliveries/<int:delivery_pk>/retry/",
+        webhooks.webhook_delivery_retry,
+        name="webhook-delivery-retry",
     ),
     path("suppressions/", suppressions.suppression_list, name="suppression-list"),
     path("suppressions/delete/", suppressions.suppression_delete, name="suppression-delete"),

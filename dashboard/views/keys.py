@@ -29,6 +29,7 @@ def key_list(request: AuthenticatedRequest) -> HttpResponse:
             name=form.cleaned_data["name"],
             created_by=request.user,
             permissions=form.cleaned_data["permissions"],
+            test=form.cleaned_data["mode"] == "test",
         )
         form = ApiKeyCreateForm()
     return render(

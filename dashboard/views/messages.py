@@ -79,6 +79,10 @@ FAILURE_REASON_LABELS: dict[str, Promise] = {
 
 
 class MessageFilterForm(forms.Form):
+    # Live or test messages: the switch above the filters; kept through filtering and pages.
+    mode = forms.ChoiceField(
+        required=False, choices=[("", "live"), ("test", "test")], widget=forms.HiddenInput
+    )
     status = forms.ChoiceField(
         label=_("Status"),
         required=False,
@@ -120,6 +124,7 @@ class MessageFilterForm(forms.Form):
         data = self.cleaned_data
         start, end = data.get("date_from"), data.get("date_to")
         return {
+            "test": data.get("mode") == "test",
             "status": data.get("status") or None,
             "recipient": data.get("recipient") or None,
             "tag": data.get("tag") or None,
@@ -180,9 +185,10 @@ def message_list(request: AuthenticatedRequest) -> HttpResponse:
     failed_count = selectors.message_failed_count(account=account, cap=FAILED_COUNT_CAP + 1)
     context = {
         "form": form,
+        "test_mode": request.GET.get("mode") == "test",
         "page": page,
         "rows": [(m, STATUS_LABELS.get(m.status, m.status)) for m in page.messages] if page else [],
-        "filtered": any(request.GET.get(name) for name in form.fields),
+        "filtered": any(request.GET.get(name) for name in form.fields if name != "mode"),
         "older_url": _page_link(request.GET, "before", page.older) if page else None,
         "newer_url": _page_link(request.GET, "after", page.newer) if page else None,
         "scan_window": selectors.MESSAGE_SCAN_WINDOW,

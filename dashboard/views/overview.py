@@ -119,8 +119,9 @@ def overview(request: AuthenticatedRequest) -> HttpResponse:
         # Waiting for their time, whenever they were accepted (the figures above count the
         # last days only).
         "scheduled": Message.objects.filter(
-            account=account, status=Message.Status.SCHEDULED
+            account=account, test=False, status=Message.Status.SCHEDULED
         ).count(),
+        "failing_webhooks": selectors.webhook_list_failing(account=account),
         "chart": chart,
         "chart_rows": [(label, bucket.values) for label, bucket in buckets],
         "chart_total": sum(sum(bucket.values.values()) for _label, bucket in buckets),

@@ -1,8 +1,9 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -18,12 +19,23 @@ SUPPRESSIONS_PER_PAGE = 50
 def suppression_list(request: AuthenticatedRequest) -> HttpResponse:
     account = account_for_user(user=request.user)
     email = request.GET.get("email", "").strip() or None
-    entries = selectors.suppression_list(account=account, email=email)
+    test = request.GET.get("mode") == "test"
+    entries = selectors.suppression_list(account=account, email=email, test=test)
     page = Paginator(entries, SUPPRESSIONS_PER_PAGE).get_page(request.GET.get("page"))
+    query = QueryDict(mutable=True)
+    if test:
+        query["mode"] = "test"
+    if email:
+        query["email"] = email
     return render(
         request,
         "dashboard/suppression_list.html",
-        {"page": page, "email": email or ""},
+        {
+            "page": page,
+            "email": email or "",
+            "test_mode": test,
+            "page_query": query.urlencode() + "&" if query else "",
+        },
     )
 
 
@@ -31,9 +43,11 @@ def suppression_list(request: AuthenticatedRequest) -> HttpResponse:
 @require_POST
 def suppression_delete(request: AuthenticatedRequest) -> HttpResponse:
     email = request.POST.get("email", "")
-    if suppression_remove(account=account_for_user(user=request.user), email=email):
+    test = request.POST.get("mode") == "test"
+    back = redirect(reverse("dashboard:suppression-list") + ("?mode=test" if test else ""))
+    if suppression_remove(account=account_for_user(user=request.user), email=email, test=test):
         text = _("%(email)s is off the suppression list: mail to it goes out again.")
         messages.success(request, text % {"email": email})
     else:
         messages.error(request, _("%(email)s was not on the suppression list.") % {"email": email})
-    return redirect("dashboard:suppression-list")
+    return back

@@ -224,3 +224,37 @@ def test_creating_and_revoking_keys_need_the_csrf_token(owner, api_key):
 
 def test_the_key_form_carries_the_csrf_token(owner_client):
     assert "csrfmiddlewaretoken" in owner_client.get(KEYS_URL).content.decode()
+
+
+def test_creating_a_test_key_shows_an_mp_test_secret_once_and_a_test_badge(owner_client, account):
+    response = owner_client.post(
+        KEYS_URL, {"name": "Staging", "permissions": ["mail"], "mode": "test"}
+    )
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    secret = re.search(r"mp_test_[A-Za-z0-9_-]+", content)
+    assert secret is not None
+    key = ApiKey.objects.get(account=account, name="Staging")
+    assert key.test is True
+    assert 'class="badge test"' in content
+    assert api_key_get_active(key=secret.group(0)) == key
+    assert secret.group(0) not in owner_client.get(KEYS_URL).content.decode()
+
+
+def test_a_key_created_without_a_mode_is_live_and_has_no_test_badge(owner_client, account):
+    response = owner_client.post(KEYS_URL, {"name": "Prod", "permissions": ["mail"]})
+
+    assert "mp_live_" in response.content.decode()
+    assert ApiKey.objects.get(account=account, name="Prod").test is False
+    assert 'class="badge test"' not in owner_client.get(KEYS_URL).content.decode()
+
+
+def test_the_form_offers_the_webhooks_permission_and_grants_it(owner_client, account):
+    page = owner_client.get(KEYS_URL).content.decode()
+    assert 'value="webhooks"' in page
+    assert 'value="test"' in page
+
+    owner_client.post(KEYS_URL, {"name": "Hooks", "permissions": ["webhooks"], "mode": "live"})
+
+    assert ApiKey.objects.get(account=account, name="Hooks").permissions == ["webhooks"]

@@ -599,3 +599,49 @@ def test_cancel_and_reschedule_need_a_post_with_a_csrf_token(owner, account):
         assert client.post(f"/messages/{message.pk}/{action}/").status_code == 403
     message.refresh_from_db()
     assert message.status == "scheduled"
+
+
+# --- live and test messages ------------------------------------------------------------------
+
+
+def test_the_log_shows_live_messages_only_by_default_and_test_ones_with_the_switch(
+    owner_client, account
+):
+    make_message(account, subject="Live one", **at(1))
+    make_message(account, subject="Test one", test=True, **at(1))
+
+    live = owner_client.get("/messages/")
+    test = owner_client.get("/messages/", {"mode": "test"})
+
+    assert listed(live) == ["Live one"]
+    assert 'class="badge test"' not in live.content.decode()
+    assert listed(test) == ["Test one"]
+    assert 'class="badge test"' in test.content.decode()
+    assert 'name="mode" value="test"' in test.content.decode()  # kept when filtering
+
+
+def test_the_status_filter_works_within_test_messages(owner_client, account):
+    make_message(account, subject="Test bounced", test=True, status="bounced", **at(1))
+    make_message(account, subject="Test queued", test=True, **at(1))
+    make_message(account, subject="Live bounced", status="bounced", **at(1))
+
+    response = owner_client.get("/messages/", {"mode": "test", "status": "bounced"})
+
+    assert listed(response) == ["Test bounced"]
+
+
+def test_a_test_message_is_marked_test_on_its_page(owner_client, account):
+    test_message = make_message(account, subject="Sandbox", test=True)
+    live_message = make_message(account, subject="Real")
+
+    test_html = owner_client.get(f"/messages/{test_message.pk}/").content.decode()
+    live_html = owner_client.get(f"/messages/{live_message.pk}/").content.decode()
+
+    assert 'class="badge test"' in test_html
+    assert 'class="badge test"' not in live_html
+
+
+def test_the_failed_count_counts_live_messages_only(owner_client, account):
+    make_message(account, status="failed", test=True)
+
+    assert "failed message" not in owner_client.get("/messages/").content.decode()

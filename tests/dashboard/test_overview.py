@@ -6,7 +6,8 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
-from api.models import Message
+from api.models import Message, WebhookEndpoint
+from api.services import webhook_create
 from dashboard import charts
 from providers import limits
 from tests.factories import make_api_key, make_message, make_provider
@@ -220,3 +221,49 @@ def test_past_days_are_counted_once_for_a_few_minutes_and_today_on_every_view(
 
     with time_machine.travel(timezone.now() + dt.timedelta(minutes=6)):
         assert stat(owner_client.get("/").content.decode(), "sent in the last 14 days") == "3"
+
+
+def test_the_overview_counts_live_messages_only(owner_client, account):
+    now = timezone.now()
+    make_message(account, status="delivered", created_at=now - dt.timedelta(days=1))
+    for status in ("delivered", "failed", "suppressed", "queued", "sending"):
+        make_message(account, status=status, test=True, created_at=now - dt.timedelta(days=1))
+    make_message(account, status="scheduled", test=True, scheduled_at=now + dt.timedelta(days=1))
+
+    for by in ("", "?by=hour"):
+        html = owner_client.get("/" + by).content.decode()
+
+        assert stat(html, "sent in the last 14 days") == "1"
+        assert stat(html, "failed or bounced in the last 14 days") == "0"
+        assert stat(html, "not sent: suppressed") == "0"
+        assert stat(html, "in the queue now") == "0"
+        assert bars(html, "failed") == 0
+
+
+def test_the_overview_warns_of_endpoints_disabled_for_failing_only(
+    owner_client, account, outsider_account
+):
+    def endpoint(owner_account, description, **fields):
+        created, _secret = webhook_create(
+            account=owner_account, url="http://127.0.0.1:9/hook", description=description
+        )
+        WebhookEndpoint.objects.filter(pk=created.pk).update(**fields)
+        return created
+
+    assert "webhook endpoint" not in owner_client.get("/").content.decode()
+    failing = endpoint(
+        account,
+        "Broken app",
+        enabled=False,
+        disabled_reason="failing",
+        failing_since=timezone.now(),
+    )
+    endpoint(account, "Paused app", enabled=False, disabled_reason="manual")
+    endpoint(account, "Healthy app")
+    endpoint(outsider_account, "Their app", enabled=False, disabled_reason="failing")
+
+    html = owner_client.get("/").content.decode()
+
+    assert "A webhook endpoint is disabled: its deliveries failed for 5 days." in html
+    assert f'href="/webhook-endpoints/{failing.pk}/"' in html and "Broken app" in html
+    assert "Paused app" not in html and "Healthy app" not in html and "Their app" not in html

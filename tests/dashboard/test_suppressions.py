@@ -50,3 +50,30 @@ def test_another_accounts_suppression_cannot_be_removed(owner_client, outsider_a
 
 def test_removing_needs_a_post(owner_client):
     assert owner_client.get("/suppressions/delete/").status_code == 405
+
+
+def test_the_suppressions_page_shows_live_entries_by_default_and_test_ones_with_the_switch(
+    owner_client, account
+):
+    services.suppression_add(account=account, email="live@example.com")
+    services.suppression_add(account=account, email="sandbox@example.com", test=True)
+
+    live = owner_client.get("/suppressions/").content.decode()
+    test = owner_client.get("/suppressions/", {"mode": "test"}).content.decode()
+
+    assert "live@example.com" in live and "sandbox@example.com" not in live
+    assert "sandbox@example.com" in test and "live@example.com" not in test
+
+
+def test_removing_a_test_suppression_leaves_the_live_one(owner_client, account):
+    services.suppression_add(account=account, email="both@example.com")
+    services.suppression_add(account=account, email="both@example.com", test=True)
+
+    response = owner_client.post(
+        "/suppressions/delete/", {"email": "both@example.com", "mode": "test"}
+    )
+
+    assert response["Location"] == "/suppressions/?mode=test"
+    assert list(Suppression.objects.filter(account=account).values_list("test", flat=True)) == [
+        False
+    ]

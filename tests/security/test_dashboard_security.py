@@ -33,8 +33,25 @@ from django.utils import timezone
 
 from accounts.models import Account, PendingSignup
 from accounts.services import account_member_add, invitation_create
-from api.models import ApiKey, Message, MessageEvent, Suppression, Template, TemplateVersion
-from api.services import suppression_add, template_create, template_update
+from api.models import (
+    ApiKey,
+    Message,
+    MessageEvent,
+    Suppression,
+    Template,
+    TemplateVersion,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from api.services import (
+    suppression_add,
+    template_create,
+    template_update,
+    webhook_create,
+    webhook_send_test,
+)
 from providers.models import Provider
 from tests import factories
 from tests.factories import make_attachment as attach
@@ -85,10 +102,12 @@ def world(owner, account, provider, sink, signup_open):
     scheduled = factories.make_message(
         account, status=Message.Status.SCHEDULED, scheduled_at=timezone.now() + dt.timedelta(days=1)
     )
+    webhook, _secret = webhook_create(account=account, url="http://127.0.0.1:9/hook")
+    delivery = webhook_send_test(endpoint=webhook, test=False)
     return SimpleNamespace(
         owner=owner, staff=staff, account=account, provider=provider, spare=spare, key=key,
         message=failed, invitation=invitation, membership=member, template=template,
-        scheduled=scheduled,
+        scheduled=scheduled, webhook=webhook, delivery=delivery,
     )  # fmt: skip
 
 
@@ -144,6 +163,10 @@ def _argument(prefix: str, route: str, param: str, world: SimpleNamespace) -> st
             return str(world.invitation.pk)
         if path.startswith("team/members/"):
             return str(world.membership.pk)
+        if path.startswith("webhook-endpoints/"):
+            return str(world.webhook.pk)
+    if param == "delivery_pk":  # of the webhook's test event
+        return str(world.delivery.pk)
     if param == "position":  # of an attachment: the message's first
         return "0"
     if param == "number":  # of a template's version: the first
@@ -187,6 +210,7 @@ TEMPLATE_FORM = {
     "name": "Order shipped", "alias": "order-shipped", "subject": "Order {{id}}",
     "html": "<p>{{id}}</p>", "text": "", "defaults": "", "sample_variables": '{"id": 1}',
 }  # fmt: skip
+WEBHOOK_FORM = {"url": "http://127.0.0.1:9/other", "events": ["bounced"], "enabled": "on"}
 IN_TWO_DAYS = (timezone.now() + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
 # What each form route is sent: a body that does change something once the token is right
 # (the control), so a refusal means CSRF refused it, not a bad form. `who` posts it.
@@ -227,6 +251,14 @@ CSRF_POSTS: dict[str | None, tuple[str, dict, bool]] = {
     "dashboard:template-test-email": ("owner", {"to_email": "me@example.com"}, True),
     "dashboard:template-roll-back": ("owner", {}, True),
     "dashboard:suppression-delete": ("owner", {"email": "gone@example.com"}, True),
+    "dashboard:webhook-create": ("owner", WEBHOOK_FORM, True),
+    "dashboard:webhook-update": ("owner", {**WEBHOOK_FORM, "description": "Renamed"}, True),
+    "dashboard:webhook-enable": ("owner", {}, True),
+    "dashboard:webhook-disable": ("owner", {}, True),
+    "dashboard:webhook-rotate-secret": ("owner", {"overlap_hours": "24"}, True),
+    "dashboard:webhook-test": ("owner", {}, True),
+    "dashboard:webhook-delete": ("owner", {}, True),
+    "dashboard:webhook-delivery-retry": ("owner", {}, True),
     "admin:auth_group_add": ("staff", {"name": "Intruders"}, True),
 }
 ANONYMOUS_ROUTES = {
@@ -491,15 +523,34 @@ def seed(world: SimpleNamespace, payload: str, index: int) -> SimpleNamespace:
         defaults={payload: payload}, created_by=world.owner,
     )  # fmt: skip
     Message.objects.filter(pk=message.pk).update(template_version=version)
-    return SimpleNamespace(
-        message=message, provider=provider, esp=esp, key=key, address=address, template=template
+    # An endpoint as the API would never store it (it checks the URL), disabled for failing
+    # (so the overview lists it), with a delivery whose receiver answered the payload.
+    webhook = WebhookEndpoint.objects.create(
+        account=world.account, url=payload, description=payload, events=["bounced", payload],
+        enabled=False, disabled_reason=WebhookEndpoint.DisabledReason.FAILING,
+        failing_since=timezone.now(), secrets="-",
+    )  # fmt: skip
+    event = WebhookEvent.objects.create(
+        account=world.account, event_id=f"msg_xss{index:02d}", type=payload[:32], body="{}"
     )
+    delivery = WebhookDelivery.objects.create(
+        event=event, endpoint=webhook, status=WebhookDelivery.Status.FAILED, attempts=1,
+        response_code=500, error=payload,
+    )  # fmt: skip
+    WebhookAttempt.objects.create(
+        delivery=delivery, response_code=500, error=payload, response_excerpt=payload
+    )
+    return SimpleNamespace(
+        message=message, provider=provider, esp=esp, key=key, address=address, template=template,
+        webhook=webhook, delivery=delivery,
+    )  # fmt: skip
 
 
 def pages(payload: str, seeded: SimpleNamespace) -> list[tuple[str, str, dict]]:
     """(method, path, data) of every dashboard page, and of the forms and filters that show
     what was typed into them again."""
     m, p, t = seeded.message.pk, seeded.provider.pk, seeded.template.pk
+    w, d = seeded.webhook.pk, seeded.delivery.pk
     filters = urlencode({"status": payload, "recipient": payload, "tag": payload, "q": payload})
     return [
         ("GET", "/", {}),
@@ -533,6 +584,20 @@ def pages(payload: str, seeded: SimpleNamespace) -> list[tuple[str, str, dict]]:
         ("POST", "/templates/new/", {name: payload for name in TEMPLATE_FORM}),
         ("POST", f"/templates/{t}/", {name: payload for name in TEMPLATE_FORM}),
         ("POST", f"/templates/{t}/test-email/", {"to_email": payload}),
+        ("GET", "/webhook-endpoints/", {}),
+        ("GET", f"/webhook-endpoints/{w}/", {}),
+        ("GET", f"/webhook-endpoints/{w}/?" + urlencode({"status": payload, "mode": payload}), {}),
+        ("GET", f"/webhook-endpoints/{w}/edit/", {}),
+        ("GET", f"/webhook-endpoints/{w}/delete/", {}),
+        ("GET", f"/webhook-endpoints/{w}/deliveries/{d}/", {}),
+        ("POST", f"/webhook-endpoints/{w}/deliveries/{d}/retry/", {}),  # disabled: a message
+        # Refused (not a URL MailPass posts to): the form shows it again.
+        (
+            "POST",
+            "/webhook-endpoints/new/",
+            {"url": payload, "description": payload, "events": "x"},
+        ),
+        ("POST", f"/webhook-endpoints/{w}/rotate-secret/", {"overlap_hours": payload}),
     ]
 
 
@@ -590,6 +655,7 @@ def test_hostile_text_is_escaped_on_every_dashboard_page(world):
     must_show = {
         *("/", "/messages/", "/keys/", "/providers/", "/suppressions/", "/settings/"),
         "/templates/",
+        "/webhook-endpoints/",
     }
     failures += [
         f"{marker(payload)} never shown on {sorted(missing)}"
