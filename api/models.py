@@ -558,7 +558,7 @@ class WebhookDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_id} to {self.endpoint_id} ({self.status})"
+        return f"delivery {self.pk} to endpoint {self.endpoint_id} ({self.status})"
 
 
 class WebhookAttempt(models.Model):

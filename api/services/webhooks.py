@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
@@ -108,14 +109,16 @@ def webhook_update(*, endpoint: WebhookEndpoint, **fields: Any) -> WebhookEndpoi
     run of failures; disabling fails what waits for it."""
     _checked(fields)
     enabled = fields.pop("enabled", None)
-    now = timezone.now()
     with transaction.atomic():
         for name, value in fields.items():
             setattr(endpoint, name, value)
+        changed = [*fields, "updated_at"]
         if enabled is True and not endpoint.enabled:
             endpoint.enabled, endpoint.disabled_reason, endpoint.failing_since = True, None, None
-        endpoint.updated_at = now
-        endpoint.save()
+            changed += ["enabled", "disabled_reason", "failing_since"]
+        endpoint.updated_at = timezone.now()
+        # Only what changed: the sender may disable the endpoint meanwhile.
+        endpoint.save(update_fields=changed)
         if enabled is False and endpoint.enabled:
             webhook_sender.disable(endpoint, reason=WebhookEndpoint.DisabledReason.MANUAL)
     return endpoint
@@ -135,8 +138,10 @@ def webhook_rotate_secret(
         raise ValidationError({"overlap_hours": ["From 0 to 168 hours."]})
     secret = new_secret()
     now = timezone.now()
-    previous = decrypt_json(endpoint.secrets)["current"]
-    endpoint.secrets = encrypt_json({"current": secret, "previous": previous})
+    keys = {"current": secret}
+    if overlap:
+        keys["previous"] = decrypt_json(endpoint.secrets)["current"]
+    endpoint.secrets = encrypt_json(keys)
     endpoint.previous_secret_expires_at = now + overlap if overlap else None
     endpoint.secret_rotated_at = endpoint.updated_at = now
     endpoint.save(
@@ -155,11 +160,13 @@ def webhook_send_test(*, endpoint: WebhookEndpoint, test: bool) -> WebhookDelive
 
 def webhook_delivery_retry(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Try a delivery again now, whatever became of it, with the same event id (so a
-    receiver that has it already can tell)."""
+    receiver that has it already can tell); one being attempted right now is left to it."""
     if not delivery.endpoint.enabled:
         raise WebhookDisabledError()
     now = timezone.now()
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+    # Not one a sender holds right now: its attempt is under way and will be recorded.
+    in_flight = Q(claim_token__isnull=False, lease_expires_at__gt=now)
+    WebhookDelivery.objects.filter(pk=delivery.pk).exclude(in_flight).update(
         status=WebhookDelivery.Status.PENDING,
         next_attempt_at=now,
         claim_token=None,

@@ -107,7 +107,7 @@ def overview(request: AuthenticatedRequest) -> HttpResponse:
         for provider in provider_list_for_account(account=account)
     ]
     has_key = ApiKey.objects.filter(account=account, revoked_at__isnull=True).exists()
-    has_message = Message.objects.filter(account=account).exists()
+    has_message = Message.objects.filter(account=account, test=False).exists()
     context = {
         "by": by,
         "days": DAYS,

@@ -28,6 +28,7 @@ from api.services import (
     webhook_create,
     webhook_rotate_secret,
     webhook_send_test,
+    webhook_update,
 )
 from tests import factories
 from tests.webhook_receiver import Reply, WebhookReceiver, verify
@@ -564,3 +565,29 @@ def test_a_claim_does_not_skip_deliveries_whose_endpoint_row_is_locked(account, 
         claimed = webhook_sender.claim_due(batch_size=10)
 
     assert sorted(d.pk for d in claimed) == sorted(d.pk for d in deliveries)
+
+
+def test_a_retry_leaves_a_delivery_being_attempted_to_its_sender(hooks_api, account, receiver):
+    endpoint, _ = webhook_create(account=account, url=receiver.url)
+    hooks_api.post(f"/api/v1/webhooks/{endpoint.pk}/test")
+    [claimed] = webhook_sender.claim_due(batch_size=1)
+
+    retried = hooks_api.post(f"/api/v1/webhooks/{endpoint.pk}/deliveries/{claimed.pk}/retry")
+    webhook_sender.record(claimed, webhook_sender.post(webhook_sender.prepare(claimed)))
+
+    assert retried.status_code == 202
+    claimed.refresh_from_db()
+    assert claimed.status == "succeeded" and claimed.attempts == 1  # its attempt was kept
+    assert len(receiver.requests) == 1
+
+
+def test_an_edit_does_not_undo_a_disable_made_meanwhile(account, receiver):
+    endpoint, _ = webhook_create(account=account, url=receiver.url)
+    stale = WebhookEndpoint.objects.get(pk=endpoint.pk)
+    webhook_sender.disable(endpoint, reason=WebhookEndpoint.DisabledReason.FAILING)
+
+    webhook_update(endpoint=stale, description="Billing")
+
+    endpoint.refresh_from_db()
+    assert endpoint.description == "Billing"
+    assert endpoint.enabled is False and endpoint.disabled_reason == "failing"
