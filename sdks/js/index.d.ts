@@ -191,6 +191,8 @@ export interface StatusMessage {
   scheduled_at: string | null;
   /** The template the message was made from; null for one written out. */
   template: { id: number; alias: string; version: number } | null;
+  /** Sent with a test key (mp_test_…): recorded, never handed to a provider. */
+  test: boolean;
   [field: string]: unknown;
 }
 
@@ -341,12 +343,147 @@ export interface TemplatesResource {
   ): Promise<Envelope<RenderData>>;
 }
 
+/** The event types an endpoint can ask for; the posted `type` is `email.<name>`. */
+export type WebhookEventName =
+  | 'sent' | 'delivered' | 'bounced' | 'failed' | 'complained' | 'unsubscribed'
+  | 'opened' | 'clicked' | 'suppressed' | 'scheduled' | 'cancelled';
+
+export declare const WEBHOOK_EVENTS: readonly WebhookEventName[];
+
+/** A webhook endpoint as the API shows it (never with its secret). */
+export interface WebhookEndpoint {
+  id: number;
+  url: string;
+  description: string;
+  events: WebhookEventName[];
+  enabled: boolean;
+  /** 'manual': turned off by a person; 'failing': by MailPass after 5 days of failures. */
+  disabled_reason: 'manual' | 'failing' | null;
+  /** The first failed attempt since the last success. */
+  failing_since: string | null;
+  created_at: string;
+  updated_at: string;
+  secret_rotated_at: string | null;
+  /** Until then the previous secret signs too. */
+  previous_secret_expires_at: string | null;
+}
+
+export interface WebhookCreateParams {
+  /** https:// (http:// only on an instance that allows private hosts). */
+  url: string;
+  description?: string;
+  /** Default: all of them. */
+  events?: WebhookEventName[];
+  enabled?: boolean;
+}
+
+export type WebhookUpdateParams = Partial<WebhookCreateParams>;
+
+export interface WebhookDelivery {
+  id: number;
+  /** The webhook-id header: the same on every retry. */
+  event_id: string;
+  type: string;
+  test: boolean;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  created_at: string;
+  next_attempt_at: string | null;
+  last_attempt_at: string | null;
+  response_code: number | null;
+  duration_ms: number | null;
+  error: string | null;
+}
+
+export interface WebhookListParams {
+  page?: number;
+}
+
+export interface WebhookDeliveryListParams {
+  page?: number;
+  status?: 'pending' | 'succeeded' | 'failed';
+}
+
+export interface WebhookListData {
+  total: number;
+  page: number;
+  pages: number;
+  webhooks: WebhookEndpoint[];
+}
+
+export interface WebhookData {
+  webhook: WebhookEndpoint;
+}
+
+/** create and rotateSecret: the only answers that show the secret. */
+export interface WebhookSecretData {
+  webhook: WebhookEndpoint;
+  /** whsec_…: keep it where your receiver reads it. */
+  secret: string;
+}
+
+export interface WebhookDeliveryData {
+  delivery: WebhookDelivery;
+}
+
+export interface WebhookDeliveryListData {
+  total: number;
+  page: number;
+  pages: number;
+  deliveries: WebhookDelivery[];
+}
+
+export interface WebhooksResource {
+  list(params?: WebhookListParams | number, options?: RequestOptions): Promise<Envelope<WebhookListData>>;
+  create(params: WebhookCreateParams, options?: RequestOptions): Promise<Envelope<WebhookSecretData>>;
+  get(id: number, options?: RequestOptions): Promise<Envelope<WebhookData>>;
+  update(id: number, params: WebhookUpdateParams, options?: RequestOptions): Promise<Envelope<WebhookData>>;
+  delete(id: number, options?: RequestOptions): Promise<Envelope<{ id: number }>>;
+  /** A new secret; the old one signs beside it for overlapHours (0-168, default 24). */
+  rotateSecret(id: number, overlapHours?: number | null, options?: RequestOptions): Promise<Envelope<WebhookSecretData>>;
+  deliveries(id: number, params?: WebhookDeliveryListParams | number, options?: RequestOptions): Promise<Envelope<WebhookDeliveryListData>>;
+  /** Tries it again now, same webhook-id. WebhookDisabledError on a disabled endpoint. */
+  retryDelivery(id: number, deliveryId: number, options?: RequestOptions): Promise<Envelope<WebhookDeliveryData>>;
+  /** Queues a signed webhook.test event. WebhookDisabledError on a disabled endpoint. */
+  test(id: number, options?: RequestOptions): Promise<Envelope<WebhookDeliveryData>>;
+}
+
+/** The body MailPass posts to an endpoint, as verifyWebhook returns it. */
+export interface WebhookEvent {
+  /** 'email.delivered', 'email.bounced', …, or 'webhook.test'. */
+  type: string;
+  created_at: string;
+  /** Made in test mode. */
+  test: boolean;
+  data: Record<string, any>;
+}
+
+export interface VerifyWebhookOptions {
+  /** Seconds the webhook-timestamp may be off, either way (default 300). */
+  tolerance?: number;
+  /** Unix seconds to judge the timestamp by (tests). */
+  now?: number;
+}
+
+/**
+ * Checks a request to your webhook endpoint: the raw body (never re-serialised), its headers
+ * (Node's req.headers, a fetch Headers, or [name, value] pairs) and the endpoint's whsec_
+ * secret. Resolves to the event; rejects with WebhookVerificationError.
+ */
+export declare function verifyWebhook(
+  payload: string | Uint8Array | ArrayBuffer,
+  headers: Record<string, string | string[] | undefined> | Headers | Iterable<[string, string]>,
+  secret: string,
+  options?: VerifyWebhookOptions
+): Promise<WebhookEvent>;
+
 export declare class MailPass {
   constructor(apiKey: string, options?: MailPassOptions);
   readonly baseUrl: string;
   readonly mail: MailResource;
   readonly suppressions: SuppressionsResource;
   readonly templates: TemplatesResource;
+  readonly webhooks: WebhooksResource;
 }
 export default MailPass;
 
@@ -383,5 +520,9 @@ export declare class UnavailableError extends MailPassApiError {}
 export declare class MessageNotScheduledError extends MailPassApiError {}
 /** 409: the template cannot be deleted while scheduled messages use it (details.scheduled). */
 export declare class TemplateInUseError extends MailPassApiError {}
+/** WEBHOOK_DISABLED: a test event or a retry for a disabled endpoint. */
+export declare class WebhookDisabledError extends MailPassApiError {}
+/** verifyWebhook: not a genuine, recent MailPass webhook. */
+export declare class WebhookVerificationError extends MailPassError {}
 
 export declare const ERRORS_BY_CODE: Readonly<Record<string, typeof MailPassApiError>>;

@@ -53,6 +53,10 @@ export class InternalServerError extends MailPassApiError {}
 export class UnavailableError extends MailPassApiError {}
 export class MessageNotScheduledError extends MailPassApiError {}
 export class TemplateInUseError extends MailPassApiError {}
+export class WebhookDisabledError extends MailPassApiError {}
+
+/** verifyWebhook: the request is not a genuine, recent MailPass webhook (answer it 400). */
+export class WebhookVerificationError extends MailPassError {}
 
 export const ERRORS_BY_CODE = Object.freeze({
   VALIDATION_ERROR: ValidationError,
@@ -70,7 +74,14 @@ export const ERRORS_BY_CODE = Object.freeze({
   UNAVAILABLE: UnavailableError,
   MESSAGE_NOT_SCHEDULED: MessageNotScheduledError,
   TEMPLATE_IN_USE: TemplateInUseError,
+  WEBHOOK_DISABLED: WebhookDisabledError,
 });
+
+/** The event types a webhook endpoint can ask for; the posted `type` is `email.<name>`. */
+export const WEBHOOK_EVENTS = Object.freeze([
+  'sent', 'delivered', 'bounced', 'failed', 'complained', 'unsubscribed',
+  'opened', 'clicked', 'suppressed', 'scheduled', 'cancelled',
+]);
 
 /**
  * The file at `path` (a string or a file: URL) as an attachment named like the file.
@@ -212,6 +223,34 @@ export class MailPass {
         return request('POST', `/api/v1/templates/${templateSegment(idOrAlias)}/render`, { body, signal: opts.signal });
       },
     });
+    /** /api/v1/webhooks: the account's endpoints and their deliveries (key permission `webhooks`) */
+    const hook = (id) => '/api/v1/webhooks/' + webhookSegment(id, 'webhook id');
+    this.webhooks = Object.freeze({
+      list: (params, opts = {}) =>
+        request('GET', '/api/v1/webhooks', {
+          query: typeof params === 'number' ? { page: params } : params,
+          signal: opts.signal,
+        }),
+      create: (params, opts = {}) => request('POST', '/api/v1/webhooks', { body: params, signal: opts.signal }),
+      get: async (id, opts = {}) => request('GET', hook(id), { signal: opts.signal }),
+      update: async (id, params, opts = {}) => request('PATCH', hook(id), { body: params, signal: opts.signal }),
+      delete: async (id, opts = {}) => request('DELETE', hook(id), { signal: opts.signal }),
+      rotateSecret: async (id, overlapHours, opts = {}) =>
+        request('POST', hook(id) + '/rotate-secret', {
+          body: overlapHours === undefined || overlapHours === null ? {} : { overlap_hours: overlapHours },
+          signal: opts.signal,
+        }),
+      deliveries: async (id, params, opts = {}) =>
+        request('GET', hook(id) + '/deliveries', {
+          query: typeof params === 'number' ? { page: params } : params,
+          signal: opts.signal,
+        }),
+      retryDelivery: async (id, deliveryId, opts = {}) =>
+        request('POST', `${hook(id)}/deliveries/${webhookSegment(deliveryId, 'delivery id')}/retry`, {
+          signal: opts.signal,
+        }),
+      test: async (id, opts = {}) => request('POST', hook(id) + '/test', { signal: opts.signal }),
+    });
   }
 
   get baseUrl() {
@@ -322,6 +361,120 @@ function templateSegment(idOrAlias) {
     throw new TypeError(`a template is named by its id (an integer) or its alias (a string), not ${JSON.stringify(idOrAlias) ?? typeof idOrAlias}`);
   }
   return segment(String(idOrAlias));
+}
+
+function webhookSegment(id, what) {
+  if (!Number.isInteger(id) || id < 1) {
+    throw new TypeError(`a ${what} is a positive integer, not ${JSON.stringify(id) ?? typeof id}`);
+  }
+  return String(id);
+}
+
+/**
+ * For the application that receives MailPass's webhooks: check that a request comes from
+ * MailPass, unchanged and recent, and return its event (the JSON body, parsed).
+ *
+ * MailPass signs the Standard Webhooks way: `webhook-id`, `webhook-timestamp` (Unix seconds)
+ * and `webhook-signature`, space-separated `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`
+ * entries keyed with the base64 part of the endpoint's secret after "whsec_" (two entries
+ * while a rotated secret's predecessor still signs). Web Crypto only: Node.js 18+, browsers,
+ * workers. Rejects with WebhookVerificationError for a request to refuse (answer it 400), and
+ * with MailPassConfigurationError for a secret that is not a whsec_ one.
+ *
+ * @param {string | Uint8Array | ArrayBuffer} payload the raw body as received, never a
+ *   JSON.stringify of the parsed one
+ * @param {object | Headers | Iterable<[string, string]>} headers the request's headers, names
+ *   in any case: Node's req.headers, a fetch Headers, or [name, value] pairs
+ * @param {string} secret the endpoint's "whsec_…" secret, from webhooks.create or rotateSecret
+ * @param {{tolerance?: number, now?: number}} [options] tolerance: seconds the timestamp may
+ *   be off either way (300); now: Unix seconds to judge it by (tests)
+ */
+export async function verifyWebhook(payload, headers, secret, { tolerance = 300, now } = {}) {
+  if (!(tolerance >= 0)) throw new MailPassConfigurationError('tolerance must be 0 seconds or more.');
+  const key = webhookKey(secret);
+  const body = typeof payload === 'string' ? new TextEncoder().encode(payload) : bytesOf(payload);
+  const found = webhookHeaders(headers);
+  const [id, timestamp, signatures] = [found['webhook-id'], found['webhook-timestamp'], found['webhook-signature']];
+  if (!id || !timestamp || !signatures) {
+    throw new WebhookVerificationError('A webhook-id, webhook-timestamp or webhook-signature header is missing.');
+  }
+  if (!/^[0-9]{1,12}$/.test(timestamp)) {
+    throw new WebhookVerificationError(`The webhook-timestamp header is not a Unix time in seconds: ${JSON.stringify(timestamp)}.`);
+  }
+  const age = (now ?? Date.now() / 1000) - Number(timestamp);
+  if (Math.abs(age) > tolerance) {
+    throw new WebhookVerificationError(
+      age > 0 ? `The webhook is too old: ${Math.round(age)} s (tolerance ${tolerance} s).` : `The webhook timestamp is ${Math.round(-age)} s in the future.`
+    );
+  }
+  const subtle = globalThis.crypto.subtle;
+  const hmacKey = await subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+  const signed = concat(new TextEncoder().encode(`${id}.${timestamp}.`), body);
+  let matched = false;
+  for (const entry of signatures.split(' ')) {
+    const [version, signature] = [entry.slice(0, entry.indexOf(',')), entry.slice(entry.indexOf(',') + 1)];
+    const candidate = version === 'v1' ? fromBase64(signature) : null;
+    // subtle.verify compares in constant time.
+    if (candidate && (await subtle.verify('HMAC', hmacKey, candidate, signed))) matched = true;
+  }
+  if (!matched) {
+    throw new WebhookVerificationError('No webhook signature matches the body with this secret: the body was changed, or the secret is not this endpoint\'s.');
+  }
+  let event;
+  try {
+    event = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    event = null;
+  }
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+    throw new WebhookVerificationError('The webhook body is signed but is not a JSON object.');
+  }
+  return event;
+}
+
+function webhookKey(secret) {
+  const encoded = typeof secret === 'string' ? secret.trim().replace(/^whsec_/, '') : '';
+  const key = fromBase64(encoded);
+  if (!key || key.length === 0) {
+    throw new MailPassConfigurationError('The webhook secret is not a MailPass endpoint secret ("whsec_" and base64): use the one webhooks.create() or webhooks.rotateSecret() returned.');
+  }
+  return key;
+}
+
+// The three webhook headers, lower-case names, from the usual shapes; repeated values joined.
+function webhookHeaders(headers) {
+  const wanted = ['webhook-id', 'webhook-timestamp', 'webhook-signature'];
+  const found = {};
+  for (const [name, value] of headerPairs(headers)) {
+    const lower = String(name).toLowerCase();
+    if (!wanted.includes(lower) || value === undefined || value === null) continue;
+    const text = Array.isArray(value) ? value.join(' ') : String(value);
+    found[lower] = found[lower] === undefined ? text : `${found[lower]} ${text}`;
+  }
+  if (found['webhook-id']?.includes(' ') || found['webhook-timestamp']?.includes(' ')) {
+    throw new WebhookVerificationError('The webhook-id or webhook-timestamp header is given twice.');
+  }
+  return found;
+}
+
+function headerPairs(headers) {
+  if (headers === null || headers === undefined) return [];
+  if (typeof headers.get === 'function' && typeof headers.entries === 'function') return headers.entries(); // fetch Headers
+  if (Array.isArray(headers)) return headers; // [name, value] pairs
+  return Object.entries(headers); // Node's req.headers, or any plain object
+}
+
+function fromBase64(text) {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 === 1) return null;
+  const binary = atob(text.padEnd(text.length + ((4 - (text.length % 4)) % 4), '='));
+  return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+}
+
+function concat(first, second) {
+  const joined = new Uint8Array(first.length + second.length);
+  joined.set(first, 0);
+  joined.set(second, first.length);
+  return joined;
 }
 
 /**

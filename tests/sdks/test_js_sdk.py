@@ -2,19 +2,27 @@
 own `node --test` suite against a live MailPass and the retry fake, and its README's
 quickstart run as written from the installed tarball."""
 
+import base64
 import json
+import os
 import re
+import secrets
 import shutil
+import socket
+import subprocess
+import time
 
 import pytest
 from django.db import connection
 
+from api import services, webhook_sender
 from tests.sdks.conftest import (
     SDKS,
     assert_invoice_mail_arrived,
     assert_sent_mail_arrived,
     run_suite,
 )
+from tests.webhook_receiver import WebhookReceiver
 
 JS_SDK = SDKS / "js"
 PACKAGE_FILES = {"package.json", "index.js", "index.d.ts", "README.md"}
@@ -75,3 +83,104 @@ def test_js_sdk(sdk_env, sink, tmp_path):
     #    attachments, a custom header and unsubscribe as the suite sent it.
     assert_sent_mail_arrived(sink)
     assert_invoice_mail_arrived(sink)
+
+
+DOCS_RECEIVER = SDKS.parent / "templates" / "dashboard" / "docs" / "code" / "webhook_verify_js.txt"
+
+
+def _with_the_sdk_installed(project):
+    """A directory whose scripts import '@mailpass/client' as users do: this checkout's SDK."""
+    scope = project / "node_modules" / "@mailpass"
+    scope.mkdir(parents=True)
+    (scope / "client").symlink_to(JS_SDK, target_is_directory=True)
+    return project
+
+
+def test_js_verifier_takes_what_mailpass_signs(account, tmp_path):
+    """verifyWebhook() on two real deliveries of the server's sender: one signed with the
+    endpoint's secret; one, after a rotation, with the new and the old secret."""
+    with WebhookReceiver() as receiver:
+        endpoint, old = services.webhook_create(account=account, url=receiver.url)
+        services.webhook_send_test(endpoint=endpoint, test=False)
+        webhook_sender.process_due(threads=1)
+        new = services.webhook_rotate_secret(endpoint=endpoint)  # the old one signs for 24 h
+        services.webhook_send_test(endpoint=endpoint, test=False)
+        webhook_sender.process_due(threads=1)
+    first, second = receiver.requests
+    assert len(second.headers["webhook-signature"].split(" ")) == 2
+    wrong = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    script = _with_the_sdk_installed(tmp_path) / "verify.mjs"
+    script.write_text(
+        "import { readFileSync } from 'node:fs';\n"
+        "import { verifyWebhook } from '@mailpass/client';\n"
+        "const { body, headers, secrets } = JSON.parse(readFileSync(0, 'utf8'));\n"
+        "for (const secret of secrets) {\n"
+        "  try { console.log((await verifyWebhook(body, headers, secret)).type); }\n"
+        "  catch (error) {\n"
+        "    console.log(error.name === 'WebhookVerificationError' ? 'refused' : error);\n"
+        "  }\n"
+        "}\n"
+    )
+
+    def verified(request) -> list[str]:
+        given = {
+            "body": request.body.decode(),
+            "headers": request.headers,
+            "secrets": [old, new, wrong],
+        }
+        result = subprocess.run(
+            ["node", str(script)],
+            input=json.dumps(given),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout.split()
+
+    assert verified(first) == ["webhook.test", "refused", "refused"]
+    assert verified(second) == ["webhook.test", "webhook.test", "refused"]
+
+
+def test_the_docs_receiver_example_verifies_what_mailpass_sends(account, tmp_path):
+    """The docs page's JavaScript receiver, as printed but for its port: MailPass's sender
+    delivers a test event to it (204) and one signed with another endpoint's secret (400)."""
+    example = DOCS_RECEIVER.read_text()
+    assert example.count(".listen(3000)") == 1
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = _with_the_sdk_installed(tmp_path) / "receiver.mjs"
+    script.write_text(example.replace(".listen(3000)", f".listen({port}, '127.0.0.1')"))
+    url = f"http://127.0.0.1:{port}/hooks/mailpass"
+    endpoint, secret = services.webhook_create(account=account, url=url)
+    stranger, _ = services.webhook_create(account=account, url=url)  # another secret
+    process = subprocess.Popen(
+        ["node", str(script)],
+        env={**os.environ, "MAILPASS_WEBHOOK_SECRET": secret},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert process.poll() is None, process.communicate()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the receiver did not start listening"
+                time.sleep(0.1)
+        good = services.webhook_send_test(endpoint=endpoint, test=False)
+        bad = services.webhook_send_test(endpoint=stranger, test=False)
+        webhook_sender.process_due(threads=1)
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=10)
+
+    good.refresh_from_db()
+    bad.refresh_from_db()
+    assert (good.status, good.response_code) == ("succeeded", 204), (good.error, out, err)
+    assert (bad.status, bad.response_code) == ("pending", 400), (bad.error, out, err)
+    assert out.split("\n")[0] == f"{good.event.event_id} webhook.test false", out + err

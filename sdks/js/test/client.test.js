@@ -41,11 +41,13 @@ test('an empty key and bad options are refused', () => {
 });
 
 test('every error shares one root; network errors are not API errors', () => {
-  for (const cls of [sdk.MailPassApiError, sdk.MailPassNetworkError, sdk.MailPassTimeoutError, sdk.MailPassConfigurationError, sdk.SendFailedError]) {
+  for (const cls of [sdk.MailPassApiError, sdk.MailPassNetworkError, sdk.MailPassTimeoutError, sdk.MailPassConfigurationError, sdk.SendFailedError, sdk.WebhookVerificationError]) {
     assert.ok(cls.prototype instanceof sdk.MailPassError);
   }
   assert.ok(!(sdk.MailPassNetworkError.prototype instanceof sdk.MailPassApiError));
-  assert.equal(Object.keys(sdk.ERRORS_BY_CODE).length, 15);
+  assert.ok(!(sdk.WebhookVerificationError.prototype instanceof sdk.MailPassApiError));
+  assert.equal(Object.keys(sdk.ERRORS_BY_CODE).length, 16);
+  assert.equal(sdk.ERRORS_BY_CODE.WEBHOOK_DISABLED, sdk.WebhookDisabledError);
   assert.equal(sdk.ERRORS_BY_CODE.MESSAGE_NOT_SCHEDULED, sdk.MessageNotScheduledError);
   assert.equal(sdk.ERRORS_BY_CODE.TEMPLATE_IN_USE, sdk.TemplateInUseError);
 });

@@ -7,6 +7,11 @@ export const skipLive = MISSING.length ? `not set: ${MISSING.join(', ')} (tests/
 export const skipTemplates =
   skipLive || (process.env.MAILPASS_TEST_KEY_TEMPLATES ? false : 'not set: MAILPASS_TEST_KEY_TEMPLATES (tests/sdks sets it)');
 
+// The webhook and test-mode keys: tests/sdks/test_js_sdk.py sets them too.
+export const skipWebhooks =
+  skipLive ||
+  (['MAILPASS_TEST_KEY_WEBHOOKS', 'MAILPASS_TEST_KEY_TEST_MODE'].filter((n) => !process.env[n]).map((n) => `not set: ${n}`)[0] ?? false);
+
 export function live(keyName = 'MAILPASS_TEST_KEY', options = {}) {
   return new MailPass(process.env[keyName], { backoff: 10, ...options });
 }

@@ -5,7 +5,11 @@ import {
   MessageNotScheduledError,
   RecipientSuppressedError,
   TemplateInUseError,
+  WebhookDisabledError,
+  WebhookVerificationError,
   attachmentFromBytes,
+  verifyWebhook,
+  type WebhookEvent,
   attachmentFromPath,
   type Attachment,
   type SendParams,
@@ -88,5 +92,24 @@ export async function example(): Promise<string> {
     if (error instanceof RecipientSuppressedError) return error.code;
     if (error instanceof MailPassApiError) return `${error.status} ${error.messageId ?? ''}`;
   }
-  return `${id} ${queued} ${inline} ${size} ${names} ${versions} ${subject} ${due} ${movedTo} ${cancelled} ${usedTemplate} ${both} ${twoNames}`;
+  const endpoint = await mailpass.webhooks.create({ url: 'https://app.example.com/hooks', events: ['delivered', 'bounced'] });
+  const secret: string = endpoint.data.secret;
+  await mailpass.webhooks.update(endpoint.data.webhook.id, { enabled: false });
+  const log = await mailpass.webhooks.deliveries(endpoint.data.webhook.id, { status: 'failed' });
+  const firstCode: number | null = log.data.deliveries[0]?.response_code ?? null;
+  try {
+    await mailpass.webhooks.test(endpoint.data.webhook.id);
+  } catch (error) {
+    if (error instanceof WebhookDisabledError) await mailpass.webhooks.update(endpoint.data.webhook.id, { enabled: true });
+  }
+  await mailpass.webhooks.rotateSecret(endpoint.data.webhook.id, 2);
+  let event: WebhookEvent | null = null;
+  try {
+    event = await verifyWebhook('{"type":"webhook.test"}', { 'webhook-id': 'msg_1' }, secret);
+  } catch (error) {
+    if (!(error instanceof WebhookVerificationError)) throw error;
+  }
+  // @ts-expect-error: not an event type
+  await mailpass.webhooks.create({ url: 'https://app.example.com/hooks', events: ['bounce'] });
+  return `${id} ${queued} ${inline} ${size} ${names} ${versions} ${subject} ${due} ${movedTo} ${cancelled} ${usedTemplate} ${both} ${twoNames} ${firstCode} ${event?.type}`;
 }
