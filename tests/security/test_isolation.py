@@ -305,6 +305,20 @@ def retry_path(w: World, value: str) -> str:
     return f"/api/v1/webhooks/{value.split('/')[0]}/deliveries/{value.split('/')[1]}/retry"
 
 
+def dashboard_delivery_path(suffix: str) -> Callable[[World, str], str]:
+    """The dashboard's URL of a delivery ("<endpoint>/<delivery>"), then `suffix`."""
+
+    def path(w: World, value: str) -> str:
+        endpoint, delivery = value.split("/")
+        return f"/webhook-endpoints/{endpoint}/deliveries/{delivery}/{suffix}"
+
+    return path
+
+
+def webhook_form(w: World, value: str) -> dict[str, Any]:
+    return {"url": f"https://taken-over{value}.example.com/in", "events": ["sent"], "enabled": "on"}
+
+
 def later() -> str:
     """A time two days ahead, as the API takes it."""
     return (timezone.now() + dt.timedelta(days=2)).isoformat()
@@ -608,6 +622,57 @@ MATRIX: list[Case] = [
         {"POST": 404},
         {"POST": 302},
         path=lambda w, value: f"/templates/{value}/versions/1/roll-back/",
+    ),
+    dashboard("webhook-endpoints/<int:pk>/", endpoint_pk, SAFE_404, {"GET": 200}),
+    dashboard(
+        "webhook-endpoints/<int:pk>/edit/",
+        endpoint_pk,
+        NOT_FOUND_ON,
+        {"GET": 200, "POST": 302},
+        body=webhook_form,
+    ),
+    dashboard("webhook-endpoints/<int:pk>/enable/", endpoint_pk, {"POST": 404}, {"POST": 302}),
+    dashboard("webhook-endpoints/<int:pk>/disable/", endpoint_pk, {"POST": 404}, {"POST": 302}),
+    dashboard(
+        "webhook-endpoints/<int:pk>/rotate-secret/",
+        endpoint_pk,
+        {"POST": 404},
+        {"POST": 200},
+        body=lambda w, _: {"overlap_hours": "24"},
+    ),
+    dashboard("webhook-endpoints/<int:pk>/test/", endpoint_pk, {"POST": 404}, {"POST": 302}),
+    dashboard(
+        "webhook-endpoints/<int:pk>/delete/", endpoint_pk, NOT_FOUND_ON, {"GET": 200, "POST": 302}
+    ),
+    dashboard(
+        "webhook-endpoints/<int:pk>/deliveries/<int:delivery_pk>/",
+        owner_delivery,
+        SAFE_404,
+        {"GET": 200},
+        path=dashboard_delivery_path(""),
+    ),
+    Case(
+        "webhook-endpoints/<int:pk>/deliveries/<int:delivery_pk>/",
+        "own endpoint, owner's delivery",
+        "session",
+        own_endpoint_owner_delivery,
+        SAFE_404,
+        path=dashboard_delivery_path(""),
+    ),
+    dashboard(
+        "webhook-endpoints/<int:pk>/deliveries/<int:delivery_pk>/retry/",
+        owner_delivery,
+        {"POST": 404},
+        {"POST": 302},
+        path=dashboard_delivery_path("retry/"),
+    ),
+    Case(
+        "webhook-endpoints/<int:pk>/deliveries/<int:delivery_pk>/retry/",
+        "own endpoint, owner's delivery",
+        "session",
+        own_endpoint_owner_delivery,
+        {"POST": 404},
+        path=dashboard_delivery_path("retry/"),
     ),
     dashboard(
         "messages/<int:pk>/attachments/<int:position>/",

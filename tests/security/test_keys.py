@@ -39,8 +39,14 @@ from rest_framework.test import APIClient
 
 from api import selectors
 from api.keys import KEY_SCHEME, PREFIX_LENGTH, key_digest
-from api.models import ApiKey, Message, Permission, Suppression, Template
-from api.services import api_key_create, api_key_revoke, template_create
+from api.models import ApiKey, Message, Permission, Suppression, Template, WebhookDelivery
+from api.services import (
+    api_key_create,
+    api_key_revoke,
+    template_create,
+    webhook_create,
+    webhook_send_test,
+)
 from tests import factories
 from tests.security import figures
 from tests.security.database import table_rows
@@ -408,7 +414,11 @@ def cookie_text(client: Client) -> str:
 
 
 def dashboard_pages(
-    client: Client, api_key: ApiKey, message: Message, template: Template
+    client: Client,
+    api_key: ApiKey,
+    message: Message,
+    template: Template,
+    delivery: WebhookDelivery,
 ) -> dict[str, str]:
     """Every dashboard page that answers GET, ids filled with the account's objects."""
     ids = {"key-revoke": api_key.pk, "message-detail": message.pk, "message-html": message.pk}
@@ -425,6 +435,9 @@ def dashboard_pages(
         if route.pattern.name.startswith("template-") and names:
             # A template's pages; a version's, of its first version.
             url = reverse(route.name, args=[template.pk, 1][: len(names)])
+        elif route.pattern.name.startswith("webhook-") and names:
+            # An endpoint's pages; a delivery's, of the endpoint's delivery.
+            url = reverse(route.name, args=[delivery.endpoint_id, delivery.pk][: len(names)])
         elif names:
             url = reverse(route.name, args=[ids.get(route.pattern.name, provider_id)])
         else:
@@ -490,9 +503,12 @@ def test_the_full_key_is_never_stored_logged_or_rendered_after_creation(
             account=account,
             data={"name": "Welcome", "alias": "welcome", "subject": "Hi", "text": "x"},
         )
+        endpoint, _secret = webhook_create(account=account, url="https://app.example.com/hooks")
+        delivery = webhook_send_test(endpoint=endpoint, test=False)
         pages = {}
         for who, client in (("owner", owner_client), ("teammate", teammate_client)):
-            for url, content in dashboard_pages(client, api_key, message, template).items():
+            found = dashboard_pages(client, api_key, message, template, delivery)
+            for url, content in found.items():
                 pages[f"{who} {url}"] = content
         superuser = factories.make_user("operator")
         superuser.is_staff = superuser.is_superuser = True
