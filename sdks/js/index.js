@@ -407,7 +407,8 @@ export async function verifyWebhook(payload, headers, secret, { tolerance = 300,
       age > 0 ? `The webhook is too old: ${Math.round(age)} s (tolerance ${tolerance} s).` : `The webhook timestamp is ${Math.round(-age)} s in the future.`
     );
   }
-  const subtle = globalThis.crypto.subtle;
+  // Node.js 18 has Web Crypto under node:crypto only (global from Node.js 19).
+  const subtle = globalThis.crypto?.subtle ?? (await import('node:crypto')).webcrypto.subtle;
   const hmacKey = await subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
   const signed = concat(new TextEncoder().encode(`${id}.${timestamp}.`), body);
   let matched = false;
