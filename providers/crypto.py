@@ -14,10 +14,12 @@ import base64
 import hashlib
 import json
 from functools import lru_cache
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import QuerySet
 
 
 class CredentialsUnreadableError(Exception):
@@ -77,3 +79,20 @@ def reencrypt(token: str) -> str:
         raise CredentialsUnreadableError(
             "provider credentials cannot be decrypted with the configured keys"
         ) from err
+
+
+def reencrypt_rows(rows: QuerySet[Any], field: str) -> tuple[int, list[int]]:
+    """Encrypt `field` of every row of `rows` again with the newest key: (how many were
+    rewritten, the pks no configured key reads). Read first, then write (SQLite gives no
+    isolation between a cursor still being read and updates of its table), each write
+    guarded by the value read: a row saved meanwhile already has the newest key, and its
+    new secrets must not be overwritten with the old ones."""
+    rotated, unreadable = 0, []
+    for pk, token in list(rows.exclude(**{field: ""}).values_list("pk", field)):
+        try:
+            new_token = reencrypt(token)
+        except CredentialsUnreadableError:
+            unreadable.append(pk)
+            continue
+        rotated += rows.filter(pk=pk, **{field: token}).update(**{field: new_token})
+    return rotated, unreadable

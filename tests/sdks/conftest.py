@@ -16,18 +16,23 @@ that `sdk_env` returns:
     MAILPASS_FAKE_URL                   tests/sdks/retry_fake.py (see its docstring)
 """
 
+import base64
 import os
+import secrets
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 
+from api import services, webhook_sender
 from api.models import Message
 from tests import factories
+from tests.webhook_receiver import Received, WebhookReceiver
 
 HERE = Path(__file__).resolve().parent
 SDKS = HERE.parent.parent / "sdks"
@@ -129,3 +134,29 @@ def assert_invoice_mail_arrived(sink) -> None:
     [logo] = [part for part in message.walk() if part["Content-ID"] == "<logo>"]
     assert logo.get_content_type() == "image/png"
     assert 'src="cid:logo"' in message.get_body(("html",)).get_content()
+
+
+@dataclass(frozen=True)
+class SignedDeliveries:
+    """Two real deliveries of MailPass's sender, for an SDK's verifier: `first` signed with
+    the endpoint's secret `old`; `second`, after a rotation, with `new` and `old` both."""
+
+    first: Received
+    second: Received
+    old: str
+    new: str
+    wrong: str  # a secret no endpoint has
+
+
+def signed_deliveries(account) -> SignedDeliveries:
+    with WebhookReceiver() as receiver:
+        endpoint, old = services.webhook_create(account=account, url=receiver.url)
+        services.webhook_send_test(endpoint=endpoint, test=False)
+        webhook_sender.process_due(threads=1)
+        new = services.webhook_rotate_secret(endpoint=endpoint)  # the old one signs for 24 h
+        services.webhook_send_test(endpoint=endpoint, test=False)
+        webhook_sender.process_due(threads=1)
+    first, second = receiver.requests
+    assert len(second.headers["webhook-signature"].split(" ")) == 2
+    wrong = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    return SignedDeliveries(first, second, old, new, wrong)

@@ -2,11 +2,9 @@
 own `node --test` suite against a live MailPass and the retry fake, and its README's
 quickstart run as written from the installed tarball."""
 
-import base64
 import json
 import os
 import re
-import secrets
 import shutil
 import socket
 import subprocess
@@ -21,8 +19,8 @@ from tests.sdks.conftest import (
     assert_invoice_mail_arrived,
     assert_sent_mail_arrived,
     run_suite,
+    signed_deliveries,
 )
-from tests.webhook_receiver import WebhookReceiver
 
 JS_SDK = SDKS / "js"
 PACKAGE_FILES = {"package.json", "index.js", "index.d.ts", "README.md"}
@@ -99,16 +97,9 @@ def _with_the_sdk_installed(project):
 def test_js_verifier_takes_what_mailpass_signs(account, tmp_path):
     """verifyWebhook() on two real deliveries of the server's sender: one signed with the
     endpoint's secret; one, after a rotation, with the new and the old secret."""
-    with WebhookReceiver() as receiver:
-        endpoint, old = services.webhook_create(account=account, url=receiver.url)
-        services.webhook_send_test(endpoint=endpoint, test=False)
-        webhook_sender.process_due(threads=1)
-        new = services.webhook_rotate_secret(endpoint=endpoint)  # the old one signs for 24 h
-        services.webhook_send_test(endpoint=endpoint, test=False)
-        webhook_sender.process_due(threads=1)
-    first, second = receiver.requests
-    assert len(second.headers["webhook-signature"].split(" ")) == 2
-    wrong = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    deliveries = signed_deliveries(account)
+    first, second = deliveries.first, deliveries.second
+    old, new, wrong = deliveries.old, deliveries.new, deliveries.wrong
     script = _with_the_sdk_installed(tmp_path) / "verify.mjs"
     script.write_text(
         "import { readFileSync } from 'node:fs';\n"

@@ -2,26 +2,23 @@
 the retry fake, the product page's PHP snippet run as printed, and its webhook verifier on
 what MailPass's own sender signs."""
 
-import base64
 import json
 import re
-import secrets
 import shutil
 import subprocess
 
 import pytest
 from django.db import connection
 
-from api import services, webhook_sender
 from api.models import Message, WebhookDelivery, WebhookEndpoint
 from tests.sdks.conftest import (
     SDKS,
     assert_invoice_mail_arrived,
     assert_sent_mail_arrived,
     run_suite,
+    signed_deliveries,
 )
 from tests.test_seed_examples import SEED_PAGE, seed_section
-from tests.webhook_receiver import WebhookReceiver
 
 PHP_SDK = SDKS / "php"
 TOOLS = ("php", "phpunit", "composer")
@@ -107,19 +104,11 @@ foreach ($in['secrets'] as $secret) {
 def test_php_verifier_takes_what_mailpass_signs(account, tmp_path):
     """MailPass\\Webhook::verify() on two real deliveries of the server's sender: one signed
     with the endpoint's secret; one, after a rotation, with the new and the old secret."""
-    with WebhookReceiver() as receiver:
-        endpoint, old = services.webhook_create(account=account, url=receiver.url)
-        services.webhook_send_test(endpoint=endpoint, test=False)
-        webhook_sender.process_due(threads=1)
-        new = services.webhook_rotate_secret(endpoint=endpoint)  # the old one signs for 24 h
-        services.webhook_send_test(endpoint=endpoint, test=False)
-        webhook_sender.process_due(threads=1)
-    first, second = receiver.requests
-    assert len(second.headers["webhook-signature"].split(" ")) == 2
-
+    deliveries = signed_deliveries(account)
+    first, second = deliveries.first, deliveries.second
+    old, new, wrong = deliveries.old, deliveries.new, deliveries.wrong
     script = tmp_path / "verify.php"
     script.write_text(VERIFY_PHP)
-    wrong = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
     def verified(request) -> list[str]:
         given = {

@@ -3,11 +3,9 @@ unittest suite run there against a live MailPass and the retry fake, its README'
 quickstart run as written, and its webhook verifier (alone, and in the docs page's
 receiver example) on what MailPass's own sender signs."""
 
-import base64
 import json
 import os
 import re
-import secrets
 import socket
 import subprocess
 import sys
@@ -24,8 +22,8 @@ from tests.sdks.conftest import (
     assert_invoice_mail_arrived,
     assert_sent_mail_arrived,
     run_suite,
+    signed_deliveries,
 )
-from tests.webhook_receiver import WebhookReceiver
 
 PYTHON_SDK = SDKS / "python"
 DOCS_RECEIVER = (
@@ -127,16 +125,9 @@ for secret in given["secrets"]:
 def test_python_verifier_takes_what_mailpass_signs(account):
     """mailpass_client.verify_webhook() on two real deliveries of the server's sender: one
     signed with the endpoint's secret; one, after a rotation, with the new and the old."""
-    with WebhookReceiver() as receiver:
-        endpoint, old = services.webhook_create(account=account, url=receiver.url)
-        services.webhook_send_test(endpoint=endpoint, test=False)
-        webhook_sender.process_due(threads=1)
-        new = services.webhook_rotate_secret(endpoint=endpoint)  # the old one signs for 24 h
-        services.webhook_send_test(endpoint=endpoint, test=False)
-        webhook_sender.process_due(threads=1)
-    first, second = receiver.requests
-    assert len(second.headers["webhook-signature"].split(" ")) == 2
-    wrong = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    deliveries = signed_deliveries(account)
+    first, second = deliveries.first, deliveries.second
+    old, new, wrong = deliveries.old, deliveries.new, deliveries.wrong
 
     def verified(request) -> list[str]:
         given = {

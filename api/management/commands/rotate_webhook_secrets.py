@@ -13,18 +13,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        rotated, unreadable = 0, []
-        stored = list(WebhookEndpoint.objects.values_list("pk", "secrets"))  # read, then write
-        for pk, token in stored:
-            try:
-                new_token = crypto.reencrypt(token)
-            except crypto.CredentialsUnreadableError:
-                unreadable.append(pk)
-                continue
-            # Guarded: a secret rotated since it was read is already under the newest key.
-            rotated += WebhookEndpoint.objects.filter(pk=pk, secrets=token).update(
-                secrets=new_token
-            )
+        rotated, unreadable = crypto.reencrypt_rows(WebhookEndpoint.objects.all(), "secrets")
         self.stdout.write(
             f"Re-encrypted the secrets of {rotated} webhook endpoint(s) with the newest key."
         )

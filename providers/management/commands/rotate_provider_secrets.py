@@ -14,25 +14,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        rotated, unreadable = 0, []
-        # Read first, then write: SQLite gives no isolation between a cursor still being
-        # read and updates of the same table on the same connection.
-        stored = list(
-            Provider.objects.exclude(credentials_encrypted="").values_list(
-                "pk", "credentials_encrypted"
-            )
-        )
-        for pk, token in stored:
-            try:
-                new_token = crypto.reencrypt(token)
-            except crypto.CredentialsUnreadableError:
-                unreadable.append(pk)
-                continue
-            # Guarded: a provider edited since it was read was saved with the newest key
-            # already, and its new secrets must not be overwritten with the old ones.
-            rotated += Provider.objects.filter(pk=pk, credentials_encrypted=token).update(
-                credentials_encrypted=new_token
-            )
+        rotated, unreadable = crypto.reencrypt_rows(Provider.objects.all(), "credentials_encrypted")
         self.stdout.write(
             f"Re-encrypted the credentials of {rotated} provider(s) with the newest key."
         )
