@@ -729,11 +729,10 @@ def start_chunk(
     outbox.look_up_endpoints(messages)
     messages, suppressed = queue.without_suppressed(messages)
     chunk.tally.stats.failed += suppressed
-    live = [message for message in messages if not message.test]
     for message in messages:
         if message.test:  # a test key's: played out here, never sent (api.services.testmode)
             chunk.tally.count(testmode.play_out(message, allow_retry=True))
-    messages = live
+    messages = [message for message in messages if not message.test]
     provider_of = queue.providers_for(messages)
     by_provider: dict[Provider | None, list[Message]] = defaultdict(list)
     for message in messages:

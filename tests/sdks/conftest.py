@@ -22,6 +22,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,10 +39,24 @@ HERE = Path(__file__).resolve().parent
 SDKS = HERE.parent.parent / "sdks"
 
 
-def _closed_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on (closed, until something binds it)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_listening(port: int, process: subprocess.Popen, seconds: float = 20) -> None:
+    """Wait until `process` listens on `port`; fail if it exits or never does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listened on port {port} within {seconds} s")
 
 
 @pytest.fixture
@@ -77,7 +92,7 @@ def sdk_env(live_server, account, sink, retry_fake, settings) -> dict[str, str]:
         no_provider_account, permissions=["mail", "webhooks"], test=True
     )
     failing_account = other_account("sdk-failing")
-    factories.make_provider(failing_account, port=_closed_port(), timeout=2)
+    factories.make_provider(failing_account, port=free_port(), timeout=2)
     _, failing = factories.make_api_key(failing_account)
     quota_account = other_account("sdk-quota")
     quota_account.daily_recipient_limit = 1

@@ -6,9 +6,7 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import time
 
 import pytest
 from django.db import connection
@@ -18,8 +16,10 @@ from tests.sdks.conftest import (
     SDKS,
     assert_invoice_mail_arrived,
     assert_sent_mail_arrived,
+    free_port,
     run_suite,
     signed_deliveries,
+    wait_listening,
 )
 
 JS_SDK = SDKS / "js"
@@ -138,9 +138,7 @@ def test_the_docs_receiver_example_verifies_what_mailpass_sends(account, tmp_pat
     delivers a test event to it (204) and one signed with another endpoint's secret (400)."""
     example = DOCS_RECEIVER.read_text()
     assert example.count(".listen(3000)") == 1
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     script = _with_the_sdk_installed(tmp_path) / "receiver.mjs"
     script.write_text(example.replace(".listen(3000)", f".listen({port}, '127.0.0.1')"))
     url = f"http://127.0.0.1:{port}/hooks/mailpass"
@@ -154,15 +152,7 @@ def test_the_docs_receiver_example_verifies_what_mailpass_sends(account, tmp_pat
         text=True,
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, process.communicate()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the receiver did not start listening"
-                time.sleep(0.1)
+        wait_listening(port, process)
         good = services.webhook_send_test(endpoint=endpoint, test=False)
         bad = services.webhook_send_test(endpoint=stranger, test=False)
         webhook_sender.process_due(threads=1)

@@ -6,10 +6,8 @@ receiver example) on what MailPass's own sender signs."""
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,8 +19,10 @@ from tests.sdks.conftest import (
     SDKS,
     assert_invoice_mail_arrived,
     assert_sent_mail_arrived,
+    free_port,
     run_suite,
     signed_deliveries,
+    wait_listening,
 )
 
 PYTHON_SDK = SDKS / "python"
@@ -150,24 +150,6 @@ def test_python_verifier_takes_what_mailpass_signs(account):
     assert verified(second) == ["webhook.test", "webhook.test", "refused"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_listening(port: int, process: subprocess.Popen, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"the docs' receiver never listened on {port}")
-
-
 def test_the_docs_receiver_example_verifies_what_mailpass_sends(account, tmp_path):
     """The docs page's Python receiver, as printed but for where it listens: MailPass's
     sender delivers a test event to it (answered 204, its line printed) and one signed
@@ -175,7 +157,7 @@ def test_the_docs_receiver_example_verifies_what_mailpass_sends(account, tmp_pat
     example = DOCS_RECEIVER.read_text()
     listen = 'HTTPServer(("", 8000), Receiver)'
     assert example.count(listen) == 1
-    port = _free_port()
+    port = free_port()
     script = tmp_path / "receiver.py"
     script.write_text(example.replace(listen, f'HTTPServer(("127.0.0.1", {port}), Receiver)'))
     url = f"http://127.0.0.1:{port}/hooks/mailpass"
@@ -190,7 +172,7 @@ def test_the_docs_receiver_example_verifies_what_mailpass_sends(account, tmp_pat
         text=True,
     )
     try:
-        _wait_listening(port, process)
+        wait_listening(port, process)
         good = services.webhook_send_test(endpoint=endpoint, test=False)
         bad = services.webhook_send_test(endpoint=stranger, test=False)
         webhook_sender.process_due(threads=1)
