@@ -62,6 +62,15 @@ def account_update(
     return account
 
 
+def account_set_verified_domains_only(*, account: Account, on: bool) -> Account:
+    """Turn the account's "only send from verified domains" rule on or off
+    (Account.verified_domains_only; MAILPASS_REQUIRE_VERIFIED_DOMAIN turns it on for every
+    account whatever this says). Saves that one column."""
+    account.verified_domains_only = on
+    account.save(update_fields=["verified_domains_only"])
+    return account
+
+
 # --- Sign-up by email, invitations ------------------------------------------------------------
 
 # How long a sign-up link and an invitation work.

@@ -2,6 +2,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -110,8 +111,28 @@ class PasswordResetRequestForm(forms.Form):
 
 
 class AccountSettingsForm(forms.ModelForm):
+    # Not in Meta.fields: saved by its own service (accounts.services), never by the form.
+    verified_domains_only = forms.BooleanField(
+        label=_("Only send from verified domains"),
+        required=False,
+        help_text=_(
+            "The API refuses mail whose From address is not on one of your verified domains "
+            "(DOMAIN_NOT_VERIFIED), so nobody can send in the name of a domain you have not "
+            "proven to be yours."
+        ),
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        only_verified = self.fields["verified_domains_only"]
+        only_verified.initial = self.instance.verified_domains_only
+        if settings.MAILPASS_REQUIRE_VERIFIED_DOMAIN:
+            only_verified.disabled = True
+            only_verified.initial = True
+            only_verified.help_text = _(
+                "Always on: the operator of this MailPass requires verified domains for every "
+                "account."
+            )
         if not self.instance.tracking_enabled:
             # Tracking needs the operator's permission (Account.tracking_enabled).
             for name in ("track_opens", "track_clicks"):
@@ -748,4 +769,44 @@ class WebhookRotateForm(forms.Form):
             "During this time every request carries two signatures, so your receiver can "
             "switch to the new secret without missing an event. 0: the old secret stops now."
         ),
+    )
+
+
+class DomainForm(forms.Form):
+    """A new sender domain: its name, and whether it is signed with Ed25519 besides RSA. The
+    domain service checks the name and says what is wrong with it on the field."""
+
+    name = forms.CharField(
+        label=_("Domain"),
+        max_length=253,
+        help_text=_(
+            "The domain of your From addresses, like example.com; a subdomain such as "
+            "mail.example.com covers only addresses @mail.example.com."
+        ),
+        widget=forms.TextInput(
+            attrs={"placeholder": "example.com", "autocapitalize": "none", "spellcheck": "false"}
+        ),
+    )
+    ed25519 = forms.BooleanField(
+        label=_("Also sign with an Ed25519 key (in addition to RSA)"),
+        required=False,
+        help_text=_(
+            "Ed25519 signatures (RFC 8463) are short and strong; receivers that do not check "
+            "them still check the RSA signature. Adds a second DKIM record to publish."
+        ),
+    )
+
+    def add_service_errors(self, err: ValidationError) -> None:
+        """The domain service's ValidationError on its field, else above the form."""
+        errors: dict[str | None, list[str]] = {None: err.messages}
+        if hasattr(err, "error_dict"):
+            errors = dict(err.message_dict.items())
+        for name, messages in errors.items():
+            self.add_error(name if name in self.fields else None, messages)
+
+
+class DomainRotateForm(forms.Form):
+    ed25519 = forms.BooleanField(
+        label=_("Sign with an Ed25519 key as well (in addition to RSA)"),
+        required=False,
     )

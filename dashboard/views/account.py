@@ -10,7 +10,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts.services import account_for_user, account_update, signup_complete, signup_start
+from accounts.services import (
+    account_for_user,
+    account_set_verified_domains_only,
+    account_update,
+    signup_complete,
+    signup_start,
+)
 from dashboard import mails
 from dashboard.attempts import client_of, count_attempt, refused
 from dashboard.forms import AccountSettingsForm, PasswordResetRequestForm, SignUpForm
@@ -127,7 +133,11 @@ def account_settings(request: AuthenticatedRequest) -> HttpResponse:
     account = account_for_user(user=request.user)
     form = AccountSettingsForm(request.POST or None, instance=account)
     if request.method == "POST" and form.is_valid():
-        account_update(account=account, **form.cleaned_data)
+        data = dict(form.cleaned_data)
+        only_verified = data.pop("verified_domains_only")
+        account_update(account=account, **data)
+        if not form.fields["verified_domains_only"].disabled:
+            account_set_verified_domains_only(account=account, on=only_verified)
         messages.success(request, _("Settings saved."))
         return redirect("dashboard:account-settings")
     return render(request, "dashboard/account_settings.html", {"form": form, "account": account})

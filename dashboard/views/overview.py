@@ -13,7 +13,8 @@ from api import selectors
 from api.models import ApiKey, Message
 from dashboard import charts
 from dashboard.http import AuthenticatedRequest
-from providers import limits
+from providers import domains, limits
+from providers.models import SenderDomain
 from providers.selectors import provider_list_for_account
 
 DAYS = 14
@@ -108,6 +109,9 @@ def overview(request: AuthenticatedRequest) -> HttpResponse:
     ]
     has_key = ApiKey.objects.filter(account=account, revoked_at__isnull=True).exists()
     has_message = Message.objects.filter(account=account, test=False).exists()
+    has_verified_domain = (
+        domains.domain_list(account).filter(status=SenderDomain.Status.VERIFIED).exists()
+    )
     context = {
         "by": by,
         "days": DAYS,
@@ -122,6 +126,7 @@ def overview(request: AuthenticatedRequest) -> HttpResponse:
             account=account, test=False, status=Message.Status.SCHEDULED
         ).count(),
         "failing_webhooks": selectors.webhook_list_failing(account=account),
+        "failing_domains": list(domains.failing_domains(account)),
         "chart": chart,
         "chart_rows": [(label, bucket.values) for label, bucket in buckets],
         "chart_total": sum(sum(bucket.values.values()) for _label, bucket in buckets),
@@ -129,6 +134,7 @@ def overview(request: AuthenticatedRequest) -> HttpResponse:
         "checklist": {
             "provider": bool(providers),
             "key": has_key,
+            "domain": has_verified_domain,
             "message": has_message,
         },
         "new_account": not (providers and has_key and has_message),
