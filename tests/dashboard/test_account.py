@@ -13,6 +13,7 @@ pytestmark = pytest.mark.django_db
 
 def test_every_dashboard_page_requires_login():
     pages = ["/", "/keys/", "/providers/", "/messages/", "/suppressions/", "/docs/", "/settings/"]
+    pages += ["/domains/", "/domains/new/"]
     for path in pages:
         response = Client().get(path)
 
@@ -222,3 +223,42 @@ def test_api_errors_stay_english_whatever_the_browser_asks_for(api):
     assert "erforderlich" not in response.content.decode()
     assert "required" in response.content.decode()
     assert response["Content-Language"] == "en"
+
+
+ONLY_VERIFIED = re.compile(r'<input type="checkbox" name="verified_domains_only"[^>]*>')
+
+
+def test_the_only_verified_domains_setting_is_saved_on_and_off(owner_client, account):
+    html = owner_client.get("/settings/").content.decode()
+    assert "Only send from verified domains" in html
+    assert "DOMAIN_NOT_VERIFIED" in html
+
+    owner_client.post("/settings/", {"name": account.name, "verified_domains_only": "on"})
+    account.refresh_from_db()
+    assert account.verified_domains_only is True
+    checkbox = ONLY_VERIFIED.search(owner_client.get("/settings/").content.decode())
+    assert checkbox and " checked" in checkbox.group(0) and "disabled" not in checkbox.group(0)
+
+    owner_client.post("/settings/", {"name": account.name})
+    account.refresh_from_db()
+    assert account.verified_domains_only is False
+    checkbox = ONLY_VERIFIED.search(owner_client.get("/settings/").content.decode())
+    assert checkbox and " checked" not in checkbox.group(0)
+
+
+def test_the_operator_forcing_verified_domains_shows_it_on_and_fixed(
+    owner_client, account, settings
+):
+    settings.MAILPASS_REQUIRE_VERIFIED_DOMAIN = True
+    Account.objects.filter(pk=account.pk).update(verified_domains_only=False)
+
+    html = owner_client.get("/settings/").content.decode()
+    checkbox = ONLY_VERIFIED.search(html)
+    assert checkbox and " checked" in checkbox.group(0) and " disabled" in checkbox.group(0)
+    assert "the operator of this MailPass requires verified domains for every account" in html
+
+    response = owner_client.post("/settings/", {"name": "Renamed"})
+
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert account.name == "Renamed" and account.verified_domains_only is False  # its own

@@ -258,3 +258,13 @@ def test_the_form_offers_the_webhooks_permission_and_grants_it(owner_client, acc
     owner_client.post(KEYS_URL, {"name": "Hooks", "permissions": ["webhooks"], "mode": "live"})
 
     assert ApiKey.objects.get(account=account, name="Hooks").permissions == ["webhooks"]
+
+
+def test_the_form_offers_the_domains_permission_and_grants_it(owner_client, account):
+    page = owner_client.get(KEYS_URL).content.decode()
+    assert 'value="domains"' in page
+    assert "domains: add, check, rotate and delete sender domains" in page
+
+    owner_client.post(KEYS_URL, {"name": "DNS", "permissions": ["domains"], "mode": "live"})
+
+    assert ApiKey.objects.get(account=account, name="DNS").permissions == ["domains"]

@@ -9,7 +9,8 @@ from django.utils import timezone
 from api.models import Message, WebhookEndpoint
 from api.services import webhook_create
 from dashboard import charts
-from providers import limits
+from providers import domains, limits
+from providers.models import SenderDomain
 from tests.factories import make_api_key, make_message, make_provider
 
 pytestmark = pytest.mark.django_db
@@ -267,3 +268,38 @@ def test_the_overview_warns_of_endpoints_disabled_for_failing_only(
     assert "A webhook endpoint is disabled: its deliveries failed for 5 days." in html
     assert f'href="/webhook-endpoints/{failing.pk}/"' in html and "Broken app" in html
     assert "Paused app" not in html and "Healthy app" not in html and "Their app" not in html
+
+
+def test_the_overview_warns_of_failed_domains_only_and_links_to_each(
+    owner_client, account, outsider_account
+):
+    def domain(owner_account, name, status):
+        created = domains.domain_create(account=owner_account, name=name)
+        SenderDomain.objects.filter(pk=created.pk).update(status=status)
+        return created
+
+    assert "sender domain" not in owner_client.get("/").content.decode()
+    failed = domain(account, "broken.example", "failed")
+    domain(account, "fine.example", "verified")
+    domain(account, "new.example", "pending")
+    domain(outsider_account, "theirs.example", "failed")
+
+    html = owner_client.get("/").content.decode()
+
+    assert "A sender domain failed its last DNS check." in html
+    assert f'<a href="/domains/{failed.pk}/">broken.example</a>' in html
+    assert "fine.example" not in html and "new.example" not in html
+    assert "theirs.example" not in html
+
+
+def test_the_checklist_asks_for_a_verified_domain_until_there_is_one(owner_client, account):
+    html = owner_client.get("/").content.decode()
+    assert '<a href="/domains/">Add and verify a sending domain</a>' in html
+
+    added = domains.domain_create(account=account, name="shop.example")
+    assert 'href="/domains/">Add and verify' in owner_client.get("/").content.decode()
+
+    SenderDomain.objects.filter(pk=added.pk).update(status="verified")
+    html = owner_client.get("/").content.decode()
+    assert '<li class="done">A sending domain is verified.</li>' in html
+    assert "Add and verify a sending domain" not in html

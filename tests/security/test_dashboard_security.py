@@ -52,7 +52,8 @@ from api.services import (
     webhook_create,
     webhook_send_test,
 )
-from providers.models import Provider
+from providers import domains
+from providers.models import DkimKey, Provider, SenderDomain
 from tests import factories
 from tests.factories import make_attachment as attach
 from tests.processes import PRODUCTION_ENV, run_configured
@@ -78,9 +79,11 @@ PASSWORD = "pw-owner"  # tests/factories.make_user's
 
 
 @pytest.fixture
-def world(owner, account, provider, sink, signup_open):
+def world(owner, account, provider, sink, signup_open, dns_server, settings):
     """One of everything a dashboard route can act on, plus a superuser for the admin; the
-    instance has a relay and open sign-up, so every page exists."""
+    instance has a relay and open sign-up, so every page exists, and asks sender domains for
+    an SPF record, so a domain's page has every row."""
+    settings.MAILPASS_SPF_INCLUDE = "include:spf.mailpass.test"
     staff = factories.make_user("staff")
     staff.is_staff = staff.is_superuser = True
     staff.save()
@@ -104,10 +107,11 @@ def world(owner, account, provider, sink, signup_open):
     )
     webhook, _secret = webhook_create(account=account, url="http://127.0.0.1:9/hook")
     delivery = webhook_send_test(endpoint=webhook, test=False)
+    domain = domains.domain_create(account=account, name="shop.example")
     return SimpleNamespace(
         owner=owner, staff=staff, account=account, provider=provider, spare=spare, key=key,
         message=failed, invitation=invitation, membership=member, template=template,
-        scheduled=scheduled, webhook=webhook, delivery=delivery,
+        scheduled=scheduled, webhook=webhook, delivery=delivery, domain=domain,
     )  # fmt: skip
 
 
@@ -165,6 +169,8 @@ def _argument(prefix: str, route: str, param: str, world: SimpleNamespace) -> st
             return str(world.membership.pk)
         if path.startswith("webhook-endpoints/"):
             return str(world.webhook.pk)
+        if path.startswith("domains/"):
+            return str(world.domain.pk)
     if param == "delivery_pk":  # of the webhook's test event
         return str(world.delivery.pk)
     if param == "position":  # of an attachment: the message's first
@@ -259,6 +265,10 @@ CSRF_POSTS: dict[str | None, tuple[str, dict, bool]] = {
     "dashboard:webhook-test": ("owner", {}, True),
     "dashboard:webhook-delete": ("owner", {}, True),
     "dashboard:webhook-delivery-retry": ("owner", {}, True),
+    "dashboard:domain-create": ("owner", {"name": "other.example", "ed25519": "on"}, True),
+    "dashboard:domain-verify": ("owner", {}, True),  # the DNS server answers: it fails
+    "dashboard:domain-rotate": ("owner", {"ed25519": "on"}, True),
+    "dashboard:domain-delete": ("owner", {}, True),
     "admin:auth_group_add": ("staff", {"name": "Intruders"}, True),
 }
 ANONYMOUS_ROUTES = {
@@ -540,9 +550,20 @@ def seed(world: SimpleNamespace, payload: str, index: int) -> SimpleNamespace:
     WebhookAttempt.objects.create(
         delivery=delivery, response_code=500, error=payload, response_excerpt=payload
     )
+    # A domain as the service would never store it (it checks the name), failed (so the
+    # overview lists it), with a key and records whose check found the payload.
+    found = {"status": "failed", "found": payload, "detail": payload}
+    domain = SenderDomain.objects.create(
+        account=world.account, name=payload, status=SenderDomain.Status.FAILED,
+        checks={"spf": found, "dmarc": found},
+    )  # fmt: skip
+    DkimKey.objects.create(
+        domain=domain, selector=payload[:63], algorithm=DkimKey.Algorithm.RSA,
+        state=DkimKey.State.ACTIVE, public_key=payload, private_key_encrypted="-", dns_check=found,
+    )  # fmt: skip
     return SimpleNamespace(
         message=message, provider=provider, esp=esp, key=key, address=address, template=template,
-        webhook=webhook, delivery=delivery,
+        webhook=webhook, delivery=delivery, domain=domain,
     )  # fmt: skip
 
 
@@ -598,6 +619,11 @@ def pages(payload: str, seeded: SimpleNamespace) -> list[tuple[str, str, dict]]:
             {"url": payload, "description": payload, "events": "x"},
         ),
         ("POST", f"/webhook-endpoints/{w}/rotate-secret/", {"overlap_hours": payload}),
+        ("GET", "/domains/", {}),
+        ("GET", f"/domains/{seeded.domain.pk}/", {}),
+        ("GET", f"/domains/{seeded.domain.pk}/delete/", {}),
+        # Refused (not a domain name): the form shows it again.
+        ("POST", "/domains/new/", {"name": payload, "ed25519": payload}),
     ]
 
 
@@ -656,6 +682,7 @@ def test_hostile_text_is_escaped_on_every_dashboard_page(world):
         *("/", "/messages/", "/keys/", "/providers/", "/suppressions/", "/settings/"),
         "/templates/",
         "/webhook-endpoints/",
+        "/domains/",
     }
     failures += [
         f"{marker(payload)} never shown on {sorted(missing)}"
