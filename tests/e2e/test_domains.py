@@ -13,8 +13,8 @@ import pytest
 from django.urls import reverse
 
 from tests import factories
-from tests.e2e.conftest import DESKTOP, PHONE, WIDER_THAN_SCREEN
 from tests.e2e.browser import log_in
+from tests.e2e.conftest import DESKTOP, PHONE, WIDER_THAN_SCREEN
 
 try:
     from playwright.sync_api import Page, expect
