@@ -23,7 +23,7 @@ from api import idempotency, selectors, services, tracking, webhooks
 from api import unsubscribe as unsubscribe_links
 from api.authentication import api_key_of
 from api.envelope import success
-from api.errors import RecipientSuppressedError, ServiceUnavailableError, error_of
+from api.errors import ApiError, RecipientSuppressedError, ServiceUnavailableError, error_of
 from api.models import (
     Message,
     Permission,
@@ -86,7 +86,11 @@ def _batch_item(result: BatchItemResult) -> dict[str, Any]:
         return {
             "to": result.to,
             "status": "failed",
-            "error": error_of(ValidationError(result.errors)),
+            "error": error_of(
+                result.errors
+                if isinstance(result.errors, ApiError)
+                else ValidationError(result.errors)
+            ),
         }
     if not result.queued:  # recorded, but a recipient is suppressed
         error = RecipientSuppressedError(
