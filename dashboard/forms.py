@@ -176,6 +176,7 @@ _PERMISSION_LABELS = {
     Permission.WEBHOOKS: _(
         "webhooks: create, change and delete webhook endpoints and see their deliveries"
     ),
+    Permission.DOMAINS: _("domains: add, check, rotate and delete sender domains"),
 }
 
 
