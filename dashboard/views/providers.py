@@ -9,7 +9,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.services import account_for_user
-from api.errors import RecipientSuppressedError, SendFailedError, SendLimitExceededError
+from api.errors import (
+    DomainNotVerifiedError,
+    RecipientSuppressedError,
+    SendFailedError,
+    SendLimitExceededError,
+)
 from api.services import message_send_test
 from api.webhooks import webhook_url
 from dashboard.attempts import tests_used_up
@@ -194,6 +199,17 @@ def provider_test_email(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         messages.error(
             request,
             _("%(to)s is on your suppression list, so no test email was sent to it.") % values,
+        )
+    except DomainNotVerifiedError as err:
+        values["domain"] = err.details["domain"]
+        messages.error(
+            request,
+            _(
+                "No test email was sent: %(domain)s is not a verified domain of your account, "
+                "and this mail may only come from a verified one. Add and verify it under "
+                "Domains, or send from an address of a verified domain."
+            )
+            % values,
         )
     else:
         messages.success(

@@ -26,6 +26,7 @@ from rest_framework.exceptions import ValidationError
 from accounts.services import account_for_user
 from api import selectors, services
 from api.errors import (
+    DomainNotVerifiedError,
     NoProviderError,
     RecipientSuppressedError,
     SendFailedError,
@@ -280,6 +281,17 @@ def template_test_email(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         messages.error(
             request,
             _("%(to)s is on your suppression list, so no test email was sent to it.") % values,
+        )
+    except DomainNotVerifiedError as err:
+        values["domain"] = err.details["domain"]
+        messages.error(
+            request,
+            _(
+                "No test email was sent: %(domain)s is not a verified domain of your account, "
+                "and this mail may only come from a verified one. Add and verify it under "
+                "Domains, or send from an address of a verified domain."
+            )
+            % values,
         )
     except ValidationError as err:
         messages.error(request, not_sent % {"error": " ".join(error_texts(err.detail))})

@@ -6,6 +6,7 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
+from accounts.models import Account
 from api.models import Message
 from api.services import suppression_add
 from api.webhooks import webhook_token
@@ -757,3 +758,19 @@ def test_every_change_needs_the_csrf_token(owner, account, provider):
         assert client.post(url(route, provider), {"name": "x"}).status_code == 403
     assert client.post(CREATE_URL + "?kind=smtp", SMTP_FORM).status_code == 403
     assert Provider.objects.get().name == "Test sink"
+
+
+def test_a_test_email_from_an_unverified_domain_is_refused_with_a_note(
+    owner_client, account, provider, sink
+):
+    Account.objects.filter(pk=account.pk).update(verified_domains_only=True)
+
+    response = owner_client.post(url("test-email", provider), {"to_email": "me@example.com"})
+
+    assert response.status_code == 302
+    assert notes(response) == [
+        "No test email was sent: example.com is not a verified domain of your account, and "
+        "this mail may only come from a verified one. Add and verify it under Domains, or send "
+        "from an address of a verified domain."
+    ]
+    assert sink.received == [] and not Message.objects.exists()

@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import Account
 from api.models import Message, Template, TemplateVersion
 from api.services import suppression_add, template_create, template_update
 from providers.models import Provider
@@ -635,3 +636,17 @@ def test_the_provider_kind_of_the_default_does_not_matter_to_the_page(owner_clie
 
     assert not Provider.objects.exists()
     assert owner_client.get(url("update", template)).status_code == 200
+
+
+def test_a_test_email_from_an_unverified_domain_is_refused_with_a_note(
+    owner_client, account, provider, sink
+):
+    template = make_template(account)
+    Account.objects.filter(pk=account.pk).update(verified_domains_only=True)
+
+    response = owner_client.post(url("test-email", template), {"to_email": "me@example.com"})
+
+    assert notes(response)[0].startswith(
+        "No test email was sent: example.com is not a verified domain of your account"
+    )
+    assert sink.received == [] and not Message.objects.exists()

@@ -21,6 +21,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Account
+from tests.dns_server import DnsServer
+from tests.e2e.browser import shown_records
 from tests.smtp_sink import Received, SmtpSink
 
 try:
@@ -35,7 +37,16 @@ PASSWORD = "e2e-Correct-horse-42"
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_a_new_user_goes_from_sign_up_to_a_delivered_api_email_with_a_browser_and_curl(
-    page, new_context, live_server, sink, problems, screenshots, e2e_settings, signup_open, lang
+    page,
+    new_context,
+    live_server,
+    sink,
+    problems,
+    screenshots,
+    e2e_settings,
+    signup_open,
+    dns_server,
+    lang,
 ):
     base = live_server.url
     shot = screenshots(page, lang)
@@ -51,6 +62,8 @@ def test_a_new_user_goes_from_sign_up_to_a_delivered_api_email_with_a_browser_an
         ).result()
     turn_on_tracking(page, shot)  # so the API email gets open and click events
     key = create_key(page, shot)
+    # A new account sends only from its verified domains (Account.verified_domains_only).
+    verify_domain(page, shot, dns_server=dns_server, name="shop.example")
     add_default_provider(page, shot, sink=sink, sender=f"hello-{lang}@shop.example")
     send_test_email(page, shot, sink=sink, to=me, sender=f"hello-{lang}@shop.example")
 
@@ -206,6 +219,29 @@ def add_default_provider(
     expect(page).to_have_url(origin(page) + reverse("dashboard:provider-list"))
     expect_success(page)
     expect(page.locator("main .badge.default")).to_have_count(1)
+
+
+def verify_domain(
+    page: "Page", shot: Callable[[str], None], *, dns_server: DnsServer, name: str
+) -> None:
+    """Add the sender's domain, publish the records its page shows on the DNS server (as
+    the user would at their DNS host), and check it: verified."""
+    go(page, "dashboard:domain-list")
+    shot("domains-empty")
+    page.locator(f'main a[href="{reverse("dashboard:domain-create")}"]').first.click()
+    form = page.locator("main form:has(input[name=name])")
+    form.locator("input[name=name]").fill(name)
+    shot("domain-form")
+    submit(form)
+    expect(page).to_have_url(re.compile(r"/domains/\d+/$"))
+    expect_success(page)
+    shot("domain-records")
+    for _purpose, record_name, value in shown_records(page):
+        dns_server.publish(record_name, value)
+    submit(page.locator('main form[action$="/verify/"]'))
+    expect_success(page)
+    expect(page.locator("#domain-status")).to_have_class(re.compile(r"\bverified\b"))
+    shot("domain-verified")
 
 
 def send_test_email(
