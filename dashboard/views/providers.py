@@ -9,7 +9,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.services import account_for_user
-from api.errors import RecipientSuppressedError, SendFailedError, SendLimitExceededError
+from api.errors import (
+    DomainNotVerifiedError,
+    RecipientSuppressedError,
+    SendFailedError,
+    SendLimitExceededError,
+)
 from api.services import message_send_test
 from api.webhooks import webhook_url
 from dashboard.attempts import tests_used_up
@@ -189,6 +194,16 @@ def provider_test_email(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     except SendLimitExceededError:
         messages.error(
             request, _("%(name)s has reached its sending limit: no test email was sent.") % values
+        )
+    except DomainNotVerifiedError as err:
+        values["domain"] = err.details["domain"]
+        messages.error(
+            request,
+            _(
+                "No test email was sent: %(domain)s is not a verified sender domain of this "
+                "account. Verify it under Domains first."
+            )
+            % values,
         )
     except RecipientSuppressedError:
         messages.error(
