@@ -118,7 +118,12 @@ class DomainsTest(unittest.TestCase):
         self.client.domains.rotate(7, ed25519=None)
         self.assertRequest("POST", "/api/v1/domains/7/rotate")
 
-    def test_delete_answers_204_and_returns_an_envelope_without_data(self) -> None:
+    def test_delete_returns_the_answer_or_an_envelope_without_data_for_a_204(self) -> None:
+        self.server.answer(data={"id": 7, "name": "example.com"})
+        deleted: mailpass_client.DomainDeleted = self.client.domains.delete(7)["data"]
+        self.assertEqual(deleted, {"id": 7, "name": "example.com"})
+        self.assertRequest("DELETE", "/api/v1/domains/7")
+
         self.server.answer(204)
         self.assertEqual(self.client.domains.delete(7), {"success": True, "data": None})
         self.assertRequest("DELETE", "/api/v1/domains/7")

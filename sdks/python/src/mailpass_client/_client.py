@@ -331,7 +331,7 @@ class Domains:
         return "mailpass_client.Domains()"
 
     def list(self, page: int | None = None) -> Envelope:
-        """One page of the account's domains (50 a page, newest first)."""
+        """One page of the account's domains, newest first."""
         query = {"page": page} if page is not None else None
         return self._transport.request("GET", "/api/v1/domains", query=query)
 
@@ -347,13 +347,14 @@ class Domains:
         return self._transport.request("GET", _domain_path(id_or_name))
 
     def delete(self, id_or_name: int | str) -> Envelope:
-        """Delete a domain and its keys. The server answers 204 without a body; the client
-        returns `{"success": True, "data": None}`."""
+        """Delete a domain and its keys; the answer's data is its `{"id", "name"}` (None
+        from a server that answers 204, No Content)."""
         return self._transport.request("DELETE", _domain_path(id_or_name))
 
     def verify(self, id_or_name: int | str) -> Envelope:
         """Check the domain's records in DNS now; the answer is the domain after the check,
-        each record with its `status`, what was `found` and, if it failed, the `detail`."""
+        each record with its `status`, what was `found` and, if it failed, the `detail`.
+        UnavailableError (503) when MailPass could not ask the DNS: nothing changed."""
         return self._transport.request("POST", _domain_path(id_or_name) + "/verify")
 
     def rotate(self, id_or_name: int | str, ed25519: bool | None = None) -> Envelope:

@@ -344,6 +344,13 @@ class DomainDetail(TypedDict):
     domain: Domain
 
 
+class DomainDeleted(TypedDict):
+    """domains.delete."""
+
+    id: int
+    name: str
+
+
 class DomainPage(TypedDict):
     """domains.list."""
 
