@@ -900,7 +900,11 @@ class DomainsLiveTest(LiveTestCase):
         self.assertTrue(punycode.startswith("xn--"), punycode)
         self.assertEqual(idn["name"], punycode)
         self.assertEqual(domains.get(punycode)["data"]["domain"]["id"], idn["id"])
-        domains.delete(punycode)
+        # The name as typed, percent-encoded UTF-8 in the path, finds it too.
+        self.assertEqual(domains.get(f"bücher-{label}.example")["data"]["domain"]["id"], idn["id"])
+        domains.delete(f"bücher-{label}.example")
+        with self.assertRaises(mailpass_client.NotFoundError):
+            domains.get(punycode)
 
     def test_a_name_that_is_not_a_domain_is_a_validation_error(self) -> None:
         domains = live("MAILPASS_TEST_KEY_DOMAINS").domains
