@@ -527,9 +527,12 @@ export interface DomainListData {
   total: number;
   page: number;
   pages: number;
-  /** 50 a page, newest first. */
+  /** Newest first. */
   domains: Domain[];
 }
+
+/** What domains.delete resolves to: the domain that was deleted, or null after a 204. */
+export type DomainDeletedData = { id: number; name: string } | null;
 
 export interface DomainData {
   domain: Domain;
@@ -543,9 +546,9 @@ export interface DomainsResource {
   /** ValidationError for a name that is not a domain, or one the account already has. */
   create(params: DomainCreateParams | string, options?: RequestOptions): Promise<Envelope<DomainData>>;
   get(idOrName: DomainKey, options?: RequestOptions): Promise<Envelope<DomainData>>;
-  /** The server answers 204 with no body: this resolves to { success: true, data: null }. */
-  delete(idOrName: DomainKey, options?: RequestOptions): Promise<Envelope<null>>;
-  /** Checks the domain's DNS records now. */
+  /** Deletes the domain and its keys. */
+  delete(idOrName: DomainKey, options?: RequestOptions): Promise<Envelope<DomainDeletedData>>;
+  /** Checks the domain's DNS records now; UnavailableError when the DNS could not be asked. */
   verify(idOrName: DomainKey, options?: RequestOptions): Promise<Envelope<DomainData>>;
   /**
    * New pending DKIM key(s) under a new selector; again while one is pending, the same ones.

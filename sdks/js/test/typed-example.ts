@@ -124,7 +124,7 @@ export async function example(): Promise<string> {
   const signing: boolean = (await mailpass.domains.get('example.com')).data.domain.signing;
   await mailpass.domains.rotate('example.com');
   await mailpass.domains.rotate(added.id, false, { signal: AbortSignal.timeout(5000) });
-  const removed: null = (await mailpass.domains.delete(added.id)).data;
+  const removed: number | undefined = (await mailpass.domains.delete(added.id)).data?.id;
   // @ts-expect-error: a domain's status is pending, verified or failed
   const unknownStatus: Domain['status'] = 'active';
   try {
