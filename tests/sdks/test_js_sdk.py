@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+from email.utils import parseaddr
 
 import pytest
 from django.db import connection
@@ -83,6 +84,14 @@ def test_js_sdk(sdk_env, sink, tmp_path):
     #    attachments, a custom header and unsubscribe as the suite sent it.
     assert_sent_mail_arrived(sink)
     assert_invoice_mail_arrived(sink)
+
+    # 5. The suite's sends from verified.example (and from a subdomain of it) went out
+    #    DKIM-signed for verified.example; nothing from unverified.example went out.
+    senders = {parseaddr(str(r.message["From"]))[1]: r.message for r in sink.received}
+    for sender in ("hello@verified.example", "news@mail.verified.example"):
+        signature = senders[sender]["DKIM-Signature"]
+        assert signature and "d=verified.example;" in signature.replace(" ", ""), sender
+    assert not [s for s in senders if s.endswith("@unverified.example")], list(senders)
 
 
 DOCS_RECEIVER = SDKS.parent / "templates" / "dashboard" / "docs" / "code" / "webhook_verify_js.txt"
