@@ -22,8 +22,19 @@ def make_user(username: str) -> AbstractBaseUser:
     return get_user_model().objects.create_user(username=username, password="pw-" + username)
 
 
-def make_account(owner: AbstractBaseUser, *, members: tuple[AbstractBaseUser, ...] = ()) -> Account:
+def make_account(
+    owner: AbstractBaseUser,
+    *,
+    members: tuple[AbstractBaseUser, ...] = (),
+    verified_domains_only: bool = False,
+) -> Account:
+    """An account as account_create() makes it, except that it may send from any domain
+    unless asked (most tests are not about sender domains; tests/providers/test_domains.py
+    and the sign-up tests are)."""
     account = account_create(owner=owner)
+    if account.verified_domains_only != verified_domains_only:
+        account.verified_domains_only = verified_domains_only
+        account.save(update_fields=["verified_domains_only"])
     for member in members:
         account_member_add(account=account, user=member)
     return account
