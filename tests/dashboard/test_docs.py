@@ -60,6 +60,9 @@ ENDPOINTS = [
     "POST /api/v1/webhooks/{id}/test",
     "GET /api/v1/webhooks/{id}/deliveries",
     "POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
+    "/api/v1/domains",
+    "POST /api/v1/domains/{id}/verify",
+    "POST /api/v1/domains/{id}/rotate",
     "/api/v1/health",
 ]
 # Raised by DRF's own exceptions and mapped in api.errors; the ApiError family adds the rest.
@@ -251,6 +254,7 @@ def test_every_language_has_the_same_sections_each_in_its_contents_list(client, 
         "scheduling",
         "webhooks",
         "test-mode",
+        "domains",
     } <= set(sections["en"])
 
 
@@ -450,6 +454,91 @@ def test_webhooks_and_test_mode_have_their_facts_in_every_language(
     assert f"<code>bounced+signup@{TEST_DOMAIN}</code>" in test_mode
     assert f'href="{reverse("dashboard:key-list")}"' in test_mode
     assert "<code>test</code>" in section(page, "status")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_sender_domains_have_their_facts_in_every_language(client, owner, account, language):
+    page = get_page(client, owner, language)
+
+    domains = unescape(section(page, "domains"))
+    for code in (
+        "domains",
+        "403 FORBIDDEN",
+        "400 VALIDATION_ERROR",
+        "404 NOT_FOUND",
+        "422 DOMAIN_NOT_VERIFIED",
+        "details.domain",
+        "<selector>._domainkey.<domain>",
+        "rsa-sha256",
+        "ed25519-sha256",
+        '"ed25519": true',
+        "bücher.example",
+        "xn--bcher-kva.example",
+        "include:amazonses.com",
+        "~all",
+        "p=none",
+        "p=quarantine",
+        "p=reject",
+        "pending",
+        "verified",
+        "failed",
+        "found",
+        "detail",
+        "signing",
+        "next_check_at",
+        "key_state",
+        "active",
+        "queue_id",
+        "verify",
+        "rotate",
+    ):
+        assert f"<code>{code}</code>" in domains, code
+    for route in (
+        "GET /api/v1/domains",
+        "POST /api/v1/domains",
+        "GET /api/v1/domains/{id}",
+        "DELETE /api/v1/domains/{id}",
+        "POST /api/v1/domains/{id}/verify",
+        "POST /api/v1/domains/{id}/rotate",
+    ):
+        assert f"<code>{route}</code>" in domains, route
+    for status in ("pending", "verified", "failed"):
+        assert f"<tr><td><code>{status}</code></td>" in domains, status
+    assert "RFC 8463" in domains and "255" in domains and " 10" in domains
+    rotation = domains[domains.index('<h3 id="dkim-rotation">') :]
+    assert len(re.findall(r"<li>", rotation[: rotation.index("</ol>")])) == 6
+    for url in (reverse("dashboard:account-settings"), reverse("dashboard:overview")):
+        assert f'href="{url}"' in domains, url
+    contents = re.search(r'<nav class="card docs-toc".*?</nav>', page, re.S)[0]
+    assert '<a href="#domains">' in contents
+    errors = section(page, "errors")
+    assert "<code>domains</code>" in errors and 'href="#domains"' in errors
+    assert "<code>domains</code>" in section(page, "overview")
+    assert 'href="#domains"' in section(page, "provider")
+    assert 'href="#domains"' in field_row(page, "from_email")
+
+
+def test_the_domain_samples_show_one_and_the_same_domain(client, owner, account):
+    blocks = code_blocks(get_page(client, owner))
+
+    created = curl_body(blocks["curl-domain-create"])
+    shown = json.loads(blocks["domain-response"])["data"]["domain"]
+    refused = json.loads(blocks["domain-not-verified"])["error"]
+
+    assert shown["name"] == created["name"] == refused["details"]["domain"]
+    assert shown["ed25519"] is created["ed25519"]
+    assert refused["code"] == "DOMAIN_NOT_VERIFIED"
+    for name in ("curl-domain-verify", "curl-domain-rotate"):
+        method, path = curl_request(blocks[name])
+        assert method == "POST"
+        assert path == f"/api/v1/domains/{created['name']}/{path.rsplit('/', 1)[1]}", path
+    for record in shown["records"]:
+        line = f'{record["name"]}.'
+        assert line in blocks["domain-records"], record["name"]
+        assert f'"{record["value"]}"' in blocks["domain-records"], record["value"]
+    [spf] = [record for record in shown["records"] if record["purpose"] == "spf"]
+    mechanism = spf["value"].split()[1]
+    assert blocks["spf-merge"].count(mechanism) == 1  # only the record after the change
 
 
 def test_the_template_samples_show_one_and_the_same_template(client, owner, account):
