@@ -33,6 +33,9 @@ class Account(models.Model):
     # _BYTES. 0: no limit.
     daily_recipient_limit = models.PositiveIntegerField(null=True, blank=True)
     daily_byte_limit = models.PositiveBigIntegerField(null=True, blank=True)
+    # Mail only from the account's verified sender domains (providers.domains). On for
+    # accounts made since sender domains exist (accounts.services), off for older ones.
+    verified_domains_only = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.name

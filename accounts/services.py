@@ -16,7 +16,9 @@ from accounts.models import Account, Invitation, Membership, PendingSignup
 def account_create(*, owner: User, name: str = "") -> Account:
     """Create an account owned by `owner`, with the owner's membership, in one transaction."""
     with transaction.atomic():
-        account = Account.objects.create(owner=owner, name=name or owner.get_username())
+        account = Account.objects.create(
+            owner=owner, name=name or owner.get_username(), verified_domains_only=True
+        )
         Membership.objects.create(account=account, user=owner, role=Membership.Role.OWNER)
     return account
 

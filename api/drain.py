@@ -32,7 +32,7 @@ from django.conf import settings
 from django.db import connection
 
 from api import outbox, queue
-from api.emails import build_email
+from api.emails import build_email, look_up_signing_keys
 from api.models import Message
 from api.queue import Lease, QueueStats
 from api.services import testmode
@@ -727,6 +727,7 @@ def start_chunk(
     if not messages:
         return chunk
     outbox.look_up_endpoints(messages)
+    look_up_signing_keys(messages)
     messages, suppressed = queue.without_suppressed(messages)
     chunk.tally.stats.failed += suppressed
     for message in messages:

@@ -12,12 +12,15 @@ Error codes (the contract, see DESIGN.md):
   IDEMPOTENCY_CONFLICT 409  the Idempotency-Key was used for a different request
   MESSAGE_NOT_SCHEDULED 409 cancel or reschedule of a message that is not scheduled
   TEMPLATE_IN_USE      409  deleting a template that scheduled messages use
+  WEBHOOK_DISABLED     409  a test event or retry for a disabled webhook endpoint
   PAYLOAD_TOO_LARGE    413  the request body is over MAILPASS_MAX_REQUEST_BYTES
   NO_SMTP_PROVIDER     422  the account has no default provider
+  DOMAIN_NOT_VERIFIED  422  the From domain is not a verified sender domain of the account
   SEND_LIMIT_EXCEEDED  429  the provider's hourly/daily limit is reached (Retry-After)
   RATE_LIMITED         429  too many API requests for this key (Retry-After)
   SEND_FAILED          500  the provider refused or could not be reached
-  UNAVAILABLE          503  /api/v1/health: the database is unreachable
+  UNAVAILABLE          503  /api/v1/health: the database is unreachable; a domain check:
+                            the DNS could not be asked
   INTERNAL_ERROR       500  a bug on our side; logged with its traceback
 Other DRF errors keep their status and use their default code upper-cased
 (METHOD_NOT_ALLOWED, UNSUPPORTED_MEDIA_TYPE).
@@ -113,6 +116,18 @@ class WebhookDisabledError(ApiError):
 
     def __init__(self) -> None:
         super().__init__("This webhook endpoint is disabled; enable it first.")
+
+
+class DomainNotVerifiedError(ApiError):
+    code = "DOMAIN_NOT_VERIFIED"
+    status_code = 422
+
+    def __init__(self, domain: str):
+        super().__init__(
+            f"{domain} is not a verified sender domain of this account: add it under "
+            "Domains, publish its DNS records and verify it, or send from a verified one.",
+            details={"domain": domain},
+        )
 
 
 class TemplateInUseError(ApiError):

@@ -5,6 +5,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Account
+from providers.domains import SigningKey
 from providers.models import Provider
 
 
@@ -12,6 +13,7 @@ class Permission(models.TextChoices):
     MAIL = "mail"  # send mail through /api/v1/mail/* and read its status; read templates
     TEMPLATES = "templates"  # create, change and delete templates
     WEBHOOKS = "webhooks"  # manage the account's webhook endpoints and see their deliveries
+    DOMAINS = "domains"  # add, check, rotate and delete the account's sender domains
 
 
 def default_permissions() -> list[str]:
@@ -221,6 +223,9 @@ class Message(models.Model):
     # Not a column: the account's enabled webhook endpoints when the queue claimed this
     # message (api.outbox.look_up_endpoints); None: not looked up.
     webhook_endpoints: "list[WebhookEndpoint] | None" = None
+    # Not a column: the account's verified sender domains and their active DKIM keys
+    # (providers.domains.signing_keys), looked up once per claimed chunk; None: not yet.
+    signing_keys: dict[str, list[SigningKey]] | None = None
 
     def __str__(self) -> str:
         return self.message_id

@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api import templating
+from providers import domains
 
 
 class SendResultSerializer(serializers.Serializer):
@@ -289,3 +290,60 @@ class WebhookDeliveryListSerializer(serializers.Serializer):
     page = serializers.IntegerField()
     pages = serializers.IntegerField()
     deliveries = WebhookDeliverySerializer(many=True)
+
+
+class DomainRecordSerializer(serializers.Serializer):
+    purpose = serializers.ChoiceField(choices=["dkim", "spf", "dmarc"])
+    type = serializers.CharField(help_text="TXT")
+    name = serializers.CharField(help_text="Where to publish it.")
+    value = serializers.CharField(help_text="What to publish.")
+    status = serializers.ChoiceField(choices=["pending", "verified", "failed"])
+    found = serializers.CharField(
+        allow_null=True, help_text="The record the last check found; null: none."
+    )
+    detail = serializers.CharField(allow_blank=True, help_text="Why it failed.")
+    selector = serializers.CharField(required=False, help_text="DKIM records only.")
+    algorithm = serializers.ChoiceField(
+        choices=["rsa-sha256", "ed25519-sha256"], required=False, help_text="DKIM records only."
+    )
+    key_state = serializers.ChoiceField(
+        choices=["active", "pending"],
+        required=False,
+        help_text="DKIM records only: active signs; pending waits for its record (a rotation).",
+    )
+
+
+class DomainSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["pending", "verified", "failed"])
+    ed25519 = serializers.BooleanField()
+    signing = serializers.SerializerMethodField(
+        help_text="Whether mail from it is DKIM-signed now (SMTP and MailPass relay providers)."
+    )
+    created_at = serializers.DateTimeField()
+    checked_at = serializers.DateTimeField(allow_null=True)
+    next_check_at = serializers.DateTimeField(allow_null=True)
+    verified_at = serializers.DateTimeField(
+        allow_null=True, help_text="The last check that found every record."
+    )
+    records = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_signing(self, domain: Any) -> bool:
+        return domains.is_signing(domain)
+
+    @extend_schema_field(DomainRecordSerializer(many=True))
+    def get_records(self, domain: Any) -> list[dict[str, Any]]:
+        return domains.records_of(domain)
+
+
+class DomainDetailSerializer(serializers.Serializer):
+    domain = DomainSerializer()
+
+
+class DomainListSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    page = serializers.IntegerField()
+    pages = serializers.IntegerField()
+    domains = DomainSerializer(many=True)

@@ -71,10 +71,10 @@ ErrorEnvelope = inline_serializer(
 _ERRORS = {
     400: "VALIDATION_ERROR: missing or invalid fields, malformed JSON, unknown fields.",
     401: "UNAUTHORIZED: missing, malformed, unknown or revoked API key.",
-    403: "FORBIDDEN: the API key lacks the permission (`mail`, `templates` or `webhooks`) the "
-    "call needs.",
-    404: "NOT_FOUND: no such message, template, webhook endpoint, delivery or address on the "
-    "list, in this account (and this key's mode: live or test).",
+    403: "FORBIDDEN: the API key lacks the permission (`mail`, `templates`, `webhooks` or "
+    "`domains`) the call needs.",
+    404: "NOT_FOUND: no such message, template, webhook endpoint, delivery, sender domain or "
+    "address on the list, in this account (and this key's mode: live or test).",
     409: "IDEMPOTENCY_CONFLICT: the Idempotency-Key was used with another request, or its "
     "first request is still in progress. MESSAGE_NOT_SCHEDULED: cancel or reschedule of a "
     "message that is not scheduled (details.status). TEMPLATE_IN_USE: a template that "
@@ -83,7 +83,9 @@ _ERRORS = {
     413: "PAYLOAD_TOO_LARGE: the request body is over the maximum size.",
     415: "UNSUPPORTED_MEDIA_TYPE: the request body is not `application/json`.",
     422: "NO_SMTP_PROVIDER: the account has no default provider (never for a test key). "
-    "/send also: "
+    "DOMAIN_NOT_VERIFIED: the From address's domain is not a verified sender domain of the "
+    "account, and the account, the operator or the operator's relay asks for one "
+    "(details.domain; in /send-batch a failed item). /send also: "
     "RECIPIENT_SUPPRESSED, a recipient is on the suppression list (details.message_id, "
     "details.suppressed).",
     429: "SEND_LIMIT_EXCEEDED (a limit of the provider, or the account's daily quota: "
@@ -92,7 +94,8 @@ _ERRORS = {
     500: "SEND_FAILED: the provider refused the message or could not be reached; "
     "details.message_id names the recorded message. INTERNAL_ERROR: a fault of MailPass "
     "itself, logged with its traceback; nothing the request did.",
-    503: "UNAVAILABLE: the database is unreachable.",
+    503: "UNAVAILABLE: the database is unreachable; for a domain check, the DNS could not be "
+    "asked (nothing changed).",
 }
 
 

@@ -770,3 +770,24 @@ class WebhookDeliveryListQuerySerializer(PageQuerySerializer):
         if value not in ("pending", "succeeded", "failed"):
             raise serializers.ValidationError("Must be pending, succeeded or failed.")
         return value
+
+
+class DomainInputSerializer(StrictSerializer):
+    """POST /api/v1/domains."""
+
+    name = serializers.CharField(max_length=300, help_text="example.com (IDNs welcome).")
+    ed25519 = serializers.BooleanField(
+        default=False, help_text="Also sign with an Ed25519 key (RFC 8463), besides RSA."
+    )
+
+
+class DomainRotateInputSerializer(StrictSerializer):
+    """POST /api/v1/domains/{id}/rotate."""
+
+    ed25519 = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Add (true) or drop (false) the Ed25519 key from the new keys on; "
+        "left out: as before.",
+    )

@@ -4,6 +4,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 
 from api.errors import api_not_found
 from api.views import (
+    DomainViewSet,
     HealthView,
     MailViewSet,
     SuppressionViewSet,
@@ -98,6 +99,22 @@ urlpatterns = [
         "v1/webhooks/<str:id>/deliveries/<str:delivery_id>/retry",
         WebhookViewSet.as_view({"post": "retry"}),
         name="webhook-delivery-retry",
+    ),
+    path("v1/domains", DomainViewSet.as_view({"get": "list", "post": "create"}), name="domains"),
+    path(
+        "v1/domains/<str:id>",
+        DomainViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="domain",
+    ),
+    path(
+        "v1/domains/<str:id>/verify",
+        DomainViewSet.as_view({"post": "verify"}),
+        name="domain-verify",
+    ),
+    path(
+        "v1/domains/<str:id>/rotate",
+        DomainViewSet.as_view({"post": "rotate"}),
+        name="domain-rotate",
     ),
     path("v1/health", HealthView.as_view(), name="health"),
     # DRF's own negotiation, not the API's JSON-only one: the schema comes as YAML or JSON

@@ -5,6 +5,7 @@ import math
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
@@ -23,7 +24,7 @@ from api import idempotency, selectors, services, tracking, webhooks
 from api import unsubscribe as unsubscribe_links
 from api.authentication import api_key_of
 from api.envelope import success
-from api.errors import RecipientSuppressedError, ServiceUnavailableError, error_of
+from api.errors import ApiError, RecipientSuppressedError, ServiceUnavailableError, error_of
 from api.models import (
     Message,
     Permission,
@@ -34,6 +35,9 @@ from api.models import (
 )
 from api.responses import (
     BatchResultSerializer,
+    DomainDetailSerializer,
+    DomainListSerializer,
+    DomainSerializer,
     HealthSerializer,
     MessageEventSerializer,
     MessageScheduleSerializer,
@@ -65,6 +69,8 @@ from api.schema import (
 )
 from api.serializers import (
     BatchInputSerializer,
+    DomainInputSerializer,
+    DomainRotateInputSerializer,
     MessageInputSerializer,
     PageQuerySerializer,
     RescheduleInputSerializer,
@@ -79,6 +85,9 @@ from api.serializers import (
     WebhookInputSerializer,
 )
 from api.services import BatchItemResult
+from providers import domains
+from providers.dns import DnsUnavailableError
+from providers.models import SenderDomain
 
 
 def _batch_item(result: BatchItemResult) -> dict[str, Any]:
@@ -86,7 +95,11 @@ def _batch_item(result: BatchItemResult) -> dict[str, Any]:
         return {
             "to": result.to,
             "status": "failed",
-            "error": error_of(ValidationError(result.errors)),
+            "error": error_of(
+                result.errors
+                if isinstance(result.errors, ApiError)
+                else ValidationError(result.errors)
+            ),
         }
     if not result.queued:  # recorded, but a recipient is suppressed
         error = RecipientSuppressedError(
@@ -711,6 +724,139 @@ class WebhookViewSet(viewsets.ViewSet):
             raise NotFound("No delivery with this id for this endpoint.") from err
         delivery = services.webhook_delivery_retry(delivery=delivery)
         return success({"delivery": WebhookDeliverySerializer(delivery).data}, status=202)
+
+
+DOMAINS_PAGE_SIZE = 100
+DOMAIN_ID = OpenApiParameter(
+    "id", str, OpenApiParameter.PATH, description="The domain's id, or its name."
+)
+
+
+@extend_schema(tags=["Domains"], parameters=THROTTLED)
+class DomainViewSet(viewsets.ViewSet):
+    """The account's sender domains: the DNS records each must publish, their checks, and
+    DKIM key rotation."""
+
+    required_permission = Permission.DOMAINS
+
+    def _domain(self, request: Request, id: str) -> SenderDomain:
+        try:
+            return domains.domain_get(api_key_of(request).account, id)
+        except SenderDomain.DoesNotExist as err:
+            raise NotFound("No sender domain with this id or name.") from err
+
+    @staticmethod
+    def _answer(domain: SenderDomain, status: int = 200) -> Response:
+        return success({"domain": DomainSerializer(domain).data}, status=status)
+
+    @extend_schema(
+        summary="List sender domains, newest first",
+        parameters=[_page_parameter(DOMAINS_PAGE_SIZE)],
+        responses={
+            200: envelope("DomainListResponse", DomainListSerializer()),
+            **error_responses(400, 401, 403, 429),
+        },
+    )
+    def list(self, request: Request) -> Response:
+        query = PageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        found = domains.domain_list(api_key_of(request).account)
+        paginator, page = _page(query, found, DOMAINS_PAGE_SIZE)
+        return success(
+            {
+                "total": paginator.count,
+                "page": page.number,
+                "pages": paginator.num_pages,
+                "domains": DomainSerializer(page.object_list, many=True).data,
+            }
+        )
+
+    @extend_schema(
+        summary="Add a sender domain (and make its DKIM keys)",
+        request=DomainInputSerializer,
+        responses={
+            201: envelope("DomainCreatedResponse", DomainDetailSerializer()),
+            **error_responses(400, 401, 403, 413, 415, 429),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        serializer = DomainInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            domain = domains.domain_create(
+                account=api_key_of(request).account, **serializer.validated_data
+            )
+        except DjangoValidationError as err:
+            raise ValidationError(err.message_dict) from err
+        return self._answer(domains.domain_get(domain.account, domain.pk), status=201)
+
+    @extend_schema(
+        summary="A sender domain and the DNS records it must publish",
+        parameters=[DOMAIN_ID],
+        responses={
+            200: envelope("DomainResponse", DomainDetailSerializer()),
+            **error_responses(401, 403, 404, 429),
+        },
+    )
+    def retrieve(self, request: Request, id: str) -> Response:
+        return self._answer(self._domain(request, id))
+
+    @extend_schema(
+        summary="Delete a sender domain and its keys",
+        parameters=[DOMAIN_ID],
+        responses={
+            200: envelope(
+                "DomainDeletedResponse",
+                inline_serializer(
+                    "DomainDeleted",
+                    {"id": serializers.IntegerField(), "name": serializers.CharField()},
+                ),
+            ),
+            **error_responses(401, 403, 404, 429),
+        },
+    )
+    def destroy(self, request: Request, id: str) -> Response:
+        domain = self._domain(request, id)
+        deleted = {"id": domain.pk, "name": domain.name}
+        domains.domain_delete(domain)
+        return success(deleted)
+
+    @extend_schema(
+        summary="Check a sender domain's DNS records now",
+        request=None,
+        parameters=[DOMAIN_ID],
+        responses={
+            200: envelope("DomainVerifiedResponse", DomainDetailSerializer()),
+            **error_responses(401, 403, 404, 429, 503),
+        },
+    )
+    def verify(self, request: Request, id: str) -> Response:
+        domain = self._domain(request, id)
+        try:
+            return self._answer(domains.domain_verify(domain))
+        except DnsUnavailableError as err:
+            raise ServiceUnavailableError(
+                f"The DNS could not be asked ({err}); nothing changed. Try again shortly."
+            ) from err
+
+    @extend_schema(
+        summary="Start a DKIM key rotation: new keys under a new selector",
+        request=DomainRotateInputSerializer,
+        parameters=[DOMAIN_ID],
+        responses={
+            200: envelope("DomainRotatedResponse", DomainDetailSerializer()),
+            **error_responses(400, 401, 403, 404, 413, 415, 429),
+        },
+    )
+    def rotate(self, request: Request, id: str) -> Response:
+        domain = self._domain(request, id)
+        serializer = DomainRotateInputSerializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        try:
+            domain = domains.domain_rotate(domain, ed25519=serializer.validated_data["ed25519"])
+        except DjangoValidationError as err:
+            raise ValidationError({"non_field_errors": err.messages}) from err
+        return self._answer(domain)
 
 
 @extend_schema(tags=["Operations"])

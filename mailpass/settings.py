@@ -290,6 +290,7 @@ CRONJOBS = [
     ("* * * * *", "django.core.management.call_command", ["process_mail_queue", "--quiet"]),
     ("* * * * *", "django.core.management.call_command", ["process_webhooks", "--quiet"]),
     ("17 3 * * *", "django.core.management.call_command", ["purge", "--quiet"]),
+    ("7 * * * *", "django.core.management.call_command", ["check_domains", "--quiet"]),
 ]
 # The crontab program that `crontab add/show/remove` run (looked up on PATH).
 CRONTAB_EXECUTABLE = env_str("CRONTAB_EXECUTABLE", "crontab")
@@ -355,6 +356,16 @@ for _key in [MAILPASS_API_KEY_HMAC_KEY, *MAILPASS_API_KEY_HMAC_KEY_FALLBACKS]:
         )
 # SMTP hosts resolving to loopback/private addresses are refused unless this is on.
 MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS = env_bool("MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS", False)
+# Sender domains (providers.domains). The DNS servers asked when domains are checked,
+# "host:port" (IPv6 "[::1]:53"), comma-separated; empty: the system's (/etc/resolv.conf).
+MAILPASS_DNS_RESOLVERS = env_list("MAILPASS_DNS_RESOLVERS")
+# The SPF mechanism that covers this instance's relay, asked of every sender domain
+# (e.g. "include:amazonses.com"); empty: no SPF record is asked for.
+MAILPASS_SPF_INCLUDE = env_str("MAILPASS_SPF_INCLUDE")
+# Where DMARC aggregate reports should go, put in the DMARC record suggested to senders.
+MAILPASS_DMARC_RUA = env_str("MAILPASS_DMARC_RUA")
+# Every account may send only from its verified domains (else: the account's own setting).
+MAILPASS_REQUIRE_VERIFIED_DOMAIN = env_bool("MAILPASS_REQUIRE_VERIFIED_DOMAIN", False)
 # Strangers may create accounts (each confirming its email address first). Off unless
 # asked: new users then come from an account owner's invitation, `createsuperuser` or the
 # admin. Sign-up also needs the relay (EMAIL_HOST) to send the confirmation links.

@@ -391,6 +391,7 @@ class Needs:
     size: int = 0  # about how many bytes it takes as sent, attachments encoded
     inline_files: bool = False  # attachments with a Content-ID (cid: images)
     non_ascii_headers: bool = False  # caller's headers with characters beyond ASCII
+    unverified_from: bool = False  # its From domain is not a verified sender domain
 
 
 def cannot_take(provider: Provider, needs: Needs) -> str | None:
@@ -409,6 +410,8 @@ def cannot_take(provider: Provider, needs: Needs) -> str | None:
         return f"{kind} cannot send inline attachments (a content_id): attach them normally."
     if needs.non_ascii_headers and not spec.non_ascii_headers:
         return f"{kind} cannot send headers with characters beyond ASCII."
+    if needs.unverified_from and spec.verified_domains_only:
+        return f"{kind} carries mail only from verified sender domains."
     return None
 
 

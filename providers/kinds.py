@@ -97,6 +97,8 @@ class KindSpec:
     # What else its API can carry (anymail refuses the rest before sending).
     inline_files: bool = True
     non_ascii_headers: bool = True
+    # Takes mail only from the account's verified sender domains (the operator's relay).
+    verified_domains_only: bool = False
 
 
 MAILGUN_REGIONS = ("us", "eu")
@@ -183,6 +185,7 @@ KINDS: dict[str, KindSpec] = {
         check="providers.checks.smtp",
         rules=_relay_rules,
         in_flight=SMTP_IN_FLIGHT,
+        verified_domains_only=True,
     ),
     Provider.Kind.AMAZON_SES: KindSpec(
         description=_("Amazon SES over its API, with an access key pair and a region."),

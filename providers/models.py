@@ -170,3 +170,87 @@ class ProviderUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider_id} @ {self.window_start:%Y-%m-%d %H:00}: {self.count}"
+
+
+class SenderDomain(models.Model):
+    """A domain an account sends as, proven by the DNS records it publishes
+    (providers.domains): its DKIM keys' records, the operator's SPF mechanism, DMARC."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # never verified yet
+        VERIFIED = "verified"  # every required record checked out at the last check
+        FAILED = "failed"  # a required record was missing or wrong at the last check
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=253)  # lower case, IDNs in punycode
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    ed25519 = models.BooleanField(default=False)  # also sign with an Ed25519 key (RFC 8463)
+    created_at = models.DateTimeField(auto_now_add=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    verified_at = models.DateTimeField(null=True, blank=True)  # the last check that passed
+    failures = models.PositiveIntegerField(default=0)  # failed checks in a row
+    # What the last check found of the SPF and DMARC records:
+    # {"spf": {"status", "found", "detail"}, "dmarc": {…}}.
+    checks = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="one_domain_per_account"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "verified", "failed"]),
+                name="sender_domain_status_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+
+class DkimKey(models.Model):
+    """One DKIM key pair of a sender domain, published at <selector>._domainkey.<domain>."""
+
+    class Algorithm(models.TextChoices):
+        RSA = "rsa-sha256"
+        ED25519 = "ed25519-sha256"
+
+    class State(models.TextChoices):
+        PENDING = "pending"  # made by a rotation: waits for its record to be found
+        ACTIVE = "active"  # signs the domain's mail
+        RETIRED = "retired"  # replaced by a rotation: signs nothing
+
+    domain = models.ForeignKey(SenderDomain, on_delete=models.CASCADE, related_name="keys")
+    selector = models.CharField(max_length=63)
+    algorithm = models.CharField(max_length=16, choices=Algorithm.choices)
+    state = models.CharField(max_length=16, choices=State.choices)
+    public_key = models.TextField()  # the p= value: base64 of the DER (RSA) or raw (Ed25519) key
+    # The private key (PKCS#8 PEM), encrypted like provider credentials. Never shown.
+    private_key_encrypted = models.TextField(editable=False)
+    # What the last check found at the selector: {"status", "found", "detail"}.
+    dns_check = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "selector"], name="one_key_per_selector"),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["pending", "active", "retired"]),
+                name="dkim_key_state_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.selector}._domainkey ({self.algorithm}, {self.state})"
+
+    @property
+    def private_key_pem(self) -> bytes:
+        """The decrypted private key. Never log or render it."""
+        return crypto.decrypt_json(self.private_key_encrypted)["pem"].encode()
+
+    @private_key_pem.setter
+    def private_key_pem(self, value: bytes) -> None:
+        self.private_key_encrypted = crypto.encrypt_json({"pem": value.decode()})

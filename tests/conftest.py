@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from providers import pool
 from tests import factories, processes
+from tests.dns_server import DnsServer
 from tests.smtp_sink import CountingSink, SmtpSink
 
 # The live server's listen backlog is 10: the concurrency tests open 50 connections at once,
@@ -58,6 +59,9 @@ def _mailpass_settings(settings, tmp_path):
         },
     }
     settings.MAILPASS_MESSAGE_ID_DOMAIN = "mailpass.test"
+    # Nothing listens there: a domain check without the dns_server fixture fails at once
+    # (DnsUnavailableError) instead of asking the system's resolver, off loopback.
+    settings.MAILPASS_DNS_RESOLVERS = ["127.0.0.1:9"]
     # Real password hashing costs ~0.3 s a user; tests need users, not slow hashes.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()  # throttle counters
@@ -65,6 +69,15 @@ def _mailpass_settings(settings, tmp_path):
     # calls directly would answer in it.
     translation.activate(settings.LANGUAGE_CODE)
     return settings
+
+
+@pytest.fixture
+def dns_server(settings) -> Iterator[DnsServer]:
+    """A loopback DNS server that the domain checks ask (tests/dns_server.py)."""
+    server = DnsServer()
+    settings.MAILPASS_DNS_RESOLVERS = [server.address]
+    yield server
+    server.close()
 
 
 @pytest.fixture

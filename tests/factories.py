@@ -2,8 +2,9 @@
 
 import struct
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 
@@ -13,17 +14,32 @@ from api.attachments import Upload, attachments_for, files_store
 from api.emails import new_message_id
 from api.models import ApiKey, Message, MessageAttachment
 from api.services import api_key_create
-from providers.models import Provider
+from providers import domains
+from providers.models import Provider, SenderDomain
 from providers.services import provider_create
 from tests.providers.esp_servers import esp_values
+
+if TYPE_CHECKING:
+    from tests.dns_server import DnsServer
 
 
 def make_user(username: str) -> AbstractBaseUser:
     return get_user_model().objects.create_user(username=username, password="pw-" + username)
 
 
-def make_account(owner: AbstractBaseUser, *, members: tuple[AbstractBaseUser, ...] = ()) -> Account:
+def make_account(
+    owner: AbstractBaseUser,
+    *,
+    members: tuple[AbstractBaseUser, ...] = (),
+    verified_domains_only: bool = False,
+) -> Account:
+    """An account as account_create() makes it, except that it may send from any domain
+    unless asked (most tests are not about sender domains; tests/providers/test_domains.py
+    and the sign-up tests are)."""
     account = account_create(owner=owner)
+    if account.verified_domains_only != verified_domains_only:
+        account.verified_domains_only = verified_domains_only
+        account.save(update_fields=["verified_domains_only"])
     for member in members:
         account_member_add(account=account, user=member)
     return account
@@ -131,3 +147,15 @@ def make_png(width: int, height: int, rgb: tuple[int, int, int] = (200, 30, 60))
         + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
     )
+
+
+def make_verified_domain(account: Account, name: str, dns_server: "DnsServer") -> SenderDomain:
+    """A sender domain of `account` whose records `dns_server` publishes, checked: verified."""
+    domain = domains.domain_create(account=account, name=name)
+    dns_server.publish_all(domains.records_of(domain))
+    if settings.MAILPASS_SPF_INCLUDE:
+        include = settings.MAILPASS_SPF_INCLUDE.partition(":")[2]
+        dns_server.publish(include, "v=spf1 ip4:192.0.2.0/24 -all")
+    domain = domains.domain_verify(domain)
+    assert domain.status == SenderDomain.Status.VERIFIED, domains.records_of(domain)
+    return domain

@@ -19,6 +19,7 @@ from api import outbox, queue
 from api.attachments import Upload, attachments_for, files_store, prefetch_attachments
 from api.emails import email_for_sending, new_message_id, provider_needs
 from api.errors import (
+    DomainNotVerifiedError,
     NoProviderError,
     RecipientSuppressedError,
     SendFailedError,
@@ -37,7 +38,7 @@ from api.services.scheduling import check_scheduled_at, scheduled_event
 from api.services.suppressions import suppression_text
 from api.services.templates import TemplateCache, template_render
 from api.services.testmode import play_out
-from providers import courtesy, deadline, delivery, limits, pool
+from providers import courtesy, deadline, delivery, domains, limits, pool
 from providers.delivery import Outcome
 from providers.models import Provider
 from providers.selectors import provider_chain, provider_get_default
@@ -65,6 +66,7 @@ def _new_message(
     provider: Provider | None,
     data: dict[str, Any],
     templates: TemplateCache,
+    rule: domains.SendingRule,
 ) -> NewMessage:
     """An unsaved Message from validated input, the provider's sender filling the gaps,
     its subject and bodies rendered from its template if it names one. A test key's
@@ -72,7 +74,8 @@ def _new_message(
 
     Raises ValidationError when neither the request nor the provider names a sender, when
     the template is unknown or does not render, when scheduled_at is out of bounds, and
-    when the provider cannot take the message (too large, inline files it cannot send…).
+    when the provider cannot take the message (too large, inline files it cannot send…);
+    DomainNotVerifiedError when the sending rule refuses its From domain.
     """
     from_email = data.get("from_email") or (provider.from_email if provider else "")
     if not from_email:
@@ -81,6 +84,8 @@ def _new_message(
             if provider
             else {"from_email": ["Required: the account has no provider to take it from."]}
         )
+    if refused := rule.refused_domain(from_email):
+        raise DomainNotVerifiedError(refused)
     if "scheduled_at" in data:
         check_scheduled_at(data["scheduled_at"])
     version = None
@@ -261,6 +266,7 @@ def _send_through(
         provider=provider,
         data=data,
         templates=TemplateCache(account),
+        rule=domains.sending_rule(account, chain),
     )
     message = new.message
     if suppressed := suppressed_recipients(messages=[message]):
@@ -397,7 +403,8 @@ class InvalidItem:
 class BatchItemResult:
     to: Any
     message: Message | None = None  # recorded: queued, or suppressed
-    errors: Any = None  # not recorded: invalid input (a ValidationError's detail)
+    # Not recorded: invalid input (a ValidationError's detail) or a refused From domain.
+    errors: Any = None
     suppressed: tuple[str, ...] = ()  # the recipients that kept a recorded message back
 
     @property
@@ -422,6 +429,8 @@ def batch_enqueue(
     now = timezone.now()
     turns = iter(queue.next_turns(account_id=account.pk, count=len(items)))
     templates = TemplateCache(account)
+    chain = provider_chain(provider=provider) if provider is not None and not test else []
+    rule = domains.sending_rule(account, chain)
     results: list[BatchItemResult] = []
     new_by_message: dict[int, NewMessage] = {}
     for position, item in enumerate(items):
@@ -430,10 +439,18 @@ def batch_enqueue(
             continue
         try:
             new = _new_message(
-                account=account, api_key=api_key, provider=provider, data=item, templates=templates
+                account=account,
+                api_key=api_key,
+                provider=provider,
+                data=item,
+                templates=templates,
+                rule=rule,
             )
         except ValidationError as err:
             results.append(BatchItemResult(to=item.get("to"), errors=err.detail))
+            continue
+        except DomainNotVerifiedError as err:
+            results.append(BatchItemResult(to=item.get("to"), errors=err))
             continue
         message = new.message
         new_by_message[id(message)] = new

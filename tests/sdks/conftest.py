@@ -13,6 +13,9 @@ that `sdk_env` returns:
     MAILPASS_TEST_KEY_NO_PROVIDER       an account with no provider    → NO_SMTP_PROVIDER
     MAILPASS_TEST_KEY_FAILING           its provider refuses the connection → SEND_FAILED
     MAILPASS_TEST_KEY_QUOTA             a daily quota of 1 recipient    → SEND_LIMIT_EXCEEDED
+    MAILPASS_TEST_KEY_DOMAINS           the first account, `mail` and `domains` (sender domains)
+    MAILPASS_TEST_KEY_STRICT            an account sending only from verified domains, with
+                                        `verified.example` verified (the tests' DNS server)
     MAILPASS_FAKE_URL                   tests/sdks/retry_fake.py (see its docstring)
 """
 
@@ -72,7 +75,7 @@ def retry_fake() -> Iterator[str]:
 
 
 @pytest.fixture
-def sdk_env(live_server, account, sink, retry_fake, settings) -> dict[str, str]:
+def sdk_env(live_server, account, sink, retry_fake, settings, dns_server) -> dict[str, str]:
     # The suites' PAYLOAD_TOO_LARGE test sends 11 MiB of text: over the 10 MiB this limit
     # was before attachments raised its default (to ~37 MiB, for 20 MiB in base64). Kept
     # at 10 MiB here so no suite has to push 40 MB through its client for that one error.
@@ -99,6 +102,13 @@ def sdk_env(live_server, account, sink, retry_fake, settings) -> dict[str, str]:
     quota_account.save(update_fields=["daily_recipient_limit"])
     factories.make_provider(quota_account, port=sink.port)
     _, quota = factories.make_api_key(quota_account)
+    _, domains_key = factories.make_api_key(account, permissions=["mail", "domains"])
+    strict_account = factories.make_account(
+        get_user_model().objects.create_user(username="sdk-strict"), verified_domains_only=True
+    )
+    factories.make_provider(strict_account, port=sink.port)
+    _, strict = factories.make_api_key(strict_account, permissions=["mail", "domains"])
+    factories.make_verified_domain(strict_account, "verified.example", dns_server)
 
     return {
         **os.environ,
@@ -112,6 +122,8 @@ def sdk_env(live_server, account, sink, retry_fake, settings) -> dict[str, str]:
         "MAILPASS_TEST_KEY_FAILING": failing,
         "MAILPASS_TEST_KEY_QUOTA": quota,
         "MAILPASS_FAKE_URL": retry_fake,
+        "MAILPASS_TEST_KEY_DOMAINS": domains_key,
+        "MAILPASS_TEST_KEY_STRICT": strict,
     }
 
 
