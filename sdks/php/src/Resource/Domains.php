@@ -144,10 +144,9 @@ class Domains
 
     /**
      * Delete a domain and its keys: its mail is no longer signed, and refused where only
-     * verified domains may send. The API answers 204 without a body, which this returns as
-     * `['success' => true, 'data' => null]`.
+     * verified domains may send. Answers the deleted domain's id and name.
      *
-     * @return array{success: true, data: null}
+     * @return array{success: true, data: array{id: int, name: string}}
      *
      * @throws ApiException NotFoundException
      * @throws NetworkException
