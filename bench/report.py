@@ -67,6 +67,7 @@ class Results:
             "drain1:ratio",
             "drain2:ratio",
             "drain1_hooks:vs_drain1",
+            "drain1_signed:vs_drain1",
             "webhooks",
             "webhooks_far:of_bound",
             "drain_delay:vs_conn",
@@ -287,6 +288,41 @@ def drain_hooks_rows(t: Table, n_drain: int) -> None:
             f"PostgreSQL {t.median('drain1_hooks_cpu_pg_added'):+.2f}",
             "ms",
         )
+
+
+def dkim_rows(t: Table, n_drain: int) -> None:
+    """drain1 again with every message DKIM-signed, and what one signature costs."""
+    for key, keys in (("drain1_signed", "RSA 2048"), ("drain1_signed2", "RSA 2048 + Ed25519")):
+        r = t.median(f"{key}:ratio")
+        kept = t.median(f"{key}:vs_drain1")
+        t.rate(
+            f"drain, every message DKIM-signed ({keys}): 1 worker, {n_drain:,} msgs",
+            key,
+            ">= 0.5x limit",
+            None if r is None else r >= 0.5,
+            f"{r / 0.5:.2f}x target; {kept:.2f}x drain1 ({t.spread(f'{key}:vs_drain1', '.2f')})"
+            if r and kept
+            else "",
+        )
+        t.cpu(key)
+    for key, label in (
+        ("sign_rsa", "DKIM signature of the bench message, in-process, one core: RSA 2048"),
+        ("sign_both", "the same with RSA 2048 and Ed25519 (two signatures)"),
+        ("sign_dkimpy", "dkimpy's own sign(), RSA 2048 (pure-Python RSA: not used)"),
+    ):
+        if t.values.get(key):
+            t.row(
+                ("  - " if key != "sign_rsa" else "") + label,
+                num(t.median(key), ",.0f"),
+                t.spread(key, ",.0f"),
+                "us",
+                "",
+                "",
+                f"{t.median(key) / t.median('sign_rsa'):.1f}x ours"
+                if key == "sign_dkimpy" and t.median("sign_rsa")
+                else "",
+                "",
+            )
 
 
 def webhook_rows(t: Table, notes: dict[str, str], n_hooks: int, n_far: int, far_ms: float) -> None:
@@ -572,6 +608,8 @@ def table_text(
         drain_rows(t, args.drain_messages)
     if "webhooks" not in skip:
         drain_hooks_rows(t, args.drain_messages)
+    if "dkim" not in skip:
+        dkim_rows(t, args.drain_messages)
     if "drain" not in skip:
         drain2_rows(t, args.drain_messages)
     if "webhooks" not in skip:

@@ -47,6 +47,12 @@ What is measured, per rep:
               answering every POST --far-api-ms late; by the command's own timing (start-up
               left out), next to the bound threads / --far-api-ms and the ratio to the
               loopback row (by the same timing)
+  dkim        drain1 again with every message DKIM-signed (the bench sender's domain a
+              verified sender domain: RSA 2048; then RSA and Ed25519), msg/s and its ratio
+              to drain1 of the same rep; verified as drain1, and every message reached the
+              sink signed. And --signatures signatures of the bench message in the bench's
+              own process (µs each, one core): providers.dkim with RSA, with both keys,
+              and dkimpy's own sign() with the same RSA key (1/20 as many)
   delay       the same 1-worker drain against a sink answering DATA after --delay-ms,
               next to one smtplib connection to that sink
   far-smtp    the SMTP relay at a distance: a 1-worker drain of --far-messages (project
@@ -101,6 +107,7 @@ FULL = {
     "ingest_requests": 60,
     "ingest_clients": 4,
     "renders": 5000,
+    "signatures": 2000,
     "gunicorn_workers": 2,
     "latency_requests": 150,
     "far_smtp_ms": 20.0,
@@ -129,6 +136,7 @@ QUICK = {
     "status_lookups": 100,
     "memory_messages": 20_000,
     "sink_messages": 5_000,
+    "signatures": 500,
     "webhook_deliveries": 1000,
     "webhook_far_deliveries": 160,
 }
@@ -150,7 +158,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated: django,drain,webhooks,delay,far-smtp,far-api,ingest,latency,"
+        help="comma-separated: django,drain,webhooks,dkim,delay,far-smtp,far-api,ingest,latency,"
         "far-send,status,memory,startup,sink",
     )
     parser.add_argument(
@@ -213,6 +221,18 @@ def run_rep(env: Environment, results: Results, args: argparse.Namespace) -> Non
                 results.record(
                     f"drain1_hooks_{part}_added", added - results.values[f"drain1_{part}"][-1]
                 )
+    if "dkim" not in skip:
+        # Next to drain1 too, for the same reason.
+        for key, ed25519 in (("drain1_signed", False), ("drain1_signed2", True)):
+            limit.rate(
+                key,
+                kept(key, lambda e=ed25519: measure.drain_signed(env, results, n, ed25519=e)),
+            )
+            if "drain1" in rates and key in rates:
+                results.record(f"{key}:vs_drain1", rates[key] / rates["drain1"])
+        measure.attempt(
+            results, "signing", lambda: measure.signing_costs(env, results, args.signatures)
+        )
     if "drain" not in skip:
         limit.rate("drain2", lambda: measure.drain(env, results, 2, env.sink, n, key="drain2"))
     if "webhooks" not in skip:

@@ -64,6 +64,7 @@ class Stats:
         self.accepted = 0
         self.connections = 0
         self.no_id = 0
+        self.signed = 0  # messages with a DKIM-Signature header
         self.ids: dict[bytes, int] = {}
         self.duplicates = 0  # ids seen more than once (each counted once)
         self.peak_sessions = self.open_sessions
@@ -72,8 +73,9 @@ class Stats:
         self.open_sessions += 1
         self.peak_sessions = max(self.peak_sessions, self.open_sessions)
 
-    def count(self, message_id: bytes | None) -> None:
+    def count(self, message_id: bytes | None, signed: bool = False) -> None:
         self.accepted += 1
+        self.signed += signed
         if message_id is None:
             self.no_id += 1
             return
@@ -86,6 +88,7 @@ class Stats:
         return (
             f"250 accepted={self.accepted} connections={self.connections} "
             f"unique_ids={len(self.ids)} duplicate_ids={self.duplicates} no_id={self.no_id} "
+            f"signed={self.signed} "
             f"delay_ms={self.delay * 1000:g} rtt_ms={self.rtt * 1000:g} "
             f"open_sessions={self.open_sessions} peak_sessions={self.peak_sessions}\r\n"
         ).encode()
@@ -260,7 +263,8 @@ class SinkProtocol(asyncio.Protocol):
         if head_end < 0:
             head_end = end
         match = _MESSAGE_ID.search(buf, start, head_end)
-        STATS.count(bytes(match.group(1)) if match else None)
+        signed = buf.startswith(b"DKIM-Signature:", start)
+        STATS.count(bytes(match.group(1)) if match else None, signed)
         self.have_mail = False
         self.rcpts = 0
         self.reply_delayed(b"250 2.0.0 OK queued\r\n")

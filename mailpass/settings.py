@@ -279,13 +279,16 @@ SPECTACULAR_SETTINGS = {
     # What MailPass posts to customers' endpoints (OpenAPI 3.1's webhooks section).
     "OAS_VERSION": "3.1.0",
     "WEBHOOKS": ["api.schema.MESSAGE_EVENT_WEBHOOK"],
+    # A sender domain's status and its records' share one set of values.
+    "ENUM_NAME_OVERRIDES": {"DomainStatusEnum": ["pending", "verified", "failed"]},
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Cron drains the queue every minute: `MAILPASS_ENV_FILE=… manage.py crontab add` installs
 # the lines (api/cron.py). --quiet: an idle minute prints nothing. Once a day, at 03:17,
-# purge deletes messages past MAILPASS_MESSAGE_RETENTION_DAYS and unused attachments.
+# purge deletes messages past MAILPASS_MESSAGE_RETENTION_DAYS and unused attachments; every
+# hour check_domains checks the sender domains that are due.
 CRONJOBS = [
     ("* * * * *", "django.core.management.call_command", ["process_mail_queue", "--quiet"]),
     ("* * * * *", "django.core.management.call_command", ["process_webhooks", "--quiet"]),

@@ -37,14 +37,27 @@ class DnsServer:
         self.servfail: set[str] = set()
         self.silent: set[str] = set()
         self.questions: list[tuple[str, str]] = []
-        self._udp = socketserver.ThreadingUDPServer(("127.0.0.1", 0), self._udp_handler())
+        self._udp, self._tcp = self._bind()
         port = self._udp.server_address[1]
-        self._tcp = socketserver.ThreadingTCPServer(("127.0.0.1", port), self._tcp_handler())
         self.port = port
         self.address = f"127.0.0.1:{port}"
         for server in (self._udp, self._tcp):
             server.daemon_threads = True
             threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def _bind(self) -> tuple[socketserver.UDPServer, socketserver.TCPServer]:
+        """A UDP and a TCP server on one free port (a port free for UDP may not be for TCP)."""
+        for _ in range(50):
+            udp = socketserver.ThreadingUDPServer(("127.0.0.1", 0), self._udp_handler())
+            try:
+                tcp = socketserver.ThreadingTCPServer(
+                    ("127.0.0.1", udp.server_address[1]), self._tcp_handler()
+                )
+            except OSError:
+                udp.server_close()
+                continue
+            return udp, tcp
+        raise OSError("no port free for both UDP and TCP")
 
     def close(self) -> None:
         for server in (self._udp, self._tcp):

@@ -135,6 +135,8 @@ export interface BatchMessageResult {
   status: string;
   message_id?: string;
   queue_id?: number | string;
+  /** Why a failed message failed: VALIDATION_ERROR, RECIPIENT_SUPPRESSED, DOMAIN_NOT_VERIFIED... */
+  error?: { code: string; message: string; details: Record<string, any> };
   /** UTC, ending in Z; only on a scheduled message. */
   scheduled_at?: string;
   [field: string]: any;
@@ -448,6 +450,113 @@ export interface WebhooksResource {
   test(id: number, options?: RequestOptions): Promise<Envelope<WebhookDeliveryData>>;
 }
 
+/**
+ * A domain's status: 'pending' (never checked yet), 'verified' (every required record was
+ * right at the last check) or 'failed' (a required record was missing or wrong).
+ */
+export type DomainStatus = 'pending' | 'verified' | 'failed';
+
+/** What a check found for one DNS record: 'pending' until it is first checked. */
+export type DomainRecordStatus = 'pending' | 'verified' | 'failed';
+
+/** A TXT record the domain's DNS should hold, and what the last check found there. */
+export interface DomainRecordBase {
+  type: 'TXT';
+  /** The full name to publish it at, e.g. 'mp20261204._domainkey.example.com'. */
+  name: string;
+  /** The text to publish. */
+  value: string;
+  status: DomainRecordStatus;
+  /** The TXT text found in DNS at the last check; null when there was none. */
+  found: string | null;
+  /** Why the check failed, in English; '' otherwise. */
+  detail: string;
+}
+
+/** The public half of a DKIM key (the private key is never shown). */
+export interface DkimRecord extends DomainRecordBase {
+  purpose: 'dkim';
+  /** Dated: 'mp20261204' (RSA), 'mp20261204e' (Ed25519), 'mp20261204b' (a second one that day). */
+  selector: string;
+  algorithm: 'rsa-sha256' | 'ed25519-sha256';
+  /** 'active': signs mail; 'pending': made by a rotation, signs once its record is found. */
+  key_state: 'active' | 'pending';
+}
+
+/** Only when the operator set an SPF include. A domain has one SPF record: add the mechanism to yours. */
+export interface SpfRecord extends DomainRecordBase {
+  purpose: 'spf';
+}
+
+export interface DmarcRecord extends DomainRecordBase {
+  purpose: 'dmarc';
+}
+
+export type DomainRecord = DkimRecord | SpfRecord | DmarcRecord;
+
+/** A sender domain of the account. */
+export interface Domain {
+  id: number;
+  /** Lower case; an IDN as punycode ('xn--bcher-kva.example'). */
+  name: string;
+  status: DomainStatus;
+  /** Signs with an Ed25519 key as well as the RSA one. */
+  ed25519: boolean;
+  /** Mail from this domain is DKIM-signed now: verified, with an active key. */
+  signing: boolean;
+  created_at: string;
+  checked_at: string | null;
+  next_check_at: string | null;
+  verified_at: string | null;
+  records: DomainRecord[];
+  [field: string]: unknown;
+}
+
+export interface DomainCreateParams {
+  /** e.g. 'example.com': stored lower-case, an IDN as punycode. */
+  name: string;
+  /** Also sign with an Ed25519 key (RFC 8463), besides RSA (default false). */
+  ed25519?: boolean;
+}
+
+export interface DomainListParams {
+  page?: number;
+}
+
+export interface DomainListData {
+  total: number;
+  page: number;
+  pages: number;
+  /** Newest first. */
+  domains: Domain[];
+}
+
+/** What domains.delete resolves to: the domain that was deleted, or null after a 204. */
+export type DomainDeletedData = { id: number; name: string } | null;
+
+export interface DomainData {
+  domain: Domain;
+}
+
+/** A domain is named by its id or its name ('example.com'). */
+export type DomainKey = number | string;
+
+export interface DomainsResource {
+  list(params?: DomainListParams | number, options?: RequestOptions): Promise<Envelope<DomainListData>>;
+  /** ValidationError for a name that is not a domain, or one the account already has. */
+  create(params: DomainCreateParams | string, options?: RequestOptions): Promise<Envelope<DomainData>>;
+  get(idOrName: DomainKey, options?: RequestOptions): Promise<Envelope<DomainData>>;
+  /** Deletes the domain and its keys. */
+  delete(idOrName: DomainKey, options?: RequestOptions): Promise<Envelope<DomainDeletedData>>;
+  /** Checks the domain's DNS records now; UnavailableError when the DNS could not be asked. */
+  verify(idOrName: DomainKey, options?: RequestOptions): Promise<Envelope<DomainData>>;
+  /**
+   * New pending DKIM key(s) under a new selector; again while one is pending, the same ones.
+   * ed25519: add (true) or drop (false) the Ed25519 key from now on; default: as it is.
+   */
+  rotate(idOrName: DomainKey, ed25519?: boolean | null, options?: RequestOptions): Promise<Envelope<DomainData>>;
+}
+
 /** The body MailPass posts to an endpoint, as verifyWebhook returns it. */
 export interface WebhookEvent {
   /** 'email.delivered', 'email.bounced', …, or 'webhook.test'. */
@@ -484,6 +593,7 @@ export declare class MailPass {
   readonly suppressions: SuppressionsResource;
   readonly templates: TemplatesResource;
   readonly webhooks: WebhooksResource;
+  readonly domains: DomainsResource;
 }
 export default MailPass;
 
@@ -522,6 +632,8 @@ export declare class MessageNotScheduledError extends MailPassApiError {}
 export declare class TemplateInUseError extends MailPassApiError {}
 /** WEBHOOK_DISABLED: a test event or a retry for a disabled endpoint. */
 export declare class WebhookDisabledError extends MailPassApiError {}
+/** 422 DOMAIN_NOT_VERIFIED: the From address's domain (details.domain) is not a verified sender domain. */
+export declare class DomainNotVerifiedError extends MailPassApiError {}
 /** verifyWebhook: not a genuine, recent MailPass webhook. */
 export declare class WebhookVerificationError extends MailPassError {}
 

@@ -54,6 +54,8 @@ export class UnavailableError extends MailPassApiError {}
 export class MessageNotScheduledError extends MailPassApiError {}
 export class TemplateInUseError extends MailPassApiError {}
 export class WebhookDisabledError extends MailPassApiError {}
+/** 422: the From address's domain (details.domain) is not a verified sender domain of the account. */
+export class DomainNotVerifiedError extends MailPassApiError {}
 
 /** verifyWebhook: the request is not a genuine, recent MailPass webhook (answer it 400). */
 export class WebhookVerificationError extends MailPassError {}
@@ -75,6 +77,7 @@ export const ERRORS_BY_CODE = Object.freeze({
   MESSAGE_NOT_SCHEDULED: MessageNotScheduledError,
   TEMPLATE_IN_USE: TemplateInUseError,
   WEBHOOK_DISABLED: WebhookDisabledError,
+  DOMAIN_NOT_VERIFIED: DomainNotVerifiedError,
 });
 
 /** The event types a webhook endpoint can ask for; the posted `type` is `email.<name>`. */
@@ -251,6 +254,29 @@ export class MailPass {
         }),
       test: async (id, opts = {}) => request('POST', hook(id) + '/test', { signal: opts.signal }),
     });
+    /** /api/v1/domains: the account's sender domains and their DNS records (key permission `domains`) */
+    const domain = (idOrName) => '/api/v1/domains/' + keySegment(idOrName, 'a domain', 'name');
+    this.domains = Object.freeze({
+      list: (params, opts = {}) =>
+        request('GET', '/api/v1/domains', {
+          query: typeof params === 'number' ? { page: params } : params,
+          signal: opts.signal,
+        }),
+      create: (params, opts = {}) =>
+        request('POST', '/api/v1/domains', {
+          body: typeof params === 'string' ? { name: params } : params,
+          signal: opts.signal,
+        }),
+      get: async (idOrName, opts = {}) => request('GET', domain(idOrName), { signal: opts.signal }),
+      delete: async (idOrName, opts = {}) => request('DELETE', domain(idOrName), { signal: opts.signal }),
+      verify: async (idOrName, opts = {}) => request('POST', domain(idOrName) + '/verify', { signal: opts.signal }),
+      // Rotating while a rotation is pending answers the same pending keys: safe to retry.
+      rotate: async (idOrName, ed25519, opts = {}) =>
+        request('POST', domain(idOrName) + '/rotate', {
+          body: ed25519 === undefined || ed25519 === null ? {} : { ed25519 },
+          signal: opts.signal,
+        }),
+    });
   }
 
   get baseUrl() {
@@ -341,10 +367,10 @@ function idempotencyKey(opts) {
 }
 
 // One path segment. '.' and '..' cannot be sent as one: URLs resolve them (even encoded as
-// %2E) against the path, so that templates.delete('..') would go to /api/v1/. No message id
-// or alias is either.
+// %2E) against the path, so that templates.delete('..') would go to /api/v1/. No message id,
+// alias or domain name is either.
 function segment(value) {
-  if (value === '.' || value === '..') throw new TypeError(`"${value}" cannot be a message id, a template id or an alias`);
+  if (value === '.' || value === '..') throw new TypeError(`"${value}" cannot be a message id, a template id, an alias or a domain`);
   return encodeURIComponent(value);
 }
 
@@ -356,11 +382,17 @@ function messageSegment(messageId) {
 }
 
 function templateSegment(idOrAlias) {
-  const valid = typeof idOrAlias === 'string' ? idOrAlias.trim() !== '' : Number.isInteger(idOrAlias);
+  return keySegment(idOrAlias, 'a template', 'alias');
+}
+
+// A thing named by its id (an integer) or by a string of its own (a template's alias, a
+// domain's name), as one path segment.
+function keySegment(key, what, name) {
+  const valid = typeof key === 'string' ? key.trim() !== '' : Number.isInteger(key);
   if (!valid) {
-    throw new TypeError(`a template is named by its id (an integer) or its alias (a string), not ${JSON.stringify(idOrAlias) ?? typeof idOrAlias}`);
+    throw new TypeError(`${what} is named by its id (an integer) or its ${name} (a string), not ${JSON.stringify(key) ?? typeof key}`);
   }
-  return segment(String(idOrAlias));
+  return segment(String(key));
 }
 
 function webhookSegment(id, what) {
@@ -556,6 +588,8 @@ function decode(response, text) {
   const retryAfterHeader = seconds(response.headers.get('Retry-After'));
   if (response.ok) {
     if (json && typeof json === 'object') return json;
+    // 204 No Content (domains.delete): no envelope to return, so the one for "done, no data".
+    if (response.status === 204 && text.trim() === '') return { success: true, data: null };
     throw new MailPassApiError(`MailPass answered ${response.status} with something that is not JSON: ${excerpt(text)}`, {
       code: 'UNEXPECTED_RESPONSE',
       status: response.status,

@@ -21,7 +21,7 @@ import pytest
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaultfilters import filesizeformat
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 from rest_framework.test import APIClient
 
@@ -33,9 +33,11 @@ from api.models import Message, MessageEvent
 from api.outbox import EVENT_NAMES
 from api.services.scheduling import HORIZON
 from api.services.testmode import TEST_DOMAIN
+from api.views import DOMAINS_PAGE_SIZE
 from providers.kinds import KINDS
 from providers.models import Provider
 from tests import factories
+from tests.dns_server import DnsServer
 from tests.webhook_receiver import WebhookReceiver, verify
 
 LANGUAGES = ["en", "de", "ja", "ko", "sw"]
@@ -60,6 +62,9 @@ ENDPOINTS = [
     "POST /api/v1/webhooks/{id}/test",
     "GET /api/v1/webhooks/{id}/deliveries",
     "POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
+    "/api/v1/domains",
+    "POST /api/v1/domains/{id}/verify",
+    "POST /api/v1/domains/{id}/rotate",
     "/api/v1/health",
 ]
 # Raised by DRF's own exceptions and mapped in api.errors; the ApiError family adds the rest.
@@ -251,6 +256,7 @@ def test_every_language_has_the_same_sections_each_in_its_contents_list(client, 
         "scheduling",
         "webhooks",
         "test-mode",
+        "domains",
     } <= set(sections["en"])
 
 
@@ -450,6 +456,98 @@ def test_webhooks_and_test_mode_have_their_facts_in_every_language(
     assert f"<code>bounced+signup@{TEST_DOMAIN}</code>" in test_mode
     assert f'href="{reverse("dashboard:key-list")}"' in test_mode
     assert "<code>test</code>" in section(page, "status")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_sender_domains_have_their_facts_in_every_language(client, owner, account, language):
+    page = get_page(client, owner, language)
+
+    domains = unescape(section(page, "domains"))
+    for code in (
+        "domains",
+        "403 FORBIDDEN",
+        "400 VALIDATION_ERROR",
+        "404 NOT_FOUND",
+        "422 DOMAIN_NOT_VERIFIED",
+        "details.domain",
+        "<selector>._domainkey.<domain>",
+        "rsa-sha256",
+        "ed25519-sha256",
+        '"ed25519": true',
+        "bücher.example",
+        "xn--bcher-kva.example",
+        "include:amazonses.com",
+        "~all",
+        "p=none",
+        "p=quarantine",
+        "p=reject",
+        "pending",
+        "verified",
+        "failed",
+        "found",
+        "detail",
+        "signing",
+        "next_check_at",
+        "key_state",
+        "active",
+        "queue_id",
+        "verify",
+        "rotate",
+    ):
+        assert f"<code>{code}</code>" in domains, code
+    for route in (
+        "GET /api/v1/domains",
+        "POST /api/v1/domains",
+        "GET /api/v1/domains/{id}",
+        "DELETE /api/v1/domains/{id}",
+        "POST /api/v1/domains/{id}/verify",
+        "POST /api/v1/domains/{id}/rotate",
+    ):
+        assert f"<code>{route}</code>" in domains, route
+    for status in ("pending", "verified", "failed"):
+        assert f"<tr><td><code>{status}</code></td>" in domains, status
+    assert "RFC 8463" in domains and "255" in domains
+    assert re.search(r"(?<![\d.])10(?!\d)", domains)  # SPF's lookup limit
+    rotation = domains[domains.index('<h3 id="dkim-rotation">') :]
+    assert len(re.findall(r"<li>", rotation[: rotation.index("</ol>")])) == 6
+    for url in (reverse("dashboard:account-settings"), reverse("dashboard:overview")):
+        assert f'href="{url}"' in domains, url
+    try:
+        domains_page = reverse("dashboard:domain-list")
+    except NoReverseMatch:  # the dashboard's Domains pages are on their way (i18-dash)
+        domains_page = None
+    if domains_page:
+        assert f'href="{domains_page}"' in domains
+    contents = re.search(r'<nav class="card docs-toc".*?</nav>', page, re.S)[0]
+    assert '<a href="#domains">' in contents
+    errors = section(page, "errors")
+    assert "<code>domains</code>" in errors and 'href="#domains"' in errors
+    assert "<code>domains</code>" in section(page, "overview")
+    assert 'href="#domains"' in section(page, "provider")
+    assert 'href="#domains"' in field_row(page, "from_email")
+
+
+def test_the_domain_samples_show_one_and_the_same_domain(client, owner, account):
+    blocks = code_blocks(get_page(client, owner))
+
+    created = curl_body(blocks["curl-domain-create"])
+    shown = json.loads(blocks["domain-response"])["data"]["domain"]
+    refused = json.loads(blocks["domain-not-verified"])["error"]
+
+    assert shown["name"] == created["name"] == refused["details"]["domain"]
+    assert shown["ed25519"] is created["ed25519"]
+    assert refused["code"] == "DOMAIN_NOT_VERIFIED"
+    for name in ("curl-domain-verify", "curl-domain-rotate"):
+        method, path = curl_request(blocks[name])
+        assert method == "POST"
+        assert path == f"/api/v1/domains/{created['name']}/{path.rsplit('/', 1)[1]}", path
+    for record in shown["records"]:
+        line = f"{record['name']}."
+        assert line in blocks["domain-records"], record["name"]
+        assert f'"{record["value"]}"' in blocks["domain-records"], record["value"]
+    [spf] = [record for record in shown["records"] if record["purpose"] == "spf"]
+    mechanism = spf["value"].split()[1]
+    assert blocks["spf-merge"].count(mechanism) == 1  # only the record after the change
 
 
 def test_the_template_samples_show_one_and_the_same_template(client, owner, account):
@@ -798,6 +896,156 @@ def test_the_documented_scheduled_send_is_moved_and_cancelled_as_the_page_says(
     assert events.count("scheduled") == 2 and events.count("cancelled") == 1
 
 
+# The operator's settings the documented domain answer shows (its SPF and DMARC rows).
+DOCUMENTED_SPF_INCLUDE = "include:amazonses.com"
+DOCUMENTED_DMARC_RUA = "dmarc@operator.example"
+
+
+@pytest.fixture
+def documented_operator(settings, dns_server):
+    """The instance of the page's domain example: it asks for the documented SPF mechanism
+    and reports, and the tests' DNS server publishes the mechanism's own record."""
+    settings.MAILPASS_SPF_INCLUDE = DOCUMENTED_SPF_INCLUDE
+    settings.MAILPASS_DMARC_RUA = DOCUMENTED_DMARC_RUA
+    dns_server.publish(DOCUMENTED_SPF_INCLUDE.partition(":")[2], "v=spf1 ip4:192.0.2.0/24 -all")
+    return dns_server
+
+
+def records_by_purpose(domain: dict) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for record in domain["records"]:
+        found.setdefault(record["purpose"], []).append(record)
+    return found
+
+
+def test_the_documented_domain_is_added_checked_and_rotated_as_the_page_says(
+    client, owner, account, documented_operator
+):
+    dns_server: DnsServer = documented_operator
+    blocks = code_blocks(get_page(client, owner))
+    documented = json.loads(blocks["domain-response"])
+    shown = documented["data"]["domain"]
+    admin = client_with(account, "domains")
+
+    created = admin.post("/api/v1/domains", curl_body(blocks["curl-domain-create"]), format="json")
+
+    assert created.status_code == 201, created.json()
+    assert created.json().keys() == documented.keys()
+    assert created.json()["data"].keys() == documented["data"].keys()
+    domain = created.json()["data"]["domain"]
+    assert domain.keys() == shown.keys()
+    for field in ("name", "status", "ed25519", "signing", "checked_at", "verified_at"):
+        assert domain[field] == shown[field], field
+    assert [r["purpose"] for r in domain["records"]] == [r["purpose"] for r in shown["records"]]
+    for record, documented_record in zip(domain["records"], shown["records"], strict=True):
+        assert record.keys() == documented_record.keys(), record["purpose"]
+        for field in ("type", "status", "found", "detail"):
+            assert record[field] == documented_record[field], field
+        if record["purpose"] == "dkim":
+            for field in ("algorithm", "key_state"):
+                assert record[field] == documented_record[field], field
+            assert re.fullmatch(r"mp\d{8}", record["selector"])
+            assert record["name"] == f"{record['selector']}._domainkey.example.com"
+            assert record["value"].startswith(documented_record["value"].removesuffix("…"))
+            assert len(record["value"]) > 400  # "over 400 characters": split in DNS
+        else:
+            assert (record["name"], record["value"]) == (
+                documented_record["name"],
+                documented_record["value"],
+            )
+
+    # Nothing published yet: the check fails, and says why.
+    method, path = curl_request(blocks["curl-domain-verify"])
+    assert method == "POST"
+    failed = admin.post(path).json()["data"]["domain"]
+    assert failed["status"] == "failed" and failed["signing"] is False
+    [dkim] = records_by_purpose(failed)["dkim"]
+    assert dkim["status"] == "failed" and dkim["found"] is None
+    assert dkim["detail"].startswith("No TXT record at ")
+
+    dns_server.publish_all(domain["records"])
+    verified = admin.post(path).json()["data"]["domain"]
+    assert verified["status"] == "verified" and verified["signing"] is True, verified
+    assert {r["status"] for r in verified["records"]} == {"verified"}
+    assert all(r["found"] == r["value"] and r["detail"] == "" for r in verified["records"])
+
+    # The rotation, step by step.
+    method, rotate_path = curl_request(blocks["curl-domain-rotate"])
+    assert method == "POST"
+    rotating = admin.post(rotate_path).json()["data"]["domain"]
+    old, new = records_by_purpose(rotating)["dkim"]
+    assert (old["key_state"], new["key_state"], new["status"]) == ("active", "pending", "pending")
+    assert new["selector"] == old["selector"] + "b"  # a second key on the same day
+    assert admin.post(rotate_path).json()["data"]["domain"] == rotating  # the same pending key
+    still = admin.post(path).json()["data"]["domain"]  # the new record is not published yet
+    assert still["status"] == "verified" and still["signing"] is True
+    dns_server.publish(new["name"], new["value"])
+    rotated = admin.post(path).json()["data"]["domain"]
+    [current] = records_by_purpose(rotated)["dkim"]
+    assert (current["selector"], current["key_state"]) == (new["selector"], "active")
+    assert rotated["status"] == "verified"
+
+    listed = admin.get("/api/v1/domains").json()["data"]
+    assert listed.keys() == {"total", "page", "pages", "domains"}
+    assert admin.get("/api/v1/domains/example.com").json()["data"]["domain"]["id"] == domain["id"]
+    deleted = admin.delete(f"/api/v1/domains/{domain['id']}")
+    assert deleted.status_code == 200
+    assert deleted.json()["data"] == {"id": domain["id"], "name": "example.com"}
+
+
+def test_the_domain_routes_answer_as_the_page_says(client, owner, account, outsider_account):
+    text = unescape(section(get_page(client, owner), "domains"))
+    assert f"newest first, {DOMAINS_PAGE_SIZE} per page" in text
+    admin = client_with(account, "domains")
+    theirs = client_with(outsider_account, "domains")
+    theirs.post("/api/v1/domains", {"name": "theirs.example"}, format="json")
+
+    unicode = admin.post("/api/v1/domains", {"name": "bücher.example"}, format="json")
+    again = admin.post("/api/v1/domains", {"name": "xn--bcher-kva.example"}, format="json")
+    refused = [
+        admin.post("/api/v1/domains", {"name": name}, format="json")
+        for name in (
+            "192.0.2.1",
+            "localhost",
+            "a" * 63 + "." + "b" * 63 + "." + "c" * 63 + "." + "d" * 63 + ".example",
+        )
+    ]
+
+    assert unicode.status_code == 201, unicode.json()
+    assert unicode.json()["data"]["domain"]["name"] == "xn--bcher-kva.example"
+    for answer in (again, *refused):
+        assert answer.status_code == 400, answer.json()
+        assert answer.json()["error"]["code"] == "VALIDATION_ERROR"
+        assert "name" in answer.json()["error"]["details"]
+    assert admin.get("/api/v1/domains/theirs.example").status_code == 404
+    mail_only = client_with(account, "mail").get("/api/v1/domains")
+    assert mail_only.status_code == 403 and mail_only.json()["error"]["code"] == "FORBIDDEN"
+    unavailable = admin.post("/api/v1/domains/xn--bcher-kva.example/verify")  # no DNS server
+    assert unavailable.status_code == 503
+    assert unavailable.json()["error"]["code"] == "UNAVAILABLE"
+    unchanged = admin.get("/api/v1/domains/xn--bcher-kva.example").json()["data"]["domain"]
+    assert unchanged["status"] == "pending" and unchanged["checked_at"] is None
+
+
+def test_the_documented_refusal_is_what_the_api_answers(client, owner, account, api, provider):
+    documented = json.loads(code_blocks(get_page(client, owner))["domain-not-verified"])
+    account.verified_domains_only = True
+    account.save(update_fields=["verified_domains_only"])
+    message = {"to": "user@example.com", "from_email": "shop@example.com", "subject": "Hi"}
+    message["text"] = "Hello"
+
+    sent = api.post("/api/v1/mail/send", message, format="json")
+    batch = api.post("/api/v1/mail/send-batch", {"messages": [message]}, format="json")
+
+    assert sent.status_code == 422
+    assert sent.json() == documented
+    assert batch.status_code == 200, batch.json()
+    assert batch.json()["data"]["messages"] == [
+        {"to": "user@example.com", "status": "failed", "error": documented["error"]}
+    ]
+    assert not Message.objects.filter(account=account).exists()  # nothing stored
+
+
 def deliver_webhooks() -> None:
     webhook_sender.process_due(threads=1)
 
@@ -1063,3 +1311,29 @@ def test_the_fetch_examples_work_as_written(live_examples, sink, tmp_path):
     assert [r.message["Message-ID"] for r in sink.received] == [message_id]
     assert node("fetch-batch").startswith("2 [")
     assert node("fetch-status", message_id=message_id).startswith("sent ")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_domain_curl_examples_work_as_written(
+    live_server, client, owner, account, settings, documented_operator
+):
+    dns_server: DnsServer = documented_operator
+    settings.MAILPASS_PUBLIC_URL = live_server.url
+    _, key = factories.make_api_key(account, permissions=["domains"])
+    blocks = code_blocks(get_page(client, owner))
+
+    def curl(name: str) -> dict:
+        command = blocks[name]
+        assert "YOUR_API_KEY" in command
+        command = command.replace("YOUR_API_KEY", key)
+        return json.loads(run(["bash", "-c", command + " --silent --show-error --max-time 20"]))
+
+    created = curl("curl-domain-create")
+    assert created["success"] is True, created
+    dns_server.publish_all(created["data"]["domain"]["records"])
+    verified = curl("curl-domain-verify")
+    assert verified["data"]["domain"]["status"] == "verified", verified
+    rotated = curl("curl-domain-rotate")
+    states = [r["key_state"] for r in records_by_purpose(rotated["data"]["domain"])["dkim"]]
+    assert states == ["active", "pending"], rotated

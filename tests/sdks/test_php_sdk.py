@@ -1,16 +1,18 @@
 """The PHP SDK (sdks/php): its packaging, its own PHPUnit suite against a live MailPass and
-the retry fake, the product page's PHP snippet run as printed, and its webhook verifier on
-what MailPass's own sender signs."""
+the retry fake, the product page's PHP snippet run as printed, the DKIM signature of what it
+sent from a verified domain, and its webhook verifier on what MailPass's own sender signs."""
 
 import json
 import re
 import shutil
 import subprocess
 
+import dkim
 import pytest
 from django.db import connection
 
 from api.models import Message, WebhookDelivery, WebhookEndpoint
+from providers.models import SenderDomain
 from tests.sdks.conftest import (
     SDKS,
     assert_invoice_mail_arrived,
@@ -36,7 +38,7 @@ pytestmark = [
 ]
 
 
-def test_php_sdk(sdk_env, sink, tmp_path):
+def test_php_sdk(sdk_env, sink, dns_server, tmp_path):
     # 1. Packaging: the Composer manifest is valid, strictly.
     run_suite(["composer", "validate", "--strict", "--no-interaction"], cwd=PHP_SDK, env=sdk_env)
 
@@ -85,6 +87,21 @@ def test_php_sdk(sdk_env, sink, tmp_path):
     assert not [r for r in sink.received if "test.mailpass.invalid" in " ".join(r.rcpt_tos)]
     assert not WebhookEndpoint.objects.exists()
     assert not WebhookDelivery.objects.exists()
+
+    # 6. Sender domains: the strict account's mail from verified.example arrived signed for
+    #    that domain, with a signature that verifies against the tests' DNS; what it tried to
+    #    send from unverified.example (a send, a batch item) was never stored; the domains
+    #    the suite added are gone.
+    [signed] = [r for r in sink.received if r.message["Subject"] == "From a verified domain"]
+    assert "d=verified.example;" in re.sub(r"\s", "", signed.message["DKIM-Signature"])
+
+    def txt(name: bytes, timeout: int = 5) -> bytes:
+        texts = dns_server.records.get((name.decode().rstrip(".").lower(), "TXT"), [])
+        return texts[0].encode() if texts else b""
+
+    assert dkim.verify(signed.data, dnsfunc=txt)
+    assert not Message.objects.filter(from_email="hello@unverified.example").exists()
+    assert not SenderDomain.objects.filter(name__startswith="sdk-").exists()
 
 
 # Verifies one received request with each secret in turn: the event's type, or "refused".

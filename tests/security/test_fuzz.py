@@ -55,6 +55,7 @@ from api.services import (
     webhook_send_test,
     webhook_update,
 )
+from providers import domains
 from tests import factories
 from tests.security import figures
 
@@ -86,6 +87,12 @@ WEBHOOK_ROUTES = (
     "POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
     "DELETE /api/v1/webhooks/{id}",  # last: the others need the endpoint
 )
+DOMAIN_ROUTES = (
+    "GET /api/v1/domains/{id}",
+    "POST /api/v1/domains/{id}/verify",
+    "POST /api/v1/domains/{id}/rotate",
+    "DELETE /api/v1/domains/{id}",  # last: the others need the domain
+)
 TEMPLATE_ROUTES = (
     "GET /api/v1/templates/{reference}",
     "PATCH /api/v1/templates/{reference}",
@@ -97,6 +104,7 @@ WRITES = (
     "POST /api/v1/suppressions",
     "POST /api/v1/templates",
     "POST /api/v1/webhooks",
+    "POST /api/v1/domains",
     SEND,
     SEND_BATCH,
 )
@@ -257,7 +265,9 @@ def schema(wsgi_app):
 
 @pytest.fixture
 def valid(account) -> Credential:
-    _, secret = factories.make_api_key(account, permissions=["mail", "templates", "webhooks"])
+    _, secret = factories.make_api_key(
+        account, permissions=["mail", "templates", "webhooks", "domains"]
+    )
     return Credential("valid key", f"Bearer {secret}", 200)
 
 
@@ -344,7 +354,7 @@ def a_message_with_every_kind_of_event(account: Any) -> Message:
 
 @pytest.mark.postgres_only
 def test_every_operation_answers_fuzzed_requests_with_documented_json_and_no_server_error(
-    schema, account, provider, sink, valid, hostile, outsider_account
+    schema, account, provider, sink, valid, hostile, outsider_account, dns_server
 ):
     fuzz = Fuzz()
     turn = 0
@@ -364,7 +374,7 @@ def test_every_operation_answers_fuzzed_requests_with_documented_json_and_no_ser
     # Generated ids and addresses never exist: ask for the ones the fuzz created, too. These
     # cases are built by hand, so their path parameters go out percent-encoded by hand ("#").
     _, outsider_secret = factories.make_api_key(
-        outsider_account, permissions=["mail", "templates", "webhooks"]
+        outsider_account, permissions=["mail", "templates", "webhooks", "domains"]
     )
     outsider = Credential("another account's key", f"Bearer {outsider_secret}", 404)
     status, remove = operations(schema, {STATUS, REMOVE_SUPPRESSION})
@@ -439,6 +449,24 @@ def test_every_operation_answers_fuzzed_requests_with_documented_json_and_no_ser
             for credential in (outsider, hostile[turn % len(hostile)], valid):
                 fuzz.send(case, credential)
             turn += 1
+    # Sender domains: every route on domains that exist, by id and by name; half of them
+    # published on the tests' DNS server (verify: verified), the others not (failed).
+    domain_operations = [by_label[label] for label in DOMAIN_ROUTES]
+    for number in range(KNOWN_OBJECTS):
+        domain = domains.domain_create(account=account, name=f"fuzz{number}.example")
+        if number % 2:
+            dns_server.publish_all(domains.records_of(domain))
+        for operation in domain_operations:
+            path = {"id": domain.name if number % 2 else str(domain.pk)}
+            body = {"ed25519": True} if operation.path.endswith("rotate") else None
+            case = (
+                operation.Case(path_parameters=path)
+                if body is None
+                else operation.Case(path_parameters=path, body=body)
+            )
+            for credential in (outsider, hostile[turn % len(hostile)], valid):
+                fuzz.send(case, credential)
+            turn += 1
     suppressed = Suppression.objects.filter(account=account)[:KNOWN_OBJECTS]
     for email in [entry.email for entry in suppressed]:
         case = remove.Case(path_parameters={"email": quote(email, safe="@")})
@@ -461,6 +489,8 @@ def test_every_operation_answers_fuzzed_requests_with_documented_json_and_no_ser
     assert fuzz.seen[("POST /api/v1/webhooks/{id}/test", 202, None)] >= KNOWN_OBJECTS // 2
     assert fuzz.seen[("POST /api/v1/webhooks/{id}/test", 409, "WEBHOOK_DISABLED")]
     assert fuzz.seen[("DELETE /api/v1/webhooks/{id}", 200, None)] >= KNOWN_OBJECTS
+    assert fuzz.seen[("POST /api/v1/domains/{id}/verify", 200, None)] >= KNOWN_OBJECTS
+    assert fuzz.seen[("DELETE /api/v1/domains/{id}", 200, None)] >= KNOWN_OBJECTS
 
 
 @pytest.mark.postgres_only

@@ -35,6 +35,7 @@ from rest_framework.test import APIClient
 from api import drain, webhook_sender
 from api.models import Message, WebhookEndpoint
 from api.services import template_create
+from providers.models import SenderDomain
 from providers.services import provider_update
 from tests.factories import make_api_key
 from tests.security import figures
@@ -601,5 +602,25 @@ def test_every_separator_in_a_webhook_endpoint_is_a_400_and_the_post_carries_our
         failures.append(f"the POST carried {sorted(request.headers)}")
     if WebhookEndpoint.objects.count() != 1:
         failures.append(f"{WebhookEndpoint.objects.count() - 1} hostile endpoints were saved")
+
+    figures.check(SUITE, cases=cases, failures=failures)
+
+
+def test_every_separator_in_a_sender_domain_is_a_400(account, unthrottled):
+    # The name becomes the d= of every DKIM-Signature header and the DNS names MailPass asks
+    # for: a line break in it would be a header of its own.
+    api = APIClient()
+    api.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {make_api_key(account, permissions=['domains'])[1]}"
+    )
+    failures, cases = [], 0
+    for case_id, value in injected_values("example.com"):
+        cases += 1
+        response = api.post("/api/v1/domains", {"name": value}, format="json")
+        answer = response.json()
+        if response.status_code != 400 or not envelope_ok(answer["error"], "name"):
+            failures.append(f"name {case_id}: {response.status_code} {answer}")
+    if SenderDomain.objects.exists():
+        failures.append(f"{SenderDomain.objects.count()} hostile domains were saved")
 
     figures.check(SUITE, cases=cases, failures=failures)

@@ -52,6 +52,7 @@ from api.services import (
 )
 from api.signing import base36
 from api.unsubscribe import unsubscribe_token
+from providers import domains
 from providers.models import Provider, ProviderPace, ProviderSlot, ProviderUsage
 from tests import factories
 from tests.factories import make_attachment as attach
@@ -285,6 +286,18 @@ def owner_endpoint(w: World) -> Any:
 
 def endpoint_pk(w: World) -> Target:
     return Target(str(owner_endpoint(w).pk), str(MISSING_PK))
+
+
+def owner_domain(w: World) -> Any:
+    return domains.domain_create(account=w.account, name=f"owner{w.n()}.example")
+
+
+def domain_pk(w: World) -> Target:
+    return Target(str(owner_domain(w).pk), str(MISSING_PK))
+
+
+def domain_name(w: World) -> Target:
+    return Target(owner_domain(w).name, "missing.example")
 
 
 def owner_delivery(w: World) -> Target:
@@ -527,6 +540,27 @@ MATRIX: list[Case] = [
         {"GET": 200, "PATCH": 200, "DELETE": 200},
         body=lambda w, _: {"description": "Renamed by someone", "enabled": False},
     ),
+    Case(
+        "api/v1/domains/<str:id>",
+        "id",
+        "api",
+        domain_pk,
+        {"GET": 404, "HEAD": 404, "DELETE": 404},
+        {"GET": 200, "DELETE": 200},
+    ),
+    Case(
+        "api/v1/domains/<str:id>",
+        "name",
+        "api",
+        domain_name,
+        {"GET": 404, "HEAD": 404, "DELETE": 404},
+        {"GET": 200, "DELETE": 200},
+    ),
+    Case("api/v1/domains/<str:id>/verify", "id", "api", domain_pk, {"POST": 404}, {"POST": 200}),
+    Case(
+        "api/v1/domains/<str:id>/verify", "name", "api", domain_name, {"POST": 404}, {"POST": 200}
+    ),
+    Case("api/v1/domains/<str:id>/rotate", "id", "api", domain_pk, {"POST": 404}, {"POST": 200}),
     Case(
         "api/v1/webhooks/<str:id>/rotate-secret",
         "id",
@@ -938,7 +972,7 @@ def attempt(clients: Clients, world: World, case: Case, method: str, target: Tar
 
 
 @pytest.fixture
-def world(owner, teammate, outsider, account, outsider_account, sink) -> World:
+def world(owner, teammate, outsider, account, outsider_account, sink, dns_server) -> World:
     outsider_message = factories.make_message(
         outsider_account, status=Message.Status.SENT, html="<p>x</p>", track_opens=True
     )

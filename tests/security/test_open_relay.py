@@ -184,13 +184,15 @@ def test_an_account_cannot_add_the_relay_unless_the_operator_allows_it(
 
 
 def test_a_relay_provider_from_before_the_upgrade_sends_nothing_without_permission(
-    relay_sink, account, api
+    relay_sink, account, api, dns_server
 ):
     # Made before the operator had a say: straight into the table, no validation.
     Provider.objects.create(
         account=account, name="Old relay", kind=Provider.Kind.MAILPASS, is_default=True,
         from_email="ceo@bank.example",
     )  # fmt: skip
+    # Even from a domain the account proved: the operator's permission is missing.
+    factories.make_verified_domain(account, "bank.example", dns_server)
 
     response = api.post(
         "/api/v1/mail/send",
@@ -205,7 +207,7 @@ def test_a_relay_provider_from_before_the_upgrade_sends_nothing_without_permissi
 
 
 def test_the_operator_allows_the_relay_per_account_and_its_mail_bounces_to_the_operator(
-    relay_sink, account, api
+    relay_sink, account, api, dns_server
 ):
     call_command("account_access", str(account.pk), "--relay", "on", stdout=io.StringIO())
     account.refresh_from_db()
@@ -213,10 +215,16 @@ def test_the_operator_allows_the_relay_per_account_and_its_mail_bounces_to_the_o
         account=account, name="Relay", kind=Provider.Kind.MAILPASS, is_default=True,
         from_email="support@tenant.example",
     )  # fmt: skip
+    factories.make_verified_domain(account, "tenant.example", dns_server)
 
     response = api.post(
         "/api/v1/mail/send",
-        {"to": "user@example.com", "subject": "Hi", "text": "x", "from_email": "ceo@bank.example"},
+        {
+            "to": "user@example.com",
+            "subject": "Hi",
+            "text": "x",
+            "from_email": "ceo@tenant.example",
+        },
         format="json",
     )
 
@@ -225,9 +233,43 @@ def test_the_operator_allows_the_relay_per_account_and_its_mail_bounces_to_the_o
     failures = []
     if received.mail_from != "bounces@operator.example":
         failures.append(f"envelope sender {received.mail_from!r}")
-    if received.message["From"] != "ceo@bank.example":
+    if received.message["From"] != "ceo@tenant.example":
         failures.append(f"From {received.message['From']!r}")  # the header is the tenant's
     figures.check(SUITE, cases=2, failures=failures)
+
+
+def test_the_relay_carries_no_domain_its_tenant_has_not_proven(relay_sink, account, api):
+    account.relay_enabled = True
+    account.save(update_fields=["relay_enabled"])
+    provider_create(
+        account=account, name="Relay", kind=Provider.Kind.MAILPASS, is_default=True,
+        from_email="support@tenant.example",
+    )  # fmt: skip
+    senders = ["ceo@bank.example", "support@tenant.example", "x@sub.tenant.example"]
+    answers = [
+        api.post(
+            "/api/v1/mail/send",
+            {"to": "user@example.com", "subject": "Hi", "text": "x", "from_email": sender},
+            format="json",
+        )
+        for sender in senders
+    ]
+    batch = api.post(
+        "/api/v1/mail/send-batch",
+        {"messages": [{"to": "u@example.com", "subject": "Hi", "text": "x", "from_email": s}
+                      for s in senders]},
+        format="json",
+    )  # fmt: skip
+
+    failures = [
+        f"{sender}: {answer.status_code}"
+        for sender, answer in zip(senders, answers, strict=True)
+        if answer.status_code != 422 or answer.json()["error"]["code"] != "DOMAIN_NOT_VERIFIED"
+    ]
+    items = batch.json()["data"]["messages"]
+    failures += [f"batch item {i['to']}: {i['status']}" for i in items if i["status"] != "failed"]
+    failures += ["the relay got a message"] if relay_sink.received else []
+    figures.check(SUITE, cases=len(senders) * 2, failures=failures)
 
 
 def test_the_access_command_shows_and_changes_what_an_account_may_do(account, capsys):

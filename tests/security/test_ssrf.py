@@ -29,6 +29,7 @@ from rest_framework.test import APIClient
 from api import webhook_sender
 from api.models import Message, WebhookEndpoint
 from api.services import webhooks
+from providers import domains
 from providers.connections import api_url_for, open_for
 from providers.delivery import Outcome
 from providers.kinds import spec_for
@@ -652,3 +653,30 @@ def test_a_webhook_redirect_is_never_followed(account):
     figures.record(SUITE, cases=1, failures=0 if not internal.requests else 1)
     assert not answer.ok and answer.status == 307 and "not followed" in answer.error
     assert internal.requests == [] and len(endpoint.requests) == 1
+
+
+def test_a_domain_check_asks_only_the_configured_dns_whatever_its_records_name(
+    account, dns_server, connects, settings
+):
+    # A sender domain's owner writes its SPF record: hosts in it are names to look up on
+    # the operator's resolver, never addresses to connect to, and the walk stops at 10.
+    settings.MAILPASS_SPF_INCLUDE = "include:relay.mailpass.test"
+    domain = domains.domain_create(account=account, name="hostile.example")
+    dns_server.publish_all(r for r in domains.records_of(domain) if r["purpose"] != "spf")
+    hostile = ["127.0.0.1", "169.254.169.254", "[::1]", "localhost", "metadata.test",
+               f"{PUBLIC_IP}:25", "%{i}.evil.example", "10.0.0.5/8"]  # fmt: skip
+    terms = [f"include:{host}" for host in hostile] + [f"a:{host}" for host in hostile]
+    terms += [f"exists:{host}" for host in hostile] + ["redirect=chain0.example"]
+    dns_server.publish("hostile.example", "v=spf1 " + " ".join(terms) + " ~all")
+    for n in range(30):
+        dns_server.publish(f"chain{n}.example", f"v=spf1 include:chain{n + 1}.example -all")
+
+    domain = domains.domain_verify(domain)
+
+    spf = next(r for r in domains.records_of(domain) if r["purpose"] == "spf")
+    failures = [] if spf["status"] == "failed" and spf["detail"] else [f"SPF: {spf}"]
+    asked_spf = [name for name, _ in dns_server.questions if not name.startswith(("mp", "_"))]
+    if len(asked_spf) > 11:
+        failures.append(f"{len(asked_spf)} SPF lookups")
+    failures += [f"connected to {address}" for address in connects if address[1] != dns_server.port]
+    figures.check(SUITE, cases=len(terms) + 1, failures=failures)

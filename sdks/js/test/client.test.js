@@ -46,7 +46,8 @@ test('every error shares one root; network errors are not API errors', () => {
   }
   assert.ok(!(sdk.MailPassNetworkError.prototype instanceof sdk.MailPassApiError));
   assert.ok(!(sdk.WebhookVerificationError.prototype instanceof sdk.MailPassApiError));
-  assert.equal(Object.keys(sdk.ERRORS_BY_CODE).length, 16);
+  assert.equal(Object.keys(sdk.ERRORS_BY_CODE).length, 17);
+  assert.equal(sdk.ERRORS_BY_CODE.DOMAIN_NOT_VERIFIED, sdk.DomainNotVerifiedError);
   assert.equal(sdk.ERRORS_BY_CODE.WEBHOOK_DISABLED, sdk.WebhookDisabledError);
   assert.equal(sdk.ERRORS_BY_CODE.MESSAGE_NOT_SCHEDULED, sdk.MessageNotScheduledError);
   assert.equal(sdk.ERRORS_BY_CODE.TEMPLATE_IN_USE, sdk.TemplateInUseError);

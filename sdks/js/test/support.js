@@ -32,10 +32,17 @@ export function address(name) {
 
 export const MESSAGE = { to: 'a@example.com', subject: 's', text: 't' };
 
+// The sender domain keys: MAILPASS_TEST_KEY_DOMAINS (an account without domains) and
+// MAILPASS_TEST_KEY_STRICT (only verified domains may send; verified.example is one), both
+// with `mail` and `domains`; tests/sdks/conftest.py sets them.
+export const skipDomains =
+  skipLive ||
+  (['MAILPASS_TEST_KEY_DOMAINS', 'MAILPASS_TEST_KEY_STRICT'].filter((n) => !process.env[n]).map((n) => `not set: ${n}`)[0] ?? false);
+
 /**
  * A client whose fetch records each request and answers from `answers` in turn, the last
- * one repeating: `{ data }` for a success envelope (status 200 unless given), or
- * `{ status, error: { code, details } }` for an error envelope. No server: these run everywhere.
+ * one repeating: `{ data }` for a success envelope (status 200 unless given), `{ status: 204 }`
+ * for no body at all, or `{ status, error: { code, details } }` for an error envelope. No server: these run everywhere.
  */
 export function recording(answers = [{}], options = {}) {
   const requests = [];
@@ -50,6 +57,7 @@ export function recording(answers = [{}], options = {}) {
       body: init.body === undefined ? undefined : JSON.parse(init.body),
     });
     const { status, data = {}, error } = answers[Math.min(requests.length - 1, answers.length - 1)];
+    if (status === 204) return new Response(null, { status }); // No Content: no body at all
     const payload = error
       ? { success: false, error: { message: `${error.code} (recorded)`, details: {}, ...error } }
       : { success: true, data };

@@ -1,5 +1,6 @@
 // Not run: type-checked by `tsc --noEmit` so the declarations match how the README uses them.
 import {
+  DomainNotVerifiedError,
   MailPass,
   MailPassApiError,
   MessageNotScheduledError,
@@ -12,6 +13,8 @@ import {
   type WebhookEvent,
   attachmentFromPath,
   type Attachment,
+  type DkimRecord,
+  type Domain,
   type SendParams,
   type StatusAttachment,
   type Template,
@@ -111,5 +114,24 @@ export async function example(): Promise<string> {
   }
   // @ts-expect-error: not an event type
   await mailpass.webhooks.create({ url: 'https://app.example.com/hooks', events: ['bounce'] });
-  return `${id} ${queued} ${inline} ${size} ${names} ${versions} ${subject} ${due} ${movedTo} ${cancelled} ${usedTemplate} ${both} ${twoNames} ${firstCode} ${event?.type}`;
+  const added: Domain = (await mailpass.domains.create({ name: 'example.com', ed25519: true })).data.domain;
+  await mailpass.domains.create('mail.example.com');
+  const pages: number = (await mailpass.domains.list(2)).data.pages;
+  await mailpass.domains.list({ page: 1 });
+  const dkim = added.records.filter((record): record is DkimRecord => record.purpose === 'dkim');
+  const selector: string = dkim[0].selector;
+  const found: string | null = (await mailpass.domains.verify(added.id)).data.domain.records[0].found;
+  const signing: boolean = (await mailpass.domains.get('example.com')).data.domain.signing;
+  await mailpass.domains.rotate('example.com');
+  await mailpass.domains.rotate(added.id, false, { signal: AbortSignal.timeout(5000) });
+  const removed: number | undefined = (await mailpass.domains.delete(added.id)).data?.id;
+  // @ts-expect-error: a domain's status is pending, verified or failed
+  const unknownStatus: Domain['status'] = 'active';
+  try {
+    await mailpass.mail.send({ ...message, from_email: 'hello@unverified.example' });
+  } catch (error) {
+    if (error instanceof DomainNotVerifiedError) return String(error.details.domain);
+  }
+  const failedItem = (await mailpass.mail.sendBatch({ messages: [message] })).data.messages[0].error?.code;
+  return `${id} ${queued} ${inline} ${size} ${names} ${versions} ${subject} ${due} ${movedTo} ${cancelled} ${usedTemplate} ${both} ${twoNames} ${firstCode} ${event?.type} ${pages} ${selector} ${found} ${signing} ${removed} ${unknownStatus} ${failedItem}`;
 }

@@ -6,6 +6,7 @@ namespace MailPass;
 
 use MailPass\Exception\InvalidArgumentException;
 use MailPass\Internal\Transport;
+use MailPass\Resource\Domains;
 use MailPass\Resource\Mail;
 use MailPass\Resource\Suppressions;
 use MailPass\Resource\Templates;
@@ -47,6 +48,9 @@ class Client
 
     /** /api/v1/webhooks: the endpoints MailPass posts events to, and their deliveries. */
     public readonly Webhooks $webhooks;
+
+    /** /api/v1/domains: the sender domains, their DNS records, checks and DKIM keys. */
+    public readonly Domains $domains;
 
     private readonly Transport $transport;
 
@@ -98,6 +102,7 @@ class Client
         $this->suppressions = new Suppressions($this->transport);
         $this->templates = new Templates($this->transport);
         $this->webhooks = new Webhooks($this->transport);
+        $this->domains = new Domains($this->transport);
     }
 
     /** The base URL requests go to, without a trailing slash. */

@@ -11,6 +11,7 @@ use MailPass\Exception\InvalidArgumentException;
 use MailPass\Exception\MailPassException;
 use MailPass\Exception\NetworkException;
 use MailPass\Exception\TimeoutException;
+use MailPass\Resource\Domains;
 use MailPass\Resource\Mail;
 use MailPass\Resource\Suppressions;
 use MailPass\Resource\Templates;
@@ -91,6 +92,7 @@ final class ClientTest extends TestCase
         self::assertInstanceOf(Suppressions::class, $client->suppressions);
         self::assertInstanceOf(Templates::class, $client->templates);
         self::assertInstanceOf(Webhooks::class, $client->webhooks);
+        self::assertInstanceOf(Domains::class, $client->domains);
     }
 
     public function testResourcesAreReadOnly(): void
@@ -126,9 +128,17 @@ final class ClientTest extends TestCase
             'suppressions var_export' => var_export($client->suppressions, true),
             'templates print_r' => print_r($client->templates, true),
             'webhooks var_export' => var_export($client->webhooks, true),
+            'domains print_r' => print_r($client->domains, true),
         ];
         ob_start();
-        var_dump($client, $client->mail, $client->suppressions, $client->templates, $client->webhooks);
+        var_dump(
+            $client,
+            $client->mail,
+            $client->suppressions,
+            $client->templates,
+            $client->webhooks,
+            $client->domains
+        );
         foreach ((array) $client as $property) { // each property, as a debugger walks them
             var_dump($property);
         }
@@ -180,6 +190,7 @@ final class ClientTest extends TestCase
             'PAYLOAD_TOO_LARGE' => [Exception\PayloadTooLargeException::class, 413],
             'NO_SMTP_PROVIDER' => [Exception\NoSmtpProviderException::class, 422],
             'RECIPIENT_SUPPRESSED' => [Exception\RecipientSuppressedException::class, 422],
+            'DOMAIN_NOT_VERIFIED' => [Exception\DomainNotVerifiedException::class, 422],
             'SEND_LIMIT_EXCEEDED' => [Exception\SendLimitExceededException::class, 429],
             'RATE_LIMITED' => [Exception\RateLimitedException::class, 429],
             'SEND_FAILED' => [Exception\SendFailedException::class, 500],

@@ -14,7 +14,8 @@ import mailpass_client
 class Recorder:
     """`requests`: what arrived, oldest first, each `{"method", "path", "headers" (names
     in lower case), "body"}` (the JSON body decoded, None without one). `answer(status,
-    data=..., error=...)` sets what every request gets until the next call or `reset()`."""
+    data=..., error=...)` sets what every request gets until the next call or `reset()`
+    (a 204 without any body)."""
 
     def __init__(self) -> None:
         self.reset()
@@ -83,8 +84,11 @@ class Recorder:
                         "body": json.loads(raw) if raw else None,
                     }
                 )
-                payload = json.dumps(recorder._body).encode()
                 self.send_response(recorder._status)
+                if recorder._status == 204:  # No Content: no body, not even an envelope
+                    self.end_headers()
+                    return
+                payload = json.dumps(recorder._body).encode()
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

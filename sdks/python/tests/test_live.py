@@ -723,3 +723,249 @@ class LiveAndTestDataTest(LiveTestCase):
         with self.assertRaises(mailpass_client.ValidationError) as no_from:
             test.mail.send({"to": "delivered@test.mailpass.invalid", "subject": "x", "text": "x"})
         self.assertIn("from_email", no_from.exception.details)
+
+
+# Sender domains. MAILPASS_TEST_KEY_DOMAINS: an account with no domains (its provider the
+# SMTP sink), `mail` and `domains`. MAILPASS_TEST_KEY_STRICT: another account, "only send
+# from verified domains" on, `mail` and `domains`, whose domain verified.example is
+# verified (its records are on the tests' DNS server). Nothing is published for the
+# domains made here, so their checks fail.
+
+DOMAIN_FIELDS = {
+    "id",
+    "name",
+    "status",
+    "ed25519",
+    "signing",
+    "created_at",
+    "checked_at",
+    "next_check_at",
+    "verified_at",
+    "records",
+}
+RECORD_FIELDS = {"purpose", "type", "name", "value", "status", "found", "detail"}
+DKIM_FIELDS = RECORD_FIELDS | {"selector", "algorithm", "key_state"}
+SELECTOR = r"^mp\d{8}[a-z]*$"
+
+
+def domain_name() -> str:
+    return f"sdk-{uuid.uuid4().hex[:8]}.example"
+
+
+def dkim_records(domain: mailpass_client.Domain) -> list[mailpass_client.DomainRecord]:
+    return [record for record in domain["records"] if record["purpose"] == "dkim"]
+
+
+def selectors(domain: mailpass_client.Domain) -> list[str]:
+    return sorted(record.get("selector", "") for record in dkim_records(domain))
+
+
+class DomainsLiveTest(LiveTestCase):
+    required = ("MAILPASS_BASE_URL", "MAILPASS_TEST_KEY_DOMAINS")
+
+    def assertRecords(self, domain: mailpass_client.Domain) -> None:
+        """Every record has its fields; a dkim one its key's, published under its selector."""
+        for record in domain["records"]:
+            fields = DKIM_FIELDS if record["purpose"] == "dkim" else RECORD_FIELDS
+            self.assertEqual(set(record), fields, record["purpose"])
+            self.assertEqual(record["type"], "TXT")
+        for record in dkim_records(domain):
+            self.assertRegex(record.get("selector", ""), SELECTOR)
+            self.assertEqual(
+                record["name"], f"{record.get('selector')}._domainkey.{domain['name']}"
+            )
+        purposes = [record["purpose"] for record in domain["records"]]
+        self.assertEqual(purposes.count("dmarc"), 1)
+        self.assertLessEqual(purposes.count("spf"), 1)  # only if the operator asks for one
+        [dmarc] = [record for record in domain["records"] if record["purpose"] == "dmarc"]
+        self.assertEqual(dmarc["name"], "_dmarc." + domain["name"])
+        self.assertTrue(dmarc["value"].startswith("v=DMARC1;"), dmarc["value"])
+
+    def test_a_domain_from_create_to_delete(self) -> None:
+        domains = live("MAILPASS_TEST_KEY_DOMAINS").domains
+        name = domain_name()
+
+        # Create: pending, one active RSA key whose record is to be published.
+        created = domains.create(name)
+        self.assertIs(created["success"], True)
+        domain: mailpass_client.Domain = created["data"]["domain"]
+        self.assertEqual(set(domain), DOMAIN_FIELDS)
+        self.assertIsInstance(domain["id"], int)
+        self.assertEqual(
+            (domain["name"], domain["status"], domain["ed25519"], domain["signing"]),
+            (name, "pending", False, False),
+        )
+        self.assertRegex(domain["created_at"], UTC)
+        self.assertIsNone(domain["checked_at"])
+        self.assertIsNone(domain["verified_at"])
+        self.assertRecords(domain)
+        [dkim] = dkim_records(domain)
+        self.assertTrue(dkim["value"].startswith("v=DKIM1; k=rsa; p="), dkim["value"])
+        self.assertEqual(
+            (dkim.get("algorithm"), dkim.get("key_state"), dkim["status"], dkim["found"]),
+            ("rsa-sha256", "active", "pending", None),
+        )
+        self.assertEqual(dkim["detail"], "")
+        domain_id = domain["id"]
+
+        # Read it back by id and by name, alone and in the list.
+        by_id = domains.get(domain_id)["data"]["domain"]
+        self.assertEqual(domains.get(name)["data"]["domain"], by_id)
+        self.assertEqual(
+            (by_id["id"], by_id["name"], by_id["status"], by_id["records"]),
+            (domain_id, name, "pending", domain["records"]),
+        )
+        listed: mailpass_client.DomainPage = domains.list()["data"]
+        self.assertEqual(listed["page"], 1)
+        self.assertGreaterEqual(listed["total"], 1)
+        self.assertIn(domain_id, [d["id"] for d in listed["domains"]])
+        self.assertEqual(domains.list(1)["data"], listed)
+
+        # Verify: nothing is published, so it fails, and the dkim record says why.
+        checked = domains.verify(name)["data"]["domain"]
+        self.assertEqual(
+            (checked["id"], checked["status"], checked["signing"]), (domain_id, "failed", False)
+        )
+        self.assertRegex(checked["checked_at"] or "", UTC)
+        self.assertIsNone(checked["verified_at"])
+        self.assertRecords(checked)
+        [dkim] = dkim_records(checked)
+        self.assertEqual((dkim["status"], dkim["found"]), ("failed", None))
+        self.assertTrue(dkim["detail"], "a failed record says why")
+        self.assertEqual(domains.get(domain_id)["data"]["domain"]["status"], "failed")
+
+        # Rotate: a second key, pending, under a new selector, next to the active one.
+        rotated = domains.rotate(domain_id)["data"]["domain"]
+        self.assertRecords(rotated)
+        states = {r.get("selector"): r.get("key_state") for r in dkim_records(rotated)}
+        self.assertEqual(len(states), 2, states)
+        self.assertEqual(states.pop(dkim.get("selector")), "active")
+        [(new_selector, new_state)] = states.items()
+        self.assertEqual(new_state, "pending")
+        [pending] = [r for r in dkim_records(rotated) if r.get("selector") == new_selector]
+        self.assertTrue(pending["value"].startswith("v=DKIM1; k=rsa; p="), pending["value"])
+        self.assertNotEqual(pending["value"], dkim["value"])
+
+        # Again while that rotation is pending: the same keys, nothing new.
+        again = domains.rotate(name)["data"]["domain"]
+        self.assertEqual(selectors(again), selectors(rotated))
+        self.assertEqual(
+            [(r.get("key_state"), r["value"]) for r in dkim_records(again)],
+            [(r.get("key_state"), r["value"]) for r in dkim_records(rotated)],
+        )
+
+        # The account has it already: a validation error about the name.
+        with self.assertRaises(mailpass_client.ApiError) as twice:
+            domains.create({"name": name})
+        self.assertIsInstance(twice.exception, mailpass_client.ValidationError)
+        self.assertEqual((twice.exception.code, twice.exception.status), ("VALIDATION_ERROR", 400))
+        self.assertIn("name", twice.exception.details)
+
+        # Delete; then it is not found, by id or by name. (Issue 18's contract says 204
+        # without a body, data None here; the server answers 200 with its id and name.)
+        deleted = domains.delete(name)
+        self.assertIs(deleted["success"], True)
+        self.assertIn(deleted["data"], (None, {"id": domain_id, "name": name}))
+        with self.assertRaises(mailpass_client.ApiError) as gone:
+            domains.get(domain_id)
+        self.assertIsInstance(gone.exception, mailpass_client.NotFoundError)
+        self.assertEqual((gone.exception.code, gone.exception.status), ("NOT_FOUND", 404))
+        for call in (domains.get, domains.delete, domains.verify, domains.rotate):
+            with self.subTest(call=call.__name__), self.assertRaises(mailpass_client.NotFoundError):
+                call(name)
+        self.assertNotIn(domain_id, [d["id"] for d in domains.list()["data"]["domains"]])
+
+    def test_an_ed25519_domain_has_a_key_of_each_kind(self) -> None:
+        domains = live("MAILPASS_TEST_KEY_DOMAINS").domains
+        domain = domains.create({"name": domain_name(), "ed25519": True})["data"]["domain"]
+        self.assertIs(domain["ed25519"], True)
+        self.assertRecords(domain)
+        by_algorithm = {r.get("algorithm"): r for r in dkim_records(domain)}
+        self.assertEqual(set(by_algorithm), {"rsa-sha256", "ed25519-sha256"})
+        rsa, ed25519 = by_algorithm["rsa-sha256"], by_algorithm["ed25519-sha256"]
+        self.assertEqual(ed25519.get("selector"), f"{rsa.get('selector')}e")
+        self.assertTrue(ed25519["value"].startswith("v=DKIM1; k=ed25519; p="), ed25519["value"])
+        self.assertEqual({rsa.get("key_state"), ed25519.get("key_state")}, {"active"})
+        self.assertEqual(domains.delete(domain["id"])["success"], True)
+
+    def test_names_are_stored_lower_case_and_idns_as_punycode(self) -> None:
+        domains = live("MAILPASS_TEST_KEY_DOMAINS").domains
+        label = uuid.uuid4().hex[:8]
+        upper = domains.create(f"SDK-{label}.Example")["data"]["domain"]
+        self.assertEqual(upper["name"], f"sdk-{label}.example")
+        domains.delete(upper["id"])
+
+        idn = domains.create(f"bücher-{label}.example")["data"]["domain"]
+        punycode = f"bücher-{label}.example".encode("idna").decode()
+        self.assertTrue(punycode.startswith("xn--"), punycode)
+        self.assertEqual(idn["name"], punycode)
+        self.assertEqual(domains.get(punycode)["data"]["domain"]["id"], idn["id"])
+        # The name as typed, percent-encoded UTF-8 in the path, finds it too.
+        self.assertEqual(domains.get(f"bücher-{label}.example")["data"]["domain"]["id"], idn["id"])
+        domains.delete(f"bücher-{label}.example")
+        with self.assertRaises(mailpass_client.NotFoundError):
+            domains.get(punycode)
+
+    def test_a_name_that_is_not_a_domain_is_a_validation_error(self) -> None:
+        domains = live("MAILPASS_TEST_KEY_DOMAINS").domains
+        for bad in ("not a domain", "127.0.0.1", "localhost", "a" * 250 + ".example"):
+            with self.subTest(name=bad[:20]):
+                with self.assertRaises(mailpass_client.ValidationError) as raised:
+                    domains.create(bad)
+                self.assertIn("name", raised.exception.details)
+
+
+class StrictDomainsLiveTest(LiveTestCase):
+    required = ("MAILPASS_BASE_URL", "MAILPASS_TEST_KEY_STRICT")
+
+    def test_only_a_verified_domain_sends(self) -> None:
+        client = live("MAILPASS_TEST_KEY_STRICT")
+        domain = client.domains.get("verified.example")["data"]["domain"]
+        self.assertEqual(
+            (domain["name"], domain["status"], domain["signing"]),
+            ("verified.example", "verified", True),
+        )
+        self.assertRegex(domain["verified_at"] or "", UTC)
+        self.assertTrue(all(r["status"] == "verified" for r in dkim_records(domain)))
+
+        sent = client.mail.send({**one("strict"), "from_email": "hello@verified.example"})
+        self.assertEqual(sent["data"]["status"], "sent")
+
+        with self.assertRaises(mailpass_client.ApiError) as raised:
+            client.mail.send({**one("strict"), "from_email": "hello@unverified.example"})
+        error = raised.exception
+        self.assertIsInstance(error, mailpass_client.DomainNotVerifiedError)
+        self.assertEqual((error.code, error.status), ("DOMAIN_NOT_VERIFIED", 422))
+        self.assertTrue(error.message)
+        self.assertEqual(error.details["domain"], "unverified.example")
+
+        batch = client.mail.send_batch(
+            {
+                "messages": [
+                    {**one("strict-a"), "from_email": "hello@verified.example"},
+                    {**one("strict-b"), "from_email": "hello@unverified.example"},
+                ]
+            }
+        )["data"]
+        self.assertEqual((batch["total"], batch["queued"], batch["failed"]), (2, 1, 1))
+        queued, failed = batch["messages"]
+        self.assertEqual(queued["status"], "queued")
+        self.assertEqual(failed["status"], "failed")
+        self.assertEqual(failed["error"]["code"], "DOMAIN_NOT_VERIFIED")
+        self.assertEqual(failed["error"]["details"], {"domain": "unverified.example"})
+
+
+class DomainsForbiddenLiveTest(LiveTestCase):
+    required = ("MAILPASS_BASE_URL", "MAILPASS_TEST_KEY")
+
+    def test_without_the_domains_permission_it_is_forbidden(self) -> None:
+        domains = live().domains  # `mail` only
+        for call in (
+            domains.list,
+            lambda: domains.create(domain_name()),
+            lambda: domains.get("verified.example"),
+        ):
+            with self.assertRaises(mailpass_client.ApiError) as raised:
+                call()
+            self.assertIsInstance(raised.exception, mailpass_client.ForbiddenError)
+            self.assertEqual((raised.exception.code, raised.exception.status), ("FORBIDDEN", 403))

@@ -32,6 +32,7 @@ class ApiException extends \RuntimeException implements MailPassException
         'PAYLOAD_TOO_LARGE' => PayloadTooLargeException::class,
         'NO_SMTP_PROVIDER' => NoSmtpProviderException::class,
         'RECIPIENT_SUPPRESSED' => RecipientSuppressedException::class,
+        'DOMAIN_NOT_VERIFIED' => DomainNotVerifiedException::class,
         'SEND_LIMIT_EXCEEDED' => SendLimitExceededException::class,
         'RATE_LIMITED' => RateLimitedException::class,
         'SEND_FAILED' => SendFailedException::class,

@@ -103,7 +103,8 @@ final class Transport
     }
 
     /**
-     * Send one API request, retrying what is safe to retry, and return the decoded JSON.
+     * Send one API request, retrying what is safe to retry, and return the decoded JSON
+     * (for a 204 answer, which has none: `['success' => true, 'data' => null]`).
      *
      * @param string                                $method GET, POST, PATCH or DELETE
      * @param string                                $path   starting with /api/v1/, already encoded
@@ -286,6 +287,10 @@ final class Transport
      */
     private function decode(int $status, string $body, array $headers): array
     {
+        if ($status === 204) {
+            // No Content (a domain's DELETE): the envelope a body would have carried.
+            return ['success' => true, 'data' => null];
+        }
         $json = json_decode($body, true, 512, JSON_BIGINT_AS_STRING);
         if ($status >= 200 && $status < 300 && is_array($json)) {
             return $json;

@@ -97,7 +97,7 @@ class Mail
      * }   `scheduled_at` (UTC, "…Z") only on a scheduled message
      *
      * @throws ApiException     e.g. ValidationException, RecipientSuppressedException,
-     *                          SendFailedException
+     *                          DomainNotVerifiedException, SendFailedException
      * @throws NetworkException
      */
     public function send(array $params, array $options = []): array

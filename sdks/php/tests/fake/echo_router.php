@@ -13,6 +13,7 @@
  *                          (body: the decoded JSON, or null when there was none)
  *     error-<CODE>         the API's error envelope for CODE, with its HTTP status and a
  *                          details object typical of it (see ERRORS below)
+ *     no-content           204 without a body, as the API answers a domain's DELETE
  */
 
 declare(strict_types=1);
@@ -23,6 +24,9 @@ const ERRORS = [
     ]],
     'TEMPLATE_IN_USE' => [409, '2 scheduled messages use this template.', ['scheduled' => 2]],
     'WEBHOOK_DISABLED' => [409, 'This webhook endpoint is disabled; enable it first.', []],
+    'DOMAIN_NOT_VERIFIED' => [422, "The From address's domain is not a verified sender domain of this account.", [
+        'domain' => 'unverified.example',
+    ]],
     'NOT_FOUND' => [404, 'Not found.', []],
     'VALIDATION_ERROR' => [400, 'The request is not valid.', [
         'template' => ['variables' => ['Missing: name, order_id']],
@@ -48,6 +52,12 @@ if (str_starts_with($key, 'error-')) {
     answer($status, ['success' => false, 'error' => [
         'code' => $code, 'message' => $message, 'details' => (object) $details,
     ]]);
+
+    return true;
+}
+
+if ($key === 'no-content') {
+    http_response_code(204);
 
     return true;
 }

@@ -1,12 +1,21 @@
 """The official Python client for the MailPass transactional email API."""
 
 from ._attachments import attachment_from_bytes, attachment_from_path
-from ._client import WEBHOOK_EVENTS, Client, Mail, Suppressions, Templates, Webhooks
+from ._client import (
+    WEBHOOK_EVENTS,
+    Client,
+    Domains,
+    Mail,
+    Suppressions,
+    Templates,
+    Webhooks,
+)
 from ._transport import VERSION as __version__
 from ._webhook import verify_webhook
 from .errors import (
     ApiError,
     ConfigurationError,
+    DomainNotVerifiedError,
     ForbiddenError,
     IdempotencyConflictError,
     InternalServerError,
@@ -31,6 +40,13 @@ from .errors import (
 from .types import (
     Attachment,
     DateTimeLike,
+    Domain,
+    DomainDeleted,
+    DomainDetail,
+    DomainPage,
+    DomainParams,
+    DomainRecord,
+    DomainStatus,
     MessageCancelled,
     MessageRescheduled,
     MessageTemplate,
@@ -68,6 +84,15 @@ __all__ = [
     "Client",
     "ConfigurationError",
     "DateTimeLike",
+    "Domain",
+    "DomainDeleted",
+    "DomainDetail",
+    "DomainNotVerifiedError",
+    "DomainPage",
+    "DomainParams",
+    "DomainRecord",
+    "DomainStatus",
+    "Domains",
     "ForbiddenError",
     "IdempotencyConflictError",
     "InternalServerError",

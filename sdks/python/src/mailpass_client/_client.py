@@ -11,6 +11,7 @@ from ._transport import Transport
 from .errors import ConfigurationError
 from .types import (
     DateTimeLike,
+    DomainParams,
     SendBatchParams,
     SendParams,
     SuppressionListParams,
@@ -74,6 +75,7 @@ class Client:
         self.suppressions = Suppressions(self._transport)
         self.templates = Templates(self._transport)
         self.webhooks = Webhooks(self._transport)
+        self.domains = Domains(self._transport)
 
     @property
     def base_url(self) -> str:
@@ -317,6 +319,53 @@ class Webhooks:
         return self._transport.request("POST", _webhook_path(webhook_id) + "/test")
 
 
+class Domains:
+    """/api/v1/domains: the account's sender domains, the DNS records (DKIM, SPF, DMARC)
+    that prove them, and their checks. Every call needs a key with the `domains`
+    permission. `id_or_name` is a domain's id (int) or its name (str, "example.com")."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def __repr__(self) -> str:
+        return "mailpass_client.Domains()"
+
+    def list(self, page: int | None = None) -> Envelope:
+        """One page of the account's domains, newest first."""
+        query = {"page": page} if page is not None else None
+        return self._transport.request("GET", "/api/v1/domains", query=query)
+
+    def create(self, params: DomainParams | Mapping[str, Any] | str) -> Envelope:
+        """A new domain, `{"name", "ed25519"?}` or just the name, status "pending": its
+        answer lists the records to publish. ValidationError for a name that is not a
+        domain, or one the account already has."""
+        body = {"name": params} if isinstance(params, str) else params
+        return self._transport.request("POST", "/api/v1/domains", body=body)
+
+    def get(self, id_or_name: int | str) -> Envelope:
+        """One domain and its records (NotFoundError if it is not one of the account's)."""
+        return self._transport.request("GET", _domain_path(id_or_name))
+
+    def delete(self, id_or_name: int | str) -> Envelope:
+        """Delete a domain and its keys; the answer's data is its `{"id", "name"}` (None
+        from a server that answers 204, No Content)."""
+        return self._transport.request("DELETE", _domain_path(id_or_name))
+
+    def verify(self, id_or_name: int | str) -> Envelope:
+        """Check the domain's records in DNS now; the answer is the domain after the check,
+        each record with its `status`, what was `found` and, if it failed, the `detail`.
+        UnavailableError (503) when MailPass could not ask the DNS: nothing changed."""
+        return self._transport.request("POST", _domain_path(id_or_name) + "/verify")
+
+    def rotate(self, id_or_name: int | str, ed25519: bool | None = None) -> Envelope:
+        """New DKIM keys under a new selector, "pending" until their records are found in
+        DNS; then they sign and the old ones retire. Again while a rotation is pending: the
+        same pending keys. `ed25519` True or False adds or drops the Ed25519 key from now
+        on; None keeps the domain's choice."""
+        body = {"ed25519": ed25519} if ed25519 is not None else None
+        return self._transport.request("POST", _domain_path(id_or_name) + "/rotate", body=body)
+
+
 def _message_segment(message_id: str) -> str:
     """A message id as one path segment: angle brackets optional, the rest URL-encoded."""
     return quote(message_id.strip().strip("<>"), safe="")
@@ -328,6 +377,16 @@ def _template_path(id_or_alias: int | str) -> str:
         # "/api/v1/templates/" would be the list, not an error.
         raise ValueError("id_or_alias is empty: give a template's id or alias.")
     return "/api/v1/templates/" + quote(segment, safe="")
+
+
+def _domain_path(id_or_name: int | str) -> str:
+    if isinstance(id_or_name, bool) or not isinstance(id_or_name, (int, str)):
+        raise TypeError(f"id_or_name must be an int or a str, not {type(id_or_name).__name__}")
+    segment = str(id_or_name)
+    if not segment:
+        # "/api/v1/domains/" would be the list, not an error.
+        raise ValueError("id_or_name is empty: give a domain's id or name.")
+    return "/api/v1/domains/" + quote(segment, safe="")
 
 
 def _webhook_path(webhook_id: int) -> str:

@@ -86,6 +86,8 @@ class Transport:
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
+                if response.status == 204:  # "No Content": no envelope to decode
+                    return {"success": True, "data": None}
                 return _decode_success(response.status, response.read())
         except urllib.error.HTTPError as answer:
             with answer:

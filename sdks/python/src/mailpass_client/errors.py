@@ -1,8 +1,9 @@
 """Everything the client raises. All of it derives from MailPassError.
 
 ApiError: the API answered with an error; `code` picks the subclass (not the HTTP status:
-429 and 422 each carry two codes). NetworkError: no answer at all. WebhookVerificationError:
-verify_webhook refused a request that claims to come from MailPass.
+429 carries two codes, 422 three). NetworkError: no answer at all.
+WebhookVerificationError: verify_webhook refused a request that claims to come from
+MailPass.
 """
 
 from __future__ import annotations
@@ -115,6 +116,12 @@ class RecipientSuppressedError(ApiError):
     """422 RECIPIENT_SUPPRESSED: a recipient is on the suppression list."""
 
 
+class DomainNotVerifiedError(ApiError):
+    """422 DOMAIN_NOT_VERIFIED: the From address's domain is not a verified sender domain
+    of the account (`details["domain"]`), and the account, the instance or the provider
+    requires one; nothing was stored or sent."""
+
+
 class SendLimitExceededError(ApiError):
     """429 SEND_LIMIT_EXCEEDED: a provider limit or the account's daily quota is reached
     (`details["scope"]` says which); `retry_after` says when it frees up."""
@@ -148,6 +155,7 @@ ERRORS_BY_CODE: dict[str, type[ApiError]] = {
     "PAYLOAD_TOO_LARGE": PayloadTooLargeError,
     "NO_SMTP_PROVIDER": NoSmtpProviderError,
     "RECIPIENT_SUPPRESSED": RecipientSuppressedError,
+    "DOMAIN_NOT_VERIFIED": DomainNotVerifiedError,
     "SEND_LIMIT_EXCEEDED": SendLimitExceededError,
     "RATE_LIMITED": RateLimitedError,
     "SEND_FAILED": SendFailedError,

@@ -1,7 +1,7 @@
 """The request bodies, as the API names their fields (all optional to the type checker,
 but an attachment's filename and content; the server says what is missing), the `data` of
-the answers about templates, scheduled messages and webhooks, and the webhook event that
-verify_webhook returns."""
+the answers about templates, scheduled messages, webhooks and sender domains, and the
+webhook event that verify_webhook returns."""
 
 from __future__ import annotations
 
@@ -112,6 +112,13 @@ class WebhookParams(TypedDict, total=False):
     description: str
     events: list[WebhookEventName]
     enabled: bool
+
+
+class DomainParams(TypedDict, total=False):
+    """domains.create (name required)."""
+
+    name: str  # "example.com"; stored lower-case, an IDN as punycode
+    ed25519: bool  # also sign with an Ed25519 key, next to the RSA one (default False)
 
 
 # The `data` of answers (what `result["data"]` holds).
@@ -288,3 +295,66 @@ class WebhookEvent(TypedDict):
     # message_id, to, from, subject, tags, metadata, status and details (by type); for
     # "webhook.test": webhook_id and message
     data: dict[str, Any]
+
+
+# A sender domain's status, and each of its records': "pending" (not checked yet),
+# "verified" (found as asked at the last check) or "failed" (missing or wrong then).
+DomainStatus = Literal["pending", "verified", "failed"]
+
+
+class _DomainRecord(TypedDict):
+    purpose: Literal["dkim", "spf", "dmarc"]
+    type: str  # "TXT"
+    name: str  # where to publish it: "mp20261204._domainkey.example.com"
+    value: str  # what to publish: "v=DKIM1; k=rsa; p=..."
+    status: DomainStatus
+    found: str | None  # the TXT text found in DNS at the last check; None when none
+    detail: str  # why it failed, in English; "" otherwise
+
+
+class DomainRecord(_DomainRecord, total=False):
+    """One DNS record a domain needs. A "dkim" record (one per key in state "active" or
+    "pending") also has its selector, algorithm and key state; an "spf" record is there
+    only when the instance's operator asks for one."""
+
+    selector: str  # "mp20261204" (RSA), "mp20261204e" (Ed25519)
+    algorithm: Literal["rsa-sha256", "ed25519-sha256"]
+    # "active": signs mail; "pending": made by domains.rotate, waiting for its record
+    key_state: Literal["active", "pending"]
+
+
+class Domain(TypedDict):
+    """A sender domain, as every domains answer shows it."""
+
+    id: int
+    name: str
+    status: DomainStatus  # "failed": a required record was missing or wrong at the last check
+    ed25519: bool
+    signing: bool  # mail from it is DKIM-signed now (verified, with an active key)
+    created_at: str
+    checked_at: str | None  # None until the first check
+    next_check_at: str | None
+    verified_at: str | None
+    records: list[DomainRecord]
+
+
+class DomainDetail(TypedDict):
+    """domains.create, domains.get, domains.verify and domains.rotate."""
+
+    domain: Domain
+
+
+class DomainDeleted(TypedDict):
+    """domains.delete."""
+
+    id: int
+    name: str
+
+
+class DomainPage(TypedDict):
+    """domains.list."""
+
+    total: int
+    page: int
+    pages: int
+    domains: list[Domain]
