@@ -195,16 +195,6 @@ def provider_test_email(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         messages.error(
             request, _("%(name)s has reached its sending limit: no test email was sent.") % values
         )
-    except DomainNotVerifiedError as err:
-        values["domain"] = err.details["domain"]
-        messages.error(
-            request,
-            _(
-                "No test email was sent: %(domain)s is not a verified sender domain of this "
-                "account. Verify it under Domains first."
-            )
-            % values,
-        )
     except RecipientSuppressedError:
         messages.error(
             request,

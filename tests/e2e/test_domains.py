@@ -60,6 +60,7 @@ def test_a_newcomer_adds_a_domain_publishes_its_records_and_sees_it_verified(
 
     # A long DKIM value wraps: the table fits its box (no sideways scrolling), on a wide
     # screen and on a phone's.
+    page.wait_for_load_state("load")  # the stylesheet too
     for size in (DESKTOP, PHONE, DESKTOP):
         page.set_viewport_size(size)
         assert page.evaluate(WIDER_THAN_SCREEN) == []
