@@ -260,7 +260,11 @@ def check_due_domains(*, limit: int = 500) -> tuple[int, int]:
 
 
 def failing_domains(account: Account) -> QuerySet[SenderDomain]:
-    return SenderDomain.objects.filter(account=account, status=Status.FAILED)
+    """The domains that lost a record they had: verified once, failed now (for the
+    overview). A domain never verified is still being set up: its own page says why."""
+    return SenderDomain.objects.filter(
+        account=account, status=Status.FAILED, verified_at__isnull=False
+    )
 
 
 # --- what to publish ----------------------------------------------------------------------

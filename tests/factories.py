@@ -9,7 +9,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 
 from accounts.models import Account
-from accounts.services import account_create, account_member_add
+from accounts.services import (
+    account_create,
+    account_member_add,
+    account_set_verified_domains_only,
+)
 from api.attachments import Upload, attachments_for, files_store
 from api.emails import new_message_id
 from api.models import ApiKey, Message, MessageAttachment
@@ -38,8 +42,7 @@ def make_account(
     and the sign-up tests are)."""
     account = account_create(owner=owner)
     if account.verified_domains_only != verified_domains_only:
-        account.verified_domains_only = verified_domains_only
-        account.save(update_fields=["verified_domains_only"])
+        account_set_verified_domains_only(account=account, on=verified_domains_only)
     for member in members:
         account_member_add(account=account, user=member)
     return account

@@ -34,13 +34,14 @@ def main() -> None:
 
     from django.contrib.auth import get_user_model
 
-    from accounts.services import account_create
+    from accounts.services import account_create, account_set_verified_domains_only
     from api.services import batch_enqueue, webhook_create
     from providers.models import Provider
     from providers.services import provider_create
 
     user = get_user_model().objects.create_user(username=f"fault-{uuid.uuid4().hex[:12]}")
     account = account_create(owner=user)
+    account_set_verified_domains_only(account=account, on=False)  # any From, as the tests'
     provider = provider_create(
         account=account,
         name="Fault sink",
@@ -62,7 +63,9 @@ def main() -> None:
         for i in range(args.messages)
     ]
     for start in range(0, len(items), 1000):
-        batch_enqueue(account=account, api_key=None, items=items[start : start + 1000])
+        results = batch_enqueue(account=account, api_key=None, items=items[start : start + 1000])
+        refused = [result.errors for result in results if not result.queued]
+        assert not refused, f"seed_queue: items not queued: {refused[:3]}"
     print(f"SEEDED {provider.pk}", flush=True)
 
 

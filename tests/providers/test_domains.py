@@ -195,6 +195,12 @@ def test_a_verified_domain_that_loses_a_record_turns_failed_and_backs_off(
     assert domain.verified_at is not None  # when it last passed
 
 
+def test_a_domain_never_verified_is_not_listed_as_failing(account, dns_server):
+    domain = domains.domain_verify(domains.domain_create(account=account, name="new.example"))
+    assert domain.status == "failed"  # its records say what is missing
+    assert list(domains.failing_domains(account)) == []  # but nothing was lost
+
+
 def test_a_dns_that_cannot_answer_changes_nothing(published, dns_server):
     domain = domains.domain_verify(published)
     dns_server.servfail.add("example.com")

@@ -678,6 +678,10 @@ MATRIX: list[Case] = [
     dashboard(
         "webhook-endpoints/<int:pk>/delete/", endpoint_pk, NOT_FOUND_ON, {"GET": 200, "POST": 302}
     ),
+    dashboard("domains/<int:pk>/", domain_pk, SAFE_404, {"GET": 200}),
+    dashboard("domains/<int:pk>/verify/", domain_pk, {"POST": 404}, {"POST": 302}),
+    dashboard("domains/<int:pk>/rotate/", domain_pk, {"POST": 404}, {"POST": 302}),
+    dashboard("domains/<int:pk>/delete/", domain_pk, NOT_FOUND_ON, {"GET": 200, "POST": 302}),
     dashboard(
         "webhook-endpoints/<int:pk>/deliveries/<int:delivery_pk>/",
         owner_delivery,

@@ -47,6 +47,8 @@ from api.services import (
     webhook_create,
     webhook_send_test,
 )
+from providers import domains
+from providers.models import SenderDomain
 from tests import factories
 from tests.security import figures
 from tests.security.database import table_rows
@@ -419,6 +421,7 @@ def dashboard_pages(
     message: Message,
     template: Template,
     delivery: WebhookDelivery,
+    domain: SenderDomain,
 ) -> dict[str, str]:
     """Every dashboard page that answers GET, ids filled with the account's objects."""
     ids = {"key-revoke": api_key.pk, "message-detail": message.pk, "message-html": message.pk}
@@ -438,6 +441,8 @@ def dashboard_pages(
         elif route.pattern.name.startswith("webhook-") and names:
             # An endpoint's pages; a delivery's, of the endpoint's delivery.
             url = reverse(route.name, args=[delivery.endpoint_id, delivery.pk][: len(names)])
+        elif route.pattern.name.startswith("domain-") and names:
+            url = reverse(route.name, args=[domain.pk])
         elif names:
             url = reverse(route.name, args=[ids.get(route.pattern.name, provider_id)])
         else:
@@ -505,9 +510,10 @@ def test_the_full_key_is_never_stored_logged_or_rendered_after_creation(
         )
         endpoint, _secret = webhook_create(account=account, url="https://app.example.com/hooks")
         delivery = webhook_send_test(endpoint=endpoint, test=False)
+        domain = domains.domain_create(account=account, name="shop.example")
         pages = {}
         for who, client in (("owner", owner_client), ("teammate", teammate_client)):
-            found = dashboard_pages(client, api_key, message, template, delivery)
+            found = dashboard_pages(client, api_key, message, template, delivery, domain)
             for url, content in found.items():
                 pages[f"{who} {url}"] = content
         superuser = factories.make_user("operator")
