@@ -386,11 +386,13 @@ def test_add_replaces_its_older_lines_keeps_the_users_own_and_show_and_remove_wo
     for _ in range(2):  # a second add replaces the first one's line
         added = cron.add()
         assert added.returncode == 0, added.stderr
-    queue, webhooks, purge = our_lines()  # every minute, every minute; daily at 03:17
+    # Every minute, every minute; daily at 03:17; hourly at minute 7.
+    queue, webhooks, purge, domains = our_lines()
     assert queue.startswith("* * * * * ") and webhooks.startswith("* * * * * ")
-    assert purge.startswith("17 3 * * * ")
+    assert purge.startswith("17 3 * * * ") and domains.startswith("7 * * * * ")
     assert job_hash(cron_job("process_webhooks")) in webhooks
-    assert crontab_l() == own + queue + "\n" + webhooks + "\n" + purge + "\n"
+    assert job_hash(cron_job("check_domains")) in domains
+    assert crontab_l() == own + "".join(line + "\n" for line in (queue, webhooks, purge, domains))
     queue_hash = queue.split("crontab run ")[1].split()[0]
 
     shown = cron.manage("crontab", "show")
