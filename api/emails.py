@@ -274,7 +274,8 @@ def build_email(message: Message) -> PreparedEmail:
     assert message.signing_keys is not None
     email.dkim_signers = domains.signers_for(message.signing_keys, message.from_email)
     needs = provider_needs(message, [(a.size, bool(a.content_id)) for a in attachments])
-    email.needs = dataclasses.replace(needs, unverified_from=not email.dkim_signers)
+    verified = domains.is_verified_sender(message.signing_keys, message.from_email)
+    email.needs = dataclasses.replace(needs, unverified_from=not verified)
     email.message_record = message
     email.html_as_sent = html
     email.subject = message.subject

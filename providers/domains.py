@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from providers import dkim, dns, dns_checks
+from providers.crypto import CredentialsUnreadableError
 from providers.models import DkimKey, Provider, SenderDomain
 
 logger = logging.getLogger(__name__)
@@ -349,17 +350,33 @@ def signing_keys(account_ids: Iterable[int]) -> dict[int, dict[str, list[Signing
     return found
 
 
+def is_verified_sender(domains: dict[str, list[SigningKey]], from_email: str) -> bool:
+    """Whether `from_email`'s domain, or a parent, is among these verified domains."""
+    return covering(address_domain(from_email), domains) is not None
+
+
 def signers_for(domains: dict[str, list[SigningKey]], from_email: str) -> list[dkim.Signer]:
     """Who signs mail from `from_email`: the keys of its verified domain (or parent), RSA
-    first; none when it has none."""
+    first; none when it has none. A key no configured encryption key reads is left out,
+    loudly: the mail still goes, unsigned by it."""
     name = covering(address_domain(from_email), domains)
     if name is None:
         return []
-    keys = sorted(domains[name], key=lambda key: key.algorithm != dkim.RSA)
-    return [
-        dkim.signer(key.domain, key.selector, key.algorithm, key.private_key_encrypted)
-        for key in keys
-    ]
+    signers = []
+    for key in sorted(domains[name], key=lambda key: key.algorithm != dkim.RSA):
+        try:
+            signers.append(
+                dkim.signer(key.domain, key.selector, key.algorithm, key.private_key_encrypted)
+            )
+        except CredentialsUnreadableError:
+            logger.error(
+                "sender domain %s: DKIM key %s cannot be decrypted with MAILPASS_ENCRYPTION_KEYS;"
+                " its mail goes out without that signature (run rotate_provider_secrets with "
+                "the old key configured, or rotate the domain's key)",
+                name,
+                key.selector,
+            )
+    return signers
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import translation
 from rest_framework.test import APIClient
 
-from providers import pool
+from providers import dns, pool
 from tests import factories, processes
 from tests.dns_server import DnsServer
 from tests.smtp_sink import CountingSink, SmtpSink
@@ -48,7 +48,7 @@ def _no_warm_connections_across_tests() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _mailpass_settings(settings, tmp_path):
+def _mailpass_settings(settings, tmp_path, monkeypatch):
     settings.MAILPASS_ALLOW_PRIVATE_SMTP_HOSTS = True
     # Each test its own attachment storage, so what one stores another never sees.
     settings.STORAGES = {
@@ -59,9 +59,13 @@ def _mailpass_settings(settings, tmp_path):
         },
     }
     settings.MAILPASS_MESSAGE_ID_DOMAIN = "mailpass.test"
-    # Nothing listens there: a domain check without the dns_server fixture fails at once
-    # (DnsUnavailableError) instead of asking the system's resolver, off loopback.
+    # Nothing listens there: a domain check without the dns_server fixture fails
+    # (DnsUnavailableError) instead of asking the system's resolver, off loopback. Within a
+    # second, not the 6 s a real resolver gets: no ICMP error reaches an unconnected UDP
+    # socket, so a lookup there always waits its whole lifetime; loopback answers in ms.
     settings.MAILPASS_DNS_RESOLVERS = ["127.0.0.1:9"]
+    monkeypatch.setattr(dns, "TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(dns, "LIFETIME_SECONDS", 1.0)
     # Real password hashing costs ~0.3 s a user; tests need users, not slow hashes.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()  # throttle counters

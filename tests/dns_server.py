@@ -43,7 +43,9 @@ class DnsServer:
         self.address = f"127.0.0.1:{port}"
         for server in (self._udp, self._tcp):
             server.daemon_threads = True
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            # A short poll: shutdown() waits up to one poll interval (0.5 s by default) per
+            # server, at the end of every test that uses one.
+            threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
 
     def _bind(self) -> tuple[socketserver.UDPServer, socketserver.TCPServer]:
         """A UDP and a TCP server on one free port (a port free for UDP may not be for TCP)."""

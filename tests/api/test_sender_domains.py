@@ -401,3 +401,16 @@ def test_mail_from_other_domains_or_not_yet_verified_ones_is_not_signed(
     api.post("/api/v1/mail/send", {**MESSAGE, "from_email": "a@example.com"}, format="json")
     api.post("/api/v1/mail/send", {**MESSAGE, "from_email": "a@other.example"}, format="json")
     assert [r.message["DKIM-Signature"] for r in sink.received] == [None, None]
+
+
+def test_a_dkim_key_no_encryption_key_reads_sends_unsigned_and_says_so(
+    signing_domain, provider, api, sink, settings, caplog
+):
+    from cryptography.fernet import Fernet
+
+    settings.MAILPASS_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # the old one lost
+    sent = api.post("/api/v1/mail/send", {**MESSAGE, "from_email": "a@example.com"}, format="json")
+    assert sent.status_code == 200, sent.content
+    [received] = sink.received
+    assert received.message["DKIM-Signature"] is None
+    assert "cannot be decrypted" in caplog.text and "rotate_provider_secrets" in caplog.text

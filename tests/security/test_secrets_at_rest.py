@@ -34,9 +34,9 @@ from standardwebhooks.webhooks import Webhook
 from api import webhook_sender
 from api.models import ApiKey
 from api.services import api_key_revoke, webhook_create
-from providers import crypto, kinds
+from providers import crypto, domains, kinds
 from providers.crypto import CredentialsUnreadableError
-from providers.models import Provider
+from providers.models import DkimKey, Provider
 from tests import factories
 from tests.providers.esp_servers import ESP_KINDS, EspServer
 from tests.security import figures
@@ -408,6 +408,8 @@ def test_rotating_the_encryption_key_keeps_every_credential_readable(
     providers = list(Provider.objects.exclude(credentials_encrypted=""))
     before = _readable(providers)
     stored_before = dict(Provider.objects.values_list("pk", "credentials_encrypted"))
+    domain = domains.domain_create(account=providers[0].account, name="example.com", ed25519=True)
+    pems = {key.pk: key.private_key_pem for key in domain.keys.all()}
     failures: list[object] = []
 
     settings.MAILPASS_ENCRYPTION_KEYS = [new, old]
@@ -416,6 +418,11 @@ def test_rotating_the_encryption_key_keeps_every_credential_readable(
     call_command("rotate_provider_secrets", stdout=out)
     settings.MAILPASS_ENCRYPTION_KEYS = [new]
     failures += [("new only", pk) for pk, c in _readable(providers).items() if c != before[pk]]
+    failures += [
+        ("DKIM key, new only", key.pk)
+        for key in DkimKey.objects.all()
+        if key.private_key_pem != pems[key.pk]
+    ]
     settings.MAILPASS_ENCRYPTION_KEYS = [old]
     for provider in providers:
         try:
@@ -427,7 +434,8 @@ def test_rotating_the_encryption_key_keeps_every_credential_readable(
     figures.check(SUITE, cases=3 * len(providers), failures=failures)
     assert len(providers) == len(Provider.Kind.values) - 1  # the instance relay has none
     assert out.getvalue().strip() == (
-        f"Re-encrypted the credentials of {len(providers)} provider(s) with the newest key."
+        f"Re-encrypted the credentials of {len(providers)} provider(s) and 2 DKIM private "
+        "key(s) with the newest key."
     )
     stored_after = dict(Provider.objects.values_list("pk", "credentials_encrypted"))
     assert [p.kind for p in providers if stored_after[p.pk] == stored_before[p.pk]] == []
