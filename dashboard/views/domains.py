@@ -48,6 +48,15 @@ KEY_STATE_LABELS: dict[str, Promise] = {
 PURPOSE_LABELS = {"dkim": "DKIM", "spf": "SPF", "dmarc": "DMARC"}
 
 
+def unverified_domain_text(domain: str) -> str:
+    """Why a test email (of a provider, of a template) was not sent: DOMAIN_NOT_VERIFIED."""
+    return _(
+        "No test email was sent: %(domain)s is not a verified domain of your account, "
+        "and this mail may only come from a verified one. Add and verify it under "
+        "Domains, or send from an address of a verified domain."
+    ) % {"domain": domain}
+
+
 def _own_domain(request: AuthenticatedRequest, pk: int) -> SenderDomain:
     """The domain `pk` of the user's account; another account's is a 404."""
     try:

@@ -20,6 +20,7 @@ from api.webhooks import webhook_url
 from dashboard.attempts import tests_used_up
 from dashboard.forms import ProviderForm, ProviderTestEmailForm
 from dashboard.http import AuthenticatedRequest
+from dashboard.views.domains import unverified_domain_text
 from providers import courtesy, kinds, limits, services
 from providers.models import Provider
 from providers.policy import kind_allowed
@@ -201,16 +202,7 @@ def provider_test_email(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             _("%(to)s is on your suppression list, so no test email was sent to it.") % values,
         )
     except DomainNotVerifiedError as err:
-        values["domain"] = err.details["domain"]
-        messages.error(
-            request,
-            _(
-                "No test email was sent: %(domain)s is not a verified domain of your account, "
-                "and this mail may only come from a verified one. Add and verify it under "
-                "Domains, or send from an address of a verified domain."
-            )
-            % values,
-        )
+        messages.error(request, unverified_domain_text(err.details["domain"]))
     else:
         messages.success(
             request,

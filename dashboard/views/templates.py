@@ -39,6 +39,7 @@ from dashboard.attempts import tests_used_up
 from dashboard.forms import TemplateContentForm, TemplateForm, TestEmailForm, error_texts
 from dashboard.http import AuthenticatedRequest
 from dashboard.preview import preview_response
+from dashboard.views.domains import unverified_domain_text
 
 TEMPLATES_PER_PAGE = 50
 VERSIONS_SHOWN = 100
@@ -283,16 +284,7 @@ def template_test_email(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             _("%(to)s is on your suppression list, so no test email was sent to it.") % values,
         )
     except DomainNotVerifiedError as err:
-        values["domain"] = err.details["domain"]
-        messages.error(
-            request,
-            _(
-                "No test email was sent: %(domain)s is not a verified domain of your account, "
-                "and this mail may only come from a verified one. Add and verify it under "
-                "Domains, or send from an address of a verified domain."
-            )
-            % values,
-        )
+        messages.error(request, unverified_domain_text(err.details["domain"]))
     except ValidationError as err:
         messages.error(request, not_sent % {"error": " ".join(error_texts(err.detail))})
     else:
