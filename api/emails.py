@@ -272,10 +272,10 @@ def build_email(message: Message) -> PreparedEmail:
     if message.signing_keys is None:
         look_up_signing_keys([message])
     assert message.signing_keys is not None
-    email.dkim_signers = domains.signers_for(message.signing_keys, message.from_email)
+    verified = domains.verified_domain_of(message.signing_keys, message.from_email)
+    email.dkim_signers = domains.signers_for(message.signing_keys[verified]) if verified else []
     needs = provider_needs(message, [(a.size, bool(a.content_id)) for a in attachments])
-    verified = domains.is_verified_sender(message.signing_keys, message.from_email)
-    email.needs = dataclasses.replace(needs, unverified_from=not verified)
+    email.needs = dataclasses.replace(needs, unverified_from=verified is None)
     email.message_record = message
     email.html_as_sent = html
     email.subject = message.subject

@@ -788,7 +788,7 @@ class DomainViewSet(viewsets.ViewSet):
             )
         except DjangoValidationError as err:
             raise ValidationError(err.message_dict) from err
-        return self._answer(domains.domain_get(domain.account, domain.pk), status=201)
+        return self._answer(domain, status=201)
 
     @extend_schema(
         summary="A sender domain and the DNS records it must publish",

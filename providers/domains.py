@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import Account
 from providers import dkim, dns, dns_checks
 from providers.crypto import CredentialsUnreadableError
+from providers.kinds import KINDS
 from providers.models import DkimKey, Provider, SenderDomain
 
 logger = logging.getLogger(__name__)
@@ -240,7 +241,7 @@ def domain_verify(domain: SenderDomain) -> SenderDomain:
         logger.info("sender domain %s: signing with the new DKIM key now", domain.name)
     if was != domain.status:
         logger.info("sender domain %s: %s → %s", domain.name, was, domain.status)
-    return domain_list(domain.account).get(pk=domain.pk)
+    return domain
 
 
 def check_due_domains(*, limit: int = 500) -> tuple[int, int]:
@@ -350,20 +351,16 @@ def signing_keys(account_ids: Iterable[int]) -> dict[int, dict[str, list[Signing
     return found
 
 
-def is_verified_sender(domains: dict[str, list[SigningKey]], from_email: str) -> bool:
-    """Whether `from_email`'s domain, or a parent, is among these verified domains."""
-    return covering(address_domain(from_email), domains) is not None
+def verified_domain_of(domains: dict[str, list[SigningKey]], from_email: str) -> str | None:
+    """Which of these verified domains `from_email` sends as: its own or a parent; None."""
+    return covering(address_domain(from_email), domains)
 
 
-def signers_for(domains: dict[str, list[SigningKey]], from_email: str) -> list[dkim.Signer]:
-    """Who signs mail from `from_email`: the keys of its verified domain (or parent), RSA
-    first; none when it has none. A key no configured encryption key reads is left out,
-    loudly: the mail still goes, unsigned by it."""
-    name = covering(address_domain(from_email), domains)
-    if name is None:
-        return []
+def signers_for(keys: list[SigningKey]) -> list[dkim.Signer]:
+    """Who signs with a verified domain's active `keys`, RSA first. A key no configured
+    encryption key reads is left out, loudly: the mail still goes, unsigned by it."""
     signers = []
-    for key in sorted(domains[name], key=lambda key: key.algorithm != dkim.RSA):
+    for key in sorted(keys, key=lambda key: key.algorithm != dkim.RSA):
         try:
             signers.append(
                 dkim.signer(key.domain, key.selector, key.algorithm, key.private_key_encrypted)
@@ -373,7 +370,7 @@ def signers_for(domains: dict[str, list[SigningKey]], from_email: str) -> list[d
                 "sender domain %s: DKIM key %s cannot be decrypted with MAILPASS_ENCRYPTION_KEYS;"
                 " its mail goes out without that signature (run rotate_provider_secrets with "
                 "the old key configured, or rotate the domain's key)",
-                name,
+                key.domain,
                 key.selector,
             )
     return signers
@@ -396,12 +393,13 @@ class SendingRule:
 
 def sending_rule(account: Account, providers: Iterable[Provider]) -> SendingRule:
     """The rule for mail of `account` that may go through `providers` (its chain): always
-    for the operator's relay, else per the account's setting or the operator's
-    MAILPASS_REQUIRE_VERIFIED_DOMAIN."""
+    for a kind that carries only verified domains (the operator's relay: KindSpec, which
+    the queue applies again when it sends), else per the account's setting or the
+    operator's MAILPASS_REQUIRE_VERIFIED_DOMAIN."""
     required = (
         settings.MAILPASS_REQUIRE_VERIFIED_DOMAIN
         or account.verified_domains_only
-        or any(provider.kind == Provider.Kind.MAILPASS for provider in providers)
+        or any(KINDS[provider.kind].verified_domains_only for provider in providers)
     )
     if not required:
         return SendingRule(False, frozenset())

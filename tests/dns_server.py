@@ -75,6 +75,14 @@ class DnsServer:
         for record in records:
             self.publish(str(record["name"]), str(record["value"]))
 
+    def dkimpy_lookup(self, name: bytes, timeout: int = 5) -> bytes:
+        """dkimpy's `dnsfunc`: the TXT record at `name`, asked of this server over DNS (the
+        dns_server fixture points MAILPASS_DNS_RESOLVERS here), b"" when there is none."""
+        from providers import dns
+
+        texts = dns.txt(name.decode().rstrip(".")).texts
+        return texts[0].encode() if texts else b""
+
     def unpublish(self, name: str) -> None:
         self.records.pop((name.rstrip(".").lower(), "TXT"), None)
 

@@ -305,17 +305,6 @@ def test_the_drain_does_not_hand_the_relay_mail_whose_domain_was_lost(
 # --- signatures on the wire -----------------------------------------------------------------
 
 
-def _dkim_dns(dns_server):
-    """dkimpy's DNS lookups, answered by the tests' DNS server through dnspython."""
-    from providers import dns
-
-    def lookup(name: bytes, timeout: int = 5) -> bytes:
-        texts = dns.txt(name.decode().rstrip(".")).texts
-        return texts[0].encode() if texts else b""
-
-    return lookup
-
-
 @pytest.fixture
 def signing_domain(account, dns_server):
     domain = domains.domain_create(account=account, name="example.com", ed25519=True)
@@ -349,7 +338,7 @@ def test_mail_from_a_verified_domain_arrives_signed_with_both_keys(
     sent = api.post("/api/v1/mail/send", message, format="json")
     assert sent.status_code == 200, sent.content
     [received] = sink.received
-    lookup = _dkim_dns(dns_server)
+    lookup = dns_server.dkimpy_lookup
     assert _verify_all(received.data, lookup) == [True, True]
     signatures = received.message.get_all("DKIM-Signature")
     assert "a=rsa-sha256" in signatures[0] and "a=ed25519-sha256" in signatures[1]
@@ -378,7 +367,7 @@ def test_any_change_to_a_signed_header_or_the_body_breaks_the_signature(
     message = {**MESSAGE, "from_email": "a@example.com", "headers": {"X-Campaign": "spring"}}
     assert api.post("/api/v1/mail/send", message, format="json").status_code == 200
     [received] = sink.received
-    lookup = _dkim_dns(dns_server)
+    lookup = dns_server.dkimpy_lookup
     assert _verify_all(received.data, lookup) == [True, True]
     assert _verify_all(change(received.data), lookup) == [False, False]
 
@@ -390,7 +379,7 @@ def test_queued_mail_is_signed_by_the_drain(signing_domain, provider, api, sink,
     api.post("/api/v1/mail/send-batch", {"messages": items}, format="json")
     call_command("process_mail_queue", "--quiet")
     assert len(sink.received) == 3
-    lookup = _dkim_dns(dns_server)
+    lookup = dns_server.dkimpy_lookup
     assert all(_verify_all(r.data, lookup) == [True, True] for r in sink.received)
 
 
