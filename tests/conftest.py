@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 from providers import dns, pool
 from tests import factories, processes
 from tests.dns_server import DnsServer
+from tests.redis_server import RedisServer, redis_server_installed
 from tests.smtp_sink import CountingSink, SmtpSink
 
 # The live server's listen backlog is 10: the concurrency tests open 50 connections at once,
@@ -82,6 +83,25 @@ def dns_server(settings) -> Iterator[DnsServer]:
     settings.MAILPASS_DNS_RESOLVERS = [server.address]
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def _redis_process() -> Iterator[RedisServer]:
+    if not redis_server_installed():
+        pytest.skip("redis-server is not installed (make deps installs it as root)")
+    server = RedisServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def redis_server(_redis_process) -> RedisServer:
+    """A real redis-server on a loopback port (tests/redis_server.py), empty, running: a test
+    that stopped it to play an outage gets it back."""
+    if not _redis_process.ping():
+        _redis_process.start()
+    _redis_process.flush()
+    return _redis_process
 
 
 @pytest.fixture

@@ -2,8 +2,14 @@
 
 import os
 import secrets
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 from urllib.parse import quote
 
 from cryptography.fernet import Fernet
@@ -65,3 +71,47 @@ def worker_env(database_url: str, **extra: str) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         **extra,
     }
+
+
+class WebServer:
+    """gunicorn serving mailpass.wsgi on a free loopback port, configured by `env` (e.g.
+    worker_env(...)): one "host" of a several-host layout. stop() sends SIGTERM and waits."""
+
+    def __init__(self, env: dict[str, str], *gunicorn_args: str, log_path: str) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = open(log_path, "w")  # closed by stop()
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        argv = [gunicorn, "mailpass.wsgi", "-b", f"127.0.0.1:{self.port}", *gunicorn_args]
+        env = {**env, "ALLOWED_HOSTS": "127.0.0.1"}
+        self.process = subprocess.Popen(
+            argv, env=env, cwd=settings.BASE_DIR, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        self.log_path = log_path
+        self._wait_until_up()
+
+    def _wait_until_up(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("gunicorn exited:\n" + Path(self.log_path).read_text())
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/v1/health", timeout=5):
+                    return
+            except (OSError, urllib.error.HTTPError):
+                time.sleep(0.1)
+        self.stop()
+        log = Path(self.log_path).read_text()
+        raise RuntimeError(f"gunicorn did not answer within 60 s:\n{log}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
