@@ -8,6 +8,7 @@ from rest_framework.request import Request
 
 from api import selectors, services
 from api.models import ApiKey, Permission
+from mailpass import logs
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -32,6 +33,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         services.api_key_mark_used(api_key=api_key, secret=key)
+        logs.bind(account_id=api_key.account_id)
         # The API works on request.auth; the owner is loaded only if something asks for it.
         return SimpleLazyObject(lambda: api_key.account.owner), api_key
 

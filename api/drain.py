@@ -37,6 +37,7 @@ from api.models import Message
 from api.queue import Lease, QueueStats
 from api.services import testmode
 from api.tracking import remember_links
+from mailpass.logs import log_context
 from providers import courtesy, delivery, limits
 from providers.delivery import DeliveryResult, Outcome
 from providers.models import Provider
@@ -398,9 +399,10 @@ def _send_feed(
             def may_use(fallback: Provider, take: Callable[..., bool] = take_fallback) -> bool:
                 return database.run(functools.partial(take, fallback))
 
-            attempts = delivery.send_with_failover(
-                email, feed.chain, channel_for, may_use=may_use, needs=email.needs
-            )
+            with log_context(account_id=message.account_id, message_id=message.message_id):
+                attempts = delivery.send_with_failover(
+                    email, feed.chain, channel_for, may_use=may_use, needs=email.needs
+                )
             status = queue.record_attempts(
                 message,
                 attempts,

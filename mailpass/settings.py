@@ -72,6 +72,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every line logged for the request, and its answer, carry the request's id.
+    "mailpass.logs.request_id",
     "django.middleware.security.SecurityMiddleware",
     # First after it, so every answer gets the policy: static files, CSRF refusals, errors.
     "mailpass.middleware.content_security_policy",
@@ -113,7 +115,6 @@ TEMPLATES = [
 # development default; with DEBUG off it is used only when DATABASE_URL asks for it
 # (sqlite:////path/to/db.sqlite3), never because a variable was forgotten.
 VAR_DIR = BASE_DIR / "var"
-VAR_DIR.mkdir(exist_ok=True)
 DATABASE_URL = env_str("DATABASE_URL")
 if not DATABASE_URL:
     if not DEBUG:
@@ -132,6 +133,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Only SQLite (development, tests) writes to the checkout: a production service user
+    # may run with the checkout read-only.
+    VAR_DIR.mkdir(exist_ok=True)
     # IMMEDIATE transactions take the write lock up front, so two workers never
     # deadlock upgrading a read lock; WAL lets readers run beside the writer.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -172,8 +176,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
+# Where `collectstatic` puts the files (each deploy runs it; until then WhiteNoise serves
+# them from the apps, see WHITENOISE_USE_FINDERS).
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # Attachments are stored once per account and content (api.attachments) in the
@@ -301,19 +306,47 @@ CRONTAB_DJANGO_MANAGE_PATH = str(BASE_DIR / "manage.py")
 # What each cron run did and why it failed, appended; relative paths are from BASE_DIR.
 MAILPASS_CRON_LOG = BASE_DIR / (env_str("MAILPASS_CRON_LOG") or "var/cron.log")
 
+# Log lines go to stderr: text (default), or one JSON object per line with
+# MAILPASS_LOG_FORMAT=json, carrying the request, account and message ids of the line
+# (mailpass/logs.py). The workers' --loop progress lines go to stdout, in the same format.
+MAILPASS_LOG_FORMAT = env_str("MAILPASS_LOG_FORMAT", "text").lower()
+if MAILPASS_LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured("MAILPASS_LOG_FORMAT must be text or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "mailpass.logs.JsonFormatter"},
+    },
+    "filters": {
+        "ids": {"()": "mailpass.logs.ContextFilter"},
+        "one_line": {"()": "mailpass.logs.WithoutTraceback"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": MAILPASS_LOG_FORMAT,
+            "filters": ["ids"],
+        },
+        "progress": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": MAILPASS_LOG_FORMAT,
+        },
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # Every 4xx is a normal answer to a client's mistake, not something to log per request;
     # 5xx are still logged with their traceback.
     # botocore logs each SES request at DEBUG, Authorization header (an access key) included.
     "loggers": {
         "django.request": {"level": "ERROR"},
+        # A Host outside ALLOWED_HOSTS is the client's error: one warning line, no traceback.
+        "django.security.DisallowedHost": {"filters": ["one_line"]},
         "botocore": {"level": "INFO"},
         "boto3": {"level": "INFO"},
+        # The workers' progress lines: whatever LOG_LEVEL is, like the command's output.
+        "mailpass.progress": {"handlers": ["progress"], "level": "INFO", "propagate": False},
     },
 }
 

@@ -38,6 +38,7 @@ from api.services.scheduling import check_scheduled_at, scheduled_event
 from api.services.suppressions import suppression_text
 from api.services.templates import TemplateCache, template_render
 from api.services.testmode import play_out
+from mailpass.logs import log_context
 from providers import courtesy, deadline, delivery, domains, limits, pool
 from providers.delivery import Outcome
 from providers.models import Provider
@@ -322,7 +323,8 @@ def _send_through(
         if grant is not None:
             limits.release(provider=provider, grant_window=grant.window_start, count=1)
         raise
-    attempts, grants = _send_now(message, chain)
+    with log_context(message_id=message.message_id):
+        attempts, grants = _send_now(message, chain)
     if grant is not None:
         grants[provider.pk] = grant.window_start
     queue.record_attempts(message, attempts, grants, allow_retry=False)

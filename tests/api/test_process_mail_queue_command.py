@@ -31,6 +31,11 @@ SUMMARY = re.compile(
     r"^claimed (\d+), sent (\d+), retried (\d+), failed (\d+), deferred (\d+)"
     r" in \d+\.\d\ds \(\d+\.\d msg/s\)$"
 )
+# --loop writes the same line per chunk as a log line: time first, so an operator reading
+# the service's output knows when each chunk ran.
+LOOP_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO mailpass\.progress: " + SUMMARY.pattern[1:]
+)
 
 
 @pytest.fixture
@@ -248,6 +253,7 @@ def test_loop_delivers_new_messages_and_exits_cleanly_on_sigterm(
     assert sent, err
     assert returncode == 0, err
     assert "claimed 1, sent 1, retried 0, failed 0, deferred 0 in " in out
+    assert all(LOOP_LINE.match(line) for line in out.splitlines()), out
     assert [r.message["Message-ID"] for r in sink.received] == [message.message_id]
 
 
@@ -265,7 +271,7 @@ def test_sigterm_during_a_busy_loop_finishes_the_message_in_flight_and_exits(
     assert started, err
     assert returncode == 0, err
     # Every message it sent was reported; what it had claimed but not sent went back.
-    reported = [SUMMARY.match(line) for line in out.splitlines()]
+    reported = [LOOP_LINE.match(line) for line in out.splitlines()]
     assert reported and all(reported), out
     sent = sum(int(m.group(2)) for m in reported)
     assert sent == len(sink.received)

@@ -27,9 +27,10 @@ import psycopg
 from tests.faults.fault_sink import ROOT, FaultRecord
 from tests.processes import worker_env
 
-# The worker's summary line (one per chunk with --loop); anything after "in 0.12s" is free.
+# The worker's summary line (one per chunk with --loop, after the log line's timestamp);
+# anything after "in 0.12s" is free.
 SUMMARY = re.compile(
-    r"^claimed (\d+), sent (\d+), retried (\d+), failed (\d+), deferred (\d+) in \d+\.\d+s\b"
+    r"\bclaimed (\d+), sent (\d+), retried (\d+), failed (\d+), deferred (\d+) in \d+\.\d+s\b"
 )
 MESSAGE_TABLE = "api_message"
 EVENT_TABLE = "api_messageevent"
@@ -211,7 +212,7 @@ class Worker:
         """The worker's summary lines added up: claimed, sent, retried, failed, deferred."""
         total: Counter = Counter()
         for line in self.stdout.splitlines():
-            m = SUMMARY.match(line)
+            m = SUMMARY.search(line)
             if m:
                 for key, value in zip(
                     ("claimed", "sent", "retried", "failed", "deferred"), m.groups(), strict=True

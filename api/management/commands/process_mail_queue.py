@@ -14,6 +14,8 @@ from django.db import DatabaseError, connection
 from api import drain, queue
 
 logger = logging.getLogger(__name__)
+# --loop's line per chunk: timestamped, and JSON with MAILPASS_LOG_FORMAT=json (settings).
+progress = logging.getLogger("mailpass.progress")
 
 # How long --loop waits before trying again while the database is unreachable.
 DATABASE_RETRY_SECONDS = (1, 2, 5, 10, 30)
@@ -92,14 +94,14 @@ class Command(BaseCommand):
                 batch_size=batch_size, limit=limit, should_stop=self._should_stop
             )
             if stats.claimed or not quiet:
-                self._report(stats, time.monotonic() - started)
+                self.stdout.write(self._summary(stats, time.monotonic() - started))
             return
         outage = 0
         while not self.stopping:
             try:
                 # Drains until nothing is due; connections stay open while there is work.
                 stats = drain.process_due(
-                    batch_size=batch_size, should_stop=self._should_stop, on_chunk=self._report
+                    batch_size=batch_size, should_stop=self._should_stop, on_chunk=self._progress
                 )
             except DatabaseError as err:
                 # The database went away (restart, failover). Whatever this worker had
@@ -126,10 +128,14 @@ class Command(BaseCommand):
         while not self.stopping and time.monotonic() < deadline:
             time.sleep(min(0.2, seconds))
 
-    def _report(self, stats: queue.QueueStats, elapsed: float) -> None:
+    def _progress(self, stats: queue.QueueStats, elapsed: float) -> None:
+        progress.info("%s", self._summary(stats, elapsed))
+
+    @staticmethod
+    def _summary(stats: queue.QueueStats, elapsed: float) -> str:
         """The health line: one per chunk with --loop, else one for the whole run."""
         rate = stats.sent / elapsed if elapsed > 0 else 0.0
-        self.stdout.write(
+        return (
             f"claimed {stats.claimed}, sent {stats.sent}, retried {stats.retried}, "
             f"failed {stats.failed}, deferred {stats.deferred} in {elapsed:.2f}s "
             f"({rate:.1f} msg/s)"

@@ -11,6 +11,7 @@ from django.db import DatabaseError, connection
 from api import webhook_sender
 
 logger = logging.getLogger(__name__)
+progress = logging.getLogger("mailpass.progress")
 
 DATABASE_RETRY_SECONDS = (1, 2, 5, 10, 30)
 
@@ -64,10 +65,14 @@ class Command(BaseCommand):
             outage = 0
             if stats.attempted or not quiet:
                 elapsed = time.monotonic() - started
-                self.stdout.write(
+                line = (
                     f"attempted {stats.attempted}, succeeded {stats.succeeded}, "
                     f"failed {stats.failed} in {elapsed:.2f}s"
                 )
+                if loop:  # timestamped, and JSON when asked: the settings' progress logger
+                    progress.info("%s", line)
+                else:
+                    self.stdout.write(line)
             if not loop or self.stopping:
                 return
             if not stats.attempted:
