@@ -146,7 +146,14 @@ class QueueHealthSerializer(serializers.Serializer):
 
 
 class HealthSerializer(serializers.Serializer):
-    database = serializers.CharField()
+    database = serializers.CharField(help_text="ok (otherwise the answer is a 503)")
+    cache = serializers.ChoiceField(
+        choices=["ok", "unavailable", "local"],
+        help_text="The shared cache the limits are counted in (MAILPASS_CACHE_URL): ok, "
+        "unavailable (requests are still served; limits are not enforced until it is "
+        "back) or local (none configured: each process counts on its own).",
+    )
+    version = serializers.CharField(help_text="The MailPass release this instance runs.")
     queue = QueueHealthSerializer(
         required=False,
         help_text="Only with Authorization: Bearer <MAILPASS_HEALTH_TOKEN>.",

@@ -5,13 +5,39 @@ from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from api.models import ApiKey
+from mailpass.cache import Window, count_in_window
 
 
-class ApiKeyRateThrottle(SimpleRateThrottle):
+class WindowThrottle(SimpleRateThrottle):
+    """DRF's rate syntax and sliding window, counted atomically in the shared cache
+    (mailpass.cache.count_in_window): with Redis, every process and host counts against
+    one window; DRF's own read-modify-write of the history lets requests that arrive at
+    once through several processes all pass."""
+
+    # Set by SimpleRateThrottle.__init__ from parse_rate(get_rate()): ints, as get_rate
+    # always gives a rate (DRF's stubs leave them out).
+    num_requests: int
+    duration: int
+    window: Window | None = None
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.window = count_in_window(self.key, limit=self.num_requests, seconds=self.duration)
+        return self.window.allowed
+
+    def wait(self) -> float:
+        """Seconds until the window has room for one more request; while it has room, until
+        its oldest request leaves (what RateLimit-Reset says). A refused client always gets
+        a Retry-After from it."""
+        return self.window.wait if self.window else 0.0
+
+
+class ApiKeyRateThrottle(WindowThrottle):
     """Requests per API key, at the rate in settings.MAILPASS_API_RATE_LIMIT ("1200/min").
 
-    DRF's sliding window: the key's request times of the last period, kept in the default
-    cache. Every answer to a request it counted carries the IETF RateLimit header fields
+    Every answer to a request it counted carries the IETF RateLimit header fields
     (draft-ietf-httpapi-ratelimit-headers): RateLimit-Limit (requests per period),
     RateLimit-Remaining (left in the window, this request counted) and RateLimit-Reset
     (seconds until the oldest counted request leaves the window, so Remaining goes up
@@ -19,10 +45,6 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     """
 
     scope = "api_key"
-    # Set by SimpleRateThrottle.__init__ from parse_rate(get_rate()): ints, as get_rate
-    # always gives a rate (DRF's stubs leave them out).
-    num_requests: int
-    duration: int
 
     def get_rate(self) -> str:
         return settings.MAILPASS_API_RATE_LIMIT
@@ -34,8 +56,8 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
 
     def allow_request(self, request: Any, view: Any) -> bool:
         allowed = super().allow_request(request, view)
-        if getattr(self, "key", None) is not None:
-            remaining = max(self.num_requests - len(self.history), 0)
+        if self.window is not None:
+            remaining = max(self.num_requests - self.window.count, 0)
             shown = view.headers.get("RateLimit-Remaining")
             # Two throttles count each request (the key's, the account's): the headers
             # describe the one with the least room left.
@@ -49,19 +71,6 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
                     }
                 )
         return allowed
-
-    def wait(self) -> float:
-        """Seconds until the window has room for one more request (0 when it has room).
-
-        DRF's own wait() spreads the time over the requests still available and gives
-        None when the history is longer than the rate (after the rate was lowered); a
-        refused client must always get a Retry-After.
-        """
-        if not self.history:
-            return 0.0
-        # history is newest first; the entry that must leave for the window to have room:
-        blocking = self.history[min(len(self.history), self.num_requests) - 1]
-        return max(self.duration - (self.now - blocking), 0.0)
 
 
 class AccountRateThrottle(ApiKeyRateThrottle):

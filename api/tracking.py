@@ -25,10 +25,10 @@ from html.parser import HTMLParser
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
-from rest_framework.throttling import SimpleRateThrottle
 
 from api.models import Message, MessageLink
 from api.signing import base36, matches, read_base36, read_decimal, signature
+from api.throttling import WindowThrottle
 
 
 def open_token(message_pk: int) -> str:
@@ -169,7 +169,7 @@ def link_expired(accepted_at: dt.datetime) -> bool:
     return timezone.now() - accepted_at > dt.timedelta(days=settings.MAILPASS_TRACKING_LINK_DAYS)
 
 
-class TrackingThrottle(SimpleRateThrottle):
+class TrackingThrottle(WindowThrottle):
     """Requests to /t/ per client address, at MAILPASS_TRACKING_RATE_LIMIT."""
 
     scope = "tracking"

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+import mailpass
 from api import idempotency, selectors, services, tracking, webhooks
 from api import unsubscribe as unsubscribe_links
 from api.authentication import api_key_of
@@ -85,6 +86,7 @@ from api.serializers import (
     WebhookInputSerializer,
 )
 from api.services import BatchItemResult
+from mailpass.cache import cache_state
 from providers import domains
 from providers.dns import DnsUnavailableError
 from providers.models import SenderDomain
@@ -861,16 +863,17 @@ class DomainViewSet(viewsets.ViewSet):
 
 @extend_schema(tags=["Operations"])
 class HealthView(APIView):
-    """For load balancers and monitoring: no key needed, no throttling. Anyone learns
-    whether the database answers; the queue's figures (across every account) only a
-    request with the operator's MAILPASS_HEALTH_TOKEN."""
+    """For load balancers and monitoring: no key needed, no throttling, plain HTTP allowed
+    (no redirect to https). Anyone learns whether the database and the shared cache answer
+    and the release; the queue's figures (across every account) only a request with the
+    operator's MAILPASS_HEALTH_TOKEN."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []
 
     @extend_schema(
-        summary="Database reachability, and queue depth for the operator",
+        summary="Database and cache reachability, the release, and queue depth for the operator",
         parameters=[
             OpenApiParameter(
                 "Authorization",
@@ -886,13 +889,17 @@ class HealthView(APIView):
     )
     def get(self, request: Request) -> Response:
         try:
-            if not _has_health_token(request):
+            if _has_health_token(request):
+                queue_state = {"queue": selectors.queue_health()}
+            else:
                 selectors.database_ping()
-                return success({"database": "ok"})
-            queue_state = selectors.queue_health()
+                queue_state = {}
         except DatabaseError as err:
             raise ServiceUnavailableError() from err
-        return success({"database": "ok", "queue": queue_state})
+        # Still 200 when only the cache is down: every host shares it, and a 503 would
+        # take them all out of the load balancer while they can serve.
+        state = {"database": "ok", "cache": cache_state(), "version": mailpass.__version__}
+        return success({**state, **queue_state})
 
 
 def _has_health_token(request: Request) -> bool:
@@ -913,7 +920,7 @@ def _tracking_throttled(request: HttpRequest) -> HttpResponse | None:
     """A 429 (text, Retry-After) for a client over MAILPASS_TRACKING_RATE_LIMIT, else None."""
     throttle = tracking.TrackingThrottle()
     # /t/ is a plain Django view; the throttle reads only request.META, no DRF request/view.
-    if throttle.allow_request(request, None):  # type: ignore[arg-type]  # needs only META
+    if throttle.allow_request(request, None):
         return None
     response = HttpResponse("Too many requests.", status=429, content_type="text/plain")
     response["Retry-After"] = str(max(1, math.ceil(throttle.wait() or 1)))

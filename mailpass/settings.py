@@ -219,6 +219,8 @@ X_FRAME_OPTIONS = "DENY"
 # subdomains too). An http:// public URL (the default, a run on loopback) does neither.
 _SERVED_OVER_HTTPS = not DEBUG and env_str("MAILPASS_PUBLIC_URL").lower().startswith("https://")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _SERVED_OVER_HTTPS)
+# Load balancers probe over plain HTTP and count a redirect as a failure.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$"]
 SECURE_HSTS_SECONDS = env_int(
     "SECURE_HSTS_SECONDS", 365 * 24 * 3600 if _SERVED_OVER_HTTPS else 0, minimum=0
 )
@@ -288,7 +290,30 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"DomainStatusEnum": ["pending", "verified", "failed"]},
 }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# What the limits are counted in (mailpass/cache.py): MAILPASS_CACHE_URL names a Redis
+# server every process and host shares (redis://[:password@]host:6379/0, rediss:// for
+# TLS); unset, each process counts in its own memory, fine for one process (make run)
+# but N web processes then allow N times every limit. A Redis outage lets requests
+# through (logged) rather than failing them.
+MAILPASS_CACHE_URL = env_str("MAILPASS_CACHE_URL")
+if MAILPASS_CACHE_URL and urlsplit(MAILPASS_CACHE_URL).scheme not in ("redis", "rediss", "unix"):
+    raise ImproperlyConfigured(
+        "MAILPASS_CACHE_URL must be a redis://, rediss:// or unix:// URL, e.g. "
+        "redis://127.0.0.1:6379/0."
+    )
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "mailpass.cache.FailOpenRedisCache",
+            "LOCATION": MAILPASS_CACHE_URL,
+            "KEY_PREFIX": "mailpass",
+            # An unreachable Redis costs a quarter of a second, once a second per process.
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.5},
+        }
+        if MAILPASS_CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 # Cron drains the queue every minute: `MAILPASS_ENV_FILE=… manage.py crontab add` installs
 # the lines (api/cron.py). --quiet: an idle minute prints nothing. Once a day, at 03:17,

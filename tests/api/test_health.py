@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+import mailpass
 from api.models import Message
 from tests import factories
 
@@ -40,6 +41,8 @@ def test_health_reports_the_queue_to_the_operator(account, time_machine, operato
         "success": True,
         "data": {
             "database": "ok",
+            "cache": "local",
+            "version": mailpass.__version__,
             "queue": {
                 "queued": 3,
                 "due": 2,
@@ -102,7 +105,10 @@ def test_anyone_else_learns_only_that_the_database_answers(account, settings, to
     response = APIClient().get("/api/v1/health", **headers)
 
     assert response.status_code == 200
-    assert response.json() == {"success": True, "data": {"database": "ok"}}
+    assert response.json() == {
+        "success": True,
+        "data": {"database": "ok", "cache": "local", "version": mailpass.__version__},
+    }
 
 
 def test_health_is_not_throttled(db, settings):
@@ -130,3 +136,12 @@ def test_health_answers_503_in_the_envelope_when_the_database_is_unreachable(
 
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "UNAVAILABLE"
+
+
+def test_a_plain_http_probe_gets_the_answer_not_a_redirect_to_https(db, settings):
+    """Behind a TLS-terminating proxy the app redirects http to https; load balancers
+    probe over plain HTTP and count a redirect as down."""
+    settings.SECURE_SSL_REDIRECT = True
+
+    assert APIClient().get("/api/v1/health").status_code == 200
+    assert APIClient().get("/api/v1/mail/status/x").status_code == 301
