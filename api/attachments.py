@@ -23,15 +23,12 @@ from django.db.models import Exists, OuterRef, Prefetch, prefetch_related_object
 from django.utils import timezone
 
 from accounts.models import Account
-from api import outbox
 from api.models import Message, MessageAttachment, StoredFile
 
 # A stored file is deleted only once it has been unused this long: the request that stored
 # or reused it may still be about to refer to it (a batch commits its messages after its
 # files are stored), and a file in storage without a row may be a store in progress.
 GRACE = dt.timedelta(hours=1)
-# Messages deleted per transaction by a purge.
-PURGE_CHUNK = 500
 
 
 def storage() -> Storage:
@@ -125,38 +122,10 @@ def content_of(attachment: MessageAttachment) -> bytes:
 # --- purge ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Purged:
-    messages: int
-    files: int
-    webhook_events: int = 0
-
-
-def purge(*, retention_days: int, now: dt.datetime | None = None) -> Purged:
-    """Delete messages in a final status older than `retention_days` (0: none), with their
-    events and attachment rows, and webhook events as old that nothing waits to post; then
-    every stored file no message carries any more. Messages still scheduled, queued or
-    being sent are never deleted, however old."""
-    now = now or timezone.now()
-    messages = events = 0
-    if retention_days:
-        cutoff = now - dt.timedelta(days=retention_days)
-        messages, events = _purge_messages(cutoff), outbox.purge_events(cutoff)
-    return Purged(messages=messages, files=_purge_files(now - GRACE), webhook_events=events)
-
-
-def _purge_messages(cutoff: dt.datetime) -> int:
-    final = Message.objects.filter(created_at__lt=cutoff).exclude(
-        status__in=[Message.Status.SCHEDULED, Message.Status.QUEUED, Message.Status.SENDING]
-    )
-    deleted = 0
-    while ids := list(final.values_list("id", flat=True)[:PURGE_CHUNK]):
-        with transaction.atomic():
-            # Locked and checked again: one may have been requeued since the list was read.
-            locked = list(final.filter(id__in=ids).select_for_update().values_list("id", flat=True))
-            _, counts = Message.objects.filter(id__in=locked).delete()
-        deleted += counts.get(Message._meta.label, 0)
-    return deleted
+def purge_files(now: dt.datetime | None = None) -> int:
+    """Delete every stored file no message carries any more and unused for GRACE, and
+    files in storage that no row names (api.retention runs it after deleting messages)."""
+    return _purge_files((now or timezone.now()) - GRACE)
 
 
 def _purge_files(cutoff: dt.datetime) -> int:

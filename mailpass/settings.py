@@ -317,12 +317,12 @@ CACHES = {
 
 # Cron drains the queue every minute: `MAILPASS_ENV_FILE=… manage.py crontab add` installs
 # the lines (api/cron.py). --quiet: an idle minute prints nothing. Once a day, at 03:17,
-# purge deletes messages past MAILPASS_MESSAGE_RETENTION_DAYS and unused attachments; every
+# purge_messages deletes what is past MAILPASS_RETENTION_DAYS and unused attachments; every
 # hour check_domains checks the sender domains that are due.
 CRONJOBS = [
     ("* * * * *", "django.core.management.call_command", ["process_mail_queue", "--quiet"]),
     ("* * * * *", "django.core.management.call_command", ["process_webhooks", "--quiet"]),
-    ("17 3 * * *", "django.core.management.call_command", ["purge", "--quiet"]),
+    ("17 3 * * *", "django.core.management.call_command", ["purge_messages", "--quiet"]),
     ("7 * * * *", "django.core.management.call_command", ["check_domains", "--quiet"]),
 ]
 # The crontab program that `crontab add/show/remove` run (looked up on PATH).
@@ -377,9 +377,18 @@ LOGGING = {
 
 # --- MailPass ---------------------------------------------------------------
 
-# Messages older than this many days are deleted by `manage.py purge` (cron, daily), with
-# their events and the attachments no other message carries. 0: kept for ever.
-MAILPASS_MESSAGE_RETENTION_DAYS = env_int("MAILPASS_MESSAGE_RETENTION_DAYS", 0, minimum=0)
+# Messages older than this many days are deleted by `manage.py purge_messages` (cron,
+# daily), with their events and the attachments no other message carries; webhook events
+# as old too. 0: kept for ever. MAILPASS_MESSAGE_RETENTION_DAYS, its name before 1.0.0,
+# is still read when it is unset. Below 14 days the overview's chart has fewer days.
+MAILPASS_RETENTION_DAYS = env_int(
+    "MAILPASS_RETENTION_DAYS",
+    env_int("MAILPASS_MESSAGE_RETENTION_DAYS", 30, minimum=0),
+    minimum=0,
+)
+# The per-day counts (an account's accepted mail against its daily quota, a provider's
+# hourly usage) are small and kept longer: 0, for ever.
+MAILPASS_USAGE_RETENTION_DAYS = env_int("MAILPASS_USAGE_RETENTION_DAYS", 400, minimum=0)
 
 # Where the instance is reachable from the outside (tracking links, dashboard URLs).
 MAILPASS_PUBLIC_URL = env_str("MAILPASS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from api import attachments, drain
+from api import attachments, drain, retention
 from api.models import Message, MessageAttachment, StoredFile
 from tests.factories import make_esp_provider
 
@@ -365,7 +365,7 @@ def test_purge_deletes_old_messages_and_then_only_the_files_no_message_carries(
     Message.objects.filter(message_id=first).update(created_at=_age(40))
     StoredFile.objects.update(last_used_at=_age(1))
 
-    purged = attachments.purge(retention_days=30)
+    purged = retention.purge(retention_days=30)
 
     assert (purged.messages, purged.files) == (1, 1)  # the logo; the PDF is still carried
     assert list(Message.objects.values_list("text", flat=True)) == ["new"]
@@ -386,16 +386,16 @@ def test_purge_never_deletes_queued_sending_or_scheduled_messages_however_old(
     Message.objects.update(created_at=_age(400))
     StoredFile.objects.update(last_used_at=_age(1))
 
-    assert attachments.purge(retention_days=1) == attachments.Purged(messages=0, files=0)
+    assert retention.purge(retention_days=1) == retention.Purged(messages=0, files=0)
     assert len(stored_paths(settings)) == 1
 
 
 def test_a_file_used_within_the_grace_period_is_kept_even_without_a_message(account, settings):
     attachments.files_store(account=account, contents=[PDF])  # a batch about to commit
 
-    assert attachments.purge(retention_days=0).files == 0
+    assert retention.purge(retention_days=0).files == 0
     StoredFile.objects.update(last_used_at=_age(1))
-    assert attachments.purge(retention_days=0).files == 1
+    assert retention.purge(retention_days=0).files == 1
     assert stored_paths(settings) == [] and not StoredFile.objects.exists()
 
 
@@ -405,23 +405,22 @@ def test_purge_deletes_stray_files_in_storage_that_no_row_names(account, setting
     old = _age(1).timestamp()
     os.utime(attachments.storage().path(stray), (old, old))
 
-    purged = attachments.purge(retention_days=0)
+    purged = retention.purge(retention_days=0)
 
     assert purged.files == 1
     assert [p.name for p in stored_paths(settings)] == [stored.name.split("/")[1]]
 
 
 def test_the_purge_command_uses_the_retention_setting(api, provider, sink, settings, capsys):
-    settings.MAILPASS_MESSAGE_RETENTION_DAYS = 7
+    settings.MAILPASS_RETENTION_DAYS = 7
     send(api, text="old", attachments=[pdf()])
     Message.objects.update(created_at=_age(8))
     StoredFile.objects.update(last_used_at=_age(1))
 
-    call_command("purge")
+    call_command("purge_messages")
 
-    assert (
-        capsys.readouterr().out
-        == "Deleted 1 message(s), 0 webhook event(s) and 1 stored file(s).\n"
+    assert capsys.readouterr().out == (
+        "Deleted 1 message(s), 0 webhook event(s), 1 stored file(s) and 0 usage row(s).\n"
     )
     assert stored_paths(settings) == []
 
@@ -437,5 +436,5 @@ def test_deleting_an_account_deletes_its_file_rows_and_purge_then_its_files(
     os.utime(path, (old, old))
 
     assert not StoredFile.objects.exists()
-    assert attachments.purge(retention_days=0).files == 1
+    assert retention.purge(retention_days=0).files == 1
     assert stored_paths(settings) == []

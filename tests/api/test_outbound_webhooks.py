@@ -13,7 +13,6 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api import outbox, webhook_sender
-from api.attachments import purge
 from api.drain import process_due
 from api.models import (
     Message,
@@ -23,6 +22,7 @@ from api.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from api.retention import purge
 from api.services import (
     suppression_add,
     webhook_create,

@@ -243,13 +243,13 @@ def test_the_installed_purge_line_runs_under_cron_says_nothing_and_keeps_queued_
 ):
     cron.db.seed(port=fault_sink.port, messages=2)
     cron.write_env(
-        MAILPASS_MESSAGE_RETENTION_DAYS="1",
+        MAILPASS_RETENTION_DAYS="1",
         MAILPASS_ATTACHMENT_DIR=str(cron.log.parent / "attachments"),  # not made yet
     )
     added = cron.add()
     assert added.returncode == 0, added.stderr
 
-    ran = cron.run(cron.installed_command("purge"))
+    ran = cron.run(cron.installed_command("purge_messages"))
     assert ran == (0, "", ""), ran[2]
     assert cron.db.statuses() == {"queued": 2}  # retention never takes unsent mail
     assert fault_sink.record.accepted() == {}
