@@ -23,7 +23,7 @@ from django.db.models import F, Max, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from api import outbox
+from api import metrics, outbox
 from api.attachments import prefetch_attachments
 from api.models import Message, MessageEvent
 from api.selectors import suppressed_recipients
@@ -439,6 +439,7 @@ def record_attempts(
         run(record)
     if grants:
         run(functools.partial(release_unused_capacity, attempts, grants, sent=sent))
+    metrics.count_delivery(message, attempts, message.status)
     return Message.Status(message.status)
 
 

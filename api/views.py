@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import mailpass
-from api import idempotency, selectors, services, tracking, webhooks
+from api import idempotency, metrics, selectors, services, tracking, webhooks
 from api import unsubscribe as unsubscribe_links
 from api.authentication import api_key_of
 from api.envelope import success
@@ -183,6 +183,7 @@ class MailViewSet(viewsets.ViewSet):
         message = services.message_send(
             account=api_key.account, api_key=api_key, data=serializer.validated_data
         )
+        metrics.count_accepted("send")
         return success(
             {
                 "message_id": message.message_id,
@@ -213,6 +214,7 @@ class MailViewSet(viewsets.ViewSet):
             account=api_key.account, api_key=api_key, items=serializer.batch_items()
         )
         queued = sum(1 for result in results if result.queued)
+        metrics.count_accepted("send_batch", queued)
         return success(
             {
                 "total": len(results),

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every line logged for the request, and its answer, carry the request's id.
     "mailpass.logs.request_id",
+    "api.metrics.http_metrics",
     "django.middleware.security.SecurityMiddleware",
     # First after it, so every answer gets the policy: static files, CSRF refusals, errors.
     "mailpass.middleware.content_security_policy",
@@ -482,6 +483,14 @@ MAILPASS_SMTP_PORTS = env_ports("MAILPASS_SMTP_PORTS", "25,465,587,2525")
 # /api/v1/health answers ok or 503 to anyone; the queue's figures only to a request with
 # "Authorization: Bearer <this token>". Empty: to nobody.
 MAILPASS_HEALTH_TOKEN = env_str("MAILPASS_HEALTH_TOKEN")
+# /metrics (Prometheus) answers a request with "Authorization: Bearer <this token>", or
+# from one of these addresses or networks (the client address as the limits see it, so
+# behind a proxy MAILPASS_TRUSTED_PROXY_HEADER applies). Neither set: /metrics is a 404.
+MAILPASS_METRICS_TOKEN = env_str("MAILPASS_METRICS_TOKEN")
+MAILPASS_METRICS_ALLOWED_IPS = env_networks("MAILPASS_METRICS_ALLOWED_IPS")
+# "host:port" where `process_mail_queue --loop` serves its own metrics (deliveries,
+# latency, provider errors; with --workers N, the Nth process on port + N). Empty: none.
+MAILPASS_WORKER_METRICS_ADDRESS = env_str("MAILPASS_WORKER_METRICS_ADDRESS")
 
 # Queue: chunk size, how long a claim lasts, and the retry schedule for temporary failures.
 MAILPASS_QUEUE_BATCH_SIZE = env_int("MAILPASS_QUEUE_BATCH_SIZE", 100, minimum=1)

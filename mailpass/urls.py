@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api.metrics import metrics_view
 from api.views import provider_webhook, tracking_click, tracking_open, unsubscribe
 from dashboard.attempts import login_attempts_limited
 from dashboard.views.account import password_reset
@@ -20,6 +21,8 @@ urlpatterns = [
     path("t/c/<str:token>", tracking_click, name="tracking-click"),
     path("u/<str:token>", unsubscribe, name="unsubscribe"),
     path("webhooks/<str:token>", provider_webhook, name="provider-webhook"),
+    # Prometheus, for the operator: a token or an allowed address (api.metrics).
+    path("metrics", metrics_view, name="metrics"),
     path("", include("dashboard.urls")),
 ]
 

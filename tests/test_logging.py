@@ -55,7 +55,10 @@ def test_a_failed_send_logs_json_with_its_request_account_and_message_ids(
 def test_a_request_keeps_a_plain_x_request_id_and_replaces_anything_else(client):
     kept = client.get("/api/v1/health", HTTP_X_REQUEST_ID="lb-7f3a9c21.0")
     assert kept["X-Request-ID"] == "lb-7f3a9c21.0"
-    for given in ["short", "x" * 65, "a b c d e f", "id\u00e9\u00e9\u00e9\u00e9\u00e9", ""]:
+    # A header the answer repeats: nothing but a plain token may get through (no CR/LF).
+    given_ids = ["short", "x" * 65, "a b c d e f", "id\u00e9\u00e9\u00e9\u00e9\u00e9", ""]
+    given_ids += ["abcdefgh\r\nSet-Cookie: sessionid=x", "abcdefgh\nX-Frame-Options: ALLOW"]
+    for given in given_ids:
         answer = client.get("/api/v1/health", HTTP_X_REQUEST_ID=given)
         assert answer["X-Request-ID"] != given
         assert len(answer["X-Request-ID"]) == 32

@@ -11,12 +11,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
 
-from api import drain, queue
+from api import drain, metrics, queue
 
 logger = logging.getLogger(__name__)
 # --loop's line per chunk: timestamped, and JSON with MAILPASS_LOG_FORMAT=json (settings).
 progress = logging.getLogger("mailpass.progress")
 
+# Which of --workers N a child is (1…N): its metrics port is the configured one plus this.
+WORKER_NUMBER = "MAILPASS_WORKER_NUMBER"
 # How long --loop waits before trying again while the database is unreachable.
 DATABASE_RETRY_SECONDS = (1, 2, 5, 10, 30)
 
@@ -57,6 +59,8 @@ class Command(BaseCommand):
     ) -> None:
         self.stopping = False
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        if loop and workers == 1:
+            metrics.serve_worker_metrics(int(os.environ.get(WORKER_NUMBER, "0")))
         try:
             if workers > 1:
                 self._supervise(workers, limit=limit, batch_size=batch_size, loop=loop, quiet=quiet)
@@ -75,7 +79,10 @@ class Command(BaseCommand):
         argv += ["--loop"] if loop else []
         argv += ["--limit", str(limit)] if limit is not None else []
         argv += ["--quiet"] if quiet else []
-        children = [subprocess.Popen(argv, env=os.environ.copy()) for _ in range(workers)]
+        children = [
+            subprocess.Popen(argv, env={**os.environ, WORKER_NUMBER: str(number)})
+            for number in range(1, workers + 1)
+        ]
         while any(child.poll() is None for child in children):
             if self.stopping:
                 for child in children:
