@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 REQS   := requirements.txt requirements-dev.txt
 
-.PHONY: setup test run clean bench messages lint deps debian-packages
+.PHONY: setup test run serve clean bench messages lint deps debian-packages
 
 ## setup: create .venv, install requirements-dev.txt and compile the translations
 ##        (each step a no-op when up to date)
@@ -65,6 +65,12 @@ test: setup deps
 ## run: migrate, demo account, SMTP sink, queue worker and runserver on 127.0.0.1
 run: setup
 	bin/run-dev
+
+## serve: the production layout on this machine (bin/serve): DEBUG off, gunicorn with
+##        deploy/gunicorn.conf.py, the mail and webhook workers, PostgreSQL from DATABASE_URL
+##        (else a trial cluster of its own) and Redis; see docs/deploy.md
+serve: setup
+	bin/serve
 
 ## bench: the benchmark suite on a throwaway PostgreSQL; one table, also in
 ##        bench/results/latest.txt (BENCH_ARGS=--quick for a smoke run, --help for all)

@@ -16,6 +16,13 @@ def main() -> None:
             apply_env_file(os.environ["MAILPASS_ENV_FILE"])
         except ImproperlyConfigured as err:
             sys.exit(f"manage.py: MAILPASS_ENV_FILE: {err}")
+    if sys.argv[1:] == ["--version"]:
+        import django
+
+        from mailpass import __version__
+
+        print(f"MailPass {__version__} (Django {django.get_version()})")
+        return
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

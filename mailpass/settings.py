@@ -107,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "dashboard.context_processors.signup",
+                "dashboard.context_processors.release",
             ],
         },
     },
