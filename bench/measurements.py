@@ -216,6 +216,9 @@ def drain(
         results.record(key + "_cpu_pg", run.cpu_pg / count * 1000)
         results.record(key + "_cpu_sink", run.cpu_target / count * 1000)
         results.record(key + "_wall_per_msg", run.elapsed / count * 1000)
+        results.record(key + "_core_worker", run.cpu_workers / workers / run.elapsed)
+        results.record(key + "_core_pg", run.cpu_pg / run.elapsed)
+        results.record(key + "_core_sink", run.cpu_target / run.elapsed)
     return count / run.elapsed
 
 

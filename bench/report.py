@@ -66,6 +66,8 @@ class Results:
             "limit",
             "drain1:ratio",
             "drain2:ratio",
+            "drain3:ratio",
+            "web_far:vs_near",
             "drain1_hooks:vs_drain1",
             "drain1_signed:vs_drain1",
             "webhooks",
@@ -256,6 +258,87 @@ def drain2_rows(t: Table, n_drain: int) -> None:
         f"{r:.2f}x target" if r else "",
     )
     t.cpu("drain2")
+    _cores("drain2", t, 2)
+    r3 = t.median("drain3")
+    t.rate(
+        f"drain: 3 worker processes at once (as on 3 machines), {n_drain:,} msgs",
+        "drain3",
+        "(the curve)",
+        None,
+        f"{r3 / t.median('drain1'):.2f}x drain1" if r3 and t.median("drain1") else "",
+    )
+    t.cpu("drain3")
+    _cores("drain3", t, 3)
+
+
+def _cores(prefix: str, t: Table, workers: int) -> None:
+    """How busy each process was: cores in use over the drain's wall time."""
+    keys = (f"{prefix}_core_worker", f"{prefix}_core_pg", f"{prefix}_core_sink")
+    if all(t.values.get(k) for k in keys):
+        worker, pg, sink = (t.median(k) for k in keys)
+        machine = t.median(f"{prefix}_core_machine")
+        t.info(
+            f"cores busy: each of {workers} worker(s) {worker:.2f} / PostgreSQL {pg:.2f} / "
+            f"sink {sink:.2f}" + (f" (machine {machine:.2f} of its cores)" if machine else ""),
+            "",
+            "cores",
+        )
+
+
+def web_rows(t: Table, clients: int, far_ms: float) -> None:
+    """/send through gunicorn under concurrent load (bench/webtier.py)."""
+    ratio = t.median("web_far:vs_near")
+    for key, label in (
+        (
+            "web_near",
+            f"/send, {clients} concurrent clients, gunicorn.conf.py (threads), provider at 0 ms",
+        ),
+        ("web_far", f"  the same, the provider's API {far_ms:g} ms away"),
+        (
+            "web_sync_far",
+            f"  the same {far_ms:g} ms away with gunicorn -w 2 (sync workers: before)",
+        ),
+    ):
+        if t.values.get(key):
+            target, ok, vs = "", None, ""
+            if key == "web_far" and ratio is not None:
+                target, ok, vs = ">= 0.7x the 0 ms row", ratio >= 0.7, f"{ratio:.2f}x the 0 ms row"
+            t.row(
+                label,
+                num(t.median(key), ",.0f"),
+                t.spread(key, ",.0f"),
+                "req/s",
+                "",
+                target,
+                vs,
+                met(ok),
+            )
+            t.info(
+                "p50 / p99 per request",
+                f"{t.median(key + '_p50'):,.0f} / {t.median(key + '_p99'):,.0f}",
+                "ms",
+            )
+
+
+def retention_rows(t: Table, rows: int, drain_messages: int) -> None:
+    """purge_messages on `rows` old messages, and a drain beside it (bench/retention.py)."""
+    if not t.values.get("purge"):
+        return
+    t.row(
+        f"purge_messages: {rows:,} messages 60 days old, 2 events each (once per run)",
+        num(t.median("purge"), ",.0f"),
+        f"{t.median('purge_seconds'):.0f} s in all",
+        "msg/s",
+    )
+    t.rate(f"drain: 1 worker, {drain_messages:,} msgs, before the purge", "drain_alone")
+    r = t.median("drain_beside_purge:vs_alone")
+    t.rate(
+        "  the same while purge_messages runs",
+        "drain_beside_purge",
+        ">= 0.8x before",
+        None if r is None else r >= 0.8,
+        f"{r:.2f}x before" if r else "",
+    )
 
 
 HOOKS_KEPT_TARGET = 0.9  # issue 17: storing webhook events must not slow the mail queue
@@ -630,6 +713,10 @@ def table_text(
         far_send_rows(t, args.far_smtp_ms)
     if "status" not in skip:
         status_rows(t, table_rows)
+    if "web" not in skip:
+        web_rows(t, args.web_clients, args.far_api_ms)
+    if "retention" not in skip:
+        retention_rows(t, args.retention_rows, args.drain_messages)
     if "memory" not in skip and results.memory:
         memory_rows(t, results.memory, args.memory_messages, args.drain_messages)
     if "startup" not in skip:

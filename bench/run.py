@@ -94,6 +94,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import measurements as measure
+import retention
+import webtier
 from environment import RESULTS_DIR, Cleanup, Environment, exit_on_signals, log, shut_down
 from report import Results, code_version, git_commit, table_text, write_results
 
@@ -120,6 +122,9 @@ FULL = {
     "sink_messages": 20_000,
     "webhook_deliveries": 5000,
     "webhook_far_deliveries": 480,
+    "web_clients": 32,
+    "web_requests": 10,
+    "retention_rows": 1_000_000,
 }
 QUICK = {
     **FULL,
@@ -139,6 +144,8 @@ QUICK = {
     "signatures": 500,
     "webhook_deliveries": 1000,
     "webhook_far_deliveries": 160,
+    "web_requests": 5,
+    "retention_rows": 100_000,
 }
 
 
@@ -159,7 +166,7 @@ def parse_args() -> argparse.Namespace:
         "--skip",
         default="",
         help="comma-separated: django,drain,webhooks,dkim,delay,far-smtp,far-api,ingest,latency,"
-        "far-send,status,memory,startup,sink",
+        "far-send,status,web,retention,memory,startup,sink",
     )
     parser.add_argument(
         "--profile",
@@ -235,6 +242,7 @@ def run_rep(env: Environment, results: Results, args: argparse.Namespace) -> Non
         )
     if "drain" not in skip:
         limit.rate("drain2", lambda: measure.drain(env, results, 2, env.sink, n, key="drain2"))
+        limit.rate("drain3", lambda: measure.drain(env, results, 3, env.sink, n, key="drain3"))
     if "webhooks" not in skip:
         measure.webhooks(
             env,
@@ -289,6 +297,18 @@ def run_rep(env: Environment, results: Results, args: argparse.Namespace) -> Non
         )
         for k, value in (figures or {}).items():
             results.record("status_" + k, value)
+    if "web" not in skip:
+        measure.attempt(
+            results,
+            "web",
+            lambda: webtier.web_tier(
+                env,
+                results,
+                far_ms=args.far_api_ms,
+                clients=args.web_clients,
+                per_client=args.web_requests,
+            ),
+        )
     if "startup" not in skip:
         seconds = measure.attempt(results, "startup", lambda: measure.startup_seconds(env))
         if seconds is not None:
@@ -316,6 +336,15 @@ def run(args: argparse.Namespace, cleanup: Cleanup) -> int:
         log(f"rep {rep}/{args.reps}")
         run_rep(env, results, args)
         log(f"rep {rep} done in {time.perf_counter() - t0:.0f}s: " + results.rep_summary())
+    results.rep = "retention"
+    if "retention" not in args.skip:
+        measure.attempt(
+            results,
+            "retention",
+            lambda: retention.retention(
+                env, results, rows=args.retention_rows, drain_messages=args.drain_messages
+            ),
+        )
     results.rep = "memory"
     if "memory" not in args.skip:
         results.memory = measure.attempt(
