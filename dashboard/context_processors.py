@@ -1,7 +1,6 @@
 from django.http import HttpRequest
 
 import mailpass
-
 from dashboard import mails
 from dashboard.views.account import signup_available
 
