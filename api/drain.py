@@ -656,7 +656,7 @@ class Senders:
         had nothing to send for LANE_IDLE_SECONDS."""
         self._widen()
         now = time.monotonic()
-        if now - self._slots_renewed > courtesy.SLOT_LEASE.total_seconds() / 4:
+        if now - self._slots_renewed > courtesy.slot_lease().total_seconds() / 4:
             self._slots_renewed = now
             courtesy.renew_slots(holder=self.holder)
         busy = self._busy()

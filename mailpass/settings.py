@@ -505,6 +505,11 @@ MAILPASS_QUEUE_CONNECTIONS = env_int("MAILPASS_QUEUE_CONNECTIONS", 64, minimum=1
 # stay at api.drain.DB_THREADS + 1 whatever these are.
 MAILPASS_QUEUE_PROVIDERS_AT_ONCE = env_int("MAILPASS_QUEUE_PROVIDERS_AT_ONCE", 4, minimum=1)
 MAILPASS_QUEUE_LEASE_SECONDS = env_int("MAILPASS_QUEUE_LEASE_SECONDS", 600, minimum=1)
+# How long a provider's connection slots (providers.courtesy) stay a worker's without renewal:
+# a worker that dies (SIGKILL, a lost machine) holds them back from the others this long.
+MAILPASS_PROVIDER_SLOT_LEASE_SECONDS = env_int(
+    "MAILPASS_PROVIDER_SLOT_LEASE_SECONDS", 15, minimum=2
+)
 MAILPASS_RETRY_BASE_SECONDS = env_int("MAILPASS_RETRY_BASE_SECONDS", 60, minimum=0)
 MAILPASS_RETRY_CAP_SECONDS = env_int("MAILPASS_RETRY_CAP_SECONDS", 3600, minimum=0)
 # A message still failing temporarily this long after it was queued expires.

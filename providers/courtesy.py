@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -30,9 +31,11 @@ from providers.models import Provider, ProviderPace, ProviderSlot
 # late lands next to the one after it.
 PACE_HEADROOM = 0.9
 
-# How long a worker's slots stay its own without renewal: what a dead worker can hold back
-# from the others.
-SLOT_LEASE = dt.timedelta(seconds=60)
+
+def slot_lease() -> dt.timedelta:
+    """How long a worker's slots stay its own without renewal (it renews them four times a
+    lease): how long a dead worker can hold a provider's connections back from the others."""
+    return dt.timedelta(seconds=settings.MAILPASS_PROVIDER_SLOT_LEASE_SECONDS)
 
 
 def in_flight_cap(provider: Provider) -> int:
@@ -64,15 +67,15 @@ def lease_slots(*, provider: Provider, holder: uuid.UUID, wanted: int) -> int:
         # The condition again: where SKIP LOCKED is a no-op (SQLite), two workers may have
         # picked the same free slots, and only the first UPDATE gets them.
         ProviderSlot.objects.filter(takeable, pk__in=slots).update(
-            holder=holder, expires_at=now + SLOT_LEASE
+            holder=holder, expires_at=now + slot_lease()
         )
     # Slots above a lowered cap are neither leased nor counted.
     return ProviderSlot.objects.filter(provider=provider, holder=holder, number__lt=cap).count()
 
 
 def renew_slots(*, holder: uuid.UUID) -> None:
-    """Push the lease of every slot `holder` holds SLOT_LEASE into the future."""
-    ProviderSlot.objects.filter(holder=holder).update(expires_at=timezone.now() + SLOT_LEASE)
+    """Push the lease of every slot `holder` holds one slot_lease() into the future."""
+    ProviderSlot.objects.filter(holder=holder).update(expires_at=timezone.now() + slot_lease())
 
 
 def free_slots(*, holder: uuid.UUID, provider_id: int | None = None) -> None:

@@ -36,6 +36,7 @@ CAP = 4  # the fourth account's provider: connections open at once, all workers 
 CONNECTIONS = 8  # per worker and provider: bounds what a killed worker had in flight
 WORKER_ENV = {
     "MAILPASS_QUEUE_LEASE_SECONDS": "3",
+    "MAILPASS_PROVIDER_SLOT_LEASE_SECONDS": "3",
     "MAILPASS_QUEUE_POLL_SECONDS": "1",
     "MAILPASS_QUEUE_CONNECTIONS": str(CONNECTIONS),
 }
@@ -103,9 +104,7 @@ def test_two_web_servers_and_three_workers_share_one_queue(
             wait_until(lambda: len(busy.record.lines) >= MESSAGES // 8, timeout=120)
             drainers[0].kill()
             drainers.append(workers.spawn("--loop", **WORKER_ENV))
-            # Then the fourth account starts, while the others have thousands waiting. (After
-            # the kill: a killed worker's provider slots stay taken until their lease ends,
-            # providers.courtesy.SLOT_LEASE, 60 s, which would hold the capped provider.)
+            # Then the fourth account starts, while the others have thousands waiting.
             wait_until(lambda: len(busy.record.lines) >= MESSAGES // 4, timeout=120)
             backlog_when_fourth_started = queue_db.statuses()["queued"]
             fourth = clients.submit(post_batches, hosts, keys[-1], ACCOUNTS)

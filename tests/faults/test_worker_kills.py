@@ -3,7 +3,7 @@
 Twenty times a fresh `process_mail_queue --loop` worker is started and, once it has sent a
 random number of messages (plus a random few milliseconds, so the signal lands anywhere in
 the SMTP exchange or the commit of an outcome), it is signalled; then one last worker drains
-the rest, after the dead workers' leases (2 s here) have run out.
+the rest, after the dead workers' leases (2 s here, queue and provider slots) have run out.
 
 SIGKILL: at-least-once. Nothing is lost, nothing stays `sending`, and the only possible
 duplicate is the message in flight on each of the worker's sending threads (one per
@@ -41,6 +41,9 @@ LEASE_SECONDS = 2
 CONNECTIONS = 16
 WORKER_ENV = {
     "MAILPASS_QUEUE_LEASE_SECONDS": str(LEASE_SECONDS),
+    # The dead workers' provider connection slots too: twenty kills at up to 16 connections
+    # each would otherwise hold the relay's 50 for the default lease.
+    "MAILPASS_PROVIDER_SLOT_LEASE_SECONDS": str(LEASE_SECONDS),
     "MAILPASS_QUEUE_POLL_SECONDS": "1",
     "MAILPASS_QUEUE_CONNECTIONS": str(CONNECTIONS),
 }

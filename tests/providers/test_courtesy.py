@@ -103,7 +103,7 @@ def test_an_expired_holders_slots_can_be_taken(account, clock):
     dead = holder()
     courtesy.lease_slots(provider=provider, holder=dead, wanted=4)
 
-    clock.shift(courtesy.SLOT_LEASE - dt.timedelta(seconds=1))
+    clock.shift(courtesy.slot_lease() - dt.timedelta(seconds=1))
     assert courtesy.lease_slots(provider=provider, holder=holder(), wanted=4) == 0
 
     clock.shift(dt.timedelta(seconds=2))
@@ -145,12 +145,12 @@ def test_renewed_slots_stay_the_holders_past_their_first_lease(account, clock):
     worker = holder()
     courtesy.lease_slots(provider=provider, holder=worker, wanted=3)
 
-    clock.shift(courtesy.SLOT_LEASE - dt.timedelta(seconds=10))
+    clock.shift(courtesy.slot_lease() * 3 / 4)
     courtesy.renew_slots(holder=worker)
-    clock.shift(dt.timedelta(seconds=20))  # past the first lease, within the renewed one
+    clock.shift(courtesy.slot_lease() / 2)  # past the first lease, within the renewed one
 
     assert courtesy.lease_slots(provider=provider, holder=holder(), wanted=3) == 0
-    clock.shift(courtesy.SLOT_LEASE)
+    clock.shift(courtesy.slot_lease())
     assert courtesy.lease_slots(provider=provider, holder=holder(), wanted=3) == 3
 
 
@@ -160,12 +160,12 @@ def test_renew_slots_leaves_other_holders_slots_alone(account, clock):
     courtesy.lease_slots(provider=provider, holder=renewing, wanted=1)
     courtesy.lease_slots(provider=provider, holder=other, wanted=1)
 
-    clock.shift(courtesy.SLOT_LEASE / 2)
+    clock.shift(courtesy.slot_lease() / 2)
     courtesy.renew_slots(holder=renewing)
 
     expiries = dict(ProviderSlot.objects.values_list("holder", "expires_at"))
-    assert expiries[other] == T0 + courtesy.SLOT_LEASE
-    assert expiries[renewing] == T0 + courtesy.SLOT_LEASE / 2 + courtesy.SLOT_LEASE
+    assert expiries[other] == T0 + courtesy.slot_lease()
+    assert expiries[renewing] == T0 + courtesy.slot_lease() / 2 + courtesy.slot_lease()
 
 
 # --- free_slots ------------------------------------------------------------------------------
