@@ -26,6 +26,10 @@ from providers.models import ProviderUsage
 # Messages per batch: small enough that a batch's transaction (the rows, their events and
 # attachment rows) takes milliseconds, large enough that round trips do not dominate.
 BATCH_SIZE = 500
+# After each batch the purge rests this many times as long as the batch took, so a drain
+# beside it keeps its pace: measured on 1,000,000 messages (bench/retention.py), a drain
+# kept 0.79x its rate beside a purge that never rested (6,280 msg/s); the target is 0.8x.
+REST_PER_BATCH_TIME = 1.0
 LIVE = (Message.Status.SCHEDULED, Message.Status.QUEUED, Message.Status.SENDING)
 
 
@@ -78,6 +82,7 @@ def purge_messages(
         if not ids:
             return deleted, True
         after = ids[-1]
+        started = time.monotonic()
         with transaction.atomic():
             # Locked and checked again: one may have been requeued since the list was read;
             # one a worker or a status update holds now is left for the next run.
@@ -90,6 +95,7 @@ def purge_messages(
         deleted += counts.get(Message._meta.label, 0)
         if len(ids) < batch_size:
             return deleted, True
+        time.sleep((time.monotonic() - started) * REST_PER_BATCH_TIME)
     return deleted, False
 
 
